@@ -1,0 +1,50 @@
+"""Sans-I/O codec for Sinotrack trackers: H02 (text and binary) and JT/T 808.
+
+No Home Assistant import, no sockets, no clock reads: feed bytes and the time, get
+messages (flat mappings with flespi parameter names) and the bytes to send back.
+
+    connection = TrackerConnection()
+    for event in connection.feed(data, now=time.time()):
+        if isinstance(event, Decoded):
+            send(event.reply)           # when not None
+            handle(event.messages)      # zero or more messages
+        else:
+            log(event.reason)           # a Rejected frame or run of garbage
+"""
+
+from .commands import Command, CommandKind, EncodedCommand, ReplyMatch
+from .connection import DEFAULT_JT808_UTC_OFFSET, Decoded, Event, Rejected, TrackerConnection
+from .framing import Frame, Framer, Skipped
+from .message import (
+    PROTOCOL_H02,
+    PROTOCOL_JT808,
+    CommandError,
+    DecodeError,
+    FrameError,
+    Message,
+    ProtocolError,
+    normalize_ident,
+)
+
+__all__ = [
+    "DEFAULT_JT808_UTC_OFFSET",
+    "PROTOCOL_H02",
+    "PROTOCOL_JT808",
+    "Command",
+    "CommandError",
+    "CommandKind",
+    "DecodeError",
+    "Decoded",
+    "EncodedCommand",
+    "Event",
+    "Frame",
+    "FrameError",
+    "Framer",
+    "Message",
+    "ProtocolError",
+    "Rejected",
+    "ReplyMatch",
+    "Skipped",
+    "TrackerConnection",
+    "normalize_ident",
+]

@@ -1,0 +1,661 @@
+"""H02 decoders: text frames (``*HQ,...#``) and binary ``$`` frames.
+
+Decisions beyond the wire format (see SPEC.md sections 2 and 3):
+
+* Text frames are split on commas and fields are identified by position and shape, not by
+  one regular expression, so an optional battery field or SIM info never swallows the
+  date or the status word.
+* Validity: ``A`` and a digit (a "coding scheme" some firmware puts there) are valid fixes;
+  ``V``, ``B`` and an empty field are not (``B`` follows Traccar: not trusted as a fix).
+* The status word is active-low; every named bit is decoded on every frame, so one frame
+  can carry several alarms at once. Alarms that share a meaning (SOS on bit 1 or 18,
+  overspeed on bit 2 or 15...) are merged into one parameter.
+* The Sinotrack tail ``mcc,mnc,lac,cid[,x]`` is decimal on 10-digit-ID units and
+  hexadecimal on some IMEI units: the MCC decides (a valid MCC is 200-799). A third field
+  with hex letters or of 7+ characters is an LTE cell id given before the LAC. The last
+  small value is the 1-6 battery scale of the binary frame.
+* The V4 reply to the S32 mileage query carries the mileage (km) as its first result.
+* Dates that are out of range give no ``timestamp`` (never a guessed one); time-of-day
+  fields roll over (``16:01:69`` -> ``16:02:09``) the way devices mean them.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+from .message import (
+    ALTITUDE,
+    ARMED,
+    BATTERY_LEVEL,
+    COMMAND_CODE,
+    COMMAND_RESPONSE,
+    COMMAND_RESULT,
+    COMMAND_TIME,
+    DIRECTION,
+    ENGINE_BLOCKED,
+    GEOFENCE,
+    GEOFENCE_IN,
+    GEOFENCE_OUT,
+    GSM_CELLID,
+    GSM_LAC,
+    GSM_MCC,
+    GSM_MNC,
+    GSM_SIGNAL,
+    IDENT,
+    IGNITION,
+    LATITUDE,
+    LONGITUDE,
+    LOW_BATTERY,
+    MESSAGE_TYPE,
+    MILEAGE,
+    OVERSPEED,
+    POWER_CUT,
+    PROTOCOL_H02,
+    PROTOCOL_ID,
+    SATELLITES,
+    SEQNUM,
+    SIM_ICCID,
+    SOS,
+    SPEED,
+    STATE_BITMASK,
+    TIMESTAMP,
+    VALID,
+    VIBRATION,
+    DecodeError,
+    Message,
+    battery_from_scale,
+    civil_from_days,
+    epoch_seconds,
+    utc_fields,
+)
+
+KNOTS_TO_KMH: Final = 1.852
+
+# Active-low status bits: parameter -> mask (any cleared bit of the mask = active).
+STATUS_BITS: Final[tuple[tuple[str, int], ...]] = (
+    (VIBRATION, 1 << 0),  # theft alarm
+    (SOS, (1 << 1) | (1 << 18)),  # robbery alarm, SOS alarm
+    (OVERSPEED, (1 << 2) | (1 << 15)),
+    ("illegal.ignition.alarm", 1 << 3),
+    (GEOFENCE_IN, 1 << 4),
+    ("gnss.antenna.cut.alarm", (1 << 5) | (1 << 21)),
+    ("gnss.antenna.short.alarm", (1 << 6) | (1 << 22)),
+    (GEOFENCE_OUT, 1 << 7),
+    ("door.open.status", 1 << 8),
+    (ARMED, 1 << 9),
+    ("custom.alarm", 1 << 14),
+    ("gnss.fault.alarm", 1 << 16),
+    ("analog.overlimit.alarm", 1 << 17),
+    (POWER_CUT, 1 << 19),
+    ("battery.removed.alarm", (1 << 20) | (1 << 28)),
+    ("sensor.low.2.status", 1 << 23),
+    ("temperature.alarm", 1 << 24),
+    ("password.wrong.alarm", 1 << 25),
+    ("gprs.blocked.alarm", 1 << 26),
+    (ENGINE_BLOCKED, 1 << 27),
+    ("sensor.high.1.status", 1 << 29),
+    ("sensor.high.2.status", 1 << 30),
+    ("sensor.low.1.status", 1 << 31),
+)
+_IGNITION_BIT: Final = 1 << 10
+
+_status_cache: dict[int, dict[str, Any]] = {}
+_STATUS_CACHE_MAX: Final = 4096
+
+
+def status_params(status: int) -> dict[str, Any]:
+    """Parameters of a 32-bit H02 status word (cached: devices repeat a few values)."""
+    params = _status_cache.get(status)
+    if params is None:
+        inverted = ~status
+        params = {name: bool(inverted & mask) for name, mask in STATUS_BITS}
+        params[IGNITION] = bool(status & _IGNITION_BIT)
+        params[STATE_BITMASK] = status
+        if len(_status_cache) >= _STATUS_CACHE_MAX:
+            _status_cache.clear()
+        _status_cache[status] = params
+    return params
+
+
+_HEX_DIGITS: Final = frozenset("0123456789abcdefABCDEF")
+
+
+def _is_hex(value: str) -> bool:
+    return bool(value) and _HEX_DIGITS.issuperset(value)
+
+
+def _ident(value: str) -> str:
+    if not value:
+        return ""
+    if len(value) > 24 or not value.isalnum() or not value.isascii():
+        raise DecodeError(f"invalid device ID {value[:32]!r}")
+    return value
+
+
+def _coordinate(value: str, hemisphere: str, positive: str, negative: str, limit: float) -> float:
+    """Parse one coordinate in any of the three H02 forms (SPEC.md section 2.3)."""
+    if hemisphere == positive:
+        sign = 1.0
+    elif hemisphere == negative:
+        sign = -1.0
+    else:
+        raise DecodeError(f"invalid hemisphere {hemisphere[:8]!r}")
+    dot = value.find(".")
+    if value[:1] == "-":  # -D-M.MMMM
+        degrees_text, _, minutes_text = value[1:].partition("-")
+        degrees = int(degrees_text)
+        minutes = float(minutes_text)
+    elif dot >= 0:  # [D..]DDMM.MMMM
+        if not value.replace(".", "", 1).isdigit():
+            raise DecodeError(f"invalid coordinate {value[:16]!r}")
+        split = dot - 2
+        degrees = int(value[:split]) if split > 0 else 0
+        minutes = float(value[max(split, 0) :])
+    else:  # D+MMmmmm
+        if len(value) < 6 or not value.isdigit():
+            raise DecodeError(f"invalid coordinate {value[:16]!r}")
+        degrees = int(value[:-6] or 0)
+        minutes = int(value[-6:-4]) + int(value[-4:]) / 10000
+    if not 0 <= minutes < 60:
+        raise DecodeError(f"invalid coordinate minutes {value[:16]!r}")
+    result = degrees + minutes / 60
+    if result > limit:
+        raise DecodeError(f"coordinate out of range {value[:16]!r}")
+    return sign * result
+
+
+def _time_of_day(value: str) -> int | None:
+    if len(value) != 6 or not value.isdigit():
+        return None
+    return int(value[0:2]) * 3600 + int(value[2:4]) * 60 + int(value[4:6])
+
+
+def _timestamp(date: str, time: str) -> int | None:
+    """UTC epoch seconds from ``ddmmyy`` and ``hhmmss``; None when either is unusable."""
+    seconds = _time_of_day(time)
+    if seconds is None or len(date) != 6 or not date.isdigit():
+        return None
+    try:
+        return epoch_seconds(2000 + int(date[4:6]), int(date[2:4]), int(date[0:2]), 0, 0, seconds)
+    except DecodeError:
+        return None
+
+
+def _number(value: str, limit: float) -> float:
+    value = value.strip()
+    if not value:
+        return 0.0
+    result = float(value)
+    if not 0 <= result < limit:  # also rejects nan and inf
+        raise DecodeError(f"value out of range {value[:16]!r}")
+    return result
+
+
+def _find_position(fields: list[str], start: int) -> int:
+    """Index of the hhmmss field of the position block, or -1 when there is none."""
+    last = len(fields) - 6
+    for index in range(start, last + 1):
+        if fields[index + 3] in ("N", "S") and fields[index + 5] in ("E", "W"):
+            return index
+    return -1
+
+
+def _decode_position(fields: list[str], index: int, message: Message) -> int:
+    """Decode hhmmss,S,lat,NS,lon,EW,speed,course[,battery],ddmmyy,status.
+
+    Returns the index of the first field after the status word.
+    """
+    validity = fields[index + 1]
+    message[VALID] = validity == "A" or validity.isdigit()
+    message[LATITUDE] = _coordinate(fields[index + 2], fields[index + 3], "N", "S", 90.0)
+    message[LONGITUDE] = _coordinate(fields[index + 4], fields[index + 5], "E", "W", 180.0)
+    message[SPEED] = round(_number(fields[index + 6], 1000.0) * KNOTS_TO_KMH, 2)
+    course = fields[index + 7].strip()
+    message[DIRECTION] = int(course) if course.isdigit() else _number(course, 360.5)
+    count = len(fields)
+    cursor = index + 8
+    date = ""
+    if cursor < count:
+        field = fields[cursor]
+        if len(field) == 6 and field.isdigit():
+            date = field
+            cursor += 1
+        elif (
+            cursor + 1 < count
+            and len(fields[cursor + 1]) == 6
+            and fields[cursor + 1].isdigit()
+            and 0 < len(field) <= 3
+            and field.isdigit()
+        ):
+            level = battery_from_scale(int(field))
+            if level is not None:
+                message[BATTERY_LEVEL] = level
+            date = fields[cursor + 1]
+            cursor += 2
+        elif not field:
+            cursor += 1
+    timestamp = _timestamp(date, fields[index])
+    if timestamp is not None:
+        message[TIMESTAMP] = timestamp
+    # The status word follows, possibly after V19's SIM fields (phone/IP, ICCID).
+    for probe in range(cursor, min(cursor + 4, count)):
+        field = fields[probe]
+        if len(field) == 8 and _is_hex(field):
+            for sim in fields[cursor:probe]:
+                _iccid(sim, message)
+            message.update(status_params(int(field, 16)))
+            return probe + 1
+    return cursor
+
+
+def _iccid(value: str, message: Message) -> None:
+    digits = value.rstrip("Ff?")
+    if 18 <= len(digits) <= 20 and digits.isdigit():
+        message[SIM_ICCID] = digits
+
+
+def _cell_int(value: str, radix: int) -> int:
+    value = value.strip()
+    return int(value, radix) if value else 0
+
+
+def _decode_tail(tail: list[str], message: Message) -> None:
+    """Firmware-specific fields after the status word (SPEC.md section 2.2)."""
+    count = len(tail)
+    if count == 6 and "." in tail[2]:  # odometer,temp,fuel,altitude,lac(hex),cid(hex)
+        if tail[0].isdigit():
+            message[MILEAGE] = int(tail[0]) / 1000
+        if tail[3].strip().lstrip("-").isdigit():
+            message[ALTITUDE] = int(tail[3])
+        if _is_hex(tail[4]) and _is_hex(tail[5]):
+            message[GSM_LAC] = int(tail[4], 16)
+            message[GSM_CELLID] = int(tail[5], 16)
+        return
+    if count < 4:
+        return
+    if count >= 4 and tail[1].isdigit() and count == 4 + 2 * int(tail[1]) and len(tail[0]) == 2:
+        # Document variant: pw,count,mcc,mnc,(lac,cid)*count with pw a percentage.
+        if tail[0].isdigit():
+            level = int(tail[0])
+            message[BATTERY_LEVEL] = 100 if level == 99 else level
+        return
+    mcc_text = tail[0].strip()
+    radix = 0
+    if mcc_text.isdigit() and 200 <= int(mcc_text) <= 799:
+        radix = 10
+    elif _is_hex(mcc_text) and 200 <= int(mcc_text, 16) <= 799:
+        radix = 16
+    elif not mcc_text and not tail[1].strip():
+        radix = 10
+    if radix:
+        lac_text, cid_text = tail[2].strip(), tail[3].strip()
+        if radix == 10 and (len(lac_text) >= 7 or not lac_text.isdigit()):
+            # LTE: a 28-bit hex cell id comes first, then the area code (both hex).
+            radix = 16
+            lac_text, cid_text = cid_text, lac_text
+        if _is_hex(lac_text) or not lac_text:
+            if mcc_text:
+                message[GSM_MCC] = int(mcc_text, 10 if radix == 10 and mcc_text.isdigit() else 16)
+                message[GSM_MNC] = _cell_int(tail[1], radix)
+            message[GSM_LAC] = _cell_int(lac_text, radix)
+            message[GSM_CELLID] = _cell_int(cid_text, radix)
+    if count >= 5:
+        extra = tail[4].strip()
+        if radix == 10 and extra.isdigit() and len(extra) <= 3:
+            level = battery_from_scale(int(extra))
+            if level is not None:
+                message[BATTERY_LEVEL] = level
+        else:
+            _iccid(extra, message)
+
+
+def _decode_cells(message: Message, mcc: int, mnc: int, lac: str, cid: str) -> None:
+    message[GSM_MCC] = mcc
+    message[GSM_MNC] = mnc
+    message[GSM_LAC] = int(lac)
+    message[GSM_CELLID] = int(cid)
+
+
+def _decode_v4(fields: list[str], message: Message) -> int:
+    """V4: command acknowledgement, optionally followed by a position block."""
+    if len(fields) < 4:
+        raise DecodeError("V4 without a command code")
+    message[COMMAND_CODE] = fields[3].strip()
+    position = _find_position(fields, 5)
+    if position < 0:
+        results = fields[4:]
+        if results and _time_of_day(results[-1]) is not None and len(results) > 1:
+            message[COMMAND_TIME] = results[-1]
+            results = results[:-1]
+        message[COMMAND_RESULT] = ",".join(results)
+        _mileage_reply(message, results)
+        return len(fields)
+    results = fields[4 : position - 1]
+    message[COMMAND_TIME] = fields[position - 1]
+    message[COMMAND_RESULT] = ",".join(results)
+    _mileage_reply(message, results)
+    return _decode_position(fields, position, message)
+
+
+def _mileage_reply(message: Message, results: list[str]) -> None:
+    if message[COMMAND_CODE] == "S32" and results:
+        value = results[0].strip()
+        if value.replace(".", "", 1).isdigit():
+            message[MILEAGE] = float(value)
+
+
+def _decode_nbr(fields: list[str], message: Message) -> None:
+    """NBR,hhmmss,mcc,mnc,ta,count,(lac,cid,rxlev)*count,ddmmyy,status[,battery]."""
+    count = int(fields[7])
+    end = 8 + 3 * count
+    if not 0 <= count <= 64 or end >= len(fields):
+        raise DecodeError("NBR cell count does not match its fields")
+    if count:
+        _decode_cells(message, int(fields[4]), int(fields[5]), fields[8], fields[9])
+    _status_and_time(fields, end, fields[3], message)
+    if end + 2 < len(fields):
+        _battery_field(fields[end + 2], message)
+
+
+def _battery_field(value: str, message: Message) -> None:
+    value = value.strip()
+    if value.isdigit() and len(value) <= 3:
+        level = battery_from_scale(int(value))
+        if level is not None:
+            message[BATTERY_LEVEL] = level
+
+
+def _status_and_time(fields: list[str], date_index: int, time: str, message: Message) -> None:
+    if date_index < len(fields):
+        timestamp = _timestamp(fields[date_index], time)
+        if timestamp is not None:
+            message[TIMESTAMP] = timestamp
+    if date_index + 1 < len(fields):
+        status = fields[date_index + 1]
+        if len(status) == 8 and _is_hex(status):
+            message.update(status_params(int(status, 16)))
+
+
+def _decode_link(fields: list[str], message: Message) -> None:
+    """LINK,hhmmss,rssi,satellites,battery%,steps,turnovers,ddmmyy,status."""
+    if len(fields) < 11:
+        raise DecodeError("LINK frame too short")
+    message[GSM_SIGNAL] = int(fields[4])
+    message[SATELLITES] = int(fields[5])
+    level = int(fields[6])
+    if 0 <= level <= 100:
+        message[BATTERY_LEVEL] = level
+    _status_and_time(fields, 9, fields[3], message)
+
+
+def _decode_v3(fields: list[str], message: Message) -> None:
+    """V3,hhmmss,MCCMNC,count,(lac,cid,rxlev,ta)*count,battery,reboot,X,ddmmyy,status."""
+    operator = fields[4]
+    count = int(fields[5])
+    end = 6 + 4 * count
+    if not 0 <= count <= 64 or end + 3 >= len(fields) or len(operator) < 4:
+        raise DecodeError("V3 cell count does not match its fields")
+    if count:
+        _decode_cells(message, int(operator[:3]), int(operator[3:]), fields[6], fields[7])
+    _status_and_time(fields, end + 3, fields[3], message)
+
+
+def _decode_vp1(fields: list[str], message: Message) -> None:
+    """VP1: ``A|B,lat,NS,lon,EW,speed,course,ddmmyy[,status,battery]`` or LBS cells."""
+    if len(fields) < 8:
+        raise DecodeError("VP1 frame too short")
+    if fields[3] == "V":
+        cell = fields[7].split("Y", 1)[0]
+        _decode_cells(message, int(fields[4]), int(fields[5]), fields[6], cell)
+        return
+    if len(fields) < 11:
+        raise DecodeError("VP1 frame too short")
+    message[VALID] = fields[3] == "A"
+    message[LATITUDE] = _coordinate(fields[4], fields[5], "N", "S", 90.0)
+    message[LONGITUDE] = _coordinate(fields[6], fields[7], "E", "W", 180.0)
+    message[SPEED] = round(_number(fields[8], 1000.0) * KNOTS_TO_KMH, 2)
+    message[DIRECTION] = _number(fields[9], 360.5)
+    timestamp = _timestamp(fields[10], "000000")
+    if timestamp is not None:
+        message[TIMESTAMP] = timestamp
+    if len(fields) > 11 and len(fields[11]) == 8 and _is_hex(fields[11]):
+        message.update(status_params(int(fields[11], 16)))
+    if len(fields) > 12:
+        _battery_field(fields[12], message)
+
+
+_ALRM_TYPES: Final = {"1": SOS, "2": LOW_BATTERY, "3": GEOFENCE}
+
+
+def _decode_text_body(text: str, now: float) -> list[Message]:
+    fields = text.split(",")
+    if len(fields) < 3:
+        raise DecodeError("text frame without a type")
+    kind = fields[2].strip().upper()
+    message: Message = {PROTOCOL_ID: PROTOCOL_H02, MESSAGE_TYPE: kind}
+    ident = _ident(fields[1].strip())
+    if ident:
+        message[IDENT] = ident
+    if kind == "V1" or kind == "V5" or kind == "V6" or kind == "V2" or kind == "V8":
+        position = 3 if len(fields) > 8 and fields[6] in ("N", "S") else _find_position(fields, 3)
+        if position < 0:
+            raise DecodeError(f"{kind} frame without a position")
+        _decode_tail(fields[_decode_position(fields, position, message) :], message)
+    elif kind == "V4":
+        _decode_v4(fields, message)
+    elif kind == "HTBT" or kind == "V0":
+        if len(fields) > 3:
+            _battery_percent(fields[3], message)
+    elif kind == "XT":
+        pass
+    elif kind == "NBR":
+        _decode_nbr(fields, message)
+    elif kind == "LINK":
+        _decode_link(fields, message)
+    elif kind == "V3":
+        _decode_v3(fields, message)
+    elif kind == "VP1":
+        _decode_vp1(fields, message)
+    elif kind == "ALRM":
+        if len(fields) < 4 or fields[3].strip() not in _ALRM_TYPES:
+            raise DecodeError("ALRM frame with an unknown alarm type")
+        message[_ALRM_TYPES[fields[3].strip()]] = True
+        message["alarm.code"] = int(fields[3])
+    elif kind == "BC":
+        return _decode_blind_batch(fields, message, now)
+    else:
+        position = _find_position(fields, 3)
+        if position < 0:
+            raise DecodeError(f"unsupported text message type {kind[:16]!r}")
+        _decode_tail(fields[_decode_position(fields, position, message) :], message)
+    return [message]
+
+
+def _battery_percent(value: str, message: Message) -> None:
+    value = value.strip()
+    if value.isdigit() and int(value) <= 100:
+        message[BATTERY_LEVEL] = int(value)
+
+
+def _decode_blind_batch(fields: list[str], header: Message, now: float) -> list[Message]:
+    """BC,hhmmss,length,seg;seg;... with seg = S,lat,NS,lon,EW,speed,course,DDHHmmss,status,...
+
+    A segment's date is a day of the month only: the month and year are the latest ones at
+    or before the server time ``now`` that have that day.
+    """
+    segments = ",".join(fields[5:]).split(";")
+    messages: list[Message] = []
+    for segment in segments:
+        parts = segment.split(",")
+        if len(parts) < 9:
+            continue
+        message = dict(header)
+        message["message.archive"] = True
+        stamp = parts[7]
+        _decode_position([stamp[2:], *parts[0:7]], 0, message)
+        if len(stamp) == 8 and stamp.isdigit():
+            timestamp = _day_of_month_time(now, int(stamp[:2]), stamp[2:])
+            if timestamp is not None:
+                message[TIMESTAMP] = timestamp
+        if len(parts[8]) == 8 and _is_hex(parts[8]):
+            message.update(status_params(int(parts[8], 16)))
+        if len(parts) >= 13:
+            _decode_tail(parts[9:13], message)
+        messages.append(message)
+    if not messages:
+        raise DecodeError("BC frame without a segment")
+    return messages
+
+
+def _day_of_month_time(now: float, day: int, time: str) -> int | None:
+    seconds = _time_of_day(time)
+    if seconds is None or not 1 <= day <= 31:
+        return None
+    today = int(now) // 86400
+    for back in range(0, 62):
+        candidate = today - back
+        year, month, candidate_day = civil_from_days(candidate)
+        if candidate_day == day:
+            return candidate * 86400 + seconds
+    return None  # pragma: no cover - every month has days 1-28 within 62 days
+
+
+def decode_text(frame: bytes, now: float) -> list[Message]:
+    """Decode one ``*...#`` frame (markers included). ``now``: server time, epoch seconds."""
+    if frame[:1] != b"*" or frame[-1:] != b"#":
+        raise DecodeError("text frame must start with '*' and end with '#'")
+    text = frame[1:-1].decode("latin-1")
+    if ",SMS," in text[:40]:
+        parts = text.split(",", 3)
+        if len(parts) == 4 and parts[2] == "SMS":
+            message: Message = {PROTOCOL_ID: PROTOCOL_H02, MESSAGE_TYPE: "SMS"}
+            ident = _ident(parts[1].strip())
+            if ident:
+                message[IDENT] = ident
+            raw = frame[1:-1].split(b",", 3)[3]
+            message[COMMAND_RESPONSE] = raw.decode("utf-8", "replace")
+            return [message]
+    try:
+        return _decode_text_body(text, now)
+    except (ValueError, IndexError) as err:
+        raise DecodeError(f"malformed text frame: {err}") from None
+
+
+def text_reply(frame: bytes, messages: list[Message], now: float) -> bytes | None:
+    """What the server sends back for a text frame (SPEC.md section 2.6), or None."""
+    if not messages:
+        return None
+    message = messages[0]
+    kind = message[MESSAGE_TYPE]
+    if kind == "V1" or kind == "NBR":
+        return b"*HQ,%s,V4,%s,%s#" % (
+            message.get(IDENT, "").encode(),
+            kind.encode(),
+            b"%04d%02d%02d%02d%02d%02d" % utc_fields(now),
+        )
+    if kind == "HTBT" or kind == "V0":
+        return heartbeat_echo(frame)
+    return None
+
+
+def heartbeat_echo(frame: bytes) -> bytes:
+    """The HTBT/V0 echo: the received frame up to and including its type, then ``#``."""
+    head = frame[:-1].split(b",", 3)
+    return b",".join(head[:3]) + b"#"
+
+
+# --- binary ``$`` frames -------------------------------------------------------------------
+
+BINARY_LENGTHS: Final = (32, 45, 46, 48)
+"""Lengths of ``$`` frames with a 5-byte ID; a frame with an 8-byte ID is 42 bytes."""
+BINARY_LONG_ID_LENGTH: Final = 42
+
+
+def binary_id_length(header: bytes) -> int:
+    """5 or 8 (bytes of device ID) from the first 15 bytes of a ``$`` frame; 0 if neither.
+
+    The time and date that follow the ID must be valid BCD (hour < 24, minute and
+    second < 60, day 1-31, month 1-12): this tells the two layouts apart.
+    """
+    if _valid_clock(header, 6):
+        return 5
+    if len(header) >= 15 and _valid_clock(header, 9):
+        return 8
+    return 0
+
+
+def _valid_clock(data: bytes, offset: int) -> bool:
+    digits = data[offset : offset + 6].hex()
+    if len(digits) != 12 or not digits.isdigit():
+        return False
+    hour, minute, second = int(digits[0:2]), int(digits[2:4]), int(digits[4:6])
+    day, month = int(digits[6:8]), int(digits[8:10])
+    return hour < 24 and minute < 60 and second < 61 and 1 <= day <= 31 and 1 <= month <= 12
+
+
+def decode_binary(frame: bytes) -> Message:
+    """Decode one ``$`` frame (32, 42, 45, 46 or 48 bytes) into a message."""
+    size = len(frame)
+    if size < 32 or frame[0] != 0x24:
+        raise DecodeError("binary frame too short")
+    id_length = binary_id_length(frame[:15])
+    if id_length == 0:
+        raise DecodeError("binary frame without a valid time")
+    shift = id_length - 5
+    digits = frame.hex()
+    o = 2 * shift
+    ident = digits[2:12] if shift == 0 else digits[2:17]
+    lat_text = digits[24 + o : 32 + o]
+    lon_text = digits[34 + o : 43 + o]
+    motion = digits[44 + o : 50 + o]
+    if not (ident.isdigit() and lat_text.isdigit() and lon_text.isdigit() and motion.isdigit()):
+        raise DecodeError("binary frame with non-BCD fields")
+    flags = int(digits[43 + o], 16)
+    latitude = int(lat_text[0:2]) + (int(lat_text[2:4]) + int(lat_text[4:8]) / 10000) / 60
+    longitude = int(lon_text[0:3]) + (int(lon_text[3:5]) + int(lon_text[5:9]) / 10000) / 60
+    if latitude > 90 or longitude > 180:
+        raise DecodeError("binary frame coordinates out of range")
+    clock = digits[12 + o : 24 + o]
+    message: Message = {
+        PROTOCOL_ID: PROTOCOL_H02,
+        MESSAGE_TYPE: "$",
+        IDENT: ident,
+        TIMESTAMP: epoch_seconds(
+            2000 + int(clock[10:12]),
+            int(clock[8:10]),
+            int(clock[6:8]),
+            int(clock[0:2]),
+            int(clock[2:4]),
+            int(clock[4:6]),
+        ),
+        VALID: bool(flags & 0x2),
+        LATITUDE: latitude if flags & 0x4 else -latitude,
+        LONGITUDE: longitude if flags & 0x8 else -longitude,
+        SPEED: round(int(motion[0:3]) * KNOTS_TO_KMH, 2),
+        DIRECTION: int(motion[3:6]),
+    }
+    level = battery_from_scale(frame[16 + shift])
+    if level is not None:
+        message[BATTERY_LEVEL] = level
+    message.update(status_params(int.from_bytes(frame[25 + shift : 29 + shift])))
+    if size == 32:
+        message[SEQNUM] = frame[31]
+    elif size == 45 and shift == 0:
+        _decode_binary_tail(frame, message)
+    return message
+
+
+def _decode_binary_tail(frame: bytes, message: Message) -> None:
+    """Bytes 29-44 of a 45-byte frame (SPEC.md section 3.2, inferred layout)."""
+    if frame[29] == 0xFF and frame[30] == 0x00:
+        # Bytes 31-36 are firmware-dependent; trusted only behind the usual ff 00 marker.
+        message[GSM_SIGNAL] = frame[31]
+        message[SATELLITES] = frame[32]
+        message[MILEAGE] = int.from_bytes(frame[33:37])
+    mcc = int.from_bytes(frame[37:39])
+    if 200 <= mcc <= 799:
+        message[GSM_MCC] = mcc
+        message[GSM_MNC] = frame[39]
+        message[GSM_LAC] = int.from_bytes(frame[40:42])
+        message[GSM_CELLID] = int.from_bytes(frame[42:44])
+    message[SEQNUM] = frame[44]

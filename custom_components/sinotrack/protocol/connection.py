@@ -94,6 +94,9 @@ class TrackerConnection:
                 events.append(self._decode(item, now))
             except ProtocolError as err:
                 events.append(Rejected(str(err), len(item.data), item.data[:32]))
+            except (ValueError, IndexError, OverflowError) as err:  # pragma: no cover
+                # Safety net: the decoders turn these into DecodeError themselves.
+                events.append(Rejected(f"malformed frame: {err}", len(item.data), item.data[:32]))
         return events
 
     def _decode(self, frame: Frame, now: float) -> Decoded:
@@ -125,7 +128,10 @@ class TrackerConnection:
 
     def _decode_jt808(self, frame: Frame, now: float) -> Decoded:
         parsed = jt808.parse_frame(jt808.unescape(frame.data))
-        ident = parsed.ident
+        if parsed.terminal == self._terminal and self.ident is not None:
+            ident = self.ident
+        else:
+            ident = parsed.ident
         if self.ident is not None and ident != self.ident:
             raise ProtocolError(f"device ID {ident} on the connection of {self.ident}")
         warning = None

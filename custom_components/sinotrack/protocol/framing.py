@@ -45,7 +45,7 @@ _H02_MARKERS: Final = frozenset((_STAR, _DOLLAR, _X))
 _QUIET: Final = frozenset(b"\r\n\t \x00")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Frame:
     """One whole frame. JT808 data is the escaped content between the delimiters."""
 
@@ -53,7 +53,7 @@ class Frame:
     data: bytes
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Skipped:
     """Bytes that were not part of any frame, with the reason."""
 

@@ -134,58 +134,64 @@ def _ident(value: str) -> str:
 
 def _coordinate(value: str, hemisphere: str, positive: str, negative: str, limit: float) -> float:
     """Parse one coordinate in any of the three H02 forms (SPEC.md section 2.3)."""
-    if hemisphere == positive:
-        sign = 1.0
-    elif hemisphere == negative:
-        sign = -1.0
-    else:
-        raise DecodeError(f"invalid hemisphere {hemisphere[:8]!r}")
-    dot = value.find(".")
     if value[:1] == "-":  # -D-M.MMMM
         degrees_text, _, minutes_text = value[1:].partition("-")
-        degrees = int(degrees_text)
+        degrees = float(int(degrees_text))
         minutes = float(minutes_text)
-    elif dot >= 0:  # [D..]DDMM.MMMM
-        if not value.replace(".", "", 1).isdigit():
-            raise DecodeError(f"invalid coordinate {value[:16]!r}")
-        split = dot - 2
-        degrees = int(value[:split]) if split > 0 else 0
-        minutes = float(value[max(split, 0) :])
+    elif "." in value:  # [D..]DDMM.MMMM: the last two integer digits are the minutes
+        degrees, minutes = divmod(float(value), 100.0)
     else:  # D+MMmmmm
         if len(value) < 6 or not value.isdigit():
             raise DecodeError(f"invalid coordinate {value[:16]!r}")
-        degrees = int(value[:-6] or 0)
+        degrees = float(int(value[:-6] or 0))
         minutes = int(value[-6:-4]) + int(value[-4:]) / 10000
-    if not 0 <= minutes < 60:
-        raise DecodeError(f"invalid coordinate minutes {value[:16]!r}")
+    if not 0.0 <= minutes < 60.0:  # also rejects nan and inf
+        raise DecodeError(f"invalid coordinate {value[:16]!r}")
     result = degrees + minutes / 60
-    if result > limit:
+    if not 0.0 <= result <= limit:
         raise DecodeError(f"coordinate out of range {value[:16]!r}")
-    return sign * result
+    if hemisphere == positive:
+        return result
+    if hemisphere == negative:
+        return -result
+    raise DecodeError(f"invalid hemisphere {hemisphere[:8]!r}")
 
 
 def _time_of_day(value: str) -> int | None:
     if len(value) != 6 or not value.isdigit():
         return None
-    return int(value[0:2]) * 3600 + int(value[2:4]) * 60 + int(value[4:6])
+    packed = int(value)
+    return packed // 10000 * 3600 + packed // 100 % 100 * 60 + packed % 100
+
+
+_day_cache: dict[str, int] = {}
 
 
 def _timestamp(date: str, time: str) -> int | None:
     """UTC epoch seconds from ``ddmmyy`` and ``hhmmss``; None when either is unusable."""
+    day = _day_cache.get(date)
+    if day is None:
+        if len(date) != 6 or not date.isdigit():
+            return None
+        try:
+            day = epoch_seconds(2000 + int(date[4:6]), int(date[2:4]), int(date[0:2]), 0, 0, 0)
+        except DecodeError:
+            return None
+        if len(_day_cache) >= _STATUS_CACHE_MAX:
+            _day_cache.clear()
+        _day_cache[date] = day
     seconds = _time_of_day(time)
-    if seconds is None or len(date) != 6 or not date.isdigit():
-        return None
-    try:
-        return epoch_seconds(2000 + int(date[4:6]), int(date[2:4]), int(date[0:2]), 0, 0, seconds)
-    except DecodeError:
-        return None
+    return None if seconds is None else day + seconds
 
 
 def _number(value: str, limit: float) -> float:
-    value = value.strip()
-    if not value:
+    """A non-negative decimal below ``limit``; empty means 0 (spaces allowed around it)."""
+    try:
+        result = float(value)
+    except ValueError:
+        if value.strip():
+            raise
         return 0.0
-    result = float(value)
     if not 0 <= result < limit:  # also rejects nan and inf
         raise DecodeError(f"value out of range {value[:16]!r}")
     return result
@@ -210,7 +216,7 @@ def _decode_position(fields: list[str], index: int, message: Message) -> int:
     message[LATITUDE] = _coordinate(fields[index + 2], fields[index + 3], "N", "S", 90.0)
     message[LONGITUDE] = _coordinate(fields[index + 4], fields[index + 5], "E", "W", 180.0)
     message[SPEED] = round(_number(fields[index + 6], 1000.0) * KNOTS_TO_KMH, 2)
-    course = fields[index + 7].strip()
+    course = fields[index + 7]
     message[DIRECTION] = int(course) if course.isdigit() else _number(course, 360.5)
     count = len(fields)
     cursor = index + 8
@@ -262,6 +268,31 @@ def _cell_int(value: str, radix: int) -> int:
 def _decode_tail(tail: list[str], message: Message) -> None:
     """Firmware-specific fields after the status word (SPEC.md section 2.2)."""
     count = len(tail)
+    if count >= 4:
+        mcc, mnc, lac, cid = tail[0], tail[1], tail[2], tail[3]
+        if (
+            len(mcc) == 3
+            and mcc.isdigit()
+            and mnc.isdigit()
+            and lac.isdigit()
+            and cid.isdigit()
+            and len(lac) < 7
+            and "2" <= mcc[0] <= "7"
+        ):
+            # The common Sinotrack tail: decimal mcc,mnc,lac,cid[,battery scale | ICCID].
+            message[GSM_MCC] = int(mcc)
+            message[GSM_MNC] = int(mnc)
+            message[GSM_LAC] = int(lac)
+            message[GSM_CELLID] = int(cid)
+            if count >= 5:
+                extra = tail[4]
+                if len(extra) <= 3 and extra.isdigit():
+                    level = battery_from_scale(int(extra))
+                    if level is not None:
+                        message[BATTERY_LEVEL] = level
+                else:
+                    _iccid(extra, message)
+            return
     if count == 6 and "." in tail[2]:  # odometer,temp,fuel,altitude,lac(hex),cid(hex)
         if tail[0].isdigit():
             message[MILEAGE] = int(tail[0]) / 1000
@@ -548,14 +579,23 @@ def text_reply(frame: bytes, messages: list[Message], now: float) -> bytes | Non
     message = messages[0]
     kind = message[MESSAGE_TYPE]
     if kind == "V1" or kind == "NBR":
-        return b"*HQ,%s,V4,%s,%s#" % (
-            message.get(IDENT, "").encode(),
-            kind.encode(),
-            b"%04d%02d%02d%02d%02d%02d" % utc_fields(now),
-        )
+        return b"*HQ,%s,V4,%s,%s#" % (message.get(IDENT, "").encode(), kind.encode(), _ack_time(now))
     if kind == "HTBT" or kind == "V0":
         return heartbeat_echo(frame)
     return None
+
+
+_ack_time_cache: list[tuple[int, bytes]] = [(-1, b"")]
+
+
+def _ack_time(now: float) -> bytes:
+    """``yyyyMMddHHmmss`` (UTC) of ``now``, formatted once per second."""
+    second = int(now)
+    cached_second, text = _ack_time_cache[0]
+    if cached_second != second:
+        text = b"%04d%02d%02d%02d%02d%02d" % utc_fields(now)
+        _ack_time_cache[0] = (second, text)
+    return text
 
 
 def heartbeat_echo(frame: bytes) -> bytes:
@@ -585,12 +625,17 @@ def binary_id_length(header: bytes) -> int:
 
 
 def _valid_clock(data: bytes, offset: int) -> bool:
-    digits = data[offset : offset + 6].hex()
-    if len(digits) != 12 or not digits.isdigit():
+    digits = data[offset : offset + 5].hex()  # hhmmssddmm
+    if len(digits) != 10 or not digits.isdigit():
         return False
-    hour, minute, second = int(digits[0:2]), int(digits[2:4]), int(digits[4:6])
-    day, month = int(digits[6:8]), int(digits[8:10])
-    return hour < 24 and minute < 60 and second < 61 and 1 <= day <= 31 and 1 <= month <= 12
+    packed = int(digits)
+    return (
+        packed // 100_000_000 < 24
+        and packed // 1_000_000 % 100 < 60
+        and packed // 10_000 % 100 < 61
+        and 1 <= packed // 100 % 100 <= 31
+        and 1 <= packed % 100 <= 12
+    )
 
 
 def decode_binary(frame: bytes) -> Message:
@@ -598,10 +643,8 @@ def decode_binary(frame: bytes) -> Message:
     size = len(frame)
     if size < 32 or frame[0] != 0x24:
         raise DecodeError("binary frame too short")
-    id_length = binary_id_length(frame[:15])
-    if id_length == 0:
-        raise DecodeError("binary frame without a valid time")
-    shift = id_length - 5
+    # The framer tells the layouts apart; a 42-byte frame is the one with an 8-byte ID.
+    shift = 3 if size == BINARY_LONG_ID_LENGTH else 0
     digits = frame.hex()
     o = 2 * shift
     ident = digits[2:12] if shift == 0 else digits[2:17]
@@ -611,29 +654,26 @@ def decode_binary(frame: bytes) -> Message:
     if not (ident.isdigit() and lat_text.isdigit() and lon_text.isdigit() and motion.isdigit()):
         raise DecodeError("binary frame with non-BCD fields")
     flags = int(digits[43 + o], 16)
-    latitude = int(lat_text[0:2]) + (int(lat_text[2:4]) + int(lat_text[4:8]) / 10000) / 60
-    longitude = int(lon_text[0:3]) + (int(lon_text[3:5]) + int(lon_text[5:9]) / 10000) / 60
+    packed = int(lat_text)  # DDMMmmmm
+    latitude = packed // 1_000_000 + packed % 1_000_000 / 600_000
+    packed = int(lon_text)  # DDDMMmmmm
+    longitude = packed // 1_000_000 + packed % 1_000_000 / 600_000
     if latitude > 90 or longitude > 180:
         raise DecodeError("binary frame coordinates out of range")
-    clock = digits[12 + o : 24 + o]
+    speed_course = int(motion)
     message: Message = {
         PROTOCOL_ID: PROTOCOL_H02,
         MESSAGE_TYPE: "$",
         IDENT: ident,
-        TIMESTAMP: epoch_seconds(
-            2000 + int(clock[10:12]),
-            int(clock[8:10]),
-            int(clock[6:8]),
-            int(clock[0:2]),
-            int(clock[2:4]),
-            int(clock[4:6]),
-        ),
         VALID: bool(flags & 0x2),
         LATITUDE: latitude if flags & 0x4 else -latitude,
         LONGITUDE: longitude if flags & 0x8 else -longitude,
-        SPEED: round(int(motion[0:3]) * KNOTS_TO_KMH, 2),
-        DIRECTION: int(motion[3:6]),
+        SPEED: round(speed_course // 1000 * KNOTS_TO_KMH, 2),
+        DIRECTION: speed_course % 1000,
     }
+    timestamp = _timestamp(digits[18 + o : 24 + o], digits[12 + o : 18 + o])
+    if timestamp is not None:
+        message[TIMESTAMP] = timestamp
     level = battery_from_scale(frame[16 + shift])
     if level is not None:
         message[BATTERY_LEVEL] = level

@@ -188,32 +188,26 @@ STATUS_BITS: Final[tuple[tuple[str, int], ...]] = (
     ("movement.status", 22),
 )
 
-_alarm_cache: dict[int, dict[str, Any]] = {}
-_status_cache: dict[int, dict[str, Any]] = {}
+_flags_cache: dict[int, dict[str, Any]] = {}
 _CACHE_MAX: Final = 4096
 
 
-def alarm_params(alarm: int) -> dict[str, Any]:
-    """Every alarm bit as a boolean, plus the raw word (cached per value)."""
-    params = _alarm_cache.get(alarm)
+def flag_params(alarm: int, status: int) -> dict[str, Any]:
+    """Every alarm bit and the named status bits as booleans, plus both raw words.
+
+    Cached per (alarm, status) pair: a tracker repeats a handful of them.
+    """
+    key = alarm << 32 | status
+    params = _flags_cache.get(key)
     if params is None:
         params = {name: bool(alarm >> bit & 1) for bit, name in enumerate(ALARM_BITS)}
         params[ALARM_BITMASK] = alarm
-        if len(_alarm_cache) >= _CACHE_MAX:
-            _alarm_cache.clear()
-        _alarm_cache[alarm] = params
-    return params
-
-
-def status_params(status: int) -> dict[str, Any]:
-    """Named status bits, plus the raw word (cached per value)."""
-    params = _status_cache.get(status)
-    if params is None:
-        params = {name: bool(status >> bit & 1) for name, bit in STATUS_BITS}
+        for name, bit in STATUS_BITS:
+            params[name] = bool(status >> bit & 1)
         params[STATE_BITMASK] = status
-        if len(_status_cache) >= _CACHE_MAX:
-            _status_cache.clear()
-        _status_cache[status] = params
+        if len(_flags_cache) >= _CACHE_MAX:
+            _flags_cache.clear()
+        _flags_cache[key] = params
     return params
 
 
@@ -320,6 +314,8 @@ def parse_frame(content: bytes) -> Jt808Frame:
     msg_id, attr = _HEADER.unpack_from(content)
     version_2019 = bool(attr & 0x4000)
     if version_2019:
+        if size < 18:
+            raise FrameError(f"JT808 2019 frame too short ({size} bytes)")
         protocol_version = content[4]
         terminal = content[5:15]
         position = 15
@@ -382,57 +378,67 @@ def decode_location(body: bytes, ident: str, utc_offset: float, kind: str) -> Me
     timestamp = bcd_time(clock, utc_offset)
     if timestamp is not None:
         message[TIMESTAMP] = timestamp
-    message.update(alarm_params(alarm))
-    message.update(status_params(status))
+    message.update(flag_params(alarm, status))
     if len(body) > BASIC_SIZE:
         _decode_items(body, message)
     return message
 
 
+_day_cache: dict[bytes, int] = {}
+
+
 def bcd_time(clock: bytes, utc_offset: float) -> int | None:
     """UTC epoch seconds from a 6-byte BCD ``YYMMDDhhmmss`` in local time; None if invalid."""
-    digits = clock.hex()
-    if not digits.isdigit():
+    date = clock[0:3]
+    day = _day_cache.get(date)
+    if day is None:
+        digits = date.hex()
+        if len(digits) != 6 or not digits.isdigit():
+            return None
+        try:
+            day = epoch_seconds(2000 + int(digits[0:2]), int(digits[2:4]), int(digits[4:6]), 0, 0, 0)
+        except DecodeError:
+            return None
+        if len(_day_cache) >= _CACHE_MAX:
+            _day_cache.clear()
+        _day_cache[date] = day
+    digits = clock[3:6].hex()
+    if len(digits) != 6 or not digits.isdigit():
         return None
-    try:
-        local = epoch_seconds(
-            2000 + int(digits[0:2]),
-            int(digits[2:4]),
-            int(digits[4:6]),
-            int(digits[6:8]),
-            int(digits[8:10]),
-            int(digits[10:12]),
-        )
-    except DecodeError:
-        return None
-    return local - round(utc_offset * 3600)
+    packed = int(digits)
+    seconds = packed // 10000 * 3600 + packed // 100 % 100 * 60 + packed % 100
+    return day + seconds - round(utc_offset * 3600)
+
+
+def _items_exact(body: bytes) -> bool:
+    """Whether the bytes after the basic block are a whole number of items."""
+    end = len(body)
+    position = BASIC_SIZE
+    while position + 2 <= end:
+        position += 2 + body[position + 1]
+    return position == end
 
 
 def _decode_items(body: bytes, message: Message) -> None:
     """Additional-information items ``id(1) len(1) value`` after the basic block."""
     end = len(body)
-    position = BASIC_SIZE
-    items: list[tuple[int, bytes]] = []
-    while position + 2 <= end:
-        item_id = body[position]
-        length = body[position + 1]
-        start = position + 2
-        position = start + length
-        if position > end:
-            break
-        items.append((item_id, body[start:position]))
-    if position != end and end - BASIC_SIZE == 18:
+    if end - BASIC_SIZE == 18 and not _items_exact(body):
         # A fixed vendor layout instead of items: skip 4, mileage km, battery V/10,
         # area id, signal, 3 reserved.
-        tail = body[BASIC_SIZE:]
-        message[MILEAGE] = int.from_bytes(tail[4:8])
-        message[BATTERY_VOLTAGE] = int.from_bytes(tail[8:10]) / 10
-        message[GSM_SIGNAL] = tail[14]
+        message[MILEAGE] = int.from_bytes(body[32:36])
+        message[BATTERY_VOLTAGE] = int.from_bytes(body[36:38]) / 10
+        message[GSM_SIGNAL] = body[42]
         return
-    for item_id, value in items:
-        handler = _ITEM_HANDLERS.get(item_id)
+    handlers = _ITEM_HANDLERS
+    position = BASIC_SIZE
+    while position + 2 <= end:
+        start = position + 2
+        position = start + body[position + 1]
+        if position > end:
+            return  # a truncated last item is ignored
+        handler = handlers.get(body[start - 2])
         if handler is not None:
-            handler(value, message)
+            handler(body[start:position], message)
 
 
 def _mileage(value: bytes, message: Message) -> None:
@@ -715,13 +721,11 @@ def build_frame(
     """A complete escaped frame, delimiters included."""
     if len(body) > MAX_BODY:
         raise DecodeError(f"JT808 body too long ({len(body)} bytes)")
-    attr = len(body) | (0x4000 if version_2019 else 0)
-    header = bytearray(_HEADER.pack(msg_id, attr))
     if version_2019:
-        header.append(protocol_version)
-    header += terminal
-    header += (serial & 0xFFFF).to_bytes(2)
-    content = bytes(header) + body
+        header = _HEADER.pack(msg_id, len(body) | 0x4000) + bytes((protocol_version,))
+    else:
+        header = _HEADER.pack(msg_id, len(body))
+    content = header + terminal + (serial & 0xFFFF).to_bytes(2) + body
     return b"\x7e" + escape(content + bytes((checksum(content),))) + b"\x7e"
 
 

@@ -121,15 +121,21 @@ class EncodedCommand:
         return None
 
 
-def check_payload(payload: str) -> str:
-    """A custom payload must be printable ASCII without frame markers."""
+def check_payload(payload: str, *, h02: bool = True) -> str:
+    """A custom payload must be printable ASCII; for H02 also without its frame markers.
+
+    JT/T 808 frames its text in binary, so ``#`` and ``*`` (which many text commands end
+    with, e.g. ``RELAY,1#``) are fine there.
+    """
     payload = payload.strip()
     if not payload:
         raise CommandError("the command payload is empty")
     if len(payload) > MAX_PAYLOAD:
         raise CommandError(f"the command payload is longer than {MAX_PAYLOAD} characters")
-    if not payload.isascii() or not payload.isprintable() or "#" in payload or "*" in payload:
-        raise CommandError("the command payload must be printable ASCII without '#' or '*'")
+    if not payload.isascii() or not payload.isprintable():
+        raise CommandError("the command payload must be printable ASCII")
+    if h02 and ("#" in payload or "*" in payload):
+        raise CommandError("the command payload must not contain '#' or '*'")
     return payload
 
 
@@ -169,7 +175,7 @@ def jt808_command_body(command: Command) -> tuple[int, bytes]:
     """(message id, body) of a command for a JT/T 808 tracker."""
     kind = command.kind
     if kind is CommandKind.CUSTOM:
-        text = check_payload(command.payload)
+        text = check_payload(command.payload, h02=False)
         return TEXT_MESSAGE, b"\x01" + text.encode("gbk")
     if kind is CommandKind.ENGINE_STOP:
         return TERMINAL_CONTROL, b"\xf0"

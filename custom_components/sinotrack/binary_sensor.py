@@ -1,0 +1,104 @@
+"""Binary sensors for lasting conditions: ignition, SOS, power cut, connected..."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from homeassistant.components.binary_sensor import (
+    BinarySensorDeviceClass,
+    BinarySensorEntity,
+    BinarySensorEntityDescription,
+)
+from homeassistant.const import EntityCategory
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
+
+from . import SinotrackConfigEntry
+from .entity import SinotrackEntity
+from .protocol import message as p
+from .runtime import KEY_MOVING, KEY_ONLINE, SinotrackRuntime, TrackerState
+
+PARALLEL_UPDATES = 0
+
+
+@dataclass(frozen=True, kw_only=True)
+class SinotrackBinarySensorDescription(BinarySensorEntityDescription):
+    """A binary sensor and where its value comes from."""
+
+    value_fn: Callable[[TrackerState], bool | None]
+    keys: tuple[str, ...]
+
+
+def _flag(key: str, name: str, device_class: BinarySensorDeviceClass | None, **kwargs: object) -> SinotrackBinarySensorDescription:
+    def value(state: TrackerState) -> bool | None:
+        flag = state.values.get(name)
+        return None if flag is None else bool(flag)
+
+    return SinotrackBinarySensorDescription(
+        key=key,
+        translation_key=key,
+        device_class=device_class,
+        value_fn=value,
+        keys=(name,),
+        **kwargs,  # type: ignore[arg-type]
+    )
+
+
+BINARY_SENSORS: tuple[SinotrackBinarySensorDescription, ...] = (
+    _flag("ignition", p.IGNITION, BinarySensorDeviceClass.RUNNING),
+    _flag("sos", p.SOS, BinarySensorDeviceClass.SAFETY),
+    _flag("power_cut", p.POWER_CUT, BinarySensorDeviceClass.PROBLEM),
+    _flag("crash", p.CRASH, BinarySensorDeviceClass.SAFETY),
+    _flag("rollover", p.ROLLOVER, BinarySensorDeviceClass.SAFETY),
+    _flag("overspeed", p.OVERSPEED, BinarySensorDeviceClass.PROBLEM),
+    _flag("fatigue", p.FATIGUE, BinarySensorDeviceClass.PROBLEM),
+    _flag("low_battery", p.LOW_BATTERY, BinarySensorDeviceClass.BATTERY),
+    _flag(
+        "position_valid",
+        p.VALID,
+        None,
+        entity_category=EntityCategory.DIAGNOSTIC,
+    ),
+    SinotrackBinarySensorDescription(
+        key="moving",
+        translation_key="moving",
+        device_class=BinarySensorDeviceClass.MOVING,
+        value_fn=lambda state: state.moving,
+        keys=(KEY_MOVING,),
+    ),
+    SinotrackBinarySensorDescription(
+        key="connected",
+        translation_key="connected",
+        device_class=BinarySensorDeviceClass.CONNECTIVITY,
+        entity_category=EntityCategory.DIAGNOSTIC,
+        value_fn=lambda state: state.online,
+        keys=(KEY_ONLINE,),
+    ),
+)
+
+
+async def async_setup_entry(
+    hass: HomeAssistant,
+    entry: SinotrackConfigEntry,
+    async_add_entities: AddConfigEntryEntitiesCallback,
+) -> None:
+    runtime = entry.runtime_data
+    async_add_entities(
+        SinotrackBinarySensor(runtime, description, entry.title) for description in BINARY_SENSORS
+    )
+
+
+class SinotrackBinarySensor(SinotrackEntity, BinarySensorEntity):
+    """A lasting condition reported by the tracker."""
+
+    entity_description: SinotrackBinarySensorDescription
+
+    def __init__(
+        self, runtime: SinotrackRuntime, description: SinotrackBinarySensorDescription, name: str
+    ) -> None:
+        super().__init__(runtime, description, name, description.keys)
+
+    @property
+    def is_on(self) -> bool | None:
+        return self.entity_description.value_fn(self.runtime.state)

@@ -1,0 +1,273 @@
+"""Config flow: add a tracker, adopt a discovered one, reconfigure, options."""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+from typing import Any
+
+import voluptuous as vol
+
+from homeassistant.config_entries import (
+    ConfigFlow,
+    ConfigFlowResult,
+    OptionsFlow,
+)
+from homeassistant.const import CONF_NAME, CONF_PORT
+from homeassistant.core import HomeAssistant, callback
+from homeassistant.data_entry_flow import section
+from homeassistant.helpers import selector
+from homeassistant.helpers.typing import DiscoveryInfoType
+
+from . import SinotrackConfigEntry, get_pool
+from .const import (
+    CONF_ADVANCED,
+    CONF_ALLOW_ENGINE_COMMANDS,
+    CONF_ALLOW_INVALID_FIX,
+    CONF_BIND_ADDRESS,
+    CONF_JT808_UTC_OFFSET,
+    CONF_OFFLINE_TIMEOUT,
+    CONF_TRACKER_ID,
+    DEFAULT_BIND_ADDRESS,
+    DEFAULT_JT808_UTC_OFFSET,
+    DEFAULT_OFFLINE_TIMEOUT,
+    DEFAULT_PORT,
+    DOMAIN,
+)
+from .protocol import normalize_ident
+
+DEFAULT_NAME = "Sinotrack"
+
+PORT_SELECTOR = selector.NumberSelector(
+    selector.NumberSelectorConfig(min=1, max=65535, step=1, mode=selector.NumberSelectorMode.BOX)
+)
+
+
+def normalize_tracker_id(text: str) -> str | None:
+    """The tracker ID in the form the listener compares IDs, or None if it is not one.
+
+    Accepted: the 10-digit ID printed on the label, the 15-digit IMEI, and JT/T 808
+    terminal numbers (11 to 20 digits, leading zeros allowed). Spaces and dashes are
+    ignored.
+    """
+    digits = "".join(text.split()).replace("-", "")
+    if not digits.isdigit() or not 10 <= len(digits) <= 20:
+        return None
+    return normalize_ident(digits)
+
+
+def _valid_address(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
+
+
+async def _port_error(hass: HomeAssistant, host: str, port: int) -> str | None:
+    """Why ``host:port`` cannot serve trackers, or None when it can."""
+    if get_pool(hass).get(host, port) is not None:
+        return None  # this integration listens there already; trackers share the port
+    try:
+        server = await asyncio.get_running_loop().create_server(
+            asyncio.Protocol, host, port, reuse_address=True
+        )
+    except OSError:
+        return "cannot_bind"
+    server.close()
+    await server.wait_closed()
+    return None
+
+
+async def _source_ip(hass: HomeAssistant) -> str:
+    try:
+        from homeassistant.components.network import async_get_source_ip  # noqa: PLC0415
+
+        return await async_get_source_ip(hass)
+    except Exception:  # noqa: BLE001 - only a hint shown to the user
+        return "<Home Assistant's IP address>"
+
+
+class SinotrackConfigFlow(ConfigFlow, domain=DOMAIN):
+    """Add a Sinotrack tracker."""
+
+    VERSION = 1
+    MINOR_VERSION = 1
+
+    def __init__(self) -> None:
+        self._discovered: dict[str, Any] = {}
+
+    @staticmethod
+    @callback
+    def async_get_options_flow(config_entry: SinotrackConfigEntry) -> SinotrackOptionsFlow:
+        return SinotrackOptionsFlow()
+
+    async def _validate(
+        self, user_input: dict[str, Any], errors: dict[str, str], *, current_port: int | None = None
+    ) -> tuple[int, str]:
+        advanced = user_input.get(CONF_ADVANCED) or {}
+        host = str(advanced.get(CONF_BIND_ADDRESS, DEFAULT_BIND_ADDRESS)).strip()
+        port = int(user_input[CONF_PORT])
+        if not _valid_address(host):
+            errors[CONF_ADVANCED] = "invalid_address"
+        elif not 1 <= port <= 65535:
+            errors[CONF_PORT] = "invalid_port"
+        elif port != current_port and (error := await _port_error(self.hass, host, port)):
+            errors[CONF_PORT] = error
+        return port, host
+
+    async def _finish(self, name: str, tracker_id: str, port: int, host: str) -> ConfigFlowResult:
+        return self.async_create_entry(
+            title=name,
+            data={CONF_TRACKER_ID: tracker_id, CONF_PORT: port, CONF_BIND_ADDRESS: host},
+            options={
+                CONF_OFFLINE_TIMEOUT: DEFAULT_OFFLINE_TIMEOUT,
+                CONF_JT808_UTC_OFFSET: DEFAULT_JT808_UTC_OFFSET,
+                CONF_ALLOW_INVALID_FIX: False,
+                CONF_ALLOW_ENGINE_COMMANDS: False,
+            },
+            description_placeholders={
+                "host": await _source_ip(self.hass),
+                "port": str(port),
+                "tracker_id": tracker_id,
+            },
+        )
+
+    async def async_step_user(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            tracker_id = normalize_tracker_id(str(user_input[CONF_TRACKER_ID]))
+            if tracker_id is None:
+                errors[CONF_TRACKER_ID] = "invalid_id"
+            else:
+                await self.async_set_unique_id(tracker_id)
+                self._abort_if_unique_id_configured()
+                port, host = await self._validate(user_input, errors)
+                if not errors:
+                    return await self._finish(user_input[CONF_NAME], tracker_id, port, host)
+        schema = vol.Schema(
+            {
+                vol.Required(CONF_NAME, default=DEFAULT_NAME): str,
+                vol.Required(CONF_TRACKER_ID): str,
+                vol.Required(CONF_PORT, default=DEFAULT_PORT): PORT_SELECTOR,
+                vol.Required(CONF_ADVANCED): section(
+                    vol.Schema({vol.Required(CONF_BIND_ADDRESS, default=DEFAULT_BIND_ADDRESS): str}),
+                    {"collapsed": True},
+                ),
+            }
+        )
+        return self.async_show_form(
+            step_id="user",
+            data_schema=self.add_suggested_values_to_schema(schema, user_input),
+            errors=errors,
+        )
+
+    async def async_step_integration_discovery(
+        self, discovery_info: DiscoveryInfoType
+    ) -> ConfigFlowResult:
+        """A tracker no entry owns connected to a running listener."""
+        tracker_id = normalize_ident(str(discovery_info[CONF_TRACKER_ID]))
+        await self.async_set_unique_id(tracker_id)
+        self._abort_if_unique_id_configured()
+        self._discovered = {
+            CONF_TRACKER_ID: tracker_id,
+            CONF_PORT: int(discovery_info[CONF_PORT]),
+            CONF_BIND_ADDRESS: str(discovery_info.get(CONF_BIND_ADDRESS, DEFAULT_BIND_ADDRESS)),
+            "protocol": str(discovery_info.get("protocol", "")),
+        }
+        self.context["title_placeholders"] = {"tracker_id": tracker_id}
+        return await self.async_step_discovery_confirm()
+
+    async def async_step_discovery_confirm(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        info = self._discovered
+        if user_input is not None:
+            return await self._finish(
+                user_input[CONF_NAME], info[CONF_TRACKER_ID], info[CONF_PORT], info[CONF_BIND_ADDRESS]
+            )
+        return self.async_show_form(
+            step_id="discovery_confirm",
+            data_schema=vol.Schema({vol.Required(CONF_NAME, default=DEFAULT_NAME): str}),
+            description_placeholders={
+                "tracker_id": info[CONF_TRACKER_ID],
+                "port": str(info[CONF_PORT]),
+                "protocol": info["protocol"].upper() or "?",
+            },
+        )
+
+    async def async_step_reconfigure(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Change the port, bind address or name."""
+        entry = self._get_reconfigure_entry()
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            current = entry.data[CONF_PORT]
+            host = str((user_input.get(CONF_ADVANCED) or {}).get(CONF_BIND_ADDRESS, ""))
+            same_socket = host == entry.data[CONF_BIND_ADDRESS]
+            port, host = await self._validate(
+                user_input, errors, current_port=current if same_socket else None
+            )
+            if not errors:
+                return self.async_update_reload_and_abort(
+                    entry,
+                    title=user_input[CONF_NAME],
+                    data_updates={CONF_PORT: port, CONF_BIND_ADDRESS: host},
+                )
+        schema = vol.Schema(
+            {
+                vol.Required(CONF_NAME, default=entry.title): str,
+                vol.Required(CONF_PORT, default=entry.data[CONF_PORT]): PORT_SELECTOR,
+                vol.Required(CONF_ADVANCED): section(
+                    vol.Schema(
+                        {
+                            vol.Required(
+                                CONF_BIND_ADDRESS, default=entry.data[CONF_BIND_ADDRESS]
+                            ): str
+                        }
+                    ),
+                    {"collapsed": True},
+                ),
+            }
+        )
+        return self.async_show_form(
+            step_id="reconfigure",
+            data_schema=self.add_suggested_values_to_schema(schema, user_input),
+            errors=errors,
+            description_placeholders={"tracker_id": entry.data[CONF_TRACKER_ID]},
+        )
+
+
+OPTIONS_SCHEMA = vol.Schema(
+    {
+        vol.Required(CONF_OFFLINE_TIMEOUT, default=DEFAULT_OFFLINE_TIMEOUT): selector.NumberSelector(
+            selector.NumberSelectorConfig(
+                min=1, max=1440, step=1, unit_of_measurement="min", mode=selector.NumberSelectorMode.BOX
+            )
+        ),
+        vol.Required(CONF_JT808_UTC_OFFSET, default=DEFAULT_JT808_UTC_OFFSET): selector.NumberSelector(
+            selector.NumberSelectorConfig(
+                min=-12, max=14, step=0.25, unit_of_measurement="h", mode=selector.NumberSelectorMode.BOX
+            )
+        ),
+        vol.Required(CONF_ALLOW_INVALID_FIX, default=False): bool,
+        vol.Required(CONF_ALLOW_ENGINE_COMMANDS, default=False): bool,
+    }
+)
+
+
+class SinotrackOptionsFlow(OptionsFlow):
+    """Options that apply at once, without a reload."""
+
+    async def async_step_init(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
+        if user_input is not None:
+            entry: SinotrackConfigEntry = self.config_entry
+            runtime = getattr(entry, "runtime_data", None)
+            if runtime is not None:
+                runtime.update_options(user_input)
+            return self.async_create_entry(data=user_input)
+        return self.async_show_form(
+            step_id="init",
+            data_schema=self.add_suggested_values_to_schema(OPTIONS_SCHEMA, self.config_entry.options),
+        )

@@ -1,0 +1,52 @@
+"""Constants of the Sinotrack integration."""
+
+from __future__ import annotations
+
+import logging
+from typing import Final
+
+DOMAIN: Final = "sinotrack"
+LOGGER = logging.getLogger(__package__)
+
+MANUFACTURER: Final = "SinoTrack"
+MODEL: Final = "ST-903"
+
+CONF_TRACKER_ID: Final = "tracker_id"
+CONF_BIND_ADDRESS: Final = "bind_address"
+CONF_ADVANCED: Final = "advanced"
+
+CONF_OFFLINE_TIMEOUT: Final = "offline_timeout"
+CONF_JT808_UTC_OFFSET: Final = "jt808_utc_offset"
+CONF_ALLOW_INVALID_FIX: Final = "allow_invalid_fix"
+CONF_ALLOW_ENGINE_COMMANDS: Final = "allow_engine_commands"
+
+DEFAULT_PORT: Final = 5013
+DEFAULT_BIND_ADDRESS: Final = "0.0.0.0"
+DEFAULT_OFFLINE_TIMEOUT: Final = 30
+"""Minutes without a frame before a tracker counts as offline (a sleeping ST-903 sends a
+heartbeat every few minutes)."""
+DEFAULT_JT808_UTC_OFFSET: Final = 8.0
+DEFAULT_COMMAND_TIMEOUT: Final = 30.0
+DEFAULT_QUEUE_EXPIRY: Final = 3600.0
+
+MOVING_SPEED: Final = 5.0
+"""km/h above which a tracker counts as moving (GPS jitter stays below it when parked)."""
+
+NEVER_CONNECTED_AFTER: Final = 86400.0
+"""Seconds after setup without a frame before the "never connected" repair issue."""
+
+ATTR_DEVICE_ID: Final = "device_id"
+ATTR_CONFIG_ENTRY_ID: Final = "config_entry_id"
+ATTR_PAYLOAD: Final = "payload"
+ATTR_TIMEOUT: Final = "timeout"
+ATTR_QUEUE_IF_OFFLINE: Final = "queue_if_offline"
+ATTR_INTERVAL: Final = "interval"
+
+SERVICE_SEND_COMMAND: Final = "send_command"
+SERVICE_QUERY_MILEAGE: Final = "query_mileage"
+SERVICE_REQUEST_POSITION: Final = "request_position"
+SERVICE_SET_INTERVAL: Final = "set_interval"
+SERVICE_ENGINE_STOP: Final = "engine_stop"
+SERVICE_ENGINE_RESUME: Final = "engine_resume"
+SERVICE_ARM: Final = "arm"
+SERVICE_DISARM: Final = "disarm"

@@ -1,0 +1,50 @@
+"""The tracker's position on the map."""
+
+from __future__ import annotations
+
+from homeassistant.components.device_tracker import SourceType, TrackerEntity
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers.entity import EntityDescription
+from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
+
+from . import SinotrackConfigEntry
+from .entity import SinotrackEntity
+from .runtime import KEY_POSITION, SinotrackRuntime
+
+PARALLEL_UPDATES = 0
+
+
+async def async_setup_entry(
+    hass: HomeAssistant,
+    entry: SinotrackConfigEntry,
+    async_add_entities: AddConfigEntryEntitiesCallback,
+) -> None:
+    async_add_entities([SinotrackTracker(entry.runtime_data, entry.title)])
+
+
+class SinotrackTracker(SinotrackEntity, TrackerEntity):
+    """GPS position; keeps the last one while the tracker sleeps."""
+
+    _attr_name = None
+    _attr_translation_key = "tracker"
+    _attr_entity_category = None  # on the map and dashboards, not a diagnostic
+
+    def __init__(self, runtime: SinotrackRuntime, name: str) -> None:
+        super().__init__(runtime, EntityDescription(key="tracker"), name, (KEY_POSITION,))
+
+    @property
+    def source_type(self) -> SourceType:
+        return SourceType.GPS
+
+    @property
+    def latitude(self) -> float | None:
+        return self.runtime.state.latitude
+
+    @property
+    def longitude(self) -> float | None:
+        return self.runtime.state.longitude
+
+    @property
+    def location_accuracy(self) -> float:
+        return self.runtime.state.accuracy
+

@@ -1,0 +1,51 @@
+"""Base entity: one device per tracker, written only when one of its keys changed."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from homeassistant.core import callback
+from homeassistant.helpers.device_registry import DeviceInfo
+from homeassistant.helpers.entity import Entity, EntityDescription
+
+from .const import DOMAIN, MANUFACTURER, MODEL
+from .runtime import SinotrackRuntime
+
+
+class SinotrackEntity(Entity):
+    """An entity of one tracker."""
+
+    _attr_has_entity_name = True
+    _attr_should_poll = False
+    watched_keys: frozenset[str] = frozenset()
+    """Runtime keys whose change rewrites this entity's state."""
+
+    def __init__(
+        self,
+        runtime: SinotrackRuntime,
+        description: EntityDescription,
+        name: str,
+        keys: Iterable[str] = (),
+    ) -> None:
+        self.entity_description = description
+        self.runtime = runtime
+        self._attr_unique_id = f"{runtime.ident}_{description.key}"
+        self.watched_keys = frozenset(keys)
+        model = runtime.state.values.get("device.model")
+        self._attr_device_info = DeviceInfo(
+            identifiers={(DOMAIN, runtime.ident)},
+            name=name,
+            manufacturer=MANUFACTURER,
+            model=MODEL,
+            model_id=str(model) if model else None,
+            serial_number=runtime.ident,
+        )
+
+    async def async_added_to_hass(self) -> None:
+        await super().async_added_to_hass()
+        self.async_on_remove(self.runtime.add_listener(self._handle_change))
+
+    @callback
+    def _handle_change(self, changed: set[str]) -> None:
+        if not self.watched_keys.isdisjoint(changed):
+            self.async_write_ha_state()

@@ -1,0 +1,429 @@
+"""Per-tracker runtime: the latest state of one tracker, alarm edges, availability, commands.
+
+The listener hands it decoded messages (it implements the listener's ``TrackerSink``); it
+keeps the state that entities read and tells them which keys changed, so that an entity is
+written only when one of its values changed. It knows nothing about bytes.
+
+Rules:
+
+* A message older than the newest one seen (blind-area and batch uploads arrive out of
+  order) changes nothing: no state, no position, no event.
+* A position moves only with a valid fix, unless the "allow invalid fixes" option is on.
+* An alarm event fires on the rising edge of an alarm flag, not on every frame while the
+  flag stays set. The flags survive a restart, so a tracker that still reports an alarm
+  after Home Assistant restarts does not fire it again.
+* The odometer is the tracker's own mileage when it reports one; otherwise the distance
+  between valid fixes is added up.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Final
+
+from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
+from homeassistant.helpers.event import async_track_time_interval
+from homeassistant.helpers.storage import Store
+from homeassistant.util import dt as dt_util
+
+from .const import (
+    CONF_ALLOW_ENGINE_COMMANDS,
+    CONF_ALLOW_INVALID_FIX,
+    CONF_JT808_UTC_OFFSET,
+    CONF_OFFLINE_TIMEOUT,
+    DEFAULT_JT808_UTC_OFFSET,
+    DEFAULT_OFFLINE_TIMEOUT,
+    DOMAIN,
+    LOGGER,
+    MOVING_SPEED,
+)
+from .listener import Listener
+from .protocol import Message
+from .protocol import message as p
+
+STORAGE_VERSION: Final = 1
+SAVE_DELAY: Final = 30.0
+LAST_SEEN_RESOLUTION: Final = timedelta(seconds=60)
+"""The "last seen" sensor is written at most once a minute (a frame every few seconds
+would otherwise write it on every frame)."""
+
+# Derived keys announced to entities besides the message parameters.
+KEY_POSITION: Final = "position"
+KEY_LAST_SEEN: Final = "last_seen"
+KEY_ONLINE: Final = "online"
+KEY_ODOMETER: Final = "odometer"
+KEY_VEHICLE_STATE: Final = "vehicle_state"
+KEY_MOVING: Final = "moving"
+
+# Alarm flags -> event types of the alarm event entity.
+ALARM_EVENTS: Final[dict[str, str]] = {
+    p.SOS: "sos",
+    p.POWER_CUT: "power_cut",
+    p.CRASH: "crash",
+    p.ROLLOVER: "rollover",
+    p.OVERSPEED: "overspeed",
+    p.FATIGUE: "fatigue",
+    p.LOW_BATTERY: "low_battery",
+    p.VIBRATION: "vibration",
+    p.GEOFENCE_IN: "geofence_enter",
+    p.GEOFENCE_OUT: "geofence_exit",
+    p.GEOFENCE: "geofence",
+    "gnss.antenna.cut.alarm": "gnss_antenna_cut",
+    "gnss.antenna.short.alarm": "gnss_antenna_short",
+    "gnss.fault.alarm": "gnss_fault",
+    "illegal.ignition.alarm": "illegal_ignition",
+    "battery.removed.alarm": "battery_removed",
+    "temperature.alarm": "temperature",
+    "theft.alarm": "theft",
+    "illegal.displacement.alarm": "illegal_displacement",
+    "door.illegal.open.alarm": "illegal_door_open",
+    "parking.timeout.alarm": "parking_timeout",
+    "danger.warning.alarm": "danger_warning",
+    "custom.alarm": "custom",
+}
+EVENT_TYPES: Final = sorted(set(ALARM_EVENTS.values()))
+
+VEHICLE_STATES: Final = ["moving", "idling", "parked", "towing"]
+
+_MAX_PLAUSIBLE_KMH: Final = 400.0
+_MIN_STEP_KM: Final = 0.02
+
+
+def haversine_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    """Great-circle distance in km."""
+    phi1, phi2 = math.radians(lat1), math.radians(lat2)
+    dphi = phi2 - phi1
+    dlambda = math.radians(lon2 - lon1)
+    a = math.sin(dphi / 2) ** 2 + math.cos(phi1) * math.cos(phi2) * math.sin(dlambda / 2) ** 2
+    return 12742.0 * math.asin(min(1.0, math.sqrt(a)))
+
+
+@dataclass(slots=True)
+class TrackerState:
+    """What entities read. Times are aware datetimes (UTC)."""
+
+    values: dict[str, Any] = field(default_factory=dict)
+    latitude: float | None = None
+    longitude: float | None = None
+    accuracy: float = 0.0
+    fix_time: datetime | None = None
+    last_seen: datetime | None = None
+    newest: float | None = None
+    """Device timestamp (epoch) of the newest message applied."""
+    odometer: float | None = None
+    computed_km: float = 0.0
+    device_mileage: bool = False
+    alarms: dict[str, bool] = field(default_factory=dict)
+    connected: bool = False
+    online: bool = False
+    peer: str | None = None
+
+    @property
+    def vehicle_state(self) -> str | None:
+        speed = self.values.get(p.SPEED)
+        ignition = self.values.get(p.IGNITION)
+        if speed is None and ignition is None:
+            return None
+        moving = speed is not None and speed >= MOVING_SPEED
+        if moving:
+            return "towing" if ignition is False else "moving"
+        return "idling" if ignition else "parked"
+
+    @property
+    def moving(self) -> bool | None:
+        speed = self.values.get(p.SPEED)
+        return None if speed is None else speed >= MOVING_SPEED
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-able form for the store."""
+        return {
+            "values": {k: v for k, v in self.values.items() if isinstance(v, (str, int, float, bool))},
+            "latitude": self.latitude,
+            "longitude": self.longitude,
+            "accuracy": self.accuracy,
+            "fix_time": self.fix_time.isoformat() if self.fix_time else None,
+            "last_seen": self.last_seen.isoformat() if self.last_seen else None,
+            "newest": self.newest,
+            "odometer": self.odometer,
+            "computed_km": self.computed_km,
+            "device_mileage": self.device_mileage,
+            "alarms": self.alarms,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TrackerState:
+        def when(text: Any) -> datetime | None:
+            return dt_util.parse_datetime(text) if isinstance(text, str) else None
+
+        return cls(
+            values=dict(data.get("values") or {}),
+            latitude=data.get("latitude"),
+            longitude=data.get("longitude"),
+            accuracy=float(data.get("accuracy") or 0.0),
+            fix_time=when(data.get("fix_time")),
+            last_seen=when(data.get("last_seen")),
+            newest=data.get("newest"),
+            odometer=data.get("odometer"),
+            computed_km=float(data.get("computed_km") or 0.0),
+            device_mileage=bool(data.get("device_mileage")),
+            alarms={k: bool(v) for k, v in (data.get("alarms") or {}).items()},
+        )
+
+
+type StateListener = Callable[[set[str]], None]
+type EventListener = Callable[[str, dict[str, Any]], None]
+
+
+class SinotrackRuntime:
+    """State and behaviour of one tracker (one config entry)."""
+
+    def __init__(
+        self,
+        hass: HomeAssistant,
+        *,
+        entry_id: str,
+        ident: str,
+        options: dict[str, Any],
+    ) -> None:
+        self.hass = hass
+        self.entry_id = entry_id
+        self.ident = ident
+        self.state = TrackerState()
+        self._options = options
+        self._listeners: list[StateListener] = []
+        self._event_listener: EventListener | None = None
+        self._store: Store[dict[str, Any]] = Store(hass, STORAGE_VERSION, f"{DOMAIN}.{entry_id}")
+        self._last_seen_written: datetime | None = None
+        self._unsub_timer: CALLBACK_TYPE | None = None
+        self.first_frame_callbacks: list[Callable[[], None]] = []
+        self.listener: Listener | None = None
+        self.unregister: Callable[[], None] | None = None
+
+    # -- options --------------------------------------------------------------------------
+
+    @property
+    def jt808_utc_offset(self) -> float:
+        return float(self._options.get(CONF_JT808_UTC_OFFSET, DEFAULT_JT808_UTC_OFFSET))
+
+    @property
+    def offline_timeout(self) -> timedelta:
+        return timedelta(minutes=float(self._options.get(CONF_OFFLINE_TIMEOUT, DEFAULT_OFFLINE_TIMEOUT)))
+
+    @property
+    def allow_invalid_fix(self) -> bool:
+        return bool(self._options.get(CONF_ALLOW_INVALID_FIX, False))
+
+    @property
+    def allow_engine_commands(self) -> bool:
+        return bool(self._options.get(CONF_ALLOW_ENGINE_COMMANDS, False))
+
+    @callback
+    def update_options(self, options: dict[str, Any]) -> None:
+        """Apply new options at once (no reload needed)."""
+        self._options = options
+        self._check_online()
+
+    # -- lifecycle ------------------------------------------------------------------------
+
+    async def async_load(self) -> None:
+        """Restore the state saved before the last stop."""
+        data = await self._store.async_load()
+        if data:
+            self.state = TrackerState.from_dict(data)
+            self._last_seen_written = self.state.last_seen
+
+    @callback
+    def async_start(self) -> None:
+        self._unsub_timer = async_track_time_interval(
+            self.hass, self._async_tick, timedelta(seconds=60), name=f"{DOMAIN} {self.ident} online"
+        )
+
+    async def async_stop(self) -> None:
+        if self.unregister is not None:
+            self.unregister()
+            self.unregister = None
+        if self._unsub_timer is not None:
+            self._unsub_timer()
+            self._unsub_timer = None
+        await self._store.async_save(self.state.as_dict())
+
+    async def async_remove_store(self) -> None:
+        await self._store.async_remove()
+
+    # -- subscriptions --------------------------------------------------------------------
+
+    @callback
+    def add_listener(self, listener: StateListener) -> CALLBACK_TYPE:
+        self._listeners.append(listener)
+
+        @callback
+        def remove() -> None:
+            self._listeners.remove(listener)
+
+        return remove
+
+    @callback
+    def set_event_listener(self, listener: EventListener | None) -> None:
+        self._event_listener = listener
+
+    @callback
+    def _notify(self, changed: set[str]) -> None:
+        if not changed:
+            return
+        self._store.async_delay_save(self.state.as_dict, SAVE_DELAY)
+        for listener in list(self._listeners):
+            listener(changed)
+
+    # -- the listener's sink --------------------------------------------------------------
+
+    @callback
+    def connection_changed(self, connected: bool, peer: str | None) -> None:
+        state = self.state
+        if peer is not None:
+            state.peer = peer
+        if state.connected == connected:
+            return
+        state.connected = connected
+        changed = {KEY_ONLINE} if self._check_online(notify=False) else set()
+        changed.add("connected")
+        self._notify(changed)
+
+    @callback
+    def handle_messages(self, messages: list[Message]) -> None:
+        now = dt_util.utcnow()
+        state = self.state
+        first = state.last_seen is None
+        changed: set[str] = set()
+        for message in messages:
+            self._apply(message, now, changed)
+        state.last_seen = now
+        if self._last_seen_written is None or now - self._last_seen_written >= LAST_SEEN_RESOLUTION:
+            self._last_seen_written = now
+            changed.add(KEY_LAST_SEEN)
+        if self._check_online(notify=False):
+            changed.add(KEY_ONLINE)
+        self._notify(changed)
+        if first:
+            for callback_ in self.first_frame_callbacks:
+                callback_()
+
+    def _apply(self, message: Message, now: datetime, changed: set[str]) -> None:
+        state = self.state
+        timestamp = message.get(p.TIMESTAMP)
+        if timestamp is not None:
+            if state.newest is not None and timestamp < state.newest:
+                LOGGER.debug("%s: ignoring a message older than the newest one", self.ident)
+                return
+            state.newest = timestamp
+        values = state.values
+        before_state = state.vehicle_state
+        before_moving = state.moving
+        for key, value in message.items():
+            if values.get(key) != value:
+                values[key] = value
+                changed.add(key)
+        if p.LATITUDE in message:
+            self._apply_position(message, now, changed)
+        mileage = message.get(p.MILEAGE)
+        if mileage is not None:
+            state.device_mileage = True
+            if state.odometer != mileage:
+                state.odometer = mileage
+                changed.add(KEY_ODOMETER)
+        if state.vehicle_state != before_state:
+            changed.add(KEY_VEHICLE_STATE)
+        if state.moving != before_moving:
+            changed.add(KEY_MOVING)
+        self._alarm_edges(message, now)
+
+    def _apply_position(self, message: Message, now: datetime, changed: set[str]) -> None:
+        state = self.state
+        valid = bool(message.get(p.VALID, True))
+        if not valid and not self.allow_invalid_fix:
+            return
+        latitude = float(message[p.LATITUDE])
+        longitude = float(message[p.LONGITUDE])
+        timestamp = message.get(p.TIMESTAMP)
+        fix_time = dt_util.utc_from_timestamp(timestamp) if timestamp is not None else now
+        hdop = message.get(p.HDOP)
+        accuracy = max(5.0, float(hdop) * 5) if hdop is not None else 0.0
+        if (
+            valid
+            and not state.device_mileage
+            and state.latitude is not None
+            and state.longitude is not None
+        ):
+            step = haversine_km(state.latitude, state.longitude, latitude, longitude)
+            hours = (
+                (fix_time - state.fix_time).total_seconds() / 3600 if state.fix_time else 0.0
+            )
+            if step >= _MIN_STEP_KM and (hours <= 0 or step / hours <= _MAX_PLAUSIBLE_KMH):
+                state.computed_km += step
+                state.odometer = round(state.computed_km, 3)
+                changed.add(KEY_ODOMETER)
+        elif not state.device_mileage and state.odometer is None and valid:
+            state.odometer = 0.0
+            changed.add(KEY_ODOMETER)
+        if (state.latitude, state.longitude, state.accuracy) != (latitude, longitude, accuracy):
+            state.latitude = latitude
+            state.longitude = longitude
+            state.accuracy = accuracy
+            changed.add(KEY_POSITION)
+        if state.fix_time != fix_time:
+            state.fix_time = fix_time
+            changed.add("fix_time")
+
+    def _alarm_edges(self, message: Message, now: datetime) -> None:
+        alarms = self.state.alarms
+        for key, event_type in ALARM_EVENTS.items():
+            active = message.get(key)
+            if active is None:
+                continue
+            was = alarms.get(key, False)
+            alarms[key] = bool(active)
+            if active and not was:
+                self._fire(event_type, message, now)
+
+    def _fire(self, event_type: str, message: Message, now: datetime) -> None:
+        LOGGER.info("%s: %s alarm", self.ident, event_type)
+        if self._event_listener is None:
+            return
+        timestamp = message.get(p.TIMESTAMP)
+        data: dict[str, Any] = {
+            "time": (dt_util.utc_from_timestamp(timestamp) if timestamp is not None else now).isoformat(),
+        }
+        if p.LATITUDE in message:
+            data["latitude"] = message[p.LATITUDE]
+            data["longitude"] = message[p.LONGITUDE]
+            data["position_valid"] = bool(message.get(p.VALID, True))
+        if p.SPEED in message:
+            data["speed"] = message[p.SPEED]
+        self._event_listener(event_type, data)
+
+    # -- availability ---------------------------------------------------------------------
+
+    @callback
+    def _async_tick(self, _now: datetime) -> None:
+        self._check_online()
+
+    def _check_online(self, *, notify: bool = True) -> bool:
+        """Recompute ``online``; log once per transition. True when it changed."""
+        state = self.state
+        online = (
+            state.connected
+            and state.last_seen is not None
+            and dt_util.utcnow() - state.last_seen < self.offline_timeout
+        )
+        if online == state.online:
+            return False
+        state.online = online
+        if online:
+            LOGGER.info("Tracker %s is back online", self.ident)
+        else:
+            LOGGER.info("Tracker %s is offline", self.ident)
+        if notify:
+            self._notify({KEY_ONLINE})
+        return True

@@ -1,0 +1,223 @@
+"""Actions: send a command, query the mileage, request a position, engine stop/resume..."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any, Final
+
+import voluptuous as vol
+
+from homeassistant.config_entries import ConfigEntryState
+from homeassistant.core import HomeAssistant, ServiceCall, ServiceResponse, SupportsResponse, callback
+from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
+from homeassistant.helpers import config_validation as cv
+from homeassistant.helpers import device_registry as dr
+
+from .const import (
+    ATTR_CONFIG_ENTRY_ID,
+    ATTR_DEVICE_ID,
+    ATTR_INTERVAL,
+    ATTR_PAYLOAD,
+    ATTR_QUEUE_IF_OFFLINE,
+    ATTR_TIMEOUT,
+    DEFAULT_COMMAND_TIMEOUT,
+    DEFAULT_QUEUE_EXPIRY,
+    DOMAIN,
+    SERVICE_ARM,
+    SERVICE_DISARM,
+    SERVICE_ENGINE_RESUME,
+    SERVICE_ENGINE_STOP,
+    SERVICE_QUERY_MILEAGE,
+    SERVICE_REQUEST_POSITION,
+    SERVICE_SEND_COMMAND,
+    SERVICE_SET_INTERVAL,
+)
+from .listener import (
+    CommandExpiredError,
+    CommandTimeoutError,
+    ListenerError,
+    TrackerDisconnectedError,
+    TrackerOfflineError,
+)
+from .protocol import Command, CommandError, CommandKind, Message
+from .protocol import message as p
+
+if TYPE_CHECKING:
+    from .runtime import SinotrackRuntime
+
+_TARGET: Final = {
+    vol.Exclusive(ATTR_DEVICE_ID, "target"): cv.string,
+    vol.Exclusive(ATTR_CONFIG_ENTRY_ID, "target"): cv.string,
+    vol.Optional(ATTR_TIMEOUT, default=DEFAULT_COMMAND_TIMEOUT): vol.All(
+        vol.Coerce(float), vol.Range(min=1, max=300)
+    ),
+    vol.Optional(ATTR_QUEUE_IF_OFFLINE, default=False): cv.boolean,
+}
+BASE_SCHEMA: Final = vol.Schema(_TARGET)
+SEND_COMMAND_SCHEMA: Final = vol.Schema({**_TARGET, vol.Required(ATTR_PAYLOAD): cv.string})
+SET_INTERVAL_SCHEMA: Final = vol.Schema(
+    {**_TARGET, vol.Required(ATTR_INTERVAL): vol.All(vol.Coerce(int), vol.Range(min=5, max=86400))}
+)
+
+_SIMPLE: Final[dict[str, CommandKind]] = {
+    SERVICE_QUERY_MILEAGE: CommandKind.MILEAGE,
+    SERVICE_REQUEST_POSITION: CommandKind.POSITION,
+    SERVICE_ENGINE_STOP: CommandKind.ENGINE_STOP,
+    SERVICE_ENGINE_RESUME: CommandKind.ENGINE_RESUME,
+    SERVICE_ARM: CommandKind.ARM,
+    SERVICE_DISARM: CommandKind.DISARM,
+}
+_ENGINE: Final = frozenset({CommandKind.ENGINE_STOP, CommandKind.ENGINE_RESUME})
+
+
+def _runtime(hass: HomeAssistant, call: ServiceCall) -> SinotrackRuntime:
+    """The runtime of the tracker the call targets."""
+    entry_id = call.data.get(ATTR_CONFIG_ENTRY_ID)
+    device_id = call.data.get(ATTR_DEVICE_ID)
+    if entry_id is None and device_id is None:
+        raise ServiceValidationError(translation_domain=DOMAIN, translation_key="no_target")
+    if device_id is not None:
+        device = dr.async_get(hass).async_get(device_id)
+        if device is None:
+            raise ServiceValidationError(
+                translation_domain=DOMAIN,
+                translation_key="unknown_device",
+                translation_placeholders={"device_id": device_id},
+            )
+        entry_id = getattr(device, "config_entry_id", None)
+        if entry_id is None:  # Home Assistant before 2026.8: a device lists its entries
+            entry_id = next(
+                (
+                    candidate
+                    for candidate in device.config_entries
+                    if (found := hass.config_entries.async_get_entry(candidate)) is not None
+                    and found.domain == DOMAIN
+                ),
+                None,
+            )
+    entry = hass.config_entries.async_get_entry(entry_id) if entry_id else None
+    if entry is None or entry.domain != DOMAIN:
+        raise ServiceValidationError(
+            translation_domain=DOMAIN,
+            translation_key="unknown_tracker",
+            translation_placeholders={"target": str(device_id or entry_id)},
+        )
+    if entry.state is not ConfigEntryState.LOADED:
+        raise ServiceValidationError(
+            translation_domain=DOMAIN,
+            translation_key="tracker_not_loaded",
+            translation_placeholders={"name": entry.title},
+        )
+    runtime: SinotrackRuntime = entry.runtime_data
+    return runtime
+
+
+def _json(value: Any) -> Any:
+    return value if isinstance(value, (str, int, float, bool)) or value is None else str(value)
+
+
+def reply_data(reply: Message) -> dict[str, Any]:
+    """Response data for a reply: its parameters, plus the answer as one text."""
+    parameters = {key: _json(value) for key, value in reply.items()}
+    text = reply.get(p.COMMAND_RESPONSE)
+    if text is None:
+        text = ",".join(
+            str(part)
+            for part in (reply.get(p.COMMAND_CODE), reply.get(p.COMMAND_RESULT))
+            if part not in (None, "")
+        )
+    return {"response": text, "reply": parameters}
+
+
+async def _send(
+    hass: HomeAssistant, call: ServiceCall, command: Command
+) -> tuple[SinotrackRuntime, Message]:
+    runtime = _runtime(hass, call)
+    if command.kind in _ENGINE and not runtime.allow_engine_commands:
+        raise ServiceValidationError(
+            translation_domain=DOMAIN, translation_key="engine_commands_disabled"
+        )
+    listener = runtime.listener
+    if listener is None:  # pragma: no cover - a loaded entry always has its listener
+        raise HomeAssistantError(translation_domain=DOMAIN, translation_key="tracker_offline")
+    placeholders = {"tracker_id": runtime.ident, "timeout": f"{call.data[ATTR_TIMEOUT]:g}"}
+    try:
+        result = await listener.send_command(
+            runtime.ident,
+            command,
+            timeout=call.data[ATTR_TIMEOUT],
+            queue_if_offline=call.data[ATTR_QUEUE_IF_OFFLINE],
+            queue_expiry=DEFAULT_QUEUE_EXPIRY,
+        )
+    except CommandError as err:
+        raise ServiceValidationError(
+            translation_domain=DOMAIN,
+            translation_key="invalid_command",
+            translation_placeholders={"error": str(err)},
+        ) from err
+    except TrackerOfflineError as err:
+        raise HomeAssistantError(
+            translation_domain=DOMAIN, translation_key="tracker_offline", translation_placeholders=placeholders
+        ) from err
+    except CommandTimeoutError as err:
+        raise HomeAssistantError(
+            translation_domain=DOMAIN, translation_key="command_timeout", translation_placeholders=placeholders
+        ) from err
+    except CommandExpiredError as err:
+        raise HomeAssistantError(
+            translation_domain=DOMAIN, translation_key="command_expired", translation_placeholders=placeholders
+        ) from err
+    except TrackerDisconnectedError as err:
+        raise HomeAssistantError(
+            translation_domain=DOMAIN,
+            translation_key="tracker_disconnected",
+            translation_placeholders=placeholders,
+        ) from err
+    except ListenerError as err:
+        raise HomeAssistantError(
+            translation_domain=DOMAIN,
+            translation_key="command_failed",
+            translation_placeholders={**placeholders, "error": str(err)},
+        ) from err
+    return runtime, result.reply
+
+
+@callback
+def async_setup_services(hass: HomeAssistant) -> None:
+    """Register the actions (once, for every tracker)."""
+
+    async def send_command(call: ServiceCall) -> ServiceResponse:
+        command = Command(CommandKind.CUSTOM, payload=call.data[ATTR_PAYLOAD])
+        _, reply = await _send(hass, call, command)
+        return reply_data(reply) if call.return_response else None
+
+    async def query_mileage(call: ServiceCall) -> ServiceResponse:
+        runtime, reply = await _send(hass, call, Command(CommandKind.MILEAGE))
+        mileage = reply.get(p.MILEAGE)
+        if mileage is None:
+            raise HomeAssistantError(
+                translation_domain=DOMAIN,
+                translation_key="no_mileage",
+                translation_placeholders={"tracker_id": runtime.ident},
+            )
+        return {"mileage": mileage, **reply_data(reply)} if call.return_response else None
+
+    async def set_interval(call: ServiceCall) -> ServiceResponse:
+        command = Command(CommandKind.INTERVAL, interval=call.data[ATTR_INTERVAL])
+        _, reply = await _send(hass, call, command)
+        return reply_data(reply) if call.return_response else None
+
+    def simple(kind: CommandKind) -> Callable[[ServiceCall], Awaitable[ServiceResponse]]:
+        async def handler(call: ServiceCall) -> ServiceResponse:
+            _, reply = await _send(hass, call, Command(kind))
+            return reply_data(reply) if call.return_response else None
+
+        return handler
+
+    register = hass.services.async_register
+    register(DOMAIN, SERVICE_SEND_COMMAND, send_command, SEND_COMMAND_SCHEMA, SupportsResponse.OPTIONAL)
+    register(DOMAIN, SERVICE_QUERY_MILEAGE, query_mileage, BASE_SCHEMA, SupportsResponse.OPTIONAL)
+    register(DOMAIN, SERVICE_SET_INTERVAL, set_interval, SET_INTERVAL_SCHEMA, SupportsResponse.OPTIONAL)
+    for name, kind in _SIMPLE.items():
+        if name != SERVICE_QUERY_MILEAGE:
+            register(DOMAIN, name, simple(kind), BASE_SCHEMA, SupportsResponse.OPTIONAL)

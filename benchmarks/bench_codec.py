@@ -9,16 +9,16 @@ the reply the device expects. Figures are printed, never asserted.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from pathlib import Path
 import statistics
 import sys
 import time
-from collections.abc import Callable
-from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from custom_components.sinotrack.protocol import Decoded, TrackerConnection  # noqa: E402
-from custom_components.sinotrack.protocol.jt808 import build_frame, encode_terminal  # noqa: E402
+from custom_components.sinotrack.protocol import Decoded, TrackerConnection
+from custom_components.sinotrack.protocol.jt808 import build_frame, encode_terminal
 
 NOW = 1_790_000_000.0
 CHUNK = 4096

@@ -9,9 +9,7 @@ from homeassistant.config_entries import SOURCE_INTEGRATION_DISCOVERY, ConfigEnt
 from homeassistant.const import CONF_PORT, Platform
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.exceptions import ConfigEntryNotReady
-from homeassistant.helpers import config_validation as cv
-from homeassistant.helpers import discovery_flow
-from homeassistant.helpers import issue_registry as ir
+from homeassistant.helpers import config_validation as cv, discovery_flow, issue_registry as ir
 from homeassistant.helpers.event import async_call_later
 from homeassistant.helpers.typing import ConfigType
 from homeassistant.util import dt as dt_util
@@ -65,7 +63,10 @@ async def async_setup_entry(hass: HomeAssistant, entry: SinotrackConfigEntry) ->
     host: str = entry.data[CONF_BIND_ADDRESS]
     port: int = entry.data[CONF_PORT]
     runtime = SinotrackRuntime(
-        hass, entry_id=entry.entry_id, ident=entry.data[CONF_TRACKER_ID], options=dict(entry.options)
+        hass,
+        entry_id=entry.entry_id,
+        ident=entry.data[CONF_TRACKER_ID],
+        options=dict(entry.options),
     )
     await runtime.async_load()
     pool = get_pool(hass)
@@ -120,14 +121,21 @@ async def async_remove_entry(hass: HomeAssistant, entry: SinotrackConfigEntry) -
 
 
 @callback
-def _async_discovered(hass: HomeAssistant, host: str, port: int, ident: str, protocol: str, peer: str | None) -> None:
+def _async_discovered(
+    hass: HomeAssistant, host: str, port: int, ident: str, protocol: str, peer: str | None
+) -> None:
     """A tracker no entry owns connected: offer to add it."""
     LOGGER.info("Unknown tracker %s (%s) connected from %s", ident, protocol, peer)
     discovery_flow.async_create_flow(
         hass,
         DOMAIN,
         context={"source": SOURCE_INTEGRATION_DISCOVERY},
-        data={CONF_TRACKER_ID: ident, CONF_PORT: port, CONF_BIND_ADDRESS: host, "protocol": protocol},
+        data={
+            CONF_TRACKER_ID: ident,
+            CONF_PORT: port,
+            CONF_BIND_ADDRESS: host,
+            "protocol": protocol,
+        },
     )
 
 

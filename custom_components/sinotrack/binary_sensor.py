@@ -30,7 +30,9 @@ class SinotrackBinarySensorDescription(BinarySensorEntityDescription):
     keys: tuple[str, ...]
 
 
-def _flag(key: str, name: str, device_class: BinarySensorDeviceClass | None, **kwargs: object) -> SinotrackBinarySensorDescription:
+def _flag(
+    key: str, name: str, device_class: BinarySensorDeviceClass | None, **kwargs: object
+) -> SinotrackBinarySensorDescription:
     def value(state: TrackerState) -> bool | None:
         flag = state.values.get(name)
         return None if flag is None else bool(flag)

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
-from typing import Any
-
-import voluptuous as vol
+from typing import TYPE_CHECKING, Any
 
 from homeassistant.config_entries import (
     ConfigFlow,
@@ -18,6 +16,11 @@ from homeassistant.core import HomeAssistant, callback
 from homeassistant.data_entry_flow import section
 from homeassistant.helpers import selector
 from homeassistant.helpers.typing import DiscoveryInfoType
+
+if TYPE_CHECKING:  # Home Assistant 2026.9+ validates with probatio, aliased as voluptuous
+    import probatio as vol
+else:
+    import voluptuous as vol
 
 from . import SinotrackConfigEntry, get_pool
 from .const import (
@@ -81,7 +84,7 @@ async def _port_error(hass: HomeAssistant, host: str, port: int) -> str | None:
 
 async def _source_ip(hass: HomeAssistant) -> str:
     try:
-        from homeassistant.components.network import async_get_source_ip  # noqa: PLC0415
+        from homeassistant.components.network import async_get_source_ip
 
         return await async_get_source_ip(hass)
     except Exception:  # noqa: BLE001 - only a hint shown to the user
@@ -151,7 +154,9 @@ class SinotrackConfigFlow(ConfigFlow, domain=DOMAIN):
                 vol.Required(CONF_TRACKER_ID): str,
                 vol.Required(CONF_PORT, default=DEFAULT_PORT): PORT_SELECTOR,
                 vol.Required(CONF_ADVANCED): section(
-                    vol.Schema({vol.Required(CONF_BIND_ADDRESS, default=DEFAULT_BIND_ADDRESS): str}),
+                    vol.Schema(
+                        {vol.Required(CONF_BIND_ADDRESS, default=DEFAULT_BIND_ADDRESS): str}
+                    ),
                     {"collapsed": True},
                 ),
             }
@@ -184,7 +189,10 @@ class SinotrackConfigFlow(ConfigFlow, domain=DOMAIN):
         info = self._discovered
         if user_input is not None:
             return await self._finish(
-                user_input[CONF_NAME], info[CONF_TRACKER_ID], info[CONF_PORT], info[CONF_BIND_ADDRESS]
+                user_input[CONF_NAME],
+                info[CONF_TRACKER_ID],
+                info[CONF_PORT],
+                info[CONF_BIND_ADDRESS],
             )
         return self.async_show_form(
             step_id="discovery_confirm",
@@ -241,14 +249,26 @@ class SinotrackConfigFlow(ConfigFlow, domain=DOMAIN):
 
 OPTIONS_SCHEMA = vol.Schema(
     {
-        vol.Required(CONF_OFFLINE_TIMEOUT, default=DEFAULT_OFFLINE_TIMEOUT): selector.NumberSelector(
+        vol.Required(
+            CONF_OFFLINE_TIMEOUT, default=DEFAULT_OFFLINE_TIMEOUT
+        ): selector.NumberSelector(
             selector.NumberSelectorConfig(
-                min=1, max=1440, step=1, unit_of_measurement="min", mode=selector.NumberSelectorMode.BOX
+                min=1,
+                max=1440,
+                step=1,
+                unit_of_measurement="min",
+                mode=selector.NumberSelectorMode.BOX,
             )
         ),
-        vol.Required(CONF_JT808_UTC_OFFSET, default=DEFAULT_JT808_UTC_OFFSET): selector.NumberSelector(
+        vol.Required(
+            CONF_JT808_UTC_OFFSET, default=DEFAULT_JT808_UTC_OFFSET
+        ): selector.NumberSelector(
             selector.NumberSelectorConfig(
-                min=-12, max=14, step=0.25, unit_of_measurement="h", mode=selector.NumberSelectorMode.BOX
+                min=-12,
+                max=14,
+                step=0.25,
+                unit_of_measurement="h",
+                mode=selector.NumberSelectorMode.BOX,
             )
         ),
         vol.Required(CONF_ALLOW_INVALID_FIX, default=False): bool,
@@ -269,5 +289,7 @@ class SinotrackOptionsFlow(OptionsFlow):
             return self.async_create_entry(data=user_input)
         return self.async_show_form(
             step_id="init",
-            data_schema=self.add_suggested_values_to_schema(OPTIONS_SCHEMA, self.config_entry.options),
+            data_schema=self.add_suggested_values_to_schema(
+                OPTIONS_SCHEMA, self.config_entry.options
+            ),
         )

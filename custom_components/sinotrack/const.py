@@ -21,7 +21,7 @@ CONF_ALLOW_INVALID_FIX: Final = "allow_invalid_fix"
 CONF_ALLOW_ENGINE_COMMANDS: Final = "allow_engine_commands"
 
 DEFAULT_PORT: Final = 5013
-DEFAULT_BIND_ADDRESS: Final = "0.0.0.0"
+DEFAULT_BIND_ADDRESS: Final = "0.0.0.0"  # noqa: S104 - trackers connect from the internet
 DEFAULT_OFFLINE_TIMEOUT: Final = 30
 """Minutes without a frame before a tracker counts as offline (a sleeping ST-903 sends a
 heartbeat every few minutes)."""

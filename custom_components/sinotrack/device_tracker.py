@@ -27,7 +27,8 @@ class SinotrackTracker(SinotrackEntity, TrackerEntity):
 
     _attr_name = None
     _attr_translation_key = "tracker"
-    _attr_entity_category = None  # on the map and dashboards, not a diagnostic
+    # On the map and in dashboards: not the diagnostic category trackers default to.
+    _attr_entity_category = None  # type: ignore[assignment]
 
     def __init__(self, runtime: SinotrackRuntime, name: str) -> None:
         super().__init__(runtime, EntityDescription(key="tracker"), name, (KEY_POSITION,))
@@ -47,4 +48,3 @@ class SinotrackTracker(SinotrackEntity, TrackerEntity):
     @property
     def location_accuracy(self) -> float:
         return self.runtime.state.accuracy
-

@@ -49,7 +49,11 @@ async def async_get_config_entry_diagnostics(
             listener_data["tracker"] = own
     return async_redact_data(
         {
-            "entry": {"data": dict(entry.data), "options": dict(entry.options), "title": entry.title},
+            "entry": {
+                "data": dict(entry.data),
+                "options": dict(entry.options),
+                "title": entry.title,
+            },
             "tracker": tracker,
             "listener": listener_data,
         },

@@ -18,10 +18,10 @@ Rules:
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+import math
 from typing import Any, Final
 
 from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
@@ -41,8 +41,7 @@ from .const import (
     MOVING_SPEED,
 )
 from .listener import Listener
-from .protocol import Message
-from .protocol import message as p
+from .protocol import Message, message as p
 
 STORAGE_VERSION: Final = 1
 SAVE_DELAY: Final = 30.0
@@ -140,7 +139,9 @@ class TrackerState:
     def as_dict(self) -> dict[str, Any]:
         """JSON-able form for the store."""
         return {
-            "values": {k: v for k, v in self.values.items() if isinstance(v, (str, int, float, bool))},
+            "values": {
+                k: v for k, v in self.values.items() if isinstance(v, (str, int, float, bool))
+            },
             "latitude": self.latitude,
             "longitude": self.longitude,
             "accuracy": self.accuracy,
@@ -210,7 +211,9 @@ class SinotrackRuntime:
 
     @property
     def offline_timeout(self) -> timedelta:
-        return timedelta(minutes=float(self._options.get(CONF_OFFLINE_TIMEOUT, DEFAULT_OFFLINE_TIMEOUT)))
+        return timedelta(
+            minutes=float(self._options.get(CONF_OFFLINE_TIMEOUT, DEFAULT_OFFLINE_TIMEOUT))
+        )
 
     @property
     def allow_invalid_fix(self) -> bool:
@@ -357,9 +360,7 @@ class SinotrackRuntime:
             and state.longitude is not None
         ):
             step = haversine_km(state.latitude, state.longitude, latitude, longitude)
-            hours = (
-                (fix_time - state.fix_time).total_seconds() / 3600 if state.fix_time else 0.0
-            )
+            hours = (fix_time - state.fix_time).total_seconds() / 3600 if state.fix_time else 0.0
             if step >= _MIN_STEP_KM and (hours <= 0 or step / hours <= _MAX_PLAUSIBLE_KMH):
                 state.computed_km += step
                 state.odometer = round(state.computed_km, 3)
@@ -393,7 +394,9 @@ class SinotrackRuntime:
             return
         timestamp = message.get(p.TIMESTAMP)
         data: dict[str, Any] = {
-            "time": (dt_util.utc_from_timestamp(timestamp) if timestamp is not None else now).isoformat(),
+            "time": (
+                dt_util.utc_from_timestamp(timestamp) if timestamp is not None else now
+            ).isoformat(),
         }
         if p.LATITUDE in message:
             data["latitude"] = message[p.LATITUDE]

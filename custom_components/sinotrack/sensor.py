@@ -51,9 +51,7 @@ def _value(name: str) -> Callable[[TrackerState], Any]:
     return lambda state: state.values.get(name)
 
 
-def _parameter(
-    key: str, name: str, **kwargs: Any
-) -> SinotrackSensorDescription:
+def _parameter(key: str, name: str, **kwargs: Any) -> SinotrackSensorDescription:
     return SinotrackSensorDescription(
         key=key, translation_key=key, value_fn=_value(name), keys=(name,), **kwargs
     )

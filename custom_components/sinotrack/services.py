@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any, Final
 
-import voluptuous as vol
-
 from homeassistant.config_entries import ConfigEntryState
-from homeassistant.core import HomeAssistant, ServiceCall, ServiceResponse, SupportsResponse, callback
+from homeassistant.core import (
+    HomeAssistant,
+    ServiceCall,
+    ServiceResponse,
+    SupportsResponse,
+    callback,
+)
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
-from homeassistant.helpers import config_validation as cv
-from homeassistant.helpers import device_registry as dr
+from homeassistant.helpers import config_validation as cv, device_registry as dr
+
+if TYPE_CHECKING:  # Home Assistant 2026.9+ validates with probatio, aliased as voluptuous
+    import probatio as vol
+else:
+    import voluptuous as vol
 
 from .const import (
     ATTR_CONFIG_ENTRY_ID,
@@ -39,8 +47,7 @@ from .listener import (
     TrackerDisconnectedError,
     TrackerOfflineError,
 )
-from .protocol import Command, CommandError, CommandKind, Message
-from .protocol import message as p
+from .protocol import Command, CommandError, CommandKind, Message, message as p
 
 if TYPE_CHECKING:
     from .runtime import SinotrackRuntime
@@ -157,15 +164,21 @@ async def _send(
         ) from err
     except TrackerOfflineError as err:
         raise HomeAssistantError(
-            translation_domain=DOMAIN, translation_key="tracker_offline", translation_placeholders=placeholders
+            translation_domain=DOMAIN,
+            translation_key="tracker_offline",
+            translation_placeholders=placeholders,
         ) from err
     except CommandTimeoutError as err:
         raise HomeAssistantError(
-            translation_domain=DOMAIN, translation_key="command_timeout", translation_placeholders=placeholders
+            translation_domain=DOMAIN,
+            translation_key="command_timeout",
+            translation_placeholders=placeholders,
         ) from err
     except CommandExpiredError as err:
         raise HomeAssistantError(
-            translation_domain=DOMAIN, translation_key="command_expired", translation_placeholders=placeholders
+            translation_domain=DOMAIN,
+            translation_key="command_expired",
+            translation_placeholders=placeholders,
         ) from err
     except TrackerDisconnectedError as err:
         raise HomeAssistantError(
@@ -207,7 +220,7 @@ def async_setup_services(hass: HomeAssistant) -> None:
         _, reply = await _send(hass, call, command)
         return reply_data(reply) if call.return_response else None
 
-    def simple(kind: CommandKind) -> Callable[[ServiceCall], Awaitable[ServiceResponse]]:
+    def simple(kind: CommandKind) -> Callable[[ServiceCall], Coroutine[Any, Any, ServiceResponse]]:
         async def handler(call: ServiceCall) -> ServiceResponse:
             _, reply = await _send(hass, call, Command(kind))
             return reply_data(reply) if call.return_response else None
@@ -215,9 +228,13 @@ def async_setup_services(hass: HomeAssistant) -> None:
         return handler
 
     register = hass.services.async_register
-    register(DOMAIN, SERVICE_SEND_COMMAND, send_command, SEND_COMMAND_SCHEMA, SupportsResponse.OPTIONAL)
+    register(
+        DOMAIN, SERVICE_SEND_COMMAND, send_command, SEND_COMMAND_SCHEMA, SupportsResponse.OPTIONAL
+    )
     register(DOMAIN, SERVICE_QUERY_MILEAGE, query_mileage, BASE_SCHEMA, SupportsResponse.OPTIONAL)
-    register(DOMAIN, SERVICE_SET_INTERVAL, set_interval, SET_INTERVAL_SCHEMA, SupportsResponse.OPTIONAL)
+    register(
+        DOMAIN, SERVICE_SET_INTERVAL, set_interval, SET_INTERVAL_SCHEMA, SupportsResponse.OPTIONAL
+    )
     for name, kind in _SIMPLE.items():
         if name != SERVICE_QUERY_MILEAGE:
             register(DOMAIN, name, simple(kind), BASE_SCHEMA, SupportsResponse.OPTIONAL)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import binascii
 import json
+from pathlib import Path
 import sys
 import time
 from typing import TextIO
@@ -21,11 +22,7 @@ from .connection import DEFAULT_JT808_UTC_OFFSET, Decoded, TrackerConnection
 
 
 def _read(path: str, as_hex: bool) -> bytes:
-    if path == "-":
-        raw = sys.stdin.buffer.read()
-    else:
-        with open(path, "rb") as handle:
-            raw = handle.read()
+    raw = sys.stdin.buffer.read() if path == "-" else Path(path).read_bytes()
     if as_hex:
         return bytes.fromhex("".join(raw.decode("ascii").split()))
     return raw

@@ -77,7 +77,11 @@ MAX_INTERVAL: Final = 86400
 type ReplyMatch = Literal["final", "ack"] | None
 """``final``: the reply completes the command; ``ack``: acknowledged, an answer follows."""
 
-_JT808_TEXT_REPLIES: Final = (f"0x{COMMAND_REPLY:04X}", f"0x{TEXT_REPLY:04X}", f"0x{TEXT_REPLY_ALT:04X}")
+_JT808_TEXT_REPLIES: Final = (
+    f"0x{COMMAND_REPLY:04X}",
+    f"0x{TEXT_REPLY:04X}",
+    f"0x{TEXT_REPLY_ALT:04X}",
+)
 _JT808_ACK: Final = f"0x{TERMINAL_RESPONSE:04X}"
 _JT808_POSITION_REPLY: Final = f"0x{POSITION_REPLY:04X}"
 
@@ -110,7 +114,10 @@ class EncodedCommand:
                 return None
             if message.get(COMMAND_REPLY_ID) != self.msg_id:
                 return None
-            if self.msg_id in (TEXT_MESSAGE, POSITION_QUERY) and message.get(COMMAND_RESULT) == "success":
+            if (
+                self.msg_id in (TEXT_MESSAGE, POSITION_QUERY)
+                and message.get(COMMAND_RESULT) == "success"
+            ):
                 return "ack"
             return "final"
         if kind == _JT808_POSITION_REPLY and self.msg_id == POSITION_QUERY:

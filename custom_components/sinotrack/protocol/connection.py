@@ -142,7 +142,9 @@ class TrackerConnection:
         body: bytes | None = parsed.body
         if parsed.packet_total:
             body = self._reassembler.add(parsed)
-        messages = [] if body is None else jt808.decode_body(parsed, body, ident, self.jt808_utc_offset)
+        messages = (
+            [] if body is None else jt808.decode_body(parsed, body, ident, self.jt808_utc_offset)
+        )
         self.ident = ident
         self._terminal = parsed.terminal
         self._version_2019 = parsed.version_2019
@@ -161,8 +163,7 @@ class TrackerConnection:
             raise CommandError("the tracker has not identified itself on this connection yet")
         if self.protocol == PROTOCOL_H02:
             return h02_command(self.ident, command, now)
-        assert self.protocol == PROTOCOL_JT808
-        if self._terminal is None:  # pragma: no cover - set with ident
+        if self.protocol != PROTOCOL_JT808 or self._terminal is None:  # pragma: no cover
             raise CommandError("no JT/T 808 header seen yet")
         msg_id, body = jt808_command_body(command)
         serial = self._next_serial()

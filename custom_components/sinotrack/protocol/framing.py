@@ -196,9 +196,10 @@ class Framer:
         id_length = binary_id_length(buffer[position : position + 15])
         if id_length == 0:
             return 0
-        candidates = (BINARY_LONG_ID_LENGTH,) if id_length == 8 else BINARY_LENGTHS
+        candidates: tuple[int, ...] = (BINARY_LONG_ID_LENGTH,) if id_length == 8 else BINARY_LENGTHS
         remembered = self._binary_length if id_length == 5 else 0
-        for length in (remembered, *candidates) if remembered else candidates:
+        order: tuple[int, ...] = (remembered, *candidates) if remembered else candidates
+        for length in order:
             if available > length and buffer[position + length] in _H02_MARKERS:
                 if id_length == 5:
                     self._binary_length = length

@@ -467,14 +467,14 @@ def _decode_text_body(text: str, now: float) -> list[Message]:
     ident = _ident(fields[1].strip())
     if ident:
         message[IDENT] = ident
-    if kind == "V1" or kind == "V5" or kind == "V6" or kind == "V2" or kind == "V8":
+    if kind in {"V1", "V5", "V6", "V2", "V8"}:
         position = 3 if len(fields) > 8 and fields[6] in ("N", "S") else _find_position(fields, 3)
         if position < 0:
             raise DecodeError(f"{kind} frame without a position")
         _decode_tail(fields[_decode_position(fields, position, message) :], message)
     elif kind == "V4":
         _decode_v4(fields, message)
-    elif kind == "HTBT" or kind == "V0":
+    elif kind in {"HTBT", "V0"}:
         if len(fields) > 3:
             _battery_percent(fields[3], message)
     elif kind == "XT":
@@ -543,9 +543,9 @@ def _day_of_month_time(now: float, day: int, time: str) -> int | None:
     if seconds is None or not 1 <= day <= 31:
         return None
     today = int(now) // 86400
-    for back in range(0, 62):
+    for back in range(62):
         candidate = today - back
-        year, month, candidate_day = civil_from_days(candidate)
+        _, _, candidate_day = civil_from_days(candidate)
         if candidate_day == day:
             return candidate * 86400 + seconds
     return None  # pragma: no cover - every month has days 1-28 within 62 days
@@ -578,9 +578,13 @@ def text_reply(frame: bytes, messages: list[Message], now: float) -> bytes | Non
         return None
     message = messages[0]
     kind = message[MESSAGE_TYPE]
-    if kind == "V1" or kind == "NBR":
-        return b"*HQ,%s,V4,%s,%s#" % (message.get(IDENT, "").encode(), kind.encode(), _ack_time(now))
-    if kind == "HTBT" or kind == "V0":
+    if kind in {"V1", "NBR"}:
+        return b"*HQ,%s,V4,%s,%s#" % (
+            message.get(IDENT, "").encode(),
+            kind.encode(),
+            _ack_time(now),
+        )
+    if kind in {"HTBT", "V0"}:
         return heartbeat_echo(frame)
     return None
 

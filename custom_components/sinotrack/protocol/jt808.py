@@ -20,8 +20,8 @@ Decisions beyond the standard (see SPEC.md section 4):
 
 from __future__ import annotations
 
-import struct
 from dataclasses import dataclass
+import struct
 from typing import Any, Final
 
 from .message import (
@@ -133,8 +133,18 @@ ACKNOWLEDGED: Final = frozenset(
 )
 # Messages that are answers themselves, or vendor uplinks that expect nothing back.
 NOT_ACKNOWLEDGED: Final = frozenset(
-    {TERMINAL_RESPONSE, REGISTER, TIME_REQUEST, POSITION_REPLY, COMMAND_REPLY, 0x0702,
-     TEXT_REPLY_ALT, 0x2070, 0x5501, 0x5502}
+    {
+        TERMINAL_RESPONSE,
+        REGISTER,
+        TIME_REQUEST,
+        POSITION_REPLY,
+        COMMAND_REPLY,
+        0x0702,
+        TEXT_REPLY_ALT,
+        0x2070,
+        0x5501,
+        0x5502,
+    }
 )
 
 # Alarm word (1 = active): bit -> parameter. Every bit has a name.
@@ -396,7 +406,9 @@ def bcd_time(clock: bytes, utc_offset: float) -> int | None:
         if len(digits) != 6 or not digits.isdigit():
             return None
         try:
-            day = epoch_seconds(2000 + int(digits[0:2]), int(digits[2:4]), int(digits[4:6]), 0, 0, 0)
+            day = epoch_seconds(
+                2000 + int(digits[0:2]), int(digits[2:4]), int(digits[4:6]), 0, 0, 0
+            )
         except DecodeError:
             return None
         if len(_day_cache) >= _CACHE_MAX:
@@ -541,7 +553,7 @@ def _extended(value: bytes, message: Message) -> None:
                 message[SIM_ICCID] = iccid
         elif kind == 0x002D and len(data) == 2:
             message[BATTERY_VOLTAGE] = int.from_bytes(data) / 1000
-        elif (kind == 0x00A8 or kind == 0x00E1) and len(data) == 1 and data[0] <= 100:
+        elif kind in {0x00A8, 0x00E1} and len(data) == 1 and data[0] <= 100:
             message[BATTERY_LEVEL] = data[0]
         elif kind == 0x00CE and len(data) == 2:
             message[POWER_VOLTAGE] = int.from_bytes(data) / 100
@@ -621,7 +633,9 @@ def decode_body(frame: Jt808Frame, body: bytes, ident: str, utc_offset: float) -
                 body = body[4:]
             message[COMMAND_RESPONSE] = _text(body, "gbk")
         elif msg_id == TEXT_REPLY:
-            message[COMMAND_RESPONSE] = _text(body[1:], "utf-16-be" if body[:1] == b"\x01" else "gbk")
+            message[COMMAND_RESPONSE] = _text(
+                body[1:], "utf-16-be" if body[:1] == b"\x01" else "gbk"
+            )
         elif msg_id == TEXT_REPLY_ALT:
             if len(body) < 2:
                 raise DecodeError("0x1300 body too short")

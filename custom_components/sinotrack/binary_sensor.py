@@ -14,10 +14,9 @@ from homeassistant.const import EntityCategory
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from . import SinotrackConfigEntry
 from .entity import SinotrackEntity
 from .protocol import message as p
-from .runtime import KEY_MOVING, KEY_ONLINE, SinotrackRuntime, TrackerState
+from .runtime import KEY_MOVING, KEY_ONLINE, SinotrackConfigEntry, SinotrackRuntime, TrackerState
 
 PARALLEL_UPDATES = 0
 

@@ -22,7 +22,6 @@ if TYPE_CHECKING:  # Home Assistant 2026.9+ validates with probatio, aliased as 
 else:
     import voluptuous as vol
 
-from . import SinotrackConfigEntry, get_pool
 from .const import (
     CONF_ADVANCED,
     CONF_ALLOW_ENGINE_COMMANDS,
@@ -37,7 +36,9 @@ from .const import (
     DEFAULT_PORT,
     DOMAIN,
 )
+from .entry import get_pool
 from .protocol import normalize_ident
+from .runtime import SinotrackConfigEntry
 
 DEFAULT_NAME = "Sinotrack"
 

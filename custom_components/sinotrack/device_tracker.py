@@ -7,9 +7,8 @@ from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity import EntityDescription
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from . import SinotrackConfigEntry
 from .entity import SinotrackEntity
-from .runtime import KEY_POSITION, SinotrackRuntime
+from .runtime import KEY_POSITION, SinotrackConfigEntry, SinotrackRuntime
 
 PARALLEL_UPDATES = 0
 

@@ -7,9 +7,9 @@ from typing import Any
 from homeassistant.components.diagnostics import async_redact_data
 from homeassistant.core import HomeAssistant
 
-from . import SinotrackConfigEntry
 from .const import CONF_TRACKER_ID
 from .protocol import message as p
+from .runtime import SinotrackConfigEntry
 
 TO_REDACT = {
     CONF_TRACKER_ID,

@@ -8,9 +8,8 @@ from homeassistant.components.event import EventEntity, EventEntityDescription
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from . import SinotrackConfigEntry
 from .entity import SinotrackEntity
-from .runtime import EVENT_TYPES, SinotrackRuntime
+from .runtime import EVENT_TYPES, SinotrackConfigEntry, SinotrackRuntime
 
 PARALLEL_UPDATES = 0
 

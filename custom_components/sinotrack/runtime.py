@@ -24,6 +24,7 @@ from datetime import datetime, timedelta
 import math
 from typing import Any, Final
 
+from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
 from homeassistant.helpers.event import async_track_time_interval
 from homeassistant.helpers.storage import Store
@@ -430,3 +431,6 @@ class SinotrackRuntime:
         if notify:
             self._notify({KEY_ONLINE})
         return True
+
+
+type SinotrackConfigEntry = ConfigEntry[SinotrackRuntime]

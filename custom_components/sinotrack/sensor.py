@@ -24,7 +24,6 @@ from homeassistant.const import (
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from . import SinotrackConfigEntry
 from .entity import SinotrackEntity
 from .protocol import message as p
 from .runtime import (
@@ -32,6 +31,7 @@ from .runtime import (
     KEY_ODOMETER,
     KEY_VEHICLE_STATE,
     VEHICLE_STATES,
+    SinotrackConfigEntry,
     SinotrackRuntime,
     TrackerState,
 )

@@ -85,8 +85,15 @@ class TrackerConnection:
 
     def feed(self, data: bytes, now: float) -> list[Event]:
         """Process received bytes; ``now`` is the server time (epoch seconds)."""
+        return self._events(self._framer.feed(data), now)
+
+    def flush(self, now: float) -> list[Event]:
+        """Decode what waits for more data once the peer has gone quiet (see Framer.flush)."""
+        return self._events(self._framer.flush(), now)
+
+    def _events(self, items: list[Frame | Skipped], now: float) -> list[Event]:
         events: list[Event] = []
-        for item in self._framer.feed(data):
+        for item in items:
             if isinstance(item, Skipped):
                 events.append(Rejected(item.reason, item.size, item.sample))
                 continue

@@ -66,18 +66,34 @@ class Skipped:
 class Framer:
     """Sans-I/O framer for one connection."""
 
-    __slots__ = ("_binary_length", "_buffer", "max_frame", "protocol")
+    __slots__ = ("_binary_length", "_buffer", "_final", "max_frame", "protocol")
 
     def __init__(self, protocol: str | None = None, *, max_frame: int = MAX_TEXT_FRAME) -> None:
         self.protocol = protocol
         self.max_frame = max(max_frame, 64)
         self._buffer = b""
         self._binary_length = 0
+        self._final = False
 
     @property
     def buffered(self) -> int:
         """Bytes held waiting for the rest of a frame."""
         return len(self._buffer)
+
+    def flush(self) -> list[Frame | Skipped]:
+        """Decide what waits for more data: call when the peer has gone quiet.
+
+        Only the first ``$`` frame of a connection can wait for it: whether 32 bytes are a
+        whole frame or the start of a 45-byte one is known from what follows. When nothing
+        follows, the data received is taken as whole.
+        """
+        if not self._buffer:
+            return []
+        self._final = True
+        try:
+            return self.feed(b"")
+        finally:
+            self._final = False
 
     def feed(self, data: bytes) -> list[Frame | Skipped]:
         """Add received bytes; return the frames (and skipped garbage) now complete."""
@@ -207,6 +223,10 @@ class Framer:
         if remembered:
             return remembered if available >= remembered else -1
         if available in candidates:
+            if available == candidates[0] and id_length == 5:
+                if not self._final:
+                    return -1  # 32 bytes: a whole frame, or the start of a 45-byte one?
+                self._binary_length = available  # the peer went quiet after a whole frame
             return available
         if available > candidates[-1]:
             # Nothing confirms a length: take the shortest one.

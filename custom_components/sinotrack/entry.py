@@ -1,0 +1,177 @@
+"""Set-up and unloading of the integration and its config entries."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from functools import partial
+
+from homeassistant.config_entries import SOURCE_INTEGRATION_DISCOVERY
+from homeassistant.const import CONF_PORT, Platform
+from homeassistant.core import HomeAssistant, callback
+from homeassistant.exceptions import ConfigEntryNotReady
+from homeassistant.helpers import config_validation as cv, discovery_flow, issue_registry as ir
+from homeassistant.helpers.event import async_call_later
+from homeassistant.helpers.typing import ConfigType
+from homeassistant.util import dt as dt_util
+from homeassistant.util.hass_dict import HassKey
+
+from .const import (
+    CONF_BIND_ADDRESS,
+    CONF_TRACKER_ID,
+    DOMAIN,
+    LOGGER,
+    NEVER_CONNECTED_AFTER,
+)
+from .listener import ListenerBindError, ListenerConfig, ListenerPool
+from .runtime import SinotrackConfigEntry, SinotrackRuntime
+from .services import async_setup_services
+
+PLATFORMS: list[Platform] = [
+    Platform.BINARY_SENSOR,
+    Platform.DEVICE_TRACKER,
+    Platform.EVENT,
+    Platform.SENSOR,
+]
+CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
+DATA_POOL: HassKey[ListenerPool] = HassKey(DOMAIN)
+
+
+def get_pool(hass: HomeAssistant) -> ListenerPool:
+    """The shared listeners: one per (bind address, port), used by every entry on it."""
+    pool = hass.data.get(DATA_POOL)
+    if pool is None:
+        pool = hass.data[DATA_POOL] = ListenerPool()
+    return pool
+
+
+async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
+    async_setup_services(hass)
+    return True
+
+
+def port_issue_id(entry_id: str) -> str:
+    return f"port_unavailable_{entry_id}"
+
+
+def never_connected_issue_id(entry_id: str) -> str:
+    return f"never_connected_{entry_id}"
+
+
+async def async_setup_entry(hass: HomeAssistant, entry: SinotrackConfigEntry) -> bool:
+    host: str = entry.data[CONF_BIND_ADDRESS]
+    port: int = entry.data[CONF_PORT]
+    runtime = SinotrackRuntime(
+        hass,
+        entry_id=entry.entry_id,
+        ident=entry.data[CONF_TRACKER_ID],
+        options=dict(entry.options),
+    )
+    await runtime.async_load()
+    pool = get_pool(hass)
+    try:
+        listener = await pool.acquire(ListenerConfig(host=host, port=port))
+    except ListenerBindError as err:
+        ir.async_create_issue(
+            hass,
+            DOMAIN,
+            port_issue_id(entry.entry_id),
+            is_fixable=False,
+            severity=ir.IssueSeverity.ERROR,
+            translation_key="port_unavailable",
+            translation_placeholders={"port": str(port), "host": host, "error": str(err)},
+        )
+        raise ConfigEntryNotReady(
+            translation_domain=DOMAIN,
+            translation_key="port_unavailable",
+            translation_placeholders={"port": str(port), "host": host, "error": str(err)},
+        ) from err
+    ir.async_delete_issue(hass, DOMAIN, port_issue_id(entry.entry_id))
+    runtime.listener = listener
+    entry.runtime_data = runtime
+    listener.set_unknown_tracker_callback(partial(_async_discovered, hass, host, port))
+    try:
+        await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
+    except BaseException:
+        await pool.release(listener)
+        raise
+    runtime.unregister = listener.register(runtime.ident, runtime)
+    runtime.async_start()
+    _watch_first_connection(hass, entry, runtime)
+    return True
+
+
+async def async_unload_entry(hass: HomeAssistant, entry: SinotrackConfigEntry) -> bool:
+    unloaded = await hass.config_entries.async_unload_platforms(entry, PLATFORMS)
+    if unloaded:
+        runtime = entry.runtime_data
+        await runtime.async_stop()
+        if runtime.listener is not None:
+            await get_pool(hass).release(runtime.listener)
+    return unloaded
+
+
+async def async_remove_entry(hass: HomeAssistant, entry: SinotrackConfigEntry) -> None:
+    ir.async_delete_issue(hass, DOMAIN, port_issue_id(entry.entry_id))
+    ir.async_delete_issue(hass, DOMAIN, never_connected_issue_id(entry.entry_id))
+    await SinotrackRuntime(
+        hass, entry_id=entry.entry_id, ident=entry.data[CONF_TRACKER_ID], options={}
+    ).async_remove_store()
+
+
+@callback
+def _async_discovered(
+    hass: HomeAssistant, host: str, port: int, ident: str, protocol: str, peer: str | None
+) -> None:
+    """A tracker no entry owns connected: offer to add it."""
+    LOGGER.info("Unknown tracker %s (%s) connected from %s", ident, protocol, peer)
+    discovery_flow.async_create_flow(
+        hass,
+        DOMAIN,
+        context={"source": SOURCE_INTEGRATION_DISCOVERY},
+        data={
+            CONF_TRACKER_ID: ident,
+            CONF_PORT: port,
+            CONF_BIND_ADDRESS: host,
+            "protocol": protocol,
+        },
+    )
+
+
+@callback
+def _watch_first_connection(
+    hass: HomeAssistant, entry: SinotrackConfigEntry, runtime: SinotrackRuntime
+) -> None:
+    """Raise a repair issue if the tracker has not connected a day after setup."""
+    issue_id = never_connected_issue_id(entry.entry_id)
+    if runtime.state.last_seen is not None:
+        ir.async_delete_issue(hass, DOMAIN, issue_id)
+        return
+
+    @callback
+    def connected() -> None:
+        ir.async_delete_issue(hass, DOMAIN, issue_id)
+
+    @callback
+    def check(_now: object = None) -> None:
+        if runtime.state.last_seen is None:
+            ir.async_create_issue(
+                hass,
+                DOMAIN,
+                issue_id,
+                is_fixable=False,
+                severity=ir.IssueSeverity.WARNING,
+                translation_key="never_connected",
+                translation_placeholders={
+                    "name": entry.title,
+                    "tracker_id": runtime.ident,
+                    "port": str(entry.data[CONF_PORT]),
+                },
+            )
+
+    runtime.first_frame_callbacks.append(connected)
+    deadline = entry.created_at + timedelta(seconds=NEVER_CONNECTED_AFTER)
+    remaining = (deadline - dt_util.utcnow()).total_seconds()
+    if remaining <= 0:
+        check()
+    else:
+        entry.async_on_unload(async_call_later(hass, remaining, check))

@@ -1,0 +1,236 @@
+"""Hostile input and limits: garbage, oversize frames, slow senders, caps, throttling."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+
+import pytest
+
+from custom_components.sinotrack.listener import (
+    CLOSED_GARBAGE,
+    CLOSED_HANDSHAKE,
+    CLOSED_IDLE,
+    CLOSED_NOT_READING,
+    REFUSED_NOT_ALLOWED,
+    REFUSED_TOO_MANY,
+    REFUSED_TOO_MANY_FROM_SOURCE,
+    Listener,
+    parse_networks,
+)
+
+from .conftest import ClientFactory, ListenerFactory
+from .helpers import H02_ID, Client, RecordingSink, h02_htbt, h02_v1, listener_warnings, until
+
+# Bytes that never start a frame (no '*', '$', 'X' or 0x7E) and are not whitespace.
+GARBAGE = bytes(b for b in range(1, 256) if b not in b"*$X~\r\n\t ") * 100
+
+
+async def _assert_still_serving(listener: Listener, connect: ClientFactory) -> None:
+    client = await connect(listener.port)
+    await client.send(h02_htbt("5555555555"))
+    assert await client.recv_text() == h02_htbt("5555555555")
+
+
+async def test_garbage_closes_the_connection_not_the_listener(
+    make_listener: ListenerFactory, connect: ClientFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    listener = await make_listener()
+    client = await connect(listener.port)
+    await client.send(GARBAGE)
+    assert await client.wait_closed_by_server() == b""
+    diagnostics = listener.diagnostics()
+    assert diagnostics["connections"]["closed"] == {CLOSED_GARBAGE: 1}
+    assert diagnostics["rejected"]["bytes"] > listener.config.max_rejected_bytes
+    warnings = listener_warnings(caplog)
+    assert len(warnings) == 1  # one warning, not one per frame
+    assert "Skipped" in warnings[0].getMessage()
+    await _assert_still_serving(listener, connect)
+
+
+async def test_a_run_of_bad_frames_after_good_ones_closes_the_connection(
+    make_listener: ListenerFactory, connect: ClientFactory
+) -> None:
+    listener = await make_listener(max_rejected_frames=5)
+    sink = RecordingSink()
+    listener.register(H02_ID, sink)
+    client = await connect(listener.port)
+    bad = b"*HQ,4210051415,ZZ9,1#"
+    # Bad frames between good ones are tolerated (undecodable types from real firmware)...
+    await client.send((bad * 5 + h02_htbt()) * 3)
+    for _ in range(3):
+        assert await client.recv_text() == h02_htbt()
+    # ...a longer run of them is not.
+    await client.send(bad * 6)
+    await client.wait_closed_by_server()
+    assert listener.stats.closed == {CLOSED_GARBAGE: 1}
+    await until(lambda: sink.connections[-1][0] is False)
+
+
+async def test_oversize_frame_closes_the_connection(
+    make_listener: ListenerFactory, connect: ClientFactory
+) -> None:
+    listener = await make_listener()
+    client = await connect(listener.port)
+    await client.send(h02_htbt())
+    assert await client.recv_text() == h02_htbt()
+    await client.send(b"*HQ,4210051415,V1," + b"9" * 3 * listener.config.max_frame + b"#")
+    await client.wait_closed_by_server()
+    assert listener.stats.closed == {CLOSED_GARBAGE: 1}
+    assert "text frame too long" in listener.stats.rejected_reasons
+    await _assert_still_serving(listener, connect)
+
+
+async def test_slow_sender_is_closed(
+    make_listener: ListenerFactory, connect: ClientFactory
+) -> None:
+    listener = await make_listener(handshake_timeout=0.3, idle_timeout=0.3)
+    client = await connect(listener.port)
+
+    async def trickle() -> None:
+        # A frame that never ends, one byte every 20 ms: always active, never a frame.
+        with contextlib.suppress(ConnectionError):
+            for byte in h02_v1()[:-1] * 10:
+                await client.send(bytes((byte,)))
+                await asyncio.sleep(0.02)
+
+    sender = asyncio.create_task(trickle())
+    try:
+        await client.wait_closed_by_server(timeout=3)
+    finally:
+        sender.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await sender
+    assert listener.stats.closed == {CLOSED_HANDSHAKE: 1}
+
+
+async def test_idle_connection_is_closed(
+    make_listener: ListenerFactory, connect: ClientFactory
+) -> None:
+    listener = await make_listener(idle_timeout=0.2)
+    sink = RecordingSink()
+    listener.register(H02_ID, sink)
+    client = await connect(listener.port)
+    await client.send(h02_v1())
+    await client.recv_text()
+    await client.wait_closed_by_server(timeout=3)
+    await until(lambda: not listener.is_connected(H02_ID))
+    assert listener.stats.closed == {CLOSED_IDLE: 1}
+    assert sink.connections == [(True, client.peer), (False, client.peer)]
+    tracker = listener.tracker_diagnostics(H02_ID)
+    assert tracker is not None
+    assert tracker["disconnect_reason"] == CLOSED_IDLE
+
+
+async def test_peer_that_never_reads_is_closed(
+    make_listener: ListenerFactory, connect: ClientFactory
+) -> None:
+    listener = await make_listener(max_write_buffer=4096)
+    raw = socket.socket()
+    raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1024)
+    raw.setblocking(False)
+    await asyncio.get_running_loop().sock_connect(raw, ("127.0.0.1", listener.port))
+    reader, writer = await asyncio.open_connection(sock=raw)
+    client = Client(reader, writer)
+    try:
+        await until(lambda: listener.connection_count == 1)
+        # Shrink the server's kernel send buffer so that its own buffer fills quickly.
+        (session,) = listener._connections
+        assert session.transport is not None
+        session.transport.get_extra_info("socket").setsockopt(
+            socket.SOL_SOCKET, socket.SO_SNDBUF, 4096
+        )
+        with contextlib.suppress(ConnectionError):
+            for _ in range(200):
+                await client.send(h02_htbt() * 100)  # 2 KB of echoes each, never read
+                await asyncio.sleep(0)
+                if listener.stats.closed:
+                    break
+        await until(lambda: listener.stats.closed == {CLOSED_NOT_READING: 1})
+    finally:
+        await client.close()
+
+
+async def test_connection_cap(make_listener: ListenerFactory, connect: ClientFactory) -> None:
+    listener = await make_listener(max_connections=2)
+    first = await connect(listener.port)
+    second = await connect(listener.port)
+    await until(lambda: listener.connection_count == 2)
+    third = await connect(listener.port)
+    await third.wait_closed_by_server()
+    assert listener.stats.refused == {REFUSED_TOO_MANY: 1}
+    for client in (first, second):
+        await client.send(h02_htbt())
+        assert await client.recv_text() == h02_htbt()
+    await first.close()
+    await until(lambda: listener.connection_count == 1)
+    fourth = await connect(listener.port)
+    await fourth.send(h02_htbt("1"))
+    assert await fourth.recv_text() == h02_htbt("1")
+
+
+async def test_per_source_cap(make_listener: ListenerFactory, connect: ClientFactory) -> None:
+    listener = await make_listener(max_connections_per_source=1, per_source_exempt=())
+    first = await connect(listener.port)
+    await until(lambda: listener.connection_count == 1)
+    second = await connect(listener.port)
+    await second.wait_closed_by_server()
+    assert listener.stats.refused == {REFUSED_TOO_MANY_FROM_SOURCE: 1}
+    other = await connect(listener.port, source="127.0.0.2")
+    for client in (first, other):
+        await client.send(h02_htbt())
+        assert await client.recv_text() == h02_htbt()
+
+
+async def test_loopback_is_exempt_from_the_per_source_cap_by_default(
+    make_listener: ListenerFactory, connect: ClientFactory
+) -> None:
+    listener = await make_listener(max_connections_per_source=1)
+    clients = [await connect(listener.port) for _ in range(3)]
+    for index, client in enumerate(clients):
+        await client.send(h02_htbt(str(index + 1)))
+        assert await client.recv_text() == h02_htbt(str(index + 1))
+    assert listener.stats.refused == {}
+
+
+async def test_allowed_networks(make_listener: ListenerFactory, connect: ClientFactory) -> None:
+    listener = await make_listener(allowed_networks=parse_networks(["127.0.0.2/32", "10.0.0.0/8"]))
+    refused = await connect(listener.port)
+    await refused.wait_closed_by_server()
+    allowed = await connect(listener.port, source="127.0.0.2")
+    await allowed.send(h02_htbt())
+    assert await allowed.recv_text() == h02_htbt()
+    assert listener.stats.refused == {REFUSED_NOT_ALLOWED: 1}
+
+
+async def test_read_rate_limit_pauses_and_resumes(
+    make_listener: ListenerFactory, connect: ClientFactory
+) -> None:
+    listener = await make_listener(max_read_rate=20000, read_burst=0, read_size=1024)
+    sink = RecordingSink()
+    listener.register(H02_ID, sink)
+    client = await connect(listener.port)
+    frames = h02_v1() * 60  # ~6 KB: 1 KB at once, the rest at 20 KB/s
+    await client.send(frames)
+    await until(lambda: len(sink.messages) == 60)
+    assert listener.stats.throttled > 0
+    assert listener.stats.bytes_in == len(frames)
+    assert listener.stats.reads >= len(frames) // 1024
+    assert listener.stats.rejected_frames == 0
+
+
+def test_config_validation() -> None:
+    from custom_components.sinotrack.listener import ListenerConfig
+
+    with pytest.raises(ValueError, match="port"):
+        ListenerConfig(port=70000)
+    with pytest.raises(ValueError, match="idle_timeout"):
+        ListenerConfig(idle_timeout=0)
+    with pytest.raises(ValueError, match="max_frame"):
+        ListenerConfig(max_frame=0)
+    with pytest.raises(ValueError, match="jt808_utc_offset"):
+        ListenerConfig(jt808_utc_offset=20)
+    with pytest.raises(ValueError, match="does not appear to be"):
+        parse_networks(["not a network"])
+    assert ListenerConfig().sweep_interval == 5.0

@@ -1,0 +1,343 @@
+"""Frames in, messages and replies out: both protocols, splitting, routing, reconnects."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from custom_components.sinotrack.listener import TrackerAlreadyRegisteredError
+
+from .conftest import ClientFactory, ListenerFactory
+from .helpers import (
+    H02_BINARY,
+    H02_BINARY_ID,
+    H02_ID,
+    JT808_ID,
+    JT808_LOCATION_UTC,
+    OffsetSink,
+    RecordingSink,
+    h02_htbt,
+    h02_v1,
+    h02_v1_replies,
+    jt808_auth,
+    jt808_general_response,
+    jt808_location,
+    jt808_parse,
+    jt808_register,
+    listener_warnings,
+    now,
+    until,
+)
+
+
+async def test_h02_replies_are_byte_exact(
+    make_listener: ListenerFactory, connect: ClientFactory
+) -> None:
+    listener = await make_listener()
+    sink = RecordingSink()
+    listener.register(H02_ID, sink)
+    client = await connect(listener.port)
+
+    before = now()
+    await client.send(h02_v1())
+    reply = await client.recv_text()
+    assert reply in h02_v1_replies(H02_ID, before, now())
+
+    await client.send(h02_htbt())
+    assert await client.recv_text() == b"*HQ,4210051415,HTBT#"
+
+    await until(lambda: len(sink.messages) == 2)
+    position = sink.messages[0]
+    assert position["ident"] == H02_ID
+    assert position["protocol.id"] == "h02"
+    assert position["position.latitude"] == pytest.approx(9.939781666)
+    assert position["position.longitude"] == pytest.approx(-84.11178)
+    assert sink.types() == ["V1", "HTBT"]
+    assert sink.connections == [(True, client.peer)]
+    assert listener.is_connected(H02_ID)
+    assert listener.peer(H02_ID) == client.peer
+
+
+async def test_both_protocols_share_one_port(
+    make_listener: ListenerFactory, connect: ClientFactory
+) -> None:
+    listener = await make_listener()
+    text_sink, binary_sink, jt_sink = RecordingSink(), RecordingSink(), RecordingSink()
+    listener.register(H02_ID, text_sink)
+    listener.register(H02_BINARY_ID, binary_sink)
+    listener.register(JT808_ID, jt_sink)
+    text = await connect(listener.port)
+    binary = await connect(listener.port)
+    jt = await connect(listener.port)
+
+    await jt.send(jt808_register(serial=0))
+    await binary.send(H02_BINARY)
+    await text.send(h02_v1())
+    await jt.send(jt808_auth(serial=1))
+    await jt.send(jt808_location(serial=2))
+
+    # 0x8100: device serial 0, result 0, the auth code (the ID); checksum 0x8C.
+    assert await jt.recv_jt808() == bytes.fromhex(
+        "7e8100000e013912345678000000000031333931323334353637388c7e"
+    )
+    assert await jt.recv_jt808() == jt808_general_response(1, 0x0102, server_serial=1)
+    assert await jt.recv_jt808() == bytes.fromhex("7e8001000501391234567800020002020000b67e")
+    assert (await text.recv_text()).startswith(b"*HQ,4210051415,V4,V1,")
+
+    await until(
+        lambda: (
+            len(jt_sink.messages) == 3 and binary_sink.messages != [] and text_sink.messages != []
+        )
+    )
+    assert jt_sink.types() == ["0x0100", "0x0102", "0x0200"]
+    location = jt_sink.messages[2]
+    assert location["position.latitude"] == pytest.approx(22.54321)
+    assert location["timestamp"] == JT808_LOCATION_UTC
+    assert binary_sink.types() == ["$"]
+    assert binary_sink.messages[0]["position.latitude"] == pytest.approx(50.58855)
+    assert text_sink.types() == ["V1"]
+    # Each tracker's messages went to its own sink only.
+    assert {m["ident"] for m in text_sink.messages} == {H02_ID}
+    assert {m["ident"] for m in binary_sink.messages} == {H02_BINARY_ID}
+    assert {m["ident"] for m in jt_sink.messages} == {JT808_ID}
+    diagnostics = listener.diagnostics()
+    assert diagnostics["connections"]["current"] == 3
+    assert diagnostics["connections"]["identified"] == 3
+    assert diagnostics["trackers"][JT808_ID]["protocol"] == "jt808"
+    assert diagnostics["trackers"][H02_BINARY_ID]["protocol"] == "h02"
+
+
+async def test_frames_split_byte_by_byte_or_coalesced(
+    make_listener: ListenerFactory, connect: ClientFactory
+) -> None:
+    listener = await make_listener()
+    split_sink, joined_sink, jt_sink = RecordingSink(), RecordingSink(), RecordingSink()
+    listener.register("4210051415", split_sink)
+    listener.register("4210051416", joined_sink)
+    listener.register(JT808_ID, jt_sink)
+
+    def stream(ident: str) -> bytes:
+        return h02_v1(ident) + h02_htbt(ident) + b"\r\n" + h02_v1(ident)
+
+    split = await connect(listener.port)
+    reads = listener.stats.reads
+    await split.send_bytewise(stream("4210051415"), listener)
+    assert listener.stats.reads - reads == len(stream("4210051415"))
+    joined = await connect(listener.port)
+    reads = listener.stats.reads
+    await joined.send(stream("4210051416"))
+    jt = await connect(listener.port)
+    await jt.send_bytewise(jt808_register(0) + jt808_auth(1) + jt808_location(2), listener)
+    binary_sink = RecordingSink()
+    listener.register(H02_BINARY_ID, binary_sink)
+    binary = await connect(listener.port)
+    await binary.send_bytewise(H02_BINARY * 2, listener)
+
+    for client, ident in ((split, "4210051415"), (joined, "4210051416")):
+        assert (await client.recv_text()).startswith(b"*HQ,%s,V4,V1," % ident.encode())
+        assert await client.recv_text() == b"*HQ,%s,HTBT#" % ident.encode()
+        assert (await client.recv_text()).startswith(b"*HQ,%s,V4,V1," % ident.encode())
+    assert [jt808_parse(await jt.recv_jt808())[:2] for _ in range(3)] == [
+        (0x8100, 0),
+        (0x8001, 1),
+        (0x8001, 2),
+    ]
+    await until(
+        lambda: (
+            len(split_sink.messages) == 3
+            and len(joined_sink.messages) == 3
+            and len(jt_sink.messages) == 3
+        )
+    )
+
+    def strip(messages: list[dict[str, object]]) -> list[dict[str, object]]:
+        return [{k: v for k, v in m.items() if k != "ident"} for m in messages]
+
+    assert strip(split_sink.messages) == strip(joined_sink.messages)
+    assert split_sink.types() == ["V1", "HTBT", "V1"]
+    assert jt_sink.types() == ["0x0100", "0x0102", "0x0200"]
+    await until(lambda: len(binary_sink.messages) == 2)
+    assert binary_sink.messages[0] == binary_sink.messages[1]
+    assert listener.stats.rejected_frames == 0
+
+
+async def test_reconnect_replaces_the_session(
+    make_listener: ListenerFactory, connect: ClientFactory
+) -> None:
+    listener = await make_listener()
+    sink = RecordingSink()
+    listener.register(H02_ID, sink)
+    first = await connect(listener.port)
+    await first.send(h02_v1())
+    await first.recv_text()
+
+    second = await connect(listener.port)
+    await second.send(h02_v1())
+    await second.recv_text()
+    await first.wait_closed_by_server()
+
+    assert listener.peer(H02_ID) == second.peer
+    await until(lambda: listener.connection_count == 1)
+    # The runtime sees a new peer, not a disconnect in between.
+    assert sink.connections == [(True, first.peer), (True, second.peer)]
+    diagnostics = listener.diagnostics()
+    assert diagnostics["sessions_replaced"] == 1
+    assert diagnostics["id_takeovers"] == 0
+    assert diagnostics["connections"]["closed"] == {"replaced by a new connection": 1}
+
+    await second.send(h02_htbt())
+    assert await second.recv_text() == h02_htbt()
+    await second.close()
+    await until(lambda: not listener.is_connected(H02_ID))
+    assert sink.connections[-1] == (False, second.peer)
+    assert listener.peer(H02_ID) == second.peer  # the last one, for diagnostics
+
+
+async def test_takeover_from_another_address_is_counted_and_logged(
+    make_listener: ListenerFactory, connect: ClientFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    listener = await make_listener()
+    sink = RecordingSink()
+    listener.register(H02_ID, sink)
+    first = await connect(listener.port)
+    await first.send(h02_v1())
+    await first.recv_text()
+    other = await connect(listener.port, source="127.0.0.2")
+    with caplog.at_level(logging.WARNING):
+        await other.send(h02_v1())
+        await other.recv_text()
+    await first.wait_closed_by_server()
+    assert listener.diagnostics()["id_takeovers"] == 1
+    assert listener.peer(H02_ID) == other.peer
+    assert other.peer.startswith("127.0.0.2:")
+    warnings = listener_warnings(caplog)
+    assert len(warnings) == 1
+    assert "replaces it" in warnings[0].getMessage()
+
+
+async def test_unknown_tracker_reported_once_and_ignored(
+    make_listener: ListenerFactory, connect: ClientFactory
+) -> None:
+    listener = await make_listener()
+    owned = RecordingSink()
+    listener.register("1111111111", owned)
+    reported: list[tuple[str, str, str]] = []
+    listener.set_unknown_tracker_callback(
+        lambda ident, protocol, peer: reported.append((ident, protocol, peer))
+    )
+
+    client = await connect(listener.port)
+    await client.send(h02_v1() + h02_htbt())
+    # Still answered, so that the tracker stays connected until it is adopted.
+    assert (await client.recv_text()).startswith(b"*HQ,4210051415,V4,V1,")
+    assert await client.recv_text() == h02_htbt()
+    assert reported == [(H02_ID, "h02", client.peer)]
+
+    again = await connect(listener.port)
+    await again.send(h02_v1())
+    await again.recv_text()
+    assert len(reported) == 1
+    assert owned.messages == []
+    assert owned.connections == []
+    assert listener.diagnostics()["unknown_trackers"] == 1
+
+    # Adopted while connected: told at once, and the next frames are delivered.
+    adopted = RecordingSink()
+    unregister = listener.register(H02_ID, adopted)
+    assert adopted.connections == [(True, again.peer)]
+    await again.send(h02_htbt())
+    await again.recv_text()
+    await until(lambda: adopted.types() == ["HTBT"])
+
+    # Unregistered (entry removed): reported again on its next connection.
+    unregister()
+    unregister()  # idempotent
+    third = await connect(listener.port)
+    await third.send(h02_v1())
+    await third.recv_text()
+    assert len(reported) == 2
+
+
+async def test_jt808_clock_offset_of_the_sink_applies_from_the_first_frame(
+    make_listener: ListenerFactory, connect: ClientFactory
+) -> None:
+    listener = await make_listener()
+    sink = OffsetSink(jt808_utc_offset=0.0)
+    listener.register(JT808_ID, sink)
+    client = await connect(listener.port)
+    # A reconnecting device may start with a location (no registration first).
+    await client.send(jt808_location(serial=7))
+    await client.recv_jt808()
+    await client.send(jt808_location(serial=8))
+    await client.recv_jt808()
+    await until(lambda: len(sink.messages) == 2)
+    assert [m["timestamp"] for m in sink.messages] == [JT808_LOCATION_UTC + 8 * 3600] * 2
+
+
+async def test_sink_errors_do_not_break_the_connection(
+    make_listener: ListenerFactory, connect: ClientFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    class FailingSink(RecordingSink):
+        def handle_messages(self, messages: list[dict[str, object]]) -> None:
+            super().handle_messages(messages)
+            raise RuntimeError("boom")
+
+        def connection_changed(self, connected: bool, peer: str | None) -> None:
+            super().connection_changed(connected, peer)
+            raise RuntimeError("boom")
+
+    listener = await make_listener()
+    sink = FailingSink()
+    listener.register(H02_ID, sink)
+    client = await connect(listener.port)
+    await client.send(h02_v1())
+    await client.recv_text()
+    await client.send(h02_htbt())
+    assert await client.recv_text() == h02_htbt()
+    await until(lambda: len(sink.messages) == 2)
+    assert "Error handling the messages of tracker 4210051415" in caplog.text
+
+
+async def test_register_twice_is_refused(make_listener: ListenerFactory) -> None:
+    listener = await make_listener()
+    unregister = listener.register("004210051415", RecordingSink())
+    with pytest.raises(TrackerAlreadyRegisteredError):
+        listener.register("4210051415", RecordingSink())  # the same ID, normalised
+    unregister()
+    listener.register("4210051415", RecordingSink())
+
+
+async def test_diagnostics_counters(make_listener: ListenerFactory, connect: ClientFactory) -> None:
+    listener = await make_listener()
+    listener.register(H02_ID, RecordingSink())
+    client = await connect(listener.port)
+    data = b"junk" + h02_v1() + b"*HQ,4210051415,ZZ9,1#" + h02_htbt()
+    await client.send(data)
+    await client.recv_text()
+    await client.recv_text()
+    await until(lambda: listener.stats.frames == 2 and listener.stats.rejected_frames == 2)
+
+    diagnostics = listener.diagnostics()
+    traffic = diagnostics["traffic"]
+    assert traffic["bytes_in"] == len(data)
+    assert traffic["frames"] == traffic["messages"] == 2
+    assert traffic["replies_sent"] == 2
+    assert traffic["bytes_out"] > 0
+    assert diagnostics["rejected"]["frames"] == 2
+    assert sum(diagnostics["rejected"]["reasons"].values()) == 2
+    assert diagnostics["connections"] | {"refused": {}, "closed": {}} == {
+        "current": 1,
+        "identified": 1,
+        "total": 1,
+        "refused": {},
+        "closed": {},
+    }
+    tracker = listener.tracker_diagnostics(H02_ID)
+    assert tracker is not None
+    assert tracker["connected"] is True
+    assert tracker["peer"] == client.peer
+    assert tracker["protocol"] == "h02"
+    assert tracker["frames"] == 2
+    assert diagnostics["trackers"] == {H02_ID: tracker}
+    assert listener.tracker_diagnostics("999") is None

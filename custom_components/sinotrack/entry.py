@@ -6,8 +6,8 @@ from datetime import timedelta
 from functools import partial
 
 from homeassistant.config_entries import SOURCE_INTEGRATION_DISCOVERY
-from homeassistant.const import CONF_PORT, Platform
-from homeassistant.core import HomeAssistant, callback
+from homeassistant.const import CONF_PORT, EVENT_HOMEASSISTANT_STOP, Platform
+from homeassistant.core import Event, HomeAssistant, callback
 from homeassistant.exceptions import ConfigEntryNotReady
 from homeassistant.helpers import config_validation as cv, discovery_flow, issue_registry as ir
 from homeassistant.helpers.event import async_call_later
@@ -46,6 +46,14 @@ def get_pool(hass: HomeAssistant) -> ListenerPool:
 
 async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
     async_setup_services(hass)
+
+    async def close_listeners(_event: Event) -> None:
+        """Stop accepting trackers and close their connections when Home Assistant stops."""
+        pool = hass.data.get(DATA_POOL)
+        if pool is not None:
+            await pool.close()
+
+    hass.bus.async_listen_once(EVENT_HOMEASSISTANT_STOP, close_listeners)
     return True
 
 
@@ -96,6 +104,11 @@ async def async_setup_entry(hass: HomeAssistant, entry: SinotrackConfigEntry) ->
         raise
     runtime.unregister = listener.register(runtime.ident, runtime)
     runtime.async_start()
+
+    async def stop_runtime(_event: Event) -> None:
+        await runtime.async_stop()
+
+    entry.async_on_unload(hass.bus.async_listen_once(EVENT_HOMEASSISTANT_STOP, stop_runtime))
     _watch_first_connection(hass, entry, runtime)
     return True
 

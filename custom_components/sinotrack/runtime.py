@@ -425,7 +425,7 @@ class SinotrackRuntime:
             return False
         state.online = online
         if online:
-            LOGGER.info("Tracker %s is back online", self.ident)
+            LOGGER.info("Tracker %s is online", self.ident)
         else:
             LOGGER.info("Tracker %s is offline", self.ident)
         if notify:

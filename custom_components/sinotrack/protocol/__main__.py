@@ -53,7 +53,9 @@ def run(argv: list[str] | None = None, out: TextIO | None = None, err: TextIO | 
         return 2
     connection = TrackerConnection(jt808_utc_offset=args.jt808_utc_offset)
     count = 0
-    for event in connection.feed(data, time.time()):
+    now = time.time()
+    # The capture is all there is: flush() decides what waits for more data (a lone `$`).
+    for event in connection.feed(data, now) + connection.flush(now):
         if isinstance(event, Decoded):
             if event.warning:
                 print(f"warning: {event.warning}: {event.frame.data[:32]!r}", file=err)

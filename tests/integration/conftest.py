@@ -29,6 +29,7 @@ from custom_components.sinotrack.const import (
 )
 
 TRACKER_ID = "4210051415"
+READ_TIMEOUT = 5.0
 
 
 @pytest.fixture(autouse=True)
@@ -103,13 +104,15 @@ class Tracker:
         self.writer.write(data)
         await self.writer.drain()
 
-    async def read_until(self, marker: bytes, timeout: float = 5.0) -> bytes:
-        return await asyncio.wait_for(self.reader.readuntil(marker), timeout)
+    async def read_until(self, marker: bytes) -> bytes:
+        async with asyncio.timeout(READ_TIMEOUT):
+            return await self.reader.readuntil(marker)
 
-    async def read_jt808(self, timeout: float = 5.0) -> bytes:
-        start = await asyncio.wait_for(self.reader.readuntil(b"\x7e"), timeout)
-        rest = await asyncio.wait_for(self.reader.readuntil(b"\x7e"), timeout)
-        return start[-1:] + rest
+    async def read_jt808(self) -> bytes:
+        """One JT/T 808 frame, delimiters included."""
+        async with asyncio.timeout(READ_TIMEOUT):
+            await self.reader.readuntil(b"\x7e")
+            return b"\x7e" + await self.reader.readuntil(b"\x7e")
 
     async def close(self) -> None:
         self.writer.close()

@@ -139,11 +139,9 @@ async def connect(hass: HomeAssistant) -> AsyncIterator[TrackerFactory]:
         await tracker.close()
 
 
-async def wait_for(
-    hass: HomeAssistant, condition: Callable[[], bool], timeout: float = 5.0
-) -> None:
-    """Let the loop run until ``condition()`` holds."""
-    async with asyncio.timeout(timeout):
+async def wait_for(hass: HomeAssistant, condition: Callable[[], bool]) -> None:
+    """Let the loop run until ``condition()`` holds (at most ``READ_TIMEOUT`` seconds)."""
+    async with asyncio.timeout(READ_TIMEOUT):
         while not condition():
             await asyncio.sleep(0.01)
             await hass.async_block_till_done()

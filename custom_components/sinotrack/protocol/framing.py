@@ -214,14 +214,15 @@ class Framer:
             return 0
         candidates: tuple[int, ...] = (BINARY_LONG_ID_LENGTH,) if id_length == 8 else BINARY_LENGTHS
         remembered = self._binary_length if id_length == 5 else 0
-        order: tuple[int, ...] = (remembered, *candidates) if remembered else candidates
-        for length in order:
+        if remembered:
+            # The connection's length is known (a device does not change its format): a
+            # byte that looks like a marker inside the frame must not cut it short.
+            return remembered if available >= remembered else -1
+        for length in candidates:
             if available > length and buffer[position + length] in _H02_MARKERS:
                 if id_length == 5:
                     self._binary_length = length
                 return length
-        if remembered:
-            return remembered if available >= remembered else -1
         if available in candidates:
             if available == candidates[0] and id_length == 5:
                 if not self._final:

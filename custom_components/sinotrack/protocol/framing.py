@@ -219,10 +219,14 @@ class Framer:
             # byte that looks like a marker inside the frame must not cut it short.
             return remembered if available >= remembered else -1
         for length in candidates:
-            if available > length and buffer[position + length] in _H02_MARKERS:
-                if id_length == 5:
-                    self._binary_length = length
-                return length
+            if available > length:
+                follows = self._frame_starts_at(buffer, position + length)
+                if follows is None:
+                    return -1  # too few bytes after it to tell
+                if follows:
+                    if id_length == 5:
+                        self._binary_length = length
+                    return length
         if available in candidates:
             if available == candidates[0] and id_length == 5:
                 if not self._final:
@@ -233,6 +237,24 @@ class Framer:
             # Nothing confirms a length: take the shortest one.
             return candidates[0]
         return -1
+
+    def _frame_starts_at(self, buffer: bytes, index: int) -> bool | None:
+        """Whether an H02 frame starts at ``index``; None when too few bytes tell.
+
+        A lone marker byte is not enough: inside a binary frame, a satellite count of 36
+        is a ``$``. The header that follows the marker must be valid too.
+        """
+        marker = buffer[index]
+        if marker not in _H02_MARKERS:
+            return False
+        needed = 4 if marker == _STAR else 15
+        if len(buffer) - index < needed:
+            return True if self._final else None
+        if marker == _STAR:
+            return buffer[index + 3] == 0x2C
+        return binary_id_length(buffer[index : index + 15]) == 5 or (
+            marker == _DOLLAR and binary_id_length(buffer[index : index + 15]) == 8
+        )
 
     # -- JT/T 808 -----------------------------------------------------------------------
 

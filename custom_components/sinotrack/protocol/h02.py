@@ -318,6 +318,7 @@ def _decode_tail(tail: list[str], message: Message) -> None:
         radix = 16
     elif not mcc_text and not tail[1].strip():
         radix = 10
+    decimal_family = radix == 10  # Sinotrack's 10-digit-ID firmware
     if radix:
         lac_text, cid_text = tail[2].strip(), tail[3].strip()
         if radix == 10 and (len(lac_text) >= 7 or not lac_text.isdigit()):
@@ -332,7 +333,7 @@ def _decode_tail(tail: list[str], message: Message) -> None:
             message[GSM_CELLID] = _cell_int(cid_text, radix)
     if count >= 5:
         extra = tail[4].strip()
-        if radix == 10 and extra.isdigit() and len(extra) <= 3:
+        if decimal_family and extra.isdigit() and len(extra) <= 3:
             level = battery_from_scale(int(extra))
             if level is not None:
                 message[BATTERY_LEVEL] = level

@@ -212,6 +212,8 @@ def flag_params(alarm: int, status: int) -> dict[str, Any]:
     if params is None:
         params = {name: bool(alarm >> bit & 1) for bit, name in enumerate(ALARM_BITS)}
         params[ALARM_BITMASK] = alarm
+        # Which way the geofence was crossed comes with item 0x12; without it, neither.
+        params[GEOFENCE_IN] = params[GEOFENCE_OUT] = False
         for name, bit in STATUS_BITS:
             params[name] = bool(status >> bit & 1)
         params[STATE_BITMASK] = status

@@ -1,0 +1,26 @@
+"""Fixtures of the simulator tests: sockets allowed, and a server built on the codec."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+import contextlib
+
+import pytest
+
+import tools  # noqa: F401  # makes the codec importable without Home Assistant
+
+from .server import CodecServer
+
+
+@pytest.fixture(autouse=True)
+def _allow_sockets(request: pytest.FixtureRequest) -> None:
+    """Under pytest-homeassistant-custom-component, pytest-socket blocks sockets by default."""
+    with contextlib.suppress(pytest.FixtureLookupError):
+        request.getfixturevalue("socket_enabled")
+
+
+@pytest.fixture
+async def server() -> AsyncIterator[CodecServer]:
+    """A TCP server on 127.0.0.1 that decodes with the codec and sends its replies."""
+    async with CodecServer() as running:
+        yield running

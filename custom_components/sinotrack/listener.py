@@ -97,8 +97,9 @@ connection, refused connections and ID takeovers at WARNING, at most once per 30
 kind) per listener. Nothing is logged per frame above DEBUG.
 
 Timers: one sweep per listener (``loop.call_later``, every ``min(timeouts) / 4``, at most
-5 s) closes idle connections; a timer per connection exists only while it is throttled. The
-listener creates no tasks.
+5 s) closes idle connections; a timer per connection exists only while it is throttled, or
+while the codec holds back bytes it cannot frame yet (after half a second of silence they are
+decoded as they are: see ``TrackerConnection.flush``). The listener creates no tasks.
 """
 
 from __future__ import annotations

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import errno
 import ipaddress
 from typing import TYPE_CHECKING, Any
 
@@ -37,8 +38,9 @@ from .const import (
     DOMAIN,
 )
 from .entry import get_pool
+from .listener import Listener
 from .protocol import normalize_ident
-from .runtime import SinotrackConfigEntry
+from .runtime import SinotrackConfigEntry, SinotrackRuntime
 
 DEFAULT_NAME = "Sinotrack"
 
@@ -68,15 +70,23 @@ def _valid_address(text: str) -> bool:
     return True
 
 
-async def _port_error(hass: HomeAssistant, host: str, port: int) -> str | None:
-    """Why ``host:port`` cannot serve trackers, or None when it can."""
+async def _port_error(
+    hass: HomeAssistant, host: str, port: int, released: Listener | None = None
+) -> str | None:
+    """Why ``host:port`` cannot serve trackers, or None when it can.
+
+    ``released`` is a listener that closes before ``host:port`` is opened (that of the
+    entry being reconfigured, when no other entry shares it): the port it holds is free.
+    """
     if get_pool(hass).get(host, port) is not None:
         return None  # this integration listens there already; trackers share the port
     try:
         server = await asyncio.get_running_loop().create_server(
             asyncio.Protocol, host, port, reuse_address=True
         )
-    except OSError:
+    except OSError as err:
+        if released is not None and released.port == port and err.errno == errno.EADDRINUSE:
+            return None
         return "cannot_bind"
     server.close()
     await server.wait_closed()
@@ -107,18 +117,39 @@ class SinotrackConfigFlow(ConfigFlow, domain=DOMAIN):
         return SinotrackOptionsFlow()
 
     async def _validate(
-        self, user_input: dict[str, Any], errors: dict[str, str], *, current_port: int | None = None
+        self,
+        user_input: dict[str, Any],
+        errors: dict[str, str],
+        entry: SinotrackConfigEntry | None = None,
     ) -> tuple[int, str]:
+        """The port and bind address entered; ``entry`` is the entry being reconfigured.
+
+        The port range is the selector's to enforce. An entry's unchanged address and port
+        are not checked: its own listener holds them, or, when it could not get them, the
+        user may still rename it (set-up retries and raises a repair issue).
+        """
         advanced = user_input.get(CONF_ADVANCED) or {}
         host = str(advanced.get(CONF_BIND_ADDRESS, DEFAULT_BIND_ADDRESS)).strip()
         port = int(user_input[CONF_PORT])
+        unchanged = entry is not None and (host, port) == (
+            entry.data[CONF_BIND_ADDRESS],
+            entry.data[CONF_PORT],
+        )
         if not _valid_address(host):
             errors[CONF_ADVANCED] = "invalid_address"
-        elif not 1 <= port <= 65535:
-            errors[CONF_PORT] = "invalid_port"
-        elif port != current_port and (error := await _port_error(self.hass, host, port)):
+        elif not unchanged and (
+            error := await _port_error(self.hass, host, port, self._sole_listener(entry))
+        ):
             errors[CONF_PORT] = error
         return port, host
+
+    def _sole_listener(self, entry: SinotrackConfigEntry | None) -> Listener | None:
+        """The entry's listener if no other entry uses it (it closes when the entry reloads)."""
+        runtime: SinotrackRuntime | None = getattr(entry, "runtime_data", None)
+        listener = runtime.listener if runtime is not None else None
+        if listener is None or get_pool(self.hass).users(listener) != 1:
+            return None
+        return listener
 
     async def _finish(self, name: str, tracker_id: str, port: int, host: str) -> ConfigFlowResult:
         return self.async_create_entry(
@@ -144,7 +175,9 @@ class SinotrackConfigFlow(ConfigFlow, domain=DOMAIN):
             if tracker_id is None:
                 errors[CONF_TRACKER_ID] = "invalid_id"
             else:
-                await self.async_set_unique_id(tracker_id)
+                # A discovery of the same tracker waiting for confirmation does not block
+                # adding it by hand (Home Assistant aborts that flow when this one ends).
+                await self.async_set_unique_id(tracker_id, raise_on_progress=False)
                 self._abort_if_unique_id_configured()
                 port, host = await self._validate(user_input, errors)
                 if not errors:
@@ -212,12 +245,7 @@ class SinotrackConfigFlow(ConfigFlow, domain=DOMAIN):
         entry = self._get_reconfigure_entry()
         errors: dict[str, str] = {}
         if user_input is not None:
-            current = entry.data[CONF_PORT]
-            host = str((user_input.get(CONF_ADVANCED) or {}).get(CONF_BIND_ADDRESS, ""))
-            same_socket = host == entry.data[CONF_BIND_ADDRESS]
-            port, host = await self._validate(
-                user_input, errors, current_port=current if same_socket else None
-            )
+            port, host = await self._validate(user_input, errors, entry)
             if not errors:
                 return self.async_update_reload_and_abort(
                     entry,

@@ -9,7 +9,7 @@ from homeassistant.core import HomeAssistant
 
 from .const import CONF_TRACKER_ID
 from .protocol import message as p
-from .runtime import SinotrackConfigEntry
+from .runtime import SinotrackConfigEntry, SinotrackRuntime
 
 TO_REDACT = {
     CONF_TRACKER_ID,
@@ -19,6 +19,7 @@ TO_REDACT = {
     p.LONGITUDE,
     "latitude",
     "longitude",
+    "anchor",
     "peer",
     "peers",
     "last_peer",
@@ -34,22 +35,25 @@ TO_REDACT = {
 async def async_get_config_entry_diagnostics(
     hass: HomeAssistant, entry: SinotrackConfigEntry
 ) -> dict[str, Any]:
-    runtime = entry.runtime_data
-    state = runtime.state
-    listener = runtime.listener
-    tracker = dict(state.as_dict())
-    tracker.update(connected=state.connected, online=state.online, peer=state.peer)
+    tracker: dict[str, Any] | None = None
     listener_data: dict[str, Any] = {}
-    if listener is not None:
-        listener_data = listener.diagnostics()
-        trackers = listener_data.pop("trackers", None)
-        if isinstance(trackers, dict):
-            # Only this tracker's entry of the shared listener; others belong to other entries.
-            own = trackers.get(runtime.ident)
-            listener_data["tracker"] = own
+    # No runtime when the entry is not loaded, e.g. while it waits for its port.
+    runtime: SinotrackRuntime | None = getattr(entry, "runtime_data", None)
+    if runtime is not None:
+        state = runtime.state
+        tracker = dict(state.as_dict())
+        tracker.update(connected=state.connected, online=state.online, peer=state.peer)
+        listener = runtime.listener
+        if listener is not None:
+            listener_data = listener.diagnostics()
+            # Only this tracker's part of the shared listener; the others belong to other
+            # entries.
+            listener_data.pop("trackers", None)
+            listener_data["tracker"] = listener.tracker_diagnostics(runtime.ident)
     return async_redact_data(
         {
             "entry": {
+                "state": entry.state.value,
                 "data": dict(entry.data),
                 "options": dict(entry.options),
                 "title": entry.title,

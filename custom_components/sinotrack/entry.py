@@ -86,12 +86,12 @@ async def async_setup_entry(hass: HomeAssistant, entry: SinotrackConfigEntry) ->
             is_fixable=False,
             severity=ir.IssueSeverity.ERROR,
             translation_key="port_unavailable",
-            translation_placeholders={"port": str(port), "host": host, "error": str(err)},
+            translation_placeholders={"port": str(port), "host": host, "error": err.detail},
         )
         raise ConfigEntryNotReady(
             translation_domain=DOMAIN,
             translation_key="port_unavailable",
-            translation_placeholders={"port": str(port), "host": host, "error": str(err)},
+            translation_placeholders={"port": str(port), "host": host, "error": err.detail},
         ) from err
     ir.async_delete_issue(hass, DOMAIN, port_issue_id(entry.entry_id))
     runtime.listener = listener

@@ -266,12 +266,20 @@ class ListenerBindError(ListenerError):
     """The port could not be opened; ``reason`` says why, ``str()`` is a readable message."""
 
     def __init__(
-        self, message: str, *, reason: BindFailure, host: str | tuple[str, ...] | None, port: int
+        self,
+        message: str,
+        *,
+        reason: BindFailure,
+        host: str | tuple[str, ...] | None,
+        port: int,
+        detail: str = "",
     ) -> None:
         super().__init__(message)
         self.reason: BindFailure = reason
         self.host = host
         self.port = port
+        self.detail = detail or message
+        """Why, without the address and port (for texts that name them already)."""
 
     @classmethod
     def from_os_error(
@@ -282,22 +290,22 @@ class ListenerBindError(ListenerError):
         reason: BindFailure
         if code == errno.EADDRINUSE:
             reason = "in_use"
-            message = f"{where}: the port is already in use by another program"
+            detail = "the port is already in use by another program"
         elif code in (errno.EACCES, errno.EPERM):
             reason = "permission"
-            message = f"{where}: permission denied (ports below 1024 need privileges)"
+            detail = "permission denied (ports below 1024 need privileges)"
         elif code in (errno.EADDRNOTAVAIL, errno.EAFNOSUPPORT) or code is None:
             # asyncio skips addresses that are not available (EADDRNOTAVAIL) and raises a
             # plain OSError without errno when none is left ("could not bind on any address").
             reason = "address_unavailable"
-            message = f"{where}: the address is not available on this host"
+            detail = "the address is not available on this host"
         elif isinstance(err, socket.gaierror):
             reason = "invalid_address"
-            message = f"{where}: the bind address cannot be resolved ({err.strerror or err})"
+            detail = f"the bind address cannot be resolved ({err.strerror or err})"
         else:
             reason = "error"
-            message = f"{where}: {err.strerror or err}"
-        return cls(message, reason=reason, host=host, port=port)
+            detail = f"{err.strerror or err}"
+        return cls(f"{where}: {detail}", reason=reason, host=host, port=port, detail=detail)
 
 
 def _describe_bind(host: str | tuple[str, ...] | None, port: int) -> str:
@@ -877,6 +885,15 @@ class Listener:
                 live.sink = None
 
         return unregister
+
+    def sink_changed(self, ident: str) -> None:
+        """Apply what the sink of ``ident`` says now (its JT/T 808 clock offset) to the live
+        session, without waiting for the tracker to reconnect."""
+        key = normalize_ident(ident)
+        sink = self._sinks.get(key)
+        session = self._sessions.get(key)
+        if sink is not None and session is not None and session.sink is sink:
+            self._apply_offset(session, sink, None)
 
     def set_unknown_tracker_callback(self, callback: UnknownTrackerCallback | None) -> None:
         """``callback(ident, protocol, peer)`` for an ID no sink owns: once per ID."""

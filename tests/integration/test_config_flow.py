@@ -1,0 +1,643 @@
+"""The config flow: add a tracker, adopt a discovered one, reconfigure it, change its options.
+
+Every test runs the flow through Home Assistant's flow manager, as the UI does, with real
+listeners on 127.0.0.1; only the source-IP lookup of the network integration (a UDP socket
+towards the internet) is replaced.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any, cast
+from unittest.mock import AsyncMock, patch
+
+from homeassistant.config_entries import (
+    SOURCE_INTEGRATION_DISCOVERY,
+    SOURCE_USER,
+    ConfigEntryState,
+    ConfigFlowResult,
+)
+from homeassistant.const import CONF_NAME, CONF_PORT
+from homeassistant.core import HomeAssistant
+from homeassistant.data_entry_flow import FlowResultType, InvalidData
+from homeassistant.exceptions import HomeAssistantError
+from homeassistant.helpers import device_registry as dr
+import pytest
+from pytest_homeassistant_custom_component.common import MockConfigEntry
+
+from custom_components.sinotrack.const import (
+    CONF_ADVANCED,
+    CONF_ALLOW_ENGINE_COMMANDS,
+    CONF_ALLOW_INVALID_FIX,
+    CONF_BIND_ADDRESS,
+    CONF_JT808_UTC_OFFSET,
+    CONF_OFFLINE_TIMEOUT,
+    CONF_TRACKER_ID,
+    DOMAIN,
+)
+from custom_components.sinotrack.runtime import SinotrackConfigEntry
+
+from .conftest import TRACKER_ID, TrackerFactory, free_port, make_entry, wait_for
+from .flow_helpers import (
+    OTHER_ID,
+    assert_flow_title,
+    assert_translated,
+    load_entry,
+    occupied_port,
+    port_accepts,
+    setup_entry,
+    v1_frame,
+)
+
+SOURCE_IP = "192.168.1.10"
+DEFAULT_OPTIONS = {
+    CONF_OFFLINE_TIMEOUT: 30,
+    CONF_JT808_UTC_OFFSET: 8.0,
+    CONF_ALLOW_INVALID_FIX: False,
+    CONF_ALLOW_ENGINE_COMMANDS: False,
+}
+
+
+@pytest.fixture(autouse=True)
+def source_ip() -> Iterator[AsyncMock]:
+    """Home Assistant's LAN address, which the create-entry text tells the user to forward to."""
+    with patch(
+        "homeassistant.components.network.async_get_source_ip",
+        AsyncMock(return_value=SOURCE_IP),
+    ) as mock:
+        yield mock
+
+
+def user_input(
+    tracker_id: str = TRACKER_ID,
+    port: int | None = None,
+    host: str = "127.0.0.1",
+    name: str = "Car",
+) -> dict[str, Any]:
+    return {
+        CONF_NAME: name,
+        CONF_TRACKER_ID: tracker_id,
+        CONF_PORT: free_port() if port is None else port,
+        CONF_ADVANCED: {CONF_BIND_ADDRESS: host},
+    }
+
+
+def reconfigure_input(port: int, host: str = "127.0.0.1", name: str = "Car") -> dict[str, Any]:
+    return {CONF_NAME: name, CONF_PORT: port, CONF_ADVANCED: {CONF_BIND_ADDRESS: host}}
+
+
+async def start_user_flow(hass: HomeAssistant) -> ConfigFlowResult:
+    result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_USER})
+    assert result["type"] is FlowResultType.FORM
+    assert result["step_id"] == "user"
+    assert not result["errors"]
+    assert_translated(result)
+    return result
+
+
+async def submit(
+    hass: HomeAssistant, result: ConfigFlowResult, data: dict[str, Any]
+) -> ConfigFlowResult:
+    result = await hass.config_entries.flow.async_configure(result["flow_id"], data)
+    await hass.async_block_till_done()
+    assert_translated(result)
+    return result
+
+
+def entry_of(result: ConfigFlowResult) -> SinotrackConfigEntry:
+    """The entry a flow created (a real ConfigEntry, which ``connect`` accepts as well)."""
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    entry: SinotrackConfigEntry = result["result"]
+    assert entry.domain == DOMAIN
+    return entry
+
+
+# -- user step --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("typed", "tracker_id"),
+    [
+        ("4210051415", "4210051415"),  # the 10-digit ID on the label
+        (" 421-005 1415 ", "4210051415"),  # spaces and dashes as copied from an SMS
+        ("868120145233604", "868120145233604"),  # 15-digit IMEI
+        ("13912345678", "13912345678"),  # 11-digit JT/T 808 terminal number
+        ("009180271064", "9180271064"),  # 12-digit BCD terminal number, zero padded
+        ("00000000004210051415", "4210051415"),  # 20-digit terminal number, zero padded
+    ],
+)
+async def test_user_creates_entry(hass: HomeAssistant, typed: str, tracker_id: str) -> None:
+    """Name, ID and port → an entry whose unique ID is the normalised tracker ID."""
+    result = await start_user_flow(hass)
+    port = free_port()
+
+    result = await submit(hass, result, user_input(typed, port))
+
+    entry = entry_of(result)
+    assert result["title"] == "Car"
+    assert result["data"] == {
+        CONF_TRACKER_ID: tracker_id,
+        CONF_PORT: port,
+        CONF_BIND_ADDRESS: "127.0.0.1",
+    }
+    assert result["options"] == DEFAULT_OPTIONS
+    assert entry.unique_id == tracker_id
+    # What to do next: forward the port to Home Assistant and point the tracker at it.
+    assert result["description_placeholders"] == {
+        "host": SOURCE_IP,
+        "port": str(port),
+        "tracker_id": tracker_id,
+    }
+    assert entry.state is ConfigEntryState.LOADED
+    assert await port_accepts(port)
+
+
+async def test_user_entry_receives_its_tracker(
+    hass: HomeAssistant, connect: TrackerFactory
+) -> None:
+    """The ID as typed by the user matches the ID the tracker sends."""
+    result = await start_user_flow(hass)
+    entry = entry_of(await submit(hass, result, user_input("421-005-1415")))
+
+    tracker = await connect(cast("MockConfigEntry", entry))
+    await tracker.send(v1_frame(TRACKER_ID))
+    assert (await tracker.read_until(b"#")).startswith(b"*HQ,4210051415,V4,V1,")
+    await hass.async_block_till_done()
+
+    assert entry.runtime_data.state.last_seen is not None
+    assert hass.config_entries.flow.async_progress() == []  # not "discovered" as unknown
+
+
+async def test_create_entry_without_source_ip(hass: HomeAssistant, source_ip: AsyncMock) -> None:
+    """If Home Assistant's address cannot be found, the text still tells what to forward."""
+    source_ip.side_effect = HomeAssistantError("no IPv4 address")
+    result = await start_user_flow(hass)
+
+    result = await submit(hass, result, user_input())
+
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    placeholders = result["description_placeholders"]
+    assert placeholders is not None
+    assert placeholders["host"] == "<Home Assistant's IP address>"
+
+
+@pytest.mark.parametrize(
+    "bad_id",
+    [
+        "",
+        "421005141",  # 9 digits
+        "123456789012345678901",  # 21 digits
+        "42100514AB",
+        "+4210051415",
+        "4210.051415",
+    ],
+)
+async def test_user_invalid_id_then_fixed(hass: HomeAssistant, bad_id: str) -> None:
+    result = await start_user_flow(hass)
+
+    result = await submit(hass, result, user_input(bad_id))
+    assert result["type"] is FlowResultType.FORM
+    assert result["errors"] == {CONF_TRACKER_ID: "invalid_id"}
+
+    result = await submit(hass, result, user_input(TRACKER_ID))
+    assert entry_of(result).unique_id == TRACKER_ID
+
+
+@pytest.mark.parametrize("bad_address", ["localhost", "300.1.1.1", "", "127.0.0.1:5013"])
+async def test_user_invalid_bind_address_then_fixed(hass: HomeAssistant, bad_address: str) -> None:
+    result = await start_user_flow(hass)
+
+    result = await submit(hass, result, user_input(host=bad_address))
+    assert result["type"] is FlowResultType.FORM
+    assert result["errors"] == {CONF_ADVANCED: "invalid_address"}
+
+    result = await submit(hass, result, user_input(host=" 127.0.0.1 "))
+    assert entry_of(result).data[CONF_BIND_ADDRESS] == "127.0.0.1"
+
+
+async def test_user_port_in_use_then_other_port(hass: HomeAssistant) -> None:
+    """A port another program listens on is refused; another port works."""
+    result = await start_user_flow(hass)
+    with occupied_port() as busy:
+        result = await submit(hass, result, user_input(port=busy))
+        assert result["type"] is FlowResultType.FORM
+        assert result["errors"] == {CONF_PORT: "cannot_bind"}
+
+        port = free_port()
+        result = await submit(hass, result, user_input(port=port))
+    entry = entry_of(result)
+    assert entry.data[CONF_PORT] == port
+    assert entry.state is ConfigEntryState.LOADED
+
+
+async def test_user_port_shared_with_another_tracker(
+    hass: HomeAssistant, connect: TrackerFactory
+) -> None:
+    """A port this integration listens on already is fine: both trackers use it."""
+    first = make_entry()
+    await load_entry(hass, first)
+    port = first.data[CONF_PORT]
+
+    result = await start_user_flow(hass)
+    result = await submit(hass, result, user_input(OTHER_ID, port, name="Van"))
+    second = entry_of(result)
+    assert second.data[CONF_PORT] == port
+    assert second.state is ConfigEntryState.LOADED
+
+    for entry, tracker_id in ((first, TRACKER_ID), (second, OTHER_ID)):
+        tracker = await connect(cast("MockConfigEntry", entry))
+        await tracker.send(v1_frame(tracker_id))
+        await tracker.read_until(b"#")
+    await hass.async_block_till_done()
+    assert first.runtime_data.state.connected
+    assert second.runtime_data.state.connected
+    assert first.runtime_data.state.last_seen is not None
+    assert second.runtime_data.state.last_seen is not None
+
+
+@pytest.mark.parametrize("typed", ["4210051415", "0421-005-1415"])
+async def test_user_already_configured(hass: HomeAssistant, typed: str) -> None:
+    make_entry().add_to_hass(hass)
+    result = await start_user_flow(hass)
+
+    result = await submit(hass, result, user_input(typed))
+
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "already_configured"
+    assert len(hass.config_entries.async_entries(DOMAIN)) == 1
+
+
+async def test_user_adds_tracker_while_it_is_discovered(hass: HomeAssistant) -> None:
+    """Adding a tracker by hand while its discovery waits for confirmation works."""
+    port = free_port()
+    discovered = await hass.config_entries.flow.async_init(
+        DOMAIN,
+        context={"source": SOURCE_INTEGRATION_DISCOVERY},
+        data=discovery_data(OTHER_ID, port),
+    )
+    assert discovered["type"] is FlowResultType.FORM
+
+    result = await start_user_flow(hass)
+    result = await submit(hass, result, user_input(OTHER_ID, port))
+
+    assert entry_of(result).unique_id == OTHER_ID
+    assert hass.config_entries.flow.async_progress() == []
+
+
+# -- discovery --------------------------------------------------------------------------------
+
+
+def discovery_data(tracker_id: str, port: int, protocol: str = "h02") -> dict[str, Any]:
+    return {
+        CONF_TRACKER_ID: tracker_id,
+        CONF_PORT: port,
+        CONF_BIND_ADDRESS: "127.0.0.1",
+        "protocol": protocol,
+    }
+
+
+async def test_discovery_confirmed(hass: HomeAssistant) -> None:
+    port = free_port()
+    result = await hass.config_entries.flow.async_init(
+        DOMAIN,
+        context={"source": SOURCE_INTEGRATION_DISCOVERY},
+        data=discovery_data(OTHER_ID, port),
+    )
+    assert result["type"] is FlowResultType.FORM
+    assert result["step_id"] == "discovery_confirm"
+    assert result["description_placeholders"] == {
+        "tracker_id": OTHER_ID,
+        "port": str(port),
+        "protocol": "H02",
+    }
+    assert_translated(result)
+    (progress,) = hass.config_entries.flow.async_progress()
+    assert assert_flow_title(progress) == f"Sinotrack tracker {OTHER_ID}"
+
+    result = await submit(hass, result, {CONF_NAME: "Van"})
+
+    entry = entry_of(result)
+    assert entry.title == "Van"
+    assert entry.unique_id == OTHER_ID
+    assert entry.data == {
+        CONF_TRACKER_ID: OTHER_ID,
+        CONF_PORT: port,
+        CONF_BIND_ADDRESS: "127.0.0.1",
+    }
+    assert entry.options == DEFAULT_OPTIONS
+    assert entry.state is ConfigEntryState.LOADED
+
+
+async def test_discovery_of_configured_tracker(hass: HomeAssistant) -> None:
+    entry = make_entry()
+    entry.add_to_hass(hass)
+
+    result = await hass.config_entries.flow.async_init(
+        DOMAIN,
+        context={"source": SOURCE_INTEGRATION_DISCOVERY},
+        data=discovery_data("0" + TRACKER_ID, entry.data[CONF_PORT], "jt808"),
+    )
+
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "already_configured"
+    assert_translated(result)
+
+
+async def test_discovery_already_in_progress(hass: HomeAssistant) -> None:
+    """The same tracker found on a second port: one confirmation, not two."""
+    for _ in range(2):
+        result = await hass.config_entries.flow.async_init(
+            DOMAIN,
+            context={"source": SOURCE_INTEGRATION_DISCOVERY},
+            data=discovery_data(OTHER_ID, free_port()),
+        )
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "already_in_progress"
+    assert_translated(result)
+    assert len(hass.config_entries.flow.async_progress()) == 1
+
+
+async def test_unknown_tracker_is_discovered(hass: HomeAssistant, connect: TrackerFactory) -> None:
+    """A tracker no entry owns connects to a running listener: Home Assistant offers it."""
+    entry = make_entry()
+    await load_entry(hass, entry)
+    tracker = await connect(entry)
+    await tracker.send(v1_frame(OTHER_ID))
+    await tracker.read_until(b"#")
+
+    def discovered() -> list[Any]:
+        return [
+            flow
+            for flow in hass.config_entries.flow.async_progress()
+            if flow["context"].get("unique_id") == OTHER_ID
+        ]
+
+    await wait_for(hass, lambda: bool(discovered()))
+    (flow,) = discovered()
+    assert flow["context"]["source"] == SOURCE_INTEGRATION_DISCOVERY
+    assert flow["step_id"] == "discovery_confirm"
+    assert assert_flow_title(flow) == f"Sinotrack tracker {OTHER_ID}"
+    assert entry.runtime_data.state.last_seen is None  # another tracker's frame
+
+    result = await hass.config_entries.flow.async_configure(flow["flow_id"], {CONF_NAME: "Van"})
+    await hass.async_block_till_done()
+    new = entry_of(result)
+    assert new.data[CONF_PORT] == entry.data[CONF_PORT]
+    assert new.state is ConfigEntryState.LOADED
+    # The tracker is still connected and now belongs to the new entry.
+    assert new.runtime_data.state.connected
+    await tracker.send(v1_frame(OTHER_ID))
+    await tracker.read_until(b"#")
+    await hass.async_block_till_done()
+    assert new.runtime_data.state.last_seen is not None
+
+
+# -- reconfigure ------------------------------------------------------------------------------
+
+
+async def start_reconfigure(hass: HomeAssistant, entry: MockConfigEntry) -> ConfigFlowResult:
+    result = await entry.start_reconfigure_flow(hass)
+    assert result["type"] is FlowResultType.FORM
+    assert result["step_id"] == "reconfigure"
+    assert result["description_placeholders"] == {"tracker_id": TRACKER_ID}
+    assert_translated(result)
+    return result
+
+
+async def test_reconfigure_name_and_port(hass: HomeAssistant, connect: TrackerFactory) -> None:
+    """The listener moves to the new port: the old one closes, the new one serves."""
+    entry = make_entry()
+    await load_entry(hass, entry)
+    old_port = entry.data[CONF_PORT]
+    new_port = free_port()
+
+    result = await start_reconfigure(hass, entry)
+    result = await submit(hass, result, reconfigure_input(new_port, name="Van"))
+
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "reconfigure_successful"
+    assert entry.title == "Van"
+    assert entry.data == {
+        CONF_TRACKER_ID: TRACKER_ID,
+        CONF_PORT: new_port,
+        CONF_BIND_ADDRESS: "127.0.0.1",
+    }
+    assert entry.state is ConfigEntryState.LOADED
+    (device,) = dr.async_entries_for_config_entry(dr.async_get(hass), entry.entry_id)
+    assert device.name == "Van"
+    assert not await port_accepts(old_port)
+    tracker = await connect(entry)
+    await tracker.send(v1_frame(TRACKER_ID))
+    await tracker.read_until(b"#")
+    await hass.async_block_till_done()
+    assert entry.runtime_data.state.last_seen is not None
+
+
+async def test_reconfigure_bind_address_on_same_port(hass: HomeAssistant) -> None:
+    """The entry's own listener does not stop it from listening on another address."""
+    entry = make_entry()
+    await load_entry(hass, entry)
+    port = entry.data[CONF_PORT]
+
+    result = await start_reconfigure(hass, entry)
+    result = await submit(hass, result, reconfigure_input(port, host="0.0.0.0"))
+
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "reconfigure_successful"
+    assert entry.data[CONF_BIND_ADDRESS] == "0.0.0.0"
+    assert entry.state is ConfigEntryState.LOADED
+    assert await port_accepts(port)
+
+
+async def test_reconfigure_address_of_shared_port_in_use(hass: HomeAssistant) -> None:
+    """Another entry keeps the port on the old address: the new address cannot get it."""
+    entry = make_entry()
+    await load_entry(hass, entry)
+    port = entry.data[CONF_PORT]
+    await load_entry(hass, make_entry(OTHER_ID, port))
+
+    result = await start_reconfigure(hass, entry)
+    result = await submit(hass, result, reconfigure_input(port, host="0.0.0.0"))
+
+    assert result["type"] is FlowResultType.FORM
+    assert result["errors"] == {CONF_PORT: "cannot_bind"}
+
+
+async def test_reconfigure_errors_then_fixed(hass: HomeAssistant) -> None:
+    entry = make_entry()
+    await load_entry(hass, entry)
+    result = await start_reconfigure(hass, entry)
+
+    with occupied_port() as busy:
+        result = await submit(hass, result, reconfigure_input(busy))
+        assert result["type"] is FlowResultType.FORM
+        assert result["errors"] == {CONF_PORT: "cannot_bind"}
+
+    result = await submit(hass, result, reconfigure_input(free_port(), host="my-server"))
+    assert result["type"] is FlowResultType.FORM
+    assert result["errors"] == {CONF_ADVANCED: "invalid_address"}
+
+    new_port = free_port()
+    result = await submit(hass, result, reconfigure_input(new_port))
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "reconfigure_successful"
+    assert entry.data[CONF_PORT] == new_port
+    assert entry.state is ConfigEntryState.LOADED
+    assert await port_accepts(new_port)
+
+
+async def test_reconfigure_onto_shared_port(hass: HomeAssistant) -> None:
+    entry = make_entry()
+    await load_entry(hass, entry)
+    other = make_entry(OTHER_ID)
+    await load_entry(hass, other)
+
+    result = await start_reconfigure(hass, entry)
+    result = await submit(hass, result, reconfigure_input(other.data[CONF_PORT]))
+
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "reconfigure_successful"
+    assert entry.state is ConfigEntryState.LOADED
+    assert entry.runtime_data.listener is other.runtime_data.listener
+
+
+async def test_reconfigure_unchanged_port_is_not_checked(hass: HomeAssistant) -> None:
+    """Renaming a tracker whose port is taken right now is allowed (no bind check)."""
+    with occupied_port() as busy:
+        entry = make_entry(port=busy)
+        await setup_entry(hass, entry)
+        assert entry.state is ConfigEntryState.SETUP_RETRY
+
+        result = await start_reconfigure(hass, entry)
+        result = await submit(hass, result, reconfigure_input(busy, name="Van"))
+
+        assert result["type"] is FlowResultType.ABORT
+        assert result["reason"] == "reconfigure_successful"
+        assert entry.title == "Van"
+        assert entry.state is ConfigEntryState.SETUP_RETRY
+
+
+# -- options ----------------------------------------------------------------------------------
+
+NEW_OPTIONS = {
+    CONF_OFFLINE_TIMEOUT: 5,
+    CONF_JT808_UTC_OFFSET: -3.5,
+    CONF_ALLOW_INVALID_FIX: True,
+    CONF_ALLOW_ENGINE_COMMANDS: True,
+}
+INVALID_FIX = (
+    b"*HQ,4210051415,V1,164649,V,1000.0000,N,08400.0000,W,000.00,000,221215,FFFFFBFF,712,01,0,0,6#"
+)
+
+
+async def change_options(hass: HomeAssistant, entry: MockConfigEntry) -> ConfigFlowResult:
+    result = await hass.config_entries.options.async_init(entry.entry_id)
+    assert result["type"] is FlowResultType.FORM
+    assert result["step_id"] == "init"
+    assert_translated(result, "options")
+    result = await hass.config_entries.options.async_configure(result["flow_id"], NEW_OPTIONS)
+    await hass.async_block_till_done()
+    assert_translated(result, "options")
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    return result
+
+
+async def test_options_apply_without_reload(hass: HomeAssistant, connect: TrackerFactory) -> None:
+    entry = make_entry()
+    await load_entry(hass, entry)
+    runtime = entry.runtime_data
+    assert not runtime.allow_engine_commands  # off by default
+    tracker = await connect(entry)
+    await tracker.send(v1_frame(TRACKER_ID))
+    await tracker.read_until(b"#")
+
+    await change_options(hass, entry)
+
+    assert entry.options == NEW_OPTIONS
+    assert entry.runtime_data is runtime  # not reloaded
+    assert tracker.writer.transport.is_closing() is False
+    assert runtime.offline_timeout == timedelta(minutes=5)
+    assert runtime.jt808_utc_offset == -3.5
+    assert runtime.allow_invalid_fix
+    assert runtime.allow_engine_commands
+    # An invalid fix now moves the tracker, on the connection that stayed open.
+    await tracker.send(INVALID_FIX)
+    await tracker.read_until(b"#")
+    await hass.async_block_till_done()
+    assert runtime.state.latitude == pytest.approx(10.0)
+
+
+async def test_options_of_entry_not_loaded(hass: HomeAssistant) -> None:
+    """Options saved while the entry is not loaded are used when it loads."""
+    entry = make_entry()
+    entry.add_to_hass(hass)
+
+    await change_options(hass, entry)
+    assert entry.state is ConfigEntryState.NOT_LOADED
+
+    await load_entry(hass, entry)
+    assert entry.runtime_data.offline_timeout == timedelta(minutes=5)
+    assert entry.runtime_data.allow_engine_commands
+
+
+async def test_options_form_shows_current_values(hass: HomeAssistant) -> None:
+    entry = make_entry(offline_timeout=45, allow_invalid_fix=True)
+    entry.add_to_hass(hass)
+
+    result = await hass.config_entries.options.async_init(entry.entry_id)
+
+    schema = result["data_schema"]
+    assert schema is not None
+    suggested = {
+        str(key): key.description["suggested_value"]
+        for key in schema.schema
+        if key.description and "suggested_value" in key.description
+    }
+    assert suggested == {
+        CONF_OFFLINE_TIMEOUT: 45,
+        CONF_JT808_UTC_OFFSET: 8.0,
+        CONF_ALLOW_INVALID_FIX: True,
+        CONF_ALLOW_ENGINE_COMMANDS: False,
+    }
+
+
+@pytest.mark.parametrize("port", [0, 65536])
+async def test_user_port_out_of_range(hass: HomeAssistant, port: int) -> None:
+    """The form itself refuses a port outside 1-65535."""
+    result = await start_user_flow(hass)
+
+    with pytest.raises(InvalidData):
+        await hass.config_entries.flow.async_configure(result["flow_id"], user_input(port=port))
+
+
+# A JT/T 808 location report (0x0200) from terminal 051160004464, clock 2020-08-07 18:07:22.
+JT808_LOCATION = bytes.fromhex(
+    "7e02000048051160004464000d00000000000c00020159885e06cbf344000000000000200807180722"
+    "01040000000130011c310109e4020063e50100e60100e7080000000000000000ee0a01cc01262c009a"
+    "6743001e7e"
+)
+
+
+async def test_jt808_offset_applies_to_connected_tracker(
+    hass: HomeAssistant, connect: TrackerFactory
+) -> None:
+    """A new JT/T 808 time zone applies to the tracker's next report, not its next connection."""
+    entry = make_entry("51160004464")
+    await load_entry(hass, entry)
+    runtime = entry.runtime_data
+    tracker = await connect(entry)
+    await tracker.send(JT808_LOCATION)
+    await tracker.read_jt808()
+    await hass.async_block_till_done()
+    assert runtime.state.newest == datetime(2020, 8, 7, 10, 7, 22, tzinfo=UTC).timestamp()
+
+    result = await hass.config_entries.options.async_init(entry.entry_id)
+    await hass.config_entries.options.async_configure(
+        result["flow_id"], {**entry.options, CONF_JT808_UTC_OFFSET: 0.0}
+    )
+    await tracker.send(JT808_LOCATION)
+    await tracker.read_jt808()
+    await hass.async_block_till_done()
+
+    assert runtime.state.newest == datetime(2020, 8, 7, 18, 7, 22, tzinfo=UTC).timestamp()

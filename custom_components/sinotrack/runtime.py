@@ -13,7 +13,11 @@ Rules:
   flag stays set. The flags survive a restart, so a tracker that still reports an alarm
   after Home Assistant restarts does not fire it again.
 * The odometer is the tracker's own mileage when it reports one; otherwise the distance
-  between valid fixes is added up.
+  between valid fixes is added up. Steps under ``_MIN_STEP_KM`` (GPS jitter when parked)
+  are not counted, but the distance is measured from the last counted fix, so a slow
+  vehicle that reports often still adds up its way.
+* The state is saved at most ``SAVE_DELAY`` seconds after a change, even while frames keep
+  coming, so an unclean restart loses little (the odometer never goes backwards by more).
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ from typing import Any, Final
 
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
-from homeassistant.helpers.event import async_track_time_interval
+from homeassistant.helpers.event import async_call_later, async_track_time_interval
 from homeassistant.helpers.storage import Store
 from homeassistant.util import dt as dt_util
 
@@ -46,6 +50,9 @@ from .protocol import Message, message as p
 
 STORAGE_VERSION: Final = 1
 SAVE_DELAY: Final = 30.0
+FUTURE_TOLERANCE: Final = 60.0
+"""Seconds a device timestamp may be ahead of the server's clock and still hold back
+older messages (GPS time against an NTP clock: a minute is plenty)."""
 LAST_SEEN_RESOLUTION: Final = timedelta(seconds=60)
 """The "last seen" sensor is written at most once a minute (a frame every few seconds
 would otherwise write it on every frame)."""
@@ -115,6 +122,9 @@ class TrackerState:
     """Device timestamp (epoch) of the newest message applied."""
     odometer: float | None = None
     computed_km: float = 0.0
+    anchor: tuple[float, float, float] | None = None
+    """Latitude, longitude and time (epoch) of the fix the computed distance was last
+    counted from."""
     device_mileage: bool = False
     alarms: dict[str, bool] = field(default_factory=dict)
     connected: bool = False
@@ -151,6 +161,7 @@ class TrackerState:
             "newest": self.newest,
             "odometer": self.odometer,
             "computed_km": self.computed_km,
+            "anchor": list(self.anchor) if self.anchor else None,
             "device_mileage": self.device_mileage,
             "alarms": self.alarms,
         }
@@ -159,6 +170,13 @@ class TrackerState:
     def from_dict(cls, data: dict[str, Any]) -> TrackerState:
         def when(text: Any) -> datetime | None:
             return dt_util.parse_datetime(text) if isinstance(text, str) else None
+
+        raw = data.get("anchor")
+        anchor = (
+            (float(raw[0]), float(raw[1]), float(raw[2]))
+            if isinstance(raw, list) and len(raw) == 3
+            else None
+        )
 
         return cls(
             values=dict(data.get("values") or {}),
@@ -170,6 +188,7 @@ class TrackerState:
             newest=data.get("newest"),
             odometer=data.get("odometer"),
             computed_km=float(data.get("computed_km") or 0.0),
+            anchor=anchor,
             device_mileage=bool(data.get("device_mileage")),
             alarms={k: bool(v) for k, v in (data.get("alarms") or {}).items()},
         )
@@ -200,6 +219,7 @@ class SinotrackRuntime:
         self._store: Store[dict[str, Any]] = Store(hass, STORAGE_VERSION, f"{DOMAIN}.{entry_id}")
         self._last_seen_written: datetime | None = None
         self._unsub_timer: CALLBACK_TYPE | None = None
+        self._unsub_save: CALLBACK_TYPE | None = None
         self.first_frame_callbacks: list[Callable[[], None]] = []
         self.listener: Listener | None = None
         self.unregister: Callable[[], None] | None = None
@@ -228,6 +248,8 @@ class SinotrackRuntime:
     def update_options(self, options: dict[str, Any]) -> None:
         """Apply new options at once (no reload needed)."""
         self._options = options
+        if self.listener is not None:
+            self.listener.sink_changed(self.ident)
         self._check_online()
 
     # -- lifecycle ------------------------------------------------------------------------
@@ -252,6 +274,9 @@ class SinotrackRuntime:
         if self._unsub_timer is not None:
             self._unsub_timer()
             self._unsub_timer = None
+        if self._unsub_save is not None:
+            self._unsub_save()
+            self._unsub_save = None
         await self._store.async_save(self.state.as_dict())
 
     async def async_remove_store(self) -> None:
@@ -277,9 +302,17 @@ class SinotrackRuntime:
     def _notify(self, changed: set[str]) -> None:
         if not changed:
             return
-        self._store.async_delay_save(self.state.as_dict, SAVE_DELAY)
+        if self._unsub_save is None:
+            # Not Store.async_delay_save(..., SAVE_DELAY): each call would postpone the
+            # write again, and a tracker reporting every few seconds would never be saved.
+            self._unsub_save = async_call_later(self.hass, SAVE_DELAY, self._async_save)
         for listener in list(self._listeners):
             listener(changed)
+
+    @callback
+    def _async_save(self, _now: datetime) -> None:
+        self._unsub_save = None
+        self._store.async_delay_save(self.state.as_dict)
 
     # -- the listener's sink --------------------------------------------------------------
 
@@ -320,8 +353,13 @@ class SinotrackRuntime:
         if timestamp is not None:
             if state.newest is not None and timestamp < state.newest:
                 LOGGER.debug("%s: ignoring a message older than the newest one", self.ident)
+                if p.COMMAND_CODE in message or p.COMMAND_REPLY_SERIAL in message:
+                    # A command reply answers now, whatever fix it carries (S32 mileage).
+                    self._apply_mileage(message, changed)
                 return
-            state.newest = timestamp
+            # A date far ahead (corrupt, or a JT/T 808 clock zone corrected later) must not
+            # make the frames that follow look old: the mark stays near the server's clock.
+            state.newest = min(timestamp, now.timestamp() + FUTURE_TOLERANCE)
         values = state.values
         before_state = state.vehicle_state
         before_moving = state.moving
@@ -331,17 +369,23 @@ class SinotrackRuntime:
                 changed.add(key)
         if p.LATITUDE in message:
             self._apply_position(message, now, changed)
-        mileage = message.get(p.MILEAGE)
-        if mileage is not None:
-            state.device_mileage = True
-            if state.odometer != mileage:
-                state.odometer = mileage
-                changed.add(KEY_ODOMETER)
+        self._apply_mileage(message, changed)
         if state.vehicle_state != before_state:
             changed.add(KEY_VEHICLE_STATE)
         if state.moving != before_moving:
             changed.add(KEY_MOVING)
         self._alarm_edges(message, now)
+
+    def _apply_mileage(self, message: Message, changed: set[str]) -> None:
+        """The tracker's own mileage, when the message carries it, is the odometer."""
+        mileage = message.get(p.MILEAGE)
+        if mileage is None:
+            return
+        state = self.state
+        state.device_mileage = True
+        if state.odometer != mileage:
+            state.odometer = mileage
+            changed.add(KEY_ODOMETER)
 
     def _apply_position(self, message: Message, now: datetime, changed: set[str]) -> None:
         state = self.state
@@ -354,21 +398,8 @@ class SinotrackRuntime:
         fix_time = dt_util.utc_from_timestamp(timestamp) if timestamp is not None else now
         hdop = message.get(p.HDOP)
         accuracy = max(5.0, float(hdop) * 5) if hdop is not None else 0.0
-        if (
-            valid
-            and not state.device_mileage
-            and state.latitude is not None
-            and state.longitude is not None
-        ):
-            step = haversine_km(state.latitude, state.longitude, latitude, longitude)
-            hours = (fix_time - state.fix_time).total_seconds() / 3600 if state.fix_time else 0.0
-            if step >= _MIN_STEP_KM and (hours <= 0 or step / hours <= _MAX_PLAUSIBLE_KMH):
-                state.computed_km += step
-                state.odometer = round(state.computed_km, 3)
-                changed.add(KEY_ODOMETER)
-        elif not state.device_mileage and state.odometer is None and valid:
-            state.odometer = 0.0
-            changed.add(KEY_ODOMETER)
+        if valid and not state.device_mileage:
+            self._add_distance(latitude, longitude, fix_time.timestamp(), changed)
         if (state.latitude, state.longitude, state.accuracy) != (latitude, longitude, accuracy):
             state.latitude = latitude
             state.longitude = longitude
@@ -378,8 +409,32 @@ class SinotrackRuntime:
             state.fix_time = fix_time
             changed.add("fix_time")
 
+    def _add_distance(
+        self, latitude: float, longitude: float, timestamp: float, changed: set[str]
+    ) -> None:
+        """Add the way from the last counted fix to this valid one to the odometer."""
+        state = self.state
+        anchor = state.anchor
+        if anchor is None:
+            state.anchor = (latitude, longitude, timestamp)
+            if state.odometer is None:
+                state.odometer = 0.0
+                changed.add(KEY_ODOMETER)
+            return
+        step = haversine_km(anchor[0], anchor[1], latitude, longitude)
+        if step < _MIN_STEP_KM:
+            return  # jitter, or a slow start: measured again from the same fix next time
+        state.anchor = (latitude, longitude, timestamp)
+        hours = (timestamp - anchor[2]) / 3600
+        if hours > 0 and step / hours > _MAX_PLAUSIBLE_KMH:
+            return  # a jump no vehicle makes: one of the two fixes is wrong
+        state.computed_km += step
+        state.odometer = round(state.computed_km, 3)
+        changed.add(KEY_ODOMETER)
+
     def _alarm_edges(self, message: Message, now: datetime) -> None:
         alarms = self.state.alarms
+        rising = []
         for key, event_type in ALARM_EVENTS.items():
             active = message.get(key)
             if active is None:
@@ -387,7 +442,11 @@ class SinotrackRuntime:
             was = alarms.get(key, False)
             alarms[key] = bool(active)
             if active and not was:
-                self._fire(event_type, message, now)
+                rising.append(event_type)
+        if "geofence" in rising and ("geofence_enter" in rising or "geofence_exit" in rising):
+            rising.remove("geofence")  # the direction says more than the bare area alarm
+        for event_type in rising:
+            self._fire(event_type, message, now)
 
     def _fire(self, event_type: str, message: Message, now: datetime) -> None:
         LOGGER.info("%s: %s alarm", self.ident, event_type)

@@ -205,7 +205,4 @@ class SinotrackSensor(SinotrackEntity, SensorEntity):
 
     @property
     def native_value(self) -> str | int | float | datetime | None:
-        value = self.entity_description.value_fn(self.runtime.state)
-        if isinstance(value, bool):
-            return None
-        return value  # type: ignore[no-any-return]
+        return self.entity_description.value_fn(self.runtime.state)  # type: ignore[no-any-return]

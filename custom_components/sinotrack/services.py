@@ -48,6 +48,7 @@ from .listener import (
     TrackerOfflineError,
 )
 from .protocol import Command, CommandError, CommandKind, Message, message as p
+from .protocol.commands import check_payload
 
 if TYPE_CHECKING:
     from .runtime import SinotrackRuntime
@@ -200,7 +201,17 @@ def async_setup_services(hass: HomeAssistant) -> None:
     """Register the actions (once, for every tracker)."""
 
     async def send_command(call: ServiceCall) -> ServiceResponse:
-        command = Command(CommandKind.CUSTOM, payload=call.data[ATTR_PAYLOAD])
+        try:
+            # What every protocol refuses (empty, too long, not printable ASCII), checked
+            # before the tracker is needed; H02's own limits are checked when encoding.
+            payload = check_payload(call.data[ATTR_PAYLOAD], h02=False)
+        except CommandError as err:
+            raise ServiceValidationError(
+                translation_domain=DOMAIN,
+                translation_key="invalid_command",
+                translation_placeholders={"error": str(err)},
+            ) from err
+        command = Command(CommandKind.CUSTOM, payload=payload)
         _, reply = await _send(hass, call, command)
         return reply_data(reply) if call.return_response else None
 

@@ -16,7 +16,7 @@ from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .entity import SinotrackEntity
 from .protocol import message as p
-from .runtime import KEY_MOVING, KEY_ONLINE, SinotrackConfigEntry, SinotrackRuntime, TrackerState
+from .runtime import KEY_MOVING, KEY_ONLINE, SinotrackConfigEntry, TrackerState
 
 PARALLEL_UPDATES = 0
 
@@ -94,11 +94,6 @@ class SinotrackBinarySensor(SinotrackEntity, BinarySensorEntity):
     """A lasting condition reported by the tracker."""
 
     entity_description: SinotrackBinarySensorDescription
-
-    def __init__(
-        self, runtime: SinotrackRuntime, description: SinotrackBinarySensorDescription, name: str
-    ) -> None:
-        super().__init__(runtime, description, name, description.keys)
 
     @property
     def is_on(self) -> bool | None:

@@ -25,12 +25,15 @@ class SinotrackEntity(Entity):
         runtime: SinotrackRuntime,
         description: EntityDescription,
         name: str,
-        keys: Iterable[str] = (),
+        keys: Iterable[str] | None = None,
     ) -> None:
         self.entity_description = description
         self.runtime = runtime
         self._attr_unique_id = f"{runtime.ident}_{description.key}"
-        self.watched_keys = frozenset(keys)
+        # Descriptions of value entities name the runtime keys they are made of.
+        self.watched_keys = frozenset(
+            keys if keys is not None else getattr(description, "keys", ())
+        )
         model = runtime.state.values.get("device.model")
         self._attr_device_info = DeviceInfo(
             identifiers={(DOMAIN, runtime.ident)},

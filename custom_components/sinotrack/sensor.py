@@ -32,7 +32,6 @@ from .runtime import (
     KEY_VEHICLE_STATE,
     VEHICLE_STATES,
     SinotrackConfigEntry,
-    SinotrackRuntime,
     TrackerState,
 )
 
@@ -197,11 +196,6 @@ class SinotrackSensor(SinotrackEntity, SensorEntity):
     """A value reported by the tracker (restored after a restart by the runtime)."""
 
     entity_description: SinotrackSensorDescription
-
-    def __init__(
-        self, runtime: SinotrackRuntime, description: SinotrackSensorDescription, name: str
-    ) -> None:
-        super().__init__(runtime, description, name, description.keys)
 
     @property
     def native_value(self) -> str | int | float | datetime | None:

@@ -8,7 +8,12 @@
 #   make lint        ruff check, ruff format --check, mypy --strict
 #   make format      apply ruff's fixes and formatting
 #   make bench       run every benchmarks/bench_*.py
-#   make lock        regenerate requirements/test-*.txt from requirements/test-*.in
+#   make fuzz        fuzz the codec for SECONDS seconds (default 600): make fuzz SECONDS=3600
+#   make run         a real Home Assistant on http://localhost:8123 with the integration and a
+#                    simulated tracker driving (login dev / dev-password-123); Ctrl-C stops it
+#                    options: make run RUN_ARGS='--interval 2 --protocol jt808'
+#   make screenshot  docs/device-page.png: the device page, taken with headless Chromium
+#   make lock        regenerate requirements/{test,run}-*.txt from requirements/{test,run}-*.in
 #                    (make lock UPGRADE=1 to move every pin to the newest allowed version)
 #   make setup       only set up the environments (idempotent) and print their versions
 #   make shell       a shell inside the main environment (scripts/envrun CMD runs any command)
@@ -16,9 +21,11 @@
 
 SHELL := /bin/bash
 PYTEST_ARGS ?=
+SECONDS ?= 600
+RUN_ARGS ?=
 export PYTEST_ARGS
 
-.PHONY: help test test-fast lint format bench lock setup shell clean-cache
+.PHONY: help test test-fast lint format bench fuzz run screenshot lock setup shell clean-cache
 
 help:
 	@sed -n 's/^#   //p' Makefile
@@ -37,6 +44,15 @@ format:
 
 bench:
 	bash scripts/bench
+
+fuzz:
+	bash scripts/envrun python -m tools.fuzz --seconds $(SECONDS)
+
+run:
+	bash scripts/run $(RUN_ARGS)
+
+screenshot:
+	bash scripts/screenshot
 
 lock:
 	SINOTRACK_LOCK_UPGRADE=$(if $(UPGRADE),1,0) bash scripts/lock

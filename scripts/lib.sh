@@ -10,6 +10,7 @@
 #     rootfs-<key>/                      the chroot (key: suite, packages, recipe version)
 #       opt/uv/                          pinned uv, in a venv of its own
 #       opt/venvs/<env>-<lockhash>/      one venv per lock file requirements/test-<env>.txt
+#                                        (requirements/run-<ha>.txt for the run envs)
 #       var/cache/uv/                    uv's download cache
 #     host/                              the same layout when a host python3.14 is used
 #     provision.lock                     serialises concurrent set-ups
@@ -28,6 +29,11 @@ SNT_SHARED="$(cd "$SNT_REPO/.." && pwd -P)/shared"
 # The test environments: requirements/test-<env>.in -> requirements/test-<env>.txt (lock).
 SNT_MAIN_ENV=ha2026.10
 SNT_ALL_ENVS=(ha2026.10 ha2026.5)
+# The run environments: a real Home Assistant with its frontend, for `make run`, the screenshot
+# and the end-to-end tests: requirements/run-<ha>.in -> requirements/run-<ha>.txt. The
+# end-to-end tests of test env <ha> start Home Assistant from run env run-<ha>.
+SNT_RUN_ENV=run-ha2026.10
+SNT_RUN_ENVS=(run-ha2026.10 run-ha2026.5)
 
 SNT_UV_VERSION=0.13.9
 SNT_MIN_PYTHON=3.14.2
@@ -300,7 +306,12 @@ snt_ensure_rootfs() {
 	done
 }
 
-snt_lock_file() { printf '%s/requirements/test-%s.txt' "$SNT_REPO" "$1"; }
+snt_lock_file() {
+	case "$1" in
+	run-*) printf '%s/requirements/%s.txt' "$SNT_REPO" "$1" ;;
+	*) printf '%s/requirements/test-%s.txt' "$SNT_REPO" "$1" ;;
+	esac
+}
 
 # Sets SNT_VENV to env $1's venv path (inside the env): keyed by a hash of its lock file, so a
 # changed lock gets a new venv. Fails if there is no lock file.
@@ -324,7 +335,7 @@ snt_ensure_venv() {
 	out="$(snt_out "$vdir")"
 	[[ -f $out/$SNT_MARKER ]] && return 0
 	local t0=$SECONDS
-	snt_log "building venv $name from requirements/test-$name.txt"
+	snt_log "building venv $name from requirements/${lock##*/}"
 	snt_rmtree "$out"
 	snt_inside "$SNT_ROOT" "" -- "$SNT_IN_UV" venv -q --python "$SNT_IN_PY" "$vdir"
 	cp "$lock" "$out/requirements.lock"
@@ -386,9 +397,15 @@ snt_run() {
 }
 
 SNT_VERSIONS_PY='import importlib.metadata as m, platform, sys
-v = {d: m.version(d) for d in ("homeassistant", "pytest-homeassistant-custom-component")}
-print("[sinotrack] env %s: Python %s (%s), homeassistant %s, PHACC %s" % (
-    sys.argv[1], platform.python_version(), sys.executable, v["homeassistant"],
-    v["pytest-homeassistant-custom-component"]))'
+def version(name):
+    try:
+        return m.version(name)
+    except m.PackageNotFoundError:
+        return None
+phacc = version("pytest-homeassistant-custom-component")
+frontend = version("home-assistant-frontend")
+print("[sinotrack] env %s: Python %s (%s), homeassistant %s%s%s" % (
+    sys.argv[1], platform.python_version(), sys.executable, version("homeassistant"),
+    ", PHACC %s" % phacc if phacc else "", ", frontend %s" % frontend if frontend else ""))'
 
 snt_print_versions() { snt_run "$1" run -- python -c "$SNT_VERSIONS_PY" "$1" >&2; }

@@ -1,0 +1,374 @@
+"""The integration in a real Home Assistant, as a user runs it.
+
+One ``hass`` process with a fresh config folder: onboarded over its REST API, the tracker
+added through the config flow's REST API, the simulator connected (H02, the ST-903's
+protocol). Then, over REST and the websocket API: the device and its entities, positions and
+sensors equal to what the simulator sent, one alarm event for an SOS however long the tracker
+keeps reporting it, the mileage query's response, and nothing left once Home Assistant stops.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+import contextlib
+from dataclasses import dataclass
+import math
+import os
+from pathlib import Path
+import re
+import time
+from typing import Any, Final
+
+import aiohttp
+import pytest
+
+from tools.devhass import (
+    DEV_NAME,
+    DEV_PASSWORD,
+    DEV_USERNAME,
+    HOME_LATITUDE,
+    HOME_LONGITUDE,
+    TRACKER_ID,
+    HassClient,
+    HassProcess,
+    HassWebsocket,
+    free_port,
+    write_config,
+)
+from tools.devhass.setup import find_device, tracker_form
+from tools.simulator import Fix, SimulatedTracker, haversine_km
+
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
+
+NAME: Final = "Car"
+BATTERY: Final = 80
+"""Percent; H02 positions carry it on the 1-6 scale, where 5 means 80 %."""
+MILEAGE: Final = 1234.5
+WAIT: Final = 20.0
+"""Longest wait for Home Assistant to show what the tracker sent."""
+
+EXPECTED_ENTITIES: Final = {
+    "tracker": "device_tracker",
+    "battery": "sensor",
+    "speed": "sensor",
+    "odometer": "sensor",
+    "vehicle_state": "sensor",
+    "last_fix": "sensor",
+    "last_seen": "sensor",
+    "ignition": "binary_sensor",
+    "sos": "binary_sensor",
+    "power_cut": "binary_sensor",
+    "moving": "binary_sensor",
+    "connected": "binary_sensor",
+    "position_valid": "binary_sensor",
+    "alarm": "event",
+}
+"""Entity description keys (unique id ``<tracker id>_<key>``) -> platform; not every one."""
+
+# Errors a fresh run env logs that have nothing to do with the integration: onboarding starts
+# the flows of Google Translate, Met.no and Radio Browser, whose requirements are not in the
+# run env (they need the internet anyway); the ffmpeg and libturbojpeg system tools are not
+# in the env either.
+ALLOWED_ERRORS: Final = (
+    re.compile(r"No module named '(gtts|metno|radios|radios\.\w+)'"),
+    re.compile(r"FFmpeg fails \[Errno 2\] No such file or directory: 'ffmpeg'"),
+    re.compile(r"Error loading libturbojpeg"),
+)
+_RECORD: Final = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d+ (\w+) ", re.MULTILINE)
+
+
+class Clock:
+    """Whole seconds, one more on every call, from a minute ago: each fix has its own time."""
+
+    def __init__(self) -> None:
+        self.now = int(time.time()) - 60
+
+    def __call__(self) -> float:
+        self.now = max(self.now + 1, int(time.time()) - 60)
+        return float(self.now)
+
+
+@dataclass(slots=True)
+class Instance:
+    """The running Home Assistant, its client and the test's view of it."""
+
+    hass: HassProcess
+    client: HassClient
+    config_dir: Path
+    http_port: int
+    tracker_port: int
+
+
+@pytest.fixture
+async def instance(
+    hass_python: Path, tmp_path: Path, socket_enabled: None
+) -> AsyncIterator[Instance]:
+    """A fresh Home Assistant, started and onboarded; stopped at teardown if still running."""
+    http_port, tracker_port = free_port(), free_port()
+    while tracker_port == http_port:
+        tracker_port = free_port()
+    config_dir = tmp_path / "config"
+    ha_dir = next(hass_python.parent.parent.glob("lib/python*/site-packages/homeassistant"))
+    write_config(config_dir, host="127.0.0.1", port=http_port, ha_dir=ha_dir)
+    url = f"http://127.0.0.1:{http_port}"
+    hass = HassProcess(config_dir, python=str(hass_python), url=url)
+    async with aiohttp.ClientSession() as session:
+        await hass.start()
+        try:
+            await hass.wait_http(session)
+            yield Instance(hass, HassClient(session, url), config_dir, http_port, tracker_port)
+        finally:
+            await hass.stop()
+
+
+async def wait_state(
+    client: HassClient, entity_id: str, check: Callable[[dict[str, Any]], bool]
+) -> dict[str, Any]:
+    """Poll ``entity_id``'s state until ``check`` accepts it; the state."""
+    state: dict[str, Any] | None = None
+    try:
+        async with asyncio.timeout(WAIT):
+            while True:
+                state = await client.state(entity_id)
+                if state is not None and check(state):
+                    return state
+                await asyncio.sleep(0.1)
+    except TimeoutError:
+        pytest.fail(f"{entity_id} never got there; last state: {state}")
+
+
+def shows(fix: Fix) -> Callable[[dict[str, Any]], bool]:
+    """The device tracker's state is at ``fix``."""
+
+    def check(state: dict[str, Any]) -> bool:
+        attributes = state["attributes"]
+        return math.isclose(
+            attributes.get("latitude") or 0, fix.latitude, abs_tol=1e-5
+        ) and math.isclose(attributes.get("longitude") or 0, fix.longitude, abs_tol=1e-5)
+
+    return check
+
+
+def away_km(fix: Fix) -> float:
+    return haversine_km(HOME_LATITUDE, HOME_LONGITUDE, fix.latitude, fix.longitude)
+
+
+def error_records(log: str) -> list[str]:
+    """The ERROR (and worse) records of a Home Assistant log, each with its traceback."""
+    starts = list(_RECORD.finditer(log))
+    records = []
+    for index, match in enumerate(starts):
+        end = starts[index + 1].start() if index + 1 < len(starts) else len(log)
+        if match.group(1) in ("ERROR", "CRITICAL"):
+            records.append(log[match.start() : end].strip())
+    return records
+
+
+def processes_using(path: Path) -> list[str]:
+    """Command lines of the processes that mention ``path`` (e.g. a config folder)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        with contextlib.suppress(OSError):
+            command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+            if str(path) in command:
+                found.append(f"{entry.name}: {command}")
+    return found
+
+
+async def refuses(port: int) -> bool:
+    """Nothing listens on 127.0.0.1:``port`` any more."""
+    try:
+        _, writer = await asyncio.open_connection("127.0.0.1", port)
+    except ConnectionRefusedError:
+        return True
+    writer.close()
+    with contextlib.suppress(OSError):
+        await writer.wait_closed()
+    return False
+
+
+async def onboard_and_add_tracker(instance: Instance) -> tuple[str, str, dict[str, str]]:
+    """Onboard, add the tracker; (entry id, device id, description key -> entity id)."""
+    client = instance.client
+    assert not any((await client.onboarding()).values()), "a fresh instance is not onboarded"
+    await client.onboard(name=DEV_NAME, username=DEV_USERNAME, password=DEV_PASSWORD)
+    assert all((await client.onboarding()).values())
+    config = await client.wait_running()
+    assert "sinotrack" not in config["components"]  # not set up before it is added
+
+    result = await client.config_flow(
+        "sinotrack", tracker_form(instance.tracker_port, "127.0.0.1", name=NAME)
+    )
+    assert result["type"] == "create_entry", result
+    assert result["title"] == NAME
+    assert result["result"]["state"] == "loaded", result
+    entry_id: str = result["result"]["entry_id"]
+
+    async with client.websocket() as ws:
+        device = await find_device(ws)
+        assert device is not None, "no device for the tracker"
+        assert (device["name"], device["manufacturer"], device["model"]) == (
+            NAME,
+            "SinoTrack",
+            "ST-903",
+        )
+        assert device["serial_number"] == TRACKER_ID
+        assert entry_id in device["config_entries"]
+        registry: list[dict[str, Any]] = await ws.command("config/entity_registry/list")
+    entities = {
+        entity["unique_id"].removeprefix(f"{TRACKER_ID}_"): entity
+        for entity in registry
+        if entity["device_id"] == device["id"]
+    }
+    assert {entity["platform"] for entity in entities.values()} == {"sinotrack"}
+    missing = {key for key in EXPECTED_ENTITIES if key not in entities}
+    assert not missing, f"entities missing: {missing}; there are {sorted(entities)}"
+    for key, platform in EXPECTED_ENTITIES.items():
+        assert entities[key]["entity_id"].startswith(f"{platform}."), entities[key]
+    return entry_id, device["id"], {key: entities[key]["entity_id"] for key in entities}
+
+
+async def count_events(events: asyncio.Queue[dict[str, Any]], entity_id: str) -> list[str]:
+    """The event types fired by event entity ``entity_id`` among the queued state changes."""
+    fired = []
+    while not events.empty():
+        data = events.get_nowait()["data"]
+        old, new = data.get("old_state"), data.get("new_state")
+        if data["entity_id"] != entity_id or new is None:
+            continue
+        if new["state"] not in ("unknown", "unavailable") and (
+            old is None or old["state"] != new["state"]
+        ):
+            fired.append(new["attributes"].get("event_type"))
+    return fired
+
+
+async def test_real_home_assistant(instance: Instance) -> None:
+    client = instance.client
+    _, device_id, ids = await onboard_and_add_tracker(instance)
+    sent: list[Fix] = []
+    tracker = SimulatedTracker(
+        TRACKER_ID,
+        "h02",
+        "127.0.0.1",
+        instance.tracker_port,
+        interval=3600,  # positions are sent by the test, one at a time
+        heartbeat=None,
+        mileage_km=MILEAGE,
+        battery=BATTERY,
+        clock=Clock(),
+        on_sent=sent.append,
+    )
+    try:
+        async with client.websocket() as ws:
+            await drive(client, ws, tracker, sent, ids, device_id)
+        await stop_and_check(instance, tracker)
+    finally:
+        await tracker.stop()
+
+
+async def drive(
+    client: HassClient,
+    ws: HassWebsocket,
+    tracker: SimulatedTracker,
+    sent: list[Fix],
+    ids: dict[str, str],
+    device_id: str,
+) -> None:
+    """Positions, an SOS and the mileage query, checked against what Home Assistant shows."""
+    events = await ws.subscribe_events("state_changed")
+    tracker.start()
+    async with asyncio.timeout(WAIT):
+        await tracker.wait_connected()
+    await wait_state(client, ids["connected"], lambda state: state["state"] == "on")
+
+    # Parked at the start of the route, which is home; then driving away.
+    first = sent[-1]
+    assert (first.latitude, first.longitude) == (HOME_LATITUDE, HOME_LONGITUDE)
+    assert first.speed_kmh == 0
+    assert not first.ignition
+    state = await wait_state(client, ids["tracker"], shows(first))
+    assert state["state"] == "home"
+    assert state["attributes"]["source_type"] == "gps"
+    await wait_state(client, ids["ignition"], lambda state: state["state"] == "off")
+    battery = await wait_state(client, ids["battery"], lambda state: state["state"] != "unknown")
+    assert float(battery["state"]) == BATTERY
+    while sent[-1].speed_kmh < 20 or away_km(sent[-1]) < 0.3:  # the home zone is 100 m
+        fix = tracker.send_position()
+        await wait_state(client, ids["tracker"], shows(fix))
+    fix = sent[-1]
+    speed = await wait_state(
+        client,
+        ids["speed"],
+        lambda state: math.isclose(float(state["state"]), fix.speed_kmh, abs_tol=0.1),
+    )
+    assert speed["attributes"]["unit_of_measurement"] == "km/h"
+    await wait_state(client, ids["ignition"], lambda state: state["state"] == "on")
+    await wait_state(client, ids["moving"], lambda state: state["state"] == "on")
+    assert (await wait_state(client, ids["tracker"], shows(fix)))["state"] == "not_home"
+
+    # SOS: raised once, then held in two more reports, then cleared: one alarm event.
+    sos_fix_count = len(sent)
+    assert await tracker.raise_alarm("sos")
+    await wait_state(client, ids["sos"], lambda state: state["state"] == "on")
+    for _ in range(3):
+        await wait_state(client, ids["tracker"], shows(tracker.send_position()))
+    assert all("sos" in fix.alarms for fix in sent[sos_fix_count : sos_fix_count + 3])
+    assert "sos" not in sent[-1].alarms
+    await wait_state(client, ids["sos"], lambda state: state["state"] == "off")
+    event = await wait_state(client, ids["alarm"], lambda state: state["state"] != "unknown")
+    assert event["attributes"]["event_type"] == "sos"
+    sos = sent[sos_fix_count]
+    assert math.isclose(event["attributes"]["latitude"], sos.latitude, abs_tol=1e-5)
+    assert math.isclose(event["attributes"]["longitude"], sos.longitude, abs_tol=1e-5)
+    assert await count_events(events, ids["alarm"]) == ["sos"]
+
+    # The mileage query answers with the tracker's odometer, which the sensor then shows.
+    response = await client.call_service(
+        "sinotrack", "query_mileage", {"device_id": device_id}, return_response=True
+    )
+    assert math.isclose(response["mileage"], round(tracker.mileage_km, 1), abs_tol=0.05), response
+    assert tracker.commands_answered == 1
+    await wait_state(
+        client,
+        ids["odometer"],
+        lambda state: math.isclose(float(state["state"]), response["mileage"], abs_tol=0.05),
+    )
+    # The same over the websocket API.
+    result = await ws.command(
+        "call_service",
+        domain="sinotrack",
+        service="query_mileage",
+        service_data={"device_id": device_id},
+        return_response=True,
+    )
+    assert math.isclose(result["response"]["mileage"], response["mileage"], abs_tol=0.05)
+
+
+async def stop_and_check(instance: Instance, tracker: SimulatedTracker) -> None:
+    """Stop Home Assistant with SIGTERM: it exits cleanly and leaves nothing behind."""
+    pid = instance.hass.pid
+    started = time.monotonic()
+    code = await instance.hass.stop()
+    assert code == 0, f"Home Assistant exited with {code}:\n{instance.hass.log_tail()}"
+    assert time.monotonic() - started < 60
+    assert pid is not None
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)
+    assert processes_using(instance.config_dir) == []
+    assert await refuses(instance.http_port), "the HTTP port is still open"
+    assert await refuses(instance.tracker_port), "the tracker port is still open"
+    async with asyncio.timeout(WAIT):
+        while tracker.connected:  # noqa: ASYNC110 - until Home Assistant closed the connection
+            await asyncio.sleep(0.05)
+
+    log = (instance.config_dir / "home-assistant.log").read_text(encoding="utf-8")
+    unexpected = [
+        record
+        for record in error_records(log)
+        if not any(allowed.search(record) for allowed in ALLOWED_ERRORS)
+    ]
+    assert unexpected == [], "\n\n".join(unexpected)

@@ -11,7 +11,7 @@ from homeassistant.components.binary_sensor import (
     BinarySensorEntityDescription,
 )
 from homeassistant.const import EntityCategory
-from homeassistant.core import HomeAssistant
+from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .entity import SinotrackEntity
@@ -27,6 +27,9 @@ class SinotrackBinarySensorDescription(BinarySensorEntityDescription):
 
     value_fn: Callable[[TrackerState], bool | None]
     keys: tuple[str, ...]
+    reported_only: bool = False
+    """Created once the tracker first reports the condition: H02 trackers never report a
+    crash, a rollover, fatigue or (usually) a low battery, so no entity stays unknown."""
 
 
 def _flag(
@@ -50,11 +53,11 @@ BINARY_SENSORS: tuple[SinotrackBinarySensorDescription, ...] = (
     _flag("ignition", p.IGNITION, BinarySensorDeviceClass.RUNNING),
     _flag("sos", p.SOS, BinarySensorDeviceClass.SAFETY),
     _flag("power_cut", p.POWER_CUT, BinarySensorDeviceClass.PROBLEM),
-    _flag("crash", p.CRASH, BinarySensorDeviceClass.SAFETY),
-    _flag("rollover", p.ROLLOVER, BinarySensorDeviceClass.SAFETY),
+    _flag("crash", p.CRASH, BinarySensorDeviceClass.SAFETY, reported_only=True),
+    _flag("rollover", p.ROLLOVER, BinarySensorDeviceClass.SAFETY, reported_only=True),
     _flag("overspeed", p.OVERSPEED, BinarySensorDeviceClass.PROBLEM),
-    _flag("fatigue", p.FATIGUE, BinarySensorDeviceClass.PROBLEM),
-    _flag("low_battery", p.LOW_BATTERY, BinarySensorDeviceClass.BATTERY),
+    _flag("fatigue", p.FATIGUE, BinarySensorDeviceClass.PROBLEM, reported_only=True),
+    _flag("low_battery", p.LOW_BATTERY, BinarySensorDeviceClass.BATTERY, reported_only=True),
     _flag(
         "position_valid",
         p.VALID,
@@ -85,9 +88,27 @@ async def async_setup_entry(
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
     runtime = entry.runtime_data
-    async_add_entities(
-        SinotrackBinarySensor(runtime, description, entry.title) for description in BINARY_SENSORS
-    )
+    pending = list(BINARY_SENSORS)
+
+    @callback
+    def add_reported(_changed: set[str] | None = None) -> None:
+        values = runtime.state.values
+        ready = [
+            description
+            for description in pending
+            if not description.reported_only or any(key in values for key in description.keys)
+        ]
+        if ready:
+            for description in ready:
+                pending.remove(description)
+            async_add_entities(
+                SinotrackBinarySensor(runtime, description, entry.title) for description in ready
+            )
+
+    add_reported()
+    if pending:
+        remove = runtime.add_listener(add_reported)
+        entry.async_on_unload(remove)
 
 
 class SinotrackBinarySensor(SinotrackEntity, BinarySensorEntity):

@@ -67,6 +67,14 @@ BINARY_SENSORS = (
     "binary_sensor.car_moving",
     "binary_sensor.car_connected",
 )
+REPORTED_ONLY = (
+    "binary_sensor.car_crash",
+    "binary_sensor.car_rollover",
+    "binary_sensor.car_fatigue_driving",
+    "binary_sensor.car_low_battery",
+)
+"""Created once the tracker first reports them: never for an H02 tracker's frames here."""
+H02_BINARY_SENSORS = tuple(e for e in BINARY_SENSORS if e not in REPORTED_ONLY)
 DISABLED_BY_DEFAULT = {
     "sensor.car_direction",
     "sensor.car_altitude",
@@ -146,19 +154,16 @@ async def test_h02_v1(hass: HomeAssistant, connect: TrackerFactory) -> None:
         "sensor.car_vehicle_state": "towing",  # moving with the ignition off
         "sensor.car_last_fix": iso(T0),
     }
-    assert states_of(hass, BINARY_SENSORS) == {
+    assert states_of(hass, H02_BINARY_SENSORS) == {
         "binary_sensor.car_ignition": "off",
         "binary_sensor.car_sos": "off",
         "binary_sensor.car_power_cut": "off",
-        "binary_sensor.car_crash": "unknown",  # H02 has no crash flag
-        "binary_sensor.car_rollover": "unknown",
         "binary_sensor.car_overspeeding": "off",
-        "binary_sensor.car_fatigue_driving": "unknown",
-        "binary_sensor.car_low_battery": "unknown",
         "binary_sensor.car_position_valid": "on",
         "binary_sensor.car_moving": "on",
         "binary_sensor.car_connected": "on",
     }
+    assert all(hass.states.get(entity_id) is None for entity_id in REPORTED_ONLY)
     assert state(hass, "sensor.car_speed").attributes["unit_of_measurement"] == "km/h"
     assert state(hass, "sensor.car_odometer").attributes["unit_of_measurement"] == "km"
     assert state(hass, "event.car_alarm").state == "unknown"
@@ -193,19 +198,16 @@ async def test_h02_binary(hass: HomeAssistant, connect: TrackerFactory) -> None:
         "sensor.car_vehicle_state": "parked",
         "sensor.car_last_fix": "2016-11-13T12:45:43+00:00",
     }
-    assert states_of(hass, BINARY_SENSORS) == {
+    assert states_of(hass, H02_BINARY_SENSORS) == {
         "binary_sensor.car_ignition": "off",
         "binary_sensor.car_sos": "off",
         "binary_sensor.car_power_cut": "off",
-        "binary_sensor.car_crash": "unknown",
-        "binary_sensor.car_rollover": "unknown",
         "binary_sensor.car_overspeeding": "off",
-        "binary_sensor.car_fatigue_driving": "unknown",
-        "binary_sensor.car_low_battery": "unknown",
         "binary_sensor.car_position_valid": "on",
         "binary_sensor.car_moving": "off",
         "binary_sensor.car_connected": "on",
     }
+    assert all(hass.states.get(entity_id) is None for entity_id in REPORTED_ONLY)
 
 
 async def test_jt808_location(hass: HomeAssistant, connect: TrackerFactory) -> None:
@@ -319,9 +321,11 @@ async def test_device_and_registry(
     entities = er.async_entries_for_config_entry(entity_registry, loaded_entry.entry_id)
     assert {entity.device_id for entity in entities} == {device.id}
     by_id = {entity.entity_id: entity for entity in entities}
+    # Before the tracker reports anything, the conditions only some trackers report
+    # (crash, rollover, fatigue, low battery) have no entity yet.
     assert set(by_id) == {
         *SENSORS,
-        *BINARY_SENSORS,
+        *H02_BINARY_SENSORS,
         "device_tracker.car",
         "event.car_alarm",
     }

@@ -15,6 +15,7 @@ from homeassistant.helpers.typing import ConfigType
 from homeassistant.util import dt as dt_util
 from homeassistant.util.hass_dict import HassKey
 
+from .command_queue import async_remove_command_queue, get_command_queue
 from .const import (
     CONF_BIND_ADDRESS,
     CONF_TRACKER_ID,
@@ -75,6 +76,8 @@ async def async_setup_entry(hass: HomeAssistant, entry: SinotrackConfigEntry) ->
         options=dict(entry.options),
     )
     await runtime.async_load()
+    queue = get_command_queue(hass, entry.entry_id)
+    await queue.async_load()
     pool = get_pool(hass)
     try:
         listener = await pool.acquire(ListenerConfig(host=host, port=port))
@@ -97,12 +100,18 @@ async def async_setup_entry(hass: HomeAssistant, entry: SinotrackConfigEntry) ->
     runtime.listener = listener
     entry.runtime_data = runtime
     listener.set_unknown_tracker_callback(partial(_async_discovered, hass, host, port))
+    # Own the ID before the platforms are set up (that takes a while with many trackers):
+    # a tracker reporting meanwhile updates the runtime, whose entities start from it.
+    runtime.unregister = listener.register(runtime.ident, runtime)
     try:
         await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
     except BaseException:
+        runtime.unregister()
+        runtime.unregister = None
         await pool.release(listener)
         raise
-    runtime.unregister = listener.register(runtime.ident, runtime)
+    # Commands queued with queue_if_offline before a restart wait for the tracker again.
+    queue.resume(entry, listener, runtime.ident, allow_engine=runtime.allow_engine_commands)
     runtime.async_start()
 
     async def stop_runtime(_event: Event) -> None:
@@ -126,6 +135,7 @@ async def async_unload_entry(hass: HomeAssistant, entry: SinotrackConfigEntry) -
 async def async_remove_entry(hass: HomeAssistant, entry: SinotrackConfigEntry) -> None:
     ir.async_delete_issue(hass, DOMAIN, port_issue_id(entry.entry_id))
     ir.async_delete_issue(hass, DOMAIN, never_connected_issue_id(entry.entry_id))
+    await async_remove_command_queue(hass, entry.entry_id)
     await SinotrackRuntime(
         hass, entry_id=entry.entry_id, ident=entry.data[CONF_TRACKER_ID], options={}
     ).async_remove_store()

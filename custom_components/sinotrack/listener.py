@@ -25,7 +25,10 @@ Design
 * An ID nobody registered is reported once (per listener, until it is registered and
   unregistered again) to the unknown-tracker callback, and otherwise only answered: the
   protocol replies are still sent, so that the tracker stays connected and the discovery
-  flow can adopt it without waiting for a reconnect. Its messages go nowhere.
+  flow can adopt it without waiting for a reconnect. Its messages go nowhere. It is
+  reported from its first frame that decoded without a warning: the codec accepts JT/T 808
+  frames whose checksum does not match (some firmware gets it wrong), and random bytes
+  between two 0x7E make such frames, with random IDs, which must not be offered to the user.
 * A second connection that identifies as an ID with a live session replaces it; the old
   connection is aborted. Trackers drop TCP without a FIN all the time, and change address
   on mobile networks, so this is the normal reconnect path. A takeover from another source
@@ -497,6 +500,7 @@ class _Session(asyncio.BufferedProtocol):
         "rejected_run",
         "sink",
         "transport",
+        "unverified",
         "warned",
     )
 
@@ -518,6 +522,7 @@ class _Session(asyncio.BufferedProtocol):
         self.closing: str | None = None
         self.counted = False
         self.warned = False
+        self.unverified = False
         self.frames = 0
         self.rejected_run = 0
         self.rejected_bytes = 0
@@ -606,6 +611,9 @@ class _Session(asyncio.BufferedProtocol):
                 if event.warning is not None:
                     stats.frame_warnings += 1
                     _LOGGER.debug("Frame from %s (%s): %s", self.peer, self.key, event.warning)
+                elif self.unverified:
+                    self.unverified = False
+                    listener.report_unknown(self)
                 messages = event.messages
                 if messages:
                     stats.messages += len(messages)
@@ -631,6 +639,10 @@ class _Session(asyncio.BufferedProtocol):
             transport.write(data)
 
     def eof_received(self) -> bool | None:
+        # The peer is done sending: decode what the codec still holds for more data (a lone
+        # `$` frame) and answer it, so that a tracker's last frame before a FIN is not lost.
+        if self.closing is None and self.codec.buffered:
+            self.flush(self._listener.loop.time())
         return None  # no half-open connections: the transport closes
 
     def pause_writing(self) -> None:
@@ -927,6 +939,7 @@ class Listener:
         timeout: float = DEFAULT_COMMAND_TIMEOUT,  # noqa: ASYNC109 - the reply timeout, not a cancel scope
         queue_if_offline: bool = False,
         queue_expiry: float = DEFAULT_QUEUE_EXPIRY,
+        on_sent: Callable[[], None] | None = None,
     ) -> CommandResult:
         """Send ``command`` to the tracker and return its reply.
 
@@ -936,7 +949,9 @@ class Listener:
         (for its turn and for the tracker) and is sent after the tracker's first frame
         (:class:`CommandExpiredError` past it). Other errors: :class:`CommandTimeoutError`,
         :class:`TrackerDisconnectedError`, :class:`ListenerClosedError`, and the codec's
-        ``CommandError`` for a command the tracker's protocol cannot carry.
+        ``CommandError`` for a command the tracker's protocol cannot carry. ``on_sent`` is
+        called once the command is written to the tracker (a queued command that is kept
+        elsewhere until it leaves, such as across a restart, can be forgotten then).
         """
         if not timeout > 0 or not queue_expiry > 0:
             raise ValueError("timeout and queue_expiry must be positive")
@@ -961,7 +976,7 @@ class Listener:
                 ) from None
             try:
                 session = await self._wait_ready(key, queue, timeout, expires)
-                return await self._exchange(key, session, command, timeout)
+                return await self._exchange(key, session, command, timeout, on_sent)
             finally:
                 queue.lock.release()
         finally:
@@ -997,7 +1012,12 @@ class Listener:
                 ) from None
 
     async def _exchange(
-        self, key: str, session: _Session, command: Command, reply_timeout: float
+        self,
+        key: str,
+        session: _Session,
+        command: Command,
+        reply_timeout: float,
+        on_sent: Callable[[], None] | None = None,
     ) -> CommandResult:
         encoded = session.codec.encode(command, time.time())  # CommandError propagates
         future: asyncio.Future[CommandResult] = self.loop.create_future()
@@ -1005,6 +1025,8 @@ class Listener:
         session.pending = pending
         session.send(encoded.data)
         self.stats.commands_sent += 1
+        if on_sent is not None:
+            on_sent()
         _LOGGER.debug("Sent %s to tracker %s: %r", command.kind.value, key, encoded.data)
         try:
             async with asyncio.timeout(reply_timeout):
@@ -1181,18 +1203,29 @@ class Listener:
             _LOGGER.debug("Tracker %s connected from %s (%s)", key, session.peer, protocol)
             self._call_connection_changed(sink, key, connected=True, peer=session.peer)
         elif key not in self._reported:
-            if len(self._reported) >= _MAX_REPORTED:
-                del self._reported[next(iter(self._reported))]
-            self._reported[key] = None
-            self.stats.unknown_trackers += 1
-            _LOGGER.debug("Unknown tracker %s (%s) connected from %s", key, protocol, session.peer)
-            callback = self._unknown_callback
-            if callback is not None:
-                try:
-                    callback(key, protocol, session.peer)
-                except Exception:
-                    _LOGGER.exception("Error in the unknown-tracker callback for %s", key)
+            if any(isinstance(event, Decoded) and event.warning is None for event in events):
+                self.report_unknown(session)
+            else:
+                session.unverified = True  # reported at its first frame without a warning
         self._notify(key)
+
+    def report_unknown(self, session: _Session) -> None:
+        """Tell the unknown-tracker callback (once per ID) about a session no sink owns."""
+        key = session.key
+        if key is None or session.sink is not None or key in self._reported:
+            return
+        protocol = session.codec.protocol or ""
+        if len(self._reported) >= _MAX_REPORTED:
+            del self._reported[next(iter(self._reported))]
+        self._reported[key] = None
+        self.stats.unknown_trackers += 1
+        _LOGGER.debug("Unknown tracker %s (%s) connected from %s", key, protocol, session.peer)
+        callback = self._unknown_callback
+        if callback is not None:
+            try:
+                callback(key, protocol, session.peer)
+            except Exception:
+                _LOGGER.exception("Error in the unknown-tracker callback for %s", key)
 
     def session_ready(self, session: _Session) -> None:
         if session.key is not None and self._sessions.get(session.key) is session:

@@ -21,6 +21,7 @@ if TYPE_CHECKING:  # Home Assistant 2026.9+ validates with probatio, aliased as 
 else:
     import voluptuous as vol
 
+from .command_queue import get_command_queue
 from .const import (
     ATTR_CONFIG_ENTRY_ID,
     ATTR_DEVICE_ID,
@@ -150,13 +151,18 @@ async def _send(
         raise HomeAssistantError(translation_domain=DOMAIN, translation_key="tracker_offline")
     placeholders = {"tracker_id": runtime.ident, "timeout": f"{call.data[ATTR_TIMEOUT]:g}"}
     try:
-        result = await listener.send_command(
-            runtime.ident,
-            command,
-            timeout=call.data[ATTR_TIMEOUT],
-            queue_if_offline=call.data[ATTR_QUEUE_IF_OFFLINE],
-            queue_expiry=DEFAULT_QUEUE_EXPIRY,
-        )
+        if call.data[ATTR_QUEUE_IF_OFFLINE]:  # kept across a restart until it is sent
+            result = await get_command_queue(hass, runtime.entry_id).send(
+                listener,
+                runtime.ident,
+                command,
+                timeout=call.data[ATTR_TIMEOUT],
+                expiry=DEFAULT_QUEUE_EXPIRY,
+            )
+        else:
+            result = await listener.send_command(
+                runtime.ident, command, timeout=call.data[ATTR_TIMEOUT]
+            )
     except CommandError as err:
         raise ServiceValidationError(
             translation_domain=DOMAIN,

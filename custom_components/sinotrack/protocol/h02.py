@@ -569,7 +569,7 @@ def decode_text(frame: bytes, now: float) -> list[Message]:
             return [message]
     try:
         return _decode_text_body(text, now)
-    except (ValueError, IndexError) as err:
+    except (ValueError, IndexError, OverflowError) as err:  # a huge number: int -> float
         raise DecodeError(f"malformed text frame: {err}") from None
 
 

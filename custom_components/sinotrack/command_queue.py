@@ -1,0 +1,215 @@
+"""Commands queued for an offline tracker, kept across restarts until they are sent.
+
+An action called with ``queue_if_offline`` waits in the listener until the tracker
+connects (up to an hour). Its command is also written to a store of the entry's
+(``sinotrack.<entry id>.queue``) until it leaves for the tracker. When Home Assistant stops
+(or the entry unloads) before that, the action call ends with an error, and the command
+stays stored: at the next start of the entry it is queued again, for the rest of its hour,
+and sent when the tracker connects. Its reply is then logged (the action call that asked
+for it is gone); the reply's values reach the entities as usual (a mileage query updates
+the odometer).
+
+What is not kept: a command already sent (the tracker may have executed it; its reply
+is lost with the connection, as with any disconnect mid-command), a command whose action
+call was cancelled while Home Assistant kept running (the caller gave up), and an engine
+command once engine commands are no longer allowed in the options.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+import time
+from typing import Any, Final
+import uuid
+
+from homeassistant.config_entries import ConfigEntry
+from homeassistant.core import HomeAssistant, callback
+from homeassistant.helpers.storage import Store
+from homeassistant.util.hass_dict import HassKey
+
+from .const import DEFAULT_COMMAND_TIMEOUT, DOMAIN, LOGGER
+from .listener import CommandResult, Listener, ListenerClosedError
+from .protocol import Command, CommandKind, message as p
+
+STORAGE_VERSION: Final = 1
+SAVE_DELAY: Final = 1.0
+ENGINE_COMMANDS: Final = frozenset({CommandKind.ENGINE_STOP, CommandKind.ENGINE_RESUME})
+DATA_QUEUES: HassKey[dict[str, CommandQueue]] = HassKey(f"{DOMAIN}_command_queues")
+
+
+@dataclass(slots=True)
+class _Queued:
+    command: Command
+    expires: float
+    """Epoch seconds."""
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "kind": self.command.kind.value,
+            "payload": self.command.payload,
+            "interval": self.command.interval,
+            "expires": self.expires,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> _Queued:
+        command = Command(
+            CommandKind(data["kind"]), str(data.get("payload", "")), int(data.get("interval", 0))
+        )
+        return cls(command, float(data["expires"]))
+
+
+def get_command_queue(hass: HomeAssistant, entry_id: str) -> CommandQueue:
+    """The queue of an entry; one per entry for the life of Home Assistant (reloads too)."""
+    queues = hass.data.setdefault(DATA_QUEUES, {})
+    queue = queues.get(entry_id)
+    if queue is None:
+        queue = queues[entry_id] = CommandQueue(hass, entry_id)
+    return queue
+
+
+async def async_remove_command_queue(hass: HomeAssistant, entry_id: str) -> None:
+    """Forget an entry's queued commands (the entry is deleted)."""
+    queue = hass.data.get(DATA_QUEUES, {}).pop(entry_id, None)
+    if queue is None:
+        queue = CommandQueue(hass, entry_id)
+    await queue.async_remove()
+
+
+class CommandQueue:
+    """The stored queued commands of one entry."""
+
+    def __init__(self, hass: HomeAssistant, entry_id: str) -> None:
+        self.hass = hass
+        self._store: Store[dict[str, Any]] = Store(
+            hass, STORAGE_VERSION, f"{DOMAIN}.{entry_id}.queue"
+        )
+        self._items: dict[str, _Queued] = {}
+        self._live: set[str] = set()
+        """Items someone waits for now (an action call or a resumed send)."""
+        self._loaded = False
+
+    @property
+    def waiting(self) -> int:
+        """Commands stored, sent to nobody yet."""
+        return len(self._items)
+
+    async def async_load(self) -> None:
+        if self._loaded:
+            return
+        self._loaded = True
+        data = await self._store.async_load()
+        for item_id, item in ((data or {}).get("commands") or {}).items():
+            try:
+                self._items.setdefault(item_id, _Queued.from_dict(item))
+            except KeyError, TypeError, ValueError:
+                LOGGER.warning("Dropping an unreadable queued command: %s", item)
+
+    async def async_remove(self) -> None:
+        self._items.clear()
+        await self._store.async_remove()
+
+    async def send(
+        self,
+        listener: Listener,
+        ident: str,
+        command: Command,
+        *,
+        timeout: float,  # noqa: ASYNC109 - the reply timeout, passed on
+        expiry: float,
+    ) -> CommandResult:
+        """``listener.send_command(..., queue_if_offline=True)``, stored until it is sent."""
+        item_id = uuid.uuid4().hex
+        self._items[item_id] = _Queued(command, time.time() + expiry)
+        self._save()
+        return await self._send(listener, ident, item_id, timeout, resumed=False)
+
+    @callback
+    def resume(
+        self, entry: ConfigEntry[Any], listener: Listener, ident: str, *, allow_engine: bool
+    ) -> None:
+        """Queue the stored commands again (at the entry's start); replies are logged."""
+        now = time.time()
+        for item_id, item in list(self._items.items()):
+            if item_id in self._live:
+                continue
+            if item.expires <= now or (item.command.kind in ENGINE_COMMANDS and not allow_engine):
+                LOGGER.warning(
+                    "Tracker %s: dropping the queued %s command (%s)",
+                    ident,
+                    item.command.kind.value,
+                    "expired" if item.expires <= now else "engine commands are not allowed",
+                )
+                self._discard(item_id)
+                continue
+            self._live.add(item_id)
+            entry.async_create_background_task(
+                self.hass,
+                self._resumed(listener, ident, item_id),
+                f"{DOMAIN} {ident} queued {item.command.kind.value}",
+            )
+
+    async def _resumed(self, listener: Listener, ident: str, item_id: str) -> None:
+        kind = self._items[item_id].command.kind.value
+        LOGGER.info("Tracker %s: %s command queued before the restart waits again", ident, kind)
+        try:
+            result = await self._send(
+                listener, ident, item_id, DEFAULT_COMMAND_TIMEOUT, resumed=True
+            )
+        except ListenerClosedError:
+            return
+        except Exception as err:  # noqa: BLE001 - nobody else will hear of it
+            LOGGER.warning("Tracker %s: the queued %s command failed: %s", ident, kind, err)
+        else:
+            reply = result.reply  # its text, not the position it may carry (logs get shared)
+            answer = reply.get(p.COMMAND_RESPONSE) or reply.get(p.COMMAND_RESULT) or "done"
+            LOGGER.info(
+                "Tracker %s: the queued %s command was answered (%s): %s",
+                ident,
+                kind,
+                reply.get(p.MESSAGE_TYPE),
+                answer,
+            )
+
+    async def _send(
+        self,
+        listener: Listener,
+        ident: str,
+        item_id: str,
+        timeout: float,  # noqa: ASYNC109 - the reply timeout, passed on
+        *,
+        resumed: bool,
+    ) -> CommandResult:
+        item = self._items[item_id]
+        self._live.add(item_id)
+        try:
+            return await listener.send_command(
+                ident,
+                item.command,
+                timeout=timeout,
+                queue_if_offline=True,
+                queue_expiry=max(0.001, item.expires - time.time()),
+                on_sent=lambda: self._discard(item_id),
+            )
+        except ListenerClosedError:
+            raise  # Home Assistant stops, or the entry unloads: kept for the next start
+        except asyncio.CancelledError:
+            if not resumed and not self.hass.is_stopping:
+                self._discard(item_id)  # the caller gave up
+            raise
+        except BaseException:
+            self._discard(item_id)
+            raise
+        finally:
+            self._live.discard(item_id)
+
+    def _discard(self, item_id: str) -> None:
+        if self._items.pop(item_id, None) is not None:
+            self._save()
+
+    def _save(self) -> None:
+        self._store.async_delay_save(self._data, SAVE_DELAY)
+
+    def _data(self) -> dict[str, Any]:
+        return {"commands": {item_id: item.as_dict() for item_id, item in self._items.items()}}

@@ -1,0 +1,99 @@
+"""Configuration checks, misuse of the API, and counters that stay bounded."""
+
+from __future__ import annotations
+
+import pytest
+
+from custom_components.sinotrack.listener import (
+    Listener,
+    ListenerClosedError,
+    ListenerConfig,
+)
+from custom_components.sinotrack.protocol import Command, CommandKind, jt808
+
+from .conftest import ClientFactory, ListenerFactory
+from .helpers import H02_ID, JT808_TERMINAL, RecordingSink, h02_v1, until
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("max_frame", 0, "max_frame must be at least 1"),
+        ("max_connections", 0, "max_connections must be at least 1"),
+        ("max_read_rate", -1, "max_read_rate must not be negative"),
+        ("max_connections_per_source", -5, "max_connections_per_source must not be negative"),
+        ("jt808_utc_offset", 15.0, r"between -12 and \+14 hours"),
+    ],
+)
+def test_impossible_limits_are_refused(field: str, value: float, message: str) -> None:
+    """A configuration error says which setting is wrong, before anything is opened."""
+    with pytest.raises(ValueError, match=message):
+        ListenerConfig(**{field: value})  # type: ignore[arg-type]
+
+
+async def test_commands_need_a_running_listener() -> None:
+    listener = Listener(ListenerConfig(host="127.0.0.1", port=0))
+    with pytest.raises(ListenerClosedError):
+        await listener.send_command(H02_ID, Command(CommandKind.POSITION))
+    await listener.close()
+    with pytest.raises(ListenerClosedError):
+        await listener.start()
+
+
+async def test_command_timeouts_must_be_positive(make_listener: ListenerFactory) -> None:
+    listener = await make_listener()
+    with pytest.raises(ValueError, match="positive"):
+        await listener.send_command(H02_ID, Command(CommandKind.POSITION), timeout=0)
+
+
+async def test_rejection_reasons_are_bounded(
+    make_listener: ListenerFactory, connect: ClientFactory
+) -> None:
+    """However many kinds of bad frames a peer invents, diagnostics keep a bounded list."""
+    listener = await make_listener(max_rejected_frames=1000)
+    listener.register(H02_ID, RecordingSink())
+    client = await connect(listener.port)
+    await client.send(h02_v1())
+    kinds = [f"Z{chr(65 + i // 26)}{chr(65 + i % 26)}" for i in range(60)]
+    await client.send(b"".join(f"*HQ,{H02_ID},{kind},1#".encode() for kind in kinds))
+    await until(lambda: listener.diagnostics()["rejected"]["frames"] == 60)
+    reasons = listener.diagnostics()["rejected"]["reasons"]
+    assert len(reasons) <= 33
+    assert reasons["other"] > 0
+    assert sum(reasons.values()) == 60
+
+
+async def test_checksum_mismatch_is_accepted_and_counted(
+    make_listener: ListenerFactory, connect: ClientFactory
+) -> None:
+    """A JT/T 808 frame with a wrong checksum is decoded (firmware gets it wrong) and the
+    oddity shows in diagnostics."""
+    listener = await make_listener()
+    sink = RecordingSink()
+    listener.register("13912345678", sink)
+    client = await connect(listener.port)
+    content = bytearray(bytes.fromhex("0002 0000") + JT808_TERMINAL + (7).to_bytes(2) + b"\x00")
+    content[-1] = jt808.checksum(bytes(content[:-1])) ^ 0xFF
+    await client.send(b"\x7e" + jt808.escape(bytes(content)) + b"\x7e")
+    await until(lambda: sink.types() == ["0x0002"])
+    assert listener.diagnostics()["traffic"]["frame_warnings"] == 1
+
+
+async def test_a_failing_discovery_callback_does_not_break_the_listener(
+    make_listener: ListenerFactory, connect: ClientFactory
+) -> None:
+    listener = await make_listener()
+    seen: list[str] = []
+
+    def callback(ident: str, protocol: str, peer: str) -> None:
+        seen.append(ident)
+        raise RuntimeError("boom")
+
+    listener.set_unknown_tracker_callback(callback)
+    client = await connect(listener.port)
+    await client.send(h02_v1())
+    assert (await client.recv_text()).startswith(f"*HQ,{H02_ID},V4,V1,".encode())
+    await until(lambda: seen == [H02_ID])
+    # The connection is still served.
+    await client.send(h02_v1())
+    assert (await client.recv_text()).startswith(f"*HQ,{H02_ID},V4,V1,".encode())

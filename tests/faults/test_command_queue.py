@@ -152,3 +152,38 @@ async def test_removing_the_entry_forgets_its_commands(
     assert await hass.config_entries.async_remove(entry.entry_id)
     await hass.async_block_till_done()
     assert f"{DOMAIN}.queued.queue" not in hass_storage
+
+
+async def test_removing_an_entry_never_loaded_forgets_its_commands(
+    hass: HomeAssistant, hass_storage: dict[str, Any]
+) -> None:
+    """An entry deleted while it could not start (its port taken, say) leaves nothing."""
+    stored(hass_storage, {"kept": {"kind": "mileage", "expires": time.time() + 600}})
+    entry = make_entry()
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_remove(entry.entry_id)
+    await hass.async_block_till_done()
+    assert f"{DOMAIN}.queued.queue" not in hass_storage
+
+
+async def test_a_resumed_command_whose_tracker_hangs_up_is_not_sent_again(
+    hass: HomeAssistant, hass_storage: dict[str, Any], caplog: pytest.LogCaptureFixture
+) -> None:
+    """Sent after the restart, then the tracker hangs up before answering: the failure is
+    logged and the command forgotten (the tracker may have executed it)."""
+    stored(hass_storage, {"kept": {"kind": "position", "expires": time.time() + 600}})
+    entry = make_entry()
+    await setup(hass, entry)
+    queue = get_command_queue(hass, "queued")
+    reader, writer = await asyncio.open_connection("127.0.0.1", entry.data[CONF_PORT])
+    try:
+        writer.write(
+            f"*HQ,{IDENT},V1,120000,A,2235.1777,N,11357.8913,E,0.00,0,010126,FFFFFBFF#".encode()
+        )
+        await writer.drain()
+        await asyncio.wait_for(reader.readuntil(b"#"), 5)  # the V4 acknowledgement
+        assert await asyncio.wait_for(reader.readuntil(b"#"), 5) == f"*HQ,{IDENT},CR#".encode()
+    finally:
+        writer.close()
+    await until(lambda: queue.waiting == 0)
+    await until(lambda: "the queued position command failed" in caplog.text)

@@ -48,7 +48,6 @@ import os
 from pathlib import Path
 import pstats
 import resource
-import socket
 import sys
 import tempfile
 import time
@@ -83,6 +82,7 @@ from custom_components.sinotrack.const import (
 )
 from custom_components.sinotrack.listener import Listener
 from custom_components.sinotrack.protocol import Decoded, Message, TrackerConnection
+from tools.devhass.config import free_port
 from tools.simulator import AlarmKind, Fix
 from tools.simulator.frames import h02_position
 
@@ -294,13 +294,6 @@ class Simulator:
 # -- set-up ---------------------------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind((HOST, 0))
-        port: int = probe.getsockname()[1]
-    return port
-
-
 def make_entry(ident: str, title: str, port: int) -> MockConfigEntry:
     return MockConfigEntry(
         domain=DOMAIN,
@@ -510,7 +503,7 @@ async def _run(
     config_dir: Path,
 ) -> None:
     count = args.trackers
-    port = free_port()
+    port = free_port(HOST)
     say(f"setting up {count} config entries on port {port}...")
     memory = MemoryProbe()
     before = memory.snapshot()

@@ -20,10 +20,10 @@ from custom_components.sinotrack.const import (
     CONF_TRACKER_ID,
     DOMAIN,
 )
+from tools.devhass.config import free_port
 from tools.simulator import SimulatedTracker
 
 from .helpers import until
-from .test_restart import free_port
 
 IDENT = "4210051470"
 

@@ -44,6 +44,7 @@ from custom_components.sinotrack.const import (
 )
 from custom_components.sinotrack.protocol import Message, message as p
 from custom_components.sinotrack.runtime import SinotrackRuntime
+from tools.devhass.config import free_port
 from tools.simulator import AlarmKind, SimulatedTracker, WireProtocol
 
 from .helpers import WAIT, until
@@ -57,15 +58,6 @@ RESTORED = ("tracker", "speed", "battery", "odometer", "last_fix", "sos", "vehic
 @pytest.fixture(autouse=True)
 def _custom_integrations(enable_custom_integrations: None) -> None:
     """Let the first Home Assistant load custom_components/sinotrack."""
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-    return port
 
 
 def entries(port: int) -> list[MockConfigEntry]:

@@ -27,6 +27,7 @@ from custom_components.sinotrack.const import (
     CONF_TRACKER_ID,
     DOMAIN,
 )
+from tools.devhass.config import free_port
 
 TRACKER_ID = "4210051415"
 READ_TIMEOUT = 5.0
@@ -46,16 +47,6 @@ def _sockets(socket_enabled: None) -> None:
 def snapshot(snapshot: SnapshotAssertion) -> SnapshotAssertion:
     """Snapshots in Home Assistant's format (tests/integration/snapshots/*.ambr)."""
     return snapshot.use_extension(HomeAssistantSnapshotExtension)
-
-
-def free_port() -> int:
-    """A TCP port nobody listens on right now."""
-    import socket
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-    return port
 
 
 def make_entry(

@@ -37,8 +37,9 @@ from custom_components.sinotrack.const import (
     DOMAIN,
 )
 from custom_components.sinotrack.runtime import SinotrackConfigEntry
+from tools.devhass.config import free_port
 
-from .conftest import TRACKER_ID, TrackerFactory, free_port, make_entry, wait_for
+from .conftest import TRACKER_ID, TrackerFactory, make_entry, wait_for
 from .flow_helpers import (
     OTHER_ID,
     assert_flow_title,

@@ -7,6 +7,7 @@ from typing import Final
 import pytest
 
 from custom_components.sinotrack.protocol import (
+    AuthEvent,
     Decoded,
     DecodeError,
     FrameError,
@@ -435,7 +436,8 @@ def register_body_2013() -> bytes:
 
 
 def test_register_2013() -> None:
-    event = feed(jt808_frame(0x0100, TERMINAL, 0x24, register_body_2013()))
+    connection = TrackerConnection()
+    event = feed(jt808_frame(0x0100, TERMINAL, 0x24, register_body_2013()), connection)
     message = event.messages[0]
     assert message[MESSAGE_TYPE] == "0x0100"
     assert message["province.id"] == 44
@@ -446,9 +448,12 @@ def test_register_2013() -> None:
     assert message["vehicle.plate.color"] == 1
     assert message["vehicle.plate"] == "粤B88888"
     assert not any(key in message for key in POSITION_KEYS)
-    # 0x8100: the device's serial, result 0 (success), then the auth code.
-    body = (0x24).to_bytes(2, "big") + b"\x00" + ID.encode()
+    # 0x8100: the device's serial, result 0 (success), then the auth code issued.
+    code = connection.auth_code
+    assert code is not None
+    body = (0x24).to_bytes(2, "big") + b"\x00" + code.encode()
     assert event.reply == jt808_frame(0x8100, TERMINAL, 0, body)
+    assert event.auth is AuthEvent.ISSUED
 
 
 def test_register_2011() -> None:
@@ -467,14 +472,15 @@ def test_register_2019() -> None:
         + b"A1B2C3".ljust(30, b"\x00")
         + b"\x00"
     )
-    event = feed(jt808_frame(0x0100, TERMINAL_2019, 5, body, version=1))
+    connection = TrackerConnection()
+    event = feed(jt808_frame(0x0100, TERMINAL_2019, 5, body, version=1), connection)
     message = event.messages[0]
     assert message[IDENT] == ID
     assert message["manufacturer.code"] == "SINOTRACK"
     assert message["device.model"] == "ST-903"
     assert message["manufacturer.device.code"] == "A1B2C3"
     # The reply keeps the 2019 header: version flag, version byte, 10-byte terminal number.
-    reply = b"\x00\x05\x00" + ID.encode()
+    reply = b"\x00\x05\x00" + str(connection.auth_code).encode()
     assert event.reply == jt808_frame(0x8100, TERMINAL_2019, 0, reply, version=1)
 
 

@@ -70,6 +70,10 @@ from .message import (
 )
 
 KNOTS_TO_KMH: Final = 1.852
+MAX_BATCH_SEGMENTS: Final = 64
+"""Segments decoded from one ``BC`` blind-spot batch; the rest are reported, not decoded.
+A real segment is about 75 bytes, so a 4 KiB frame holds about 55 of them: the cap never
+cuts a real batch and bounds the work a single frame can cause."""
 
 # Active-low status bits: parameter -> mask (any cleared bit of the mask = active).
 STATUS_BITS: Final[tuple[tuple[str, int], ...]] = (

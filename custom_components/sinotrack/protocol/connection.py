@@ -47,6 +47,7 @@ from .message import (
     normalize_ident,
 )
 
+_JT808_TOO_SHORT: Final = "JT808 frames too short for a header"
 DEFAULT_JT808_UTC_OFFSET: Final = 8.0
 """JT/T 808 devices send local time; the standard's zone is GMT+8."""
 
@@ -194,6 +195,14 @@ class TrackerConnection:
         for item in items:
             if isinstance(item, Skipped):
                 events.append(Rejected(item.reason, item.size, item.sample))
+                continue
+            if item.kind == "jt808" and len(item.data) < jt808.MIN_FRAME:
+                # Too short for a header: garbage. A run of them is one event.
+                last = events[-1] if events else None
+                if isinstance(last, Rejected) and last.reason == _JT808_TOO_SHORT:
+                    last.size += len(item.data) + 2
+                else:
+                    events.append(Rejected(_JT808_TOO_SHORT, len(item.data) + 2, item.data[:32]))
                 continue
             try:
                 event = self._decode(item, now)

@@ -316,12 +316,14 @@ class Jt808Frame:
 
 
 _HEADER: Final = struct.Struct(">HH")
+MIN_FRAME: Final = 13
+"""Fewest bytes of a frame between its delimiters: 2011/2013 header and checksum."""
 
 
 def parse_frame(content: bytes) -> Jt808Frame:
     """Parse the unescaped bytes between the two 0x7E delimiters."""
     size = len(content)
-    if size < 13:
+    if size < MIN_FRAME:
         raise FrameError(f"JT808 frame too short ({size} bytes)")
     msg_id, attr = _HEADER.unpack_from(content)
     version_2019 = bool(attr & 0x4000)

@@ -273,3 +273,14 @@ def test_h02_ready_after_its_first_frame() -> None:
     assert not ready(connection)
     one(connection, b"*HQ,4210051415,HTBT,80#")
     assert ready(connection)
+
+
+def test_a_rejected_first_frame_identifies_nothing_and_resolves_once() -> None:
+    owner = Owner()
+    connection = TrackerConnection(resolve=owner.resolve)
+    events = connection.feed(jt808_frame(0x0100, TERMINAL, 1, b"\x00" * 10), NOW)  # too short
+    assert [type(event).__name__ for event in events] == ["Rejected"]
+    assert connection.ident is None
+    one(connection, location())
+    assert connection.ident == ID
+    assert owner.asked == [ID]

@@ -115,6 +115,7 @@ class TrackerConnection:
         self.values_dropped = 0
         """Values dropped by the range checks on this connection so far."""
         self._resolve = resolve
+        self._resolved: str | None = None
         self._terminal: bytes | None = None
         self._version_2019 = False
         self._protocol_version = 1
@@ -263,9 +264,15 @@ class TrackerConnection:
 
     def _identify(self, ident: str) -> None:
         """Learn the connection's ID; ask the owner for its settings."""
+        self._settings_for(ident)
         self.ident = ident
-        if self._resolve is not None:
-            self.configure(self._resolve(normalize_ident(ident)))
+
+    def _settings_for(self, ident: str) -> None:
+        """Ask the owner for the settings of ``ident`` (once per ID) before decoding."""
+        if ident != self._resolved:
+            self._resolved = ident
+            if self._resolve is not None:
+                self.configure(self._resolve(normalize_ident(ident)))
 
     def _decode_jt808(self, frame: Frame, now: float) -> Decoded:
         parsed = jt808.parse_frame(jt808.unescape(frame.data))
@@ -273,18 +280,25 @@ class TrackerConnection:
             ident = self.ident
         else:
             ident = parsed.ident
-        if self.ident is None:
-            self._identify(ident)
-        elif ident != self.ident:
+        if self.ident is not None and ident != self.ident:
             raise ProtocolError(f"device ID {ident} on the connection of {self.ident}")
+        self._settings_for(ident)
+        event = self._jt808_event(frame, parsed, ident, now)
+        # Known once a frame decoded (as for H02): a rejected frame identifies nothing.
+        self.ident = ident
+        self._terminal = parsed.terminal
+        self._version_2019 = parsed.version_2019
+        self._protocol_version = parsed.protocol_version
+        return event
+
+    def _jt808_event(
+        self, frame: Frame, parsed: jt808.Jt808Frame, ident: str, now: float
+    ) -> Decoded:
         warning = None
         if not parsed.checksum_ok:
             warning = "checksum mismatch (frame accepted)"
         elif not parsed.length_ok:
             warning = "declared body length differs from the frame (frame accepted)"
-        self._terminal = parsed.terminal
-        self._version_2019 = parsed.version_2019
-        self._protocol_version = parsed.protocol_version
         msg_id = parsed.msg_id
         if self._enforce_auth and msg_id in (jt808.REGISTER, jt808.AUTHENTICATE):
             return self._handshake(frame, parsed, ident, now, warning)

@@ -80,6 +80,11 @@ def code_of(connection: TrackerConnection) -> str | None:
     return connection.auth_code
 
 
+def ident_of(connection: TrackerConnection) -> str | None:
+    """``connection.ident`` read afresh."""
+    return connection.ident
+
+
 def stored_connection() -> TrackerConnection:
     owner = Owner(TrackerSettings(jt808_auth_code=STORED))
     return TrackerConnection(resolve=owner.resolve)
@@ -282,5 +287,5 @@ def test_a_rejected_first_frame_identifies_nothing_and_resolves_once() -> None:
     assert [type(event).__name__ for event in events] == ["Rejected"]
     assert connection.ident is None
     one(connection, location())
-    assert connection.ident == ID
+    assert ident_of(connection) == ID
     assert owner.asked == [ID]

@@ -35,7 +35,7 @@ from .auth import (
 )
 from .commands import Command, EncodedCommand, h02_command, jt808_command_body
 from .framing import MAX_TEXT_FRAME, Frame, Framer, Skipped
-from .limits import check_message
+from .limits import finish_message
 from .message import (
     IDENT,
     MESSAGE_TYPE,
@@ -216,7 +216,7 @@ class TrackerConnection:
                 continue
             notes: list[str] | None = None
             for message in event.messages:
-                bad = check_message(message, now)
+                bad = finish_message(message, now)
                 if bad is not None:
                     notes = bad if notes is None else notes + bad
             if notes is not None:

@@ -180,7 +180,11 @@ class Framer:
         while position < size:
             byte = buffer[position]
             if byte == _STAR:
-                end = buffer.find(_HASH, max(position + 1, no_hash_before), position + max_frame)
+                end = buffer.find(
+                    _HASH,
+                    position + 1 if no_hash_before <= position else no_hash_before,
+                    position + max_frame,
+                )
                 if end < 0:
                     if size - position < max_frame:
                         break

@@ -17,14 +17,21 @@ Decisions beyond the wire format (see SPEC.md sections 2 and 3):
 * The V4 reply to the S32 mileage query carries the mileage (km) as its first result.
 * Dates that are out of range give no ``timestamp`` (never a guessed one); time-of-day
   fields roll over (``16:01:69`` -> ``16:02:09``) the way devices mean them.
+* Numbers are read with a length limit, and a value outside its plausible range
+  (:data:`.limits.RANGES`) is not stored but noted under :data:`.limits.DROPPED`, which
+  :class:`~.connection.TrackerConnection` removes and counts.
+* ``BC`` batches: the day of the month is resolved arithmetically; at most
+  :data:`MAX_BATCH_SEGMENTS` segments per frame.
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any, Final
 
 from .limits import (
     MAX_CELLID,
+    MAX_DIGITS,
     MAX_DIRECTION,
     MAX_MNC,
     MAX_SPEED,
@@ -240,7 +247,9 @@ def _decode_position(fields: list[str], index: int, message: Message) -> int:
     message[SPEED] = speed = round(_number(fields[index + 6], 1000.0) * KNOTS_TO_KMH, 2)
     course = fields[index + 7]
     message[DIRECTION] = direction = (
-        bounded_int(course) if course.isdigit() else _number(course, 360.5)
+        (int(course) if len(course) <= MAX_DIGITS else math.inf)
+        if course.isdigit()
+        else _number(course, 360.5)
     )
     if speed > MAX_SPEED or direction > MAX_DIRECTION:
         enforce(message, _MOTION_KEYS)
@@ -311,9 +320,9 @@ def _decode_tail(tail: list[str], message: Message) -> None:
             # The common Sinotrack tail: decimal mcc,mnc,lac,cid[,battery scale | ICCID].
             # MCC has 3 digits and LAC 6 at most: only MNC and CID can be out of range.
             message[GSM_MCC] = int(mcc)
-            message[GSM_MNC] = mnc_value = bounded_int(mnc)
+            message[GSM_MNC] = mnc_value = int(mnc) if len(mnc) <= MAX_DIGITS else math.inf
             message[GSM_LAC] = int(lac)
-            message[GSM_CELLID] = cid_value = bounded_int(cid)
+            message[GSM_CELLID] = cid_value = int(cid) if len(cid) <= MAX_DIGITS else math.inf
             if mnc_value > MAX_MNC or cid_value > MAX_CELLID:
                 enforce(message, (GSM_MNC, GSM_CELLID))
             if count >= 5:

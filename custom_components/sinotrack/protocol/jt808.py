@@ -16,6 +16,11 @@ Decisions beyond the standard (see SPEC.md section 4):
   appended.
 * Times are local to the device: ``utc_offset`` hours (default +8, the standard's
   GMT+8) are subtracted. An impossible date gives no ``timestamp``.
+* A value outside its plausible range (:data:`.limits.RANGES`: altitude, speed, direction,
+  mileage, signal, satellites, cells, voltages) is not stored but noted under
+  :data:`.limits.DROPPED`, which :class:`~.connection.TrackerConnection` removes and counts.
+* Sub-packaged messages: see :class:`Reassembler` (bodies of at most 1,023 bytes, bounded
+  totals, expiry after 60 s). Registration and authentication: see :mod:`.auth`.
 """
 
 from __future__ import annotations

@@ -267,3 +267,14 @@ def test_bounded_int() -> None:
         bounded_int("x" * 40)
     with pytest.raises(ValueError, match="invalid literal"):
         bounded_int("12a")
+
+
+def test_a_batch_dropping_many_values_keeps_its_warning_short() -> None:
+    segment = "A,2235.1777,N,11357.8913,E,999.99,999,01123456,FFFFFBFF"
+    frame = f"*HQ,4210051415,BC,123456,40,{';'.join([segment] * 40)}#".encode()
+    event = decode(frame)
+    assert len(event.messages) == 40
+    assert event.dropped == 80
+    assert event.warning is not None
+    assert "(80 in all)" in event.warning
+    assert len(event.warning) < 600

@@ -48,6 +48,8 @@ from .message import (
 )
 
 _JT808_TOO_SHORT: Final = "JT808 frames too short for a header"
+_NOTES_SHOWN: Final = 5
+"""Dropped values described in a frame's warning (a batch can drop many)."""
 DEFAULT_JT808_UTC_OFFSET: Final = 8.0
 """JT/T 808 devices send local time; the standard's zone is GMT+8."""
 
@@ -222,7 +224,10 @@ class TrackerConnection:
             if notes is not None:
                 event.dropped = len(notes)
                 self.values_dropped += len(notes)
-                _warn(event, "dropped out-of-range values: " + "; ".join(notes))
+                shown = "; ".join(notes[:_NOTES_SHOWN])
+                if len(notes) > _NOTES_SHOWN:
+                    shown += f"; ... ({len(notes)} in all)"
+                _warn(event, f"dropped out-of-range values: {shown}")
             events.append(event)
         return events
 

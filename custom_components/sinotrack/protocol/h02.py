@@ -163,6 +163,8 @@ def _ident(value: str) -> str:
 
 def _coordinate(value: str, hemisphere: str, positive: str, negative: str, limit: float) -> float:
     """Parse one coordinate in any of the three H02 forms (SPEC.md section 2.3)."""
+    if len(value) > _MAX_COORDINATE:
+        raise DecodeError(f"invalid coordinate {value[:16]!r}")
     if value[:1] == "-":  # -D-M.MMMM
         degrees_text, _, minutes_text = value[1:].partition("-")
         degrees = float(int(degrees_text))
@@ -184,6 +186,10 @@ def _coordinate(value: str, hemisphere: str, positive: str, negative: str, limit
     if hemisphere == negative:
         return -result
     raise DecodeError(f"invalid hemisphere {hemisphere[:8]!r}")
+
+
+_MAX_COORDINATE: Final = 24
+"""Longest coordinate field read (``DDDMM.MMMMMM`` with room to spare): numbers stay small."""
 
 
 def _time_of_day(value: str) -> int | None:
@@ -574,7 +580,7 @@ def _decode_text_body(text: str, now: float) -> list[Message]:
 
 def _battery_percent(value: str, message: Message) -> None:
     value = value.strip()
-    if value.isdigit() and int(value) <= 100:
+    if value.isdigit() and len(value) <= 3 and int(value) <= 100:
         message[BATTERY_LEVEL] = int(value)
 
 

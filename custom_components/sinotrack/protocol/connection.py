@@ -104,7 +104,8 @@ class TrackerConnection:
         resolve: Resolve | None = None,
         jt808_auth: bool = True,
     ) -> None:
-        """``resolve(ident)``: the settings of the tracker ID, asked once when it is known.
+        """``resolve(ident)``: the settings of the tracker ID, asked once when it is known
+        (before that frame's messages are built); what it raises propagates out of ``feed``.
 
         ``jt808_auth=False`` decodes every frame as it comes, without the JT/T 808
         registration and authentication rules (for decoding a capture offline).

@@ -117,8 +117,8 @@ class ListenerConfig:
     sub-packages waiting for the rest, unsent replies. A normal fleet holds under 1 KiB per
     tracker; 8 MiB is thousands of trackers' worth and, with the per-connection objects
     (~3 KiB each) of the largest default cap, keeps the listener far under 32 MB. Past it,
-    connections no entry owns are closed (biggest first), then the biggest holders among
-    the others pause reading: no frame of a tracker is dropped."""
+    connections no entry owns are closed (biggest first), then a configured tracker that
+    still grows pauses reading for a second at a time: no frame of a tracker is dropped."""
     max_write_buffer: int = 16384
     """Replies are 20-60 bytes; a peer that never reads is closed before its unread replies
     take more than this."""

@@ -233,7 +233,7 @@ class Listener:
             code = session.auth_code
             if code is not None and settings.jt808_auth_code is None:
                 # Issued while no entry owned the ID (discovery): the sink stores it now.
-                _call(sink.auth_code_issued, key, code)
+                _call(sink, "auth_code_issued", key, code)
                 settings = TrackerSettings(settings.jt808_utc_offset, code)
             session.configure(settings)
             self._connected(route, session)
@@ -463,7 +463,7 @@ class Listener:
         if route.sink is not None:
             route.info.disconnected_at = time.time()
             route.info.disconnect_reason = reason
-            _call(route.sink.connection_changed, route.ident, False, session.peer)
+            _call(route.sink, "connection_changed", route.ident, False, session.peer)
         self._notify(route)
         self.routes.release(route)
 
@@ -525,7 +525,7 @@ class Listener:
         info.connections += 1
         if route.sink is not None:
             _LOGGER.debug("Tracker %s connected from %s", route.ident, session.peer)
-            _call(route.sink.connection_changed, route.ident, True, session.peer)
+            _call(route.sink, "connection_changed", route.ident, True, session.peer)
 
     def _auth(self, session: Session, route: Route, event: AuthEvent) -> None:
         stats = self.stats
@@ -534,13 +534,13 @@ class Listener:
             stats.auth_codes_issued += 1
             code = session.auth_code
             if sink is not None and code is not None:
-                _call(sink.auth_code_issued, route.ident, code)
+                _call(sink, "auth_code_issued", route.ident, code)
         elif event is AuthEvent.REFUSED:
             stats.auth_refused += 1
         elif event is AuthEvent.ALREADY_REGISTERED:
             stats.registrations_refused += 1
             if sink is not None:
-                _call(sink.registration_refused, route.ident, session.peer)
+                _call(sink, "registration_refused", route.ident, session.peer)
 
     def _discover(self, session: Session, route: Route, now: float) -> None:
         """Offer an unknown ID: digits only (as sent), after ``discovery_delay`` of good
@@ -591,9 +591,9 @@ class Listener:
         self._sweep_handle = loop.call_later(self.config.sweep_interval, self._sweep)
 
 
-def _call(method: Callable[..., None], key: str, *args: object) -> None:
-    """Call a sink's method; an error is logged, never raised into the connection."""
+def _call(sink: TrackerSink, name: str, key: str, *args: object) -> None:
+    """Call the sink's method ``name``; an error is logged, never raised into the connection."""
     try:
-        method(*args)
+        getattr(sink, name)(*args)
     except Exception:
-        _LOGGER.exception("Error in %s of tracker %s", getattr(method, "__name__", "sink"), key)
+        _LOGGER.exception("Error in %s of tracker %s", name, key)

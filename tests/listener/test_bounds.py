@@ -109,12 +109,12 @@ async def test_a_failing_discovery_callback_does_not_break_the_listener(
 
 @pytest.mark.parametrize(
     ("soft", "expected"),
-    [(1024, 256), (2048, 768), (4096, 1792), (1_048_576, 5000), (resource.RLIM_INFINITY, 5000)],
+    [(1024, 256), (2048, 768), (4096, 1792), (1_048_576, 4000), (resource.RLIM_INFINITY, 4000)],
 )
 def test_the_connection_cap_leaves_descriptors_to_the_rest_of_the_process(
     monkeypatch: pytest.MonkeyPatch, soft: int, expected: int
 ) -> None:
-    """512 descriptors for Home Assistant, half the rest for trackers, at most 5,000."""
+    """512 descriptors for Home Assistant, half the rest for trackers, at most 4,000."""
     monkeypatch.setattr(resource, "getrlimit", lambda _which: (soft, resource.RLIM_INFINITY))
     assert default_max_connections() == expected
     assert ListenerConfig().max_connections == expected
@@ -123,7 +123,7 @@ def test_the_connection_cap_leaves_descriptors_to_the_rest_of_the_process(
 def test_every_limit_is_in_the_diagnostics() -> None:
     config = ListenerConfig(port=0)
     shown = config.as_dict()
-    assert shown["memory_budget"] == 8 * 1024 * 1024
+    assert shown["memory_budget"] == 4 * 1024 * 1024
     assert shown["max_frame_rate"] == 5.0
     assert shown["takeover_silence"] == 120.0
     assert shown["discovery_delay"] == 30.0

@@ -7,6 +7,7 @@ import contextlib
 import errno
 from pathlib import Path
 import socket
+from typing import Any
 
 import pytest
 
@@ -167,6 +168,25 @@ async def test_all_addresses_means_ipv4_and_ipv6(
     await v6.send(h02_htbt("7"))
     assert await v6.recv_text() == h02_htbt("7")
     assert [host for host, _ in listener.addresses] == ["::"]
+
+
+async def test_all_addresses_on_a_host_without_ipv6_is_all_ipv4(
+    make_listener: ListenerFactory, connect: ClientFactory
+) -> None:
+    real_socket = socket.socket
+
+    def without_ipv6(family: int = socket.AF_INET, *args: Any, **kwargs: Any) -> socket.socket:
+        if family == socket.AF_INET6:
+            raise OSError(errno.EAFNOSUPPORT, "Address family not supported by protocol")
+        return real_socket(family, *args, **kwargs)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(socket, "socket", without_ipv6)
+        listener = await make_listener(host="::")
+    assert [host for host, _ in listener.addresses] == ["0.0.0.0"]
+    client = await connect(listener.port)
+    await client.send(h02_htbt("7"))
+    assert await client.recv_text() == h02_htbt("7")
 
 
 def _open_fds() -> int | None:

@@ -204,7 +204,7 @@ class Listener:
     async def _connect(self, conn: socket.socket, session: Session) -> None:
         try:
             await self.loop.connect_accepted_socket(lambda: session, conn)
-        except (OSError, RuntimeError) as err:
+        except Exception as err:  # noqa: BLE001 - nothing may reach the loop's handler
             _LOGGER.debug("Connection from %s failed at once: %s", session.peer, err)
             conn.close()
             self.closed(session, err)

@@ -156,8 +156,9 @@ ENGINE_WORDS: Final = frozenset({"S20", "RELAY", "DYD", "HFYD"})
 * ``DYD`` / ``HFYD``: the same firmwares' "cut oil" / "restore oil" texts.
 """
 ENGINE_SMS_PREFIXES: Final = ("555", "940")
-"""Sinotrack ST-90x SMS commands, which the units also take as a text message:
-``555`` + password (``5550000``) stops the engine, ``940`` + password resumes it."""
+"""Sinotrack ST-90x engine SMS commands: ``555`` + password (``5550000``) stops the engine,
+``940`` + password resumes it. A unit may act on the same text sent as a JT/T 808 text
+message, so they count as engine commands too."""
 _COMMAND_WORD_END: Final = re.compile(r"[,#;:=]")
 
 
@@ -165,8 +166,9 @@ def is_engine_payload(payload: str) -> bool:
     """Whether a raw command payload would stop or resume the engine on either protocol.
 
     The payload is read as the device reads it: case and whitespace do not matter, the
-    command word ends at the first ``,``, ``#``, ``;``, ``:`` or ``=``; an H02 frame
-    prefix (``*HQ,<ID>,``) is looked through. Used to refuse raw engine commands when
+    command word ends at the first ``,``, ``#``, ``;``, ``:`` or ``=`` (or, after a word
+    of the list, at its argument digits: ``RELAY 1``); an H02 frame prefix
+    (``*HQ,<ID>,``) is looked through. Used to refuse raw engine commands when
     engine commands are not allowed, whatever the tracker's protocol.
     """
     text = "".join(payload.split()).upper()
@@ -174,7 +176,7 @@ def is_engine_payload(payload: str) -> bool:
         parts = text.split(",", 2)
         text = parts[2] if len(parts) == 3 else ""
     word = _COMMAND_WORD_END.split(text, 1)[0]
-    if word in ENGINE_WORDS:
+    if word in ENGINE_WORDS or word.rstrip("0123456789") in ENGINE_WORDS:  # RELAY 1 too
         return True
     return word.startswith(ENGINE_SMS_PREFIXES) and word[3:].isdigit()
 

@@ -35,7 +35,7 @@ from .auth import (
 )
 from .commands import Command, EncodedCommand, h02_command, jt808_command_body
 from .framing import MAX_TEXT_FRAME, Frame, Framer, Skipped
-from .limits import check_message
+from .limits import finish_message
 from .message import (
     IDENT,
     MESSAGE_TYPE,
@@ -47,6 +47,9 @@ from .message import (
     normalize_ident,
 )
 
+_JT808_TOO_SHORT: Final = "JT808 frames too short for a header"
+_NOTES_SHOWN: Final = 5
+"""Dropped values described in a frame's warning (a batch can drop many)."""
 DEFAULT_JT808_UTC_OFFSET: Final = 8.0
 """JT/T 808 devices send local time; the standard's zone is GMT+8."""
 
@@ -101,7 +104,8 @@ class TrackerConnection:
         resolve: Resolve | None = None,
         jt808_auth: bool = True,
     ) -> None:
-        """``resolve(ident)``: the settings of the tracker ID, asked once when it is known.
+        """``resolve(ident)``: the settings of the tracker ID, asked once when it is known
+        (before that frame's messages are built); what it raises propagates out of ``feed``.
 
         ``jt808_auth=False`` decodes every frame as it comes, without the JT/T 808
         registration and authentication rules (for decoding a capture offline).
@@ -114,6 +118,7 @@ class TrackerConnection:
         self.values_dropped = 0
         """Values dropped by the range checks on this connection so far."""
         self._resolve = resolve
+        self._resolved: str | None = None
         self._terminal: bytes | None = None
         self._version_2019 = False
         self._protocol_version = 1
@@ -195,6 +200,14 @@ class TrackerConnection:
             if isinstance(item, Skipped):
                 events.append(Rejected(item.reason, item.size, item.sample))
                 continue
+            if item.kind == "jt808" and len(item.data) < jt808.MIN_FRAME:
+                # Too short for a header: garbage. A run of them is one event.
+                last = events[-1] if events else None
+                if isinstance(last, Rejected) and last.reason == _JT808_TOO_SHORT:
+                    last.size += len(item.data) + 2
+                else:
+                    events.append(Rejected(_JT808_TOO_SHORT, len(item.data) + 2, item.data[:32]))
+                continue
             try:
                 event = self._decode(item, now)
             except ProtocolError as err:
@@ -206,13 +219,16 @@ class TrackerConnection:
                 continue
             notes: list[str] | None = None
             for message in event.messages:
-                bad = check_message(message, now)
+                bad = finish_message(message, now)
                 if bad is not None:
                     notes = bad if notes is None else notes + bad
             if notes is not None:
                 event.dropped = len(notes)
                 self.values_dropped += len(notes)
-                _warn(event, "dropped out-of-range values: " + "; ".join(notes))
+                shown = "; ".join(notes[:_NOTES_SHOWN])
+                if len(notes) > _NOTES_SHOWN:
+                    shown += f"; ... ({len(notes)} in all)"
+                _warn(event, f"dropped out-of-range values: {shown}")
             events.append(event)
         return events
 
@@ -254,9 +270,15 @@ class TrackerConnection:
 
     def _identify(self, ident: str) -> None:
         """Learn the connection's ID; ask the owner for its settings."""
+        self._settings_for(ident)
         self.ident = ident
-        if self._resolve is not None:
-            self.configure(self._resolve(normalize_ident(ident)))
+
+    def _settings_for(self, ident: str) -> None:
+        """Ask the owner for the settings of ``ident`` (once per ID) before decoding."""
+        if ident != self._resolved:
+            self._resolved = ident
+            if self._resolve is not None:
+                self.configure(self._resolve(normalize_ident(ident)))
 
     def _decode_jt808(self, frame: Frame, now: float) -> Decoded:
         parsed = jt808.parse_frame(jt808.unescape(frame.data))
@@ -264,18 +286,25 @@ class TrackerConnection:
             ident = self.ident
         else:
             ident = parsed.ident
-        if self.ident is None:
-            self._identify(ident)
-        elif ident != self.ident:
+        if self.ident is not None and ident != self.ident:
             raise ProtocolError(f"device ID {ident} on the connection of {self.ident}")
+        self._settings_for(ident)
+        event = self._jt808_event(frame, parsed, ident, now)
+        # Known once a frame decoded (as for H02): a rejected frame identifies nothing.
+        self.ident = ident
+        self._terminal = parsed.terminal
+        self._version_2019 = parsed.version_2019
+        self._protocol_version = parsed.protocol_version
+        return event
+
+    def _jt808_event(
+        self, frame: Frame, parsed: jt808.Jt808Frame, ident: str, now: float
+    ) -> Decoded:
         warning = None
         if not parsed.checksum_ok:
             warning = "checksum mismatch (frame accepted)"
         elif not parsed.length_ok:
             warning = "declared body length differs from the frame (frame accepted)"
-        self._terminal = parsed.terminal
-        self._version_2019 = parsed.version_2019
-        self._protocol_version = parsed.protocol_version
         msg_id = parsed.msg_id
         if self._enforce_auth and msg_id in (jt808.REGISTER, jt808.AUTHENTICATE):
             return self._handshake(frame, parsed, ident, now, warning)

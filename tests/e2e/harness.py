@@ -27,7 +27,17 @@ ALLOWED_ERRORS: Final = (
     re.compile(r"FFmpeg fails \[Errno 2\] No such file or directory: 'ffmpeg'"),
     re.compile(r"Error loading libturbojpeg"),
 )
-_RECORD: Final = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d+ (\w+) ", re.MULTILINE)
+_RECORD: Final = re.compile(
+    r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d+(?:[+-]\d\d:?\d\d|Z)? (\w+) ", re.MULTILINE
+)
+"""The start of a log record and its level (Home Assistant 2026.11 added the UTC offset)."""
+_DEPRECATION: Final = re.compile(
+    r"Detected (?:that|code in) custom integration '?sinotrack\b"
+    r"|custom_components[./]sinotrack\S*:\d+: \w*Warning",
+    re.IGNORECASE,
+)
+"""Home Assistant's frame helper on a deprecated call made by this integration, or a Python
+warning raised in its code (logged by ``py.warnings``)."""
 
 
 @dataclass(slots=True)
@@ -106,20 +116,13 @@ def unexpected_errors(log: str) -> list[str]:
 
 
 def integration_warnings(log: str) -> list[str]:
-    """The records of ``log`` where Home Assistant warns about this integration's code.
-
-    Deprecations reported by Home Assistant's frame helper name the custom integration
-    (``custom integration 'sinotrack'``); Python's own warnings name its modules.
-    """
+    """The records of ``log`` where Home Assistant or Python warns about this integration's
+    code (deprecated calls: see :data:`_DEPRECATION`)."""
     starts = list(_RECORD.finditer(log))
     records = []
     for index, match in enumerate(starts):
         end = starts[index + 1].start() if index + 1 < len(starts) else len(log)
         record = log[match.start() : end].strip()
-        if match.group(1) == "WARNING" and re.search(
-            r"custom integration '?sinotrack'?|custom_components[./]sinotrack\S*\.py.*Warning",
-            record,
-            re.IGNORECASE,
-        ):
+        if _DEPRECATION.search(record):
             records.append(record)
     return records

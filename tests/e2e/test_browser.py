@@ -13,8 +13,7 @@ on the device page and in the Activity log. Every page visited is saved as a scr
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
-import contextlib
+from collections.abc import AsyncIterator
 from pathlib import Path
 import shutil
 import time
@@ -28,7 +27,7 @@ from tools.devhass.setup import find_device
 from tools.simulator import SimulatedTracker
 
 from .browser import ARTIFACTS, VIEWPORT, UserPage, chromium
-from .harness import WAIT, Instance, unexpected_errors, wait_state
+from .harness import WAIT, Instance, integration_warnings, unexpected_errors, wait_state
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser, pytest.mark.timeout(480)]
 
@@ -54,11 +53,11 @@ the device's) with their values."""
 
 
 @pytest.fixture(scope="session")
-def artifacts() -> Iterator[Path]:
+def artifacts() -> Path:
     """The screenshot folder, emptied first; printed at the end of the run."""
     shutil.rmtree(ARTIFACTS, ignore_errors=True)
     ARTIFACTS.mkdir(parents=True)
-    yield ARTIFACTS
+    return ARTIFACTS
 
 
 @pytest.fixture
@@ -132,9 +131,11 @@ async def add_tracker(user: UserPage, name: str, tracker_id: str, port: int) -> 
     await finish_now_if_offered(user)
     text = await user.check(f"{name}-instructions", tracker_id, str(port), "SMS")
     assert "router" in text, text
-    await page.get_by_role("button", name="Finish").or_(
-        page.get_by_role("button", name="Skip and finish")
-    ).first.click()
+    await (
+        page.get_by_role("button", name="Finish")
+        .or_(page.get_by_role("button", name="Skip and finish"))
+        .first.click()
+    )
     return text
 
 
@@ -165,9 +166,7 @@ async def entity_ids(instance: Instance, tracker_id: str) -> tuple[str, dict[str
     }
 
 
-async def test_a_person_sets_up_trackers_in_the_browser(
-    instance: Instance, user: UserPage
-) -> None:
+async def test_a_person_sets_up_trackers_in_the_browser(instance: Instance, user: UserPage) -> None:
     client = instance.client
     await client.onboard(name=DEV_NAME, username=DEV_USERNAME, password=DEV_PASSWORD)
     await client.wait_running()
@@ -194,11 +193,15 @@ async def test_a_person_sets_up_trackers_in_the_browser(
         await device_page(user, device_id)
         await send_command_help(user)
         await sos(user, client, car, device_id, ids)
+        await map_page(user)
     finally:
         await car.stop()
         await van.stop()
-    unexpected = unexpected_errors(instance.log())
+    log = instance.log()
+    unexpected = unexpected_errors(log)
     assert unexpected == [], "\n\n".join(unexpected)
+    warnings = integration_warnings(log)
+    assert warnings == [], "Home Assistant warns about the integration:\n" + "\n\n".join(warnings)
 
 
 async def device_page(user: UserPage, device_id: str) -> None:
@@ -221,7 +224,7 @@ async def send_command_help(user: UserPage) -> None:
     await user.wait_for_text("Send command")
     await user.screenshot("actions-search")
     await page.get_by_text("Send command", exact=False).first.click()
-    text = await user.check("send-command", "Payload", "*HQ,")
+    text = await user.check("send-command", "sinotrack.send_command", "Payload", "*HQ,")
     assert "JT/T 808" in text, text
 
 
@@ -234,6 +237,19 @@ async def sos(
     event = await wait_state(client, ids["alarm"], lambda state: state["state"] != "unknown")
     assert event["attributes"]["event_type"] == "sos"
     await user.goto(f"/config/devices/device/{device_id}")
-    await user.check("device-page-sos", "SOS")
+    await user.check("device-page-sos", CAR, "Alarm")
+    await user.wait_for_pattern(r"SOS Unsafe")
     await user.goto("/logbook")
-    await user.check("activity-sos", CAR, "SOS")
+    await user.check("activity-sos", "Activity", CAR)
+    await user.wait_for_pattern(rf"Alarm\W+SOS\W+{CAR}\b")
+    await user.wait_for_pattern(rf"SOS\W+Unsafe\W+{CAR}\b")
+
+
+async def map_page(user: UserPage) -> None:
+    """The Map shows the car (the README's map screenshot)."""
+    await user.goto("/map")
+    await user.check("map", "Map")
+    await user.page.locator("ha-map").first.wait_for()
+    # Trackers that belong to no person are under Devices, not the default People tab.
+    await user.page.get_by_text("Devices", exact=True).first.click()
+    await user.check("map-devices", CAR, VAN)

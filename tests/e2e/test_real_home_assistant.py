@@ -33,7 +33,7 @@ from tools.devhass import (
 from tools.devhass.setup import find_device, tracker_form
 from tools.simulator import Fix, SimulatedTracker, haversine_km
 
-from .harness import WAIT, Instance, unexpected_errors, wait_state
+from .harness import WAIT, Instance, integration_warnings, unexpected_errors, wait_state
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
 
@@ -59,6 +59,7 @@ EXPECTED_ENTITIES: Final = {
     "alarm": "event",
 }
 """Entity description keys (unique id ``<tracker id>_<key>``) -> platform; not every one."""
+
 
 class Clock:
     """Whole seconds, one more on every call, from a minute ago: each fix has its own time."""
@@ -287,5 +288,8 @@ async def stop_and_check(instance: Instance, tracker: SimulatedTracker) -> None:
         while tracker.connected:  # noqa: ASYNC110 - until Home Assistant closed the connection
             await asyncio.sleep(0.05)
 
-    unexpected = unexpected_errors(instance.log())
+    log = instance.log()
+    unexpected = unexpected_errors(log)
     assert unexpected == [], "\n\n".join(unexpected)
+    warnings = integration_warnings(log)
+    assert warnings == [], "Home Assistant warns about the integration:\n" + "\n\n".join(warnings)

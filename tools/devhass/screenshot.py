@@ -41,6 +41,7 @@ SHOT_ROUTE_OFFSET = 12
 SHOT_REPORTS = 12
 """Positions before the shot: the odometer and the speed have moved."""
 
+
 class DevTools:
     """One Chromium tab, driven over the DevTools protocol."""
 

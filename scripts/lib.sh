@@ -373,27 +373,42 @@ snt_ensure_venv() {
 snt_debs_marker() {
 	printf '%s/.sinotrack-debs-%s' "$SNT_ROOT" "$(printf '%s\n' "${SNT_ENV_DEBS[@]}" | sha256sum | cut -c1-12)"
 }
+# On the host, a package counts as there when its command is (node and npm may come from
+# another source than Debian's packages, which would conflict with them).
+snt_host_missing_debs() {
+	local p cmd
+	SNT_MISSING_DEBS=()
+	for p in "${SNT_ENV_DEBS[@]}"; do
+		case "$p" in nodejs) cmd=node ;; *) cmd="$p" ;; esac
+		command -v "$cmd" >/dev/null 2>&1 || SNT_MISSING_DEBS+=("$p")
+	done
+}
 snt_debs_ready() {
 	if [[ $SNT_MODE == host ]]; then
-		local p
-		for p in "${SNT_ENV_DEBS[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || return 1; done
-		return 0
+		snt_host_missing_debs
+		((${#SNT_MISSING_DEBS[@]} == 0))
+		return
 	fi
 	[[ -f $(snt_debs_marker) ]]
 }
 snt_ensure_debs() {
 	snt_debs_ready && return 0
 	if [[ $SNT_MODE == host ]]; then
-		snt_apt_install "${SNT_ENV_DEBS[@]}"
+		snt_apt_install "${SNT_MISSING_DEBS[@]}"
 		return
 	fi
 	snt_need_root "installing ${SNT_ENV_DEBS[*]} into the chroot"
-	local t0=$SECONDS apt=(env DEBIAN_FRONTEND=noninteractive apt-get -q -o Acquire::Check-Valid-Until=false)
-	snt_log "installing ${SNT_ENV_DEBS[*]} into the chroot (once; a few minutes)"
+	local t0=$SECONDS log="$SNT_CACHE/apt.log"
+	local apt=(env DEBIAN_FRONTEND=noninteractive apt-get -q -o Acquire::Check-Valid-Until=false)
+	snt_log "installing ${SNT_ENV_DEBS[*]} into the chroot (once; a few minutes; log: $log)"
 	snt_sync_host_files "$SNT_ROOT"
 	# Check-Valid-Until: a mirror snapshot keeps serving the Release file debootstrap used.
-	snt_inside "$SNT_ROOT" "" -- "${apt[@]}" update >&2
-	snt_inside "$SNT_ROOT" "" -- "${apt[@]}" install -y --no-install-recommends "${SNT_ENV_DEBS[@]}" >&2
+	if ! { snt_inside "$SNT_ROOT" "" -- "${apt[@]}" update &&
+		snt_inside "$SNT_ROOT" "" -- "${apt[@]}" install -y --no-install-recommends \
+			"${SNT_ENV_DEBS[@]}" </dev/null; } >"$log" 2>&1; then
+		tail -n 30 "$log" >&2
+		snt_die "installing ${SNT_ENV_DEBS[*]} into the chroot failed (full log: $log)"
+	fi
 	rm -f "$SNT_ROOT"/var/cache/apt/archives/*.deb
 	touch "$(snt_debs_marker)"
 	snt_log "${SNT_ENV_DEBS[*]} installed in $((SECONDS - t0)) s"

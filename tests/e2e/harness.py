@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import AsyncIterator, Callable
 import contextlib
 from dataclasses import dataclass
+import os
 from pathlib import Path
 import re
 from typing import Any, Final
@@ -33,11 +34,14 @@ _RECORD: Final = re.compile(
 """The start of a log record and its level (Home Assistant 2026.11 added the UTC offset)."""
 _DEPRECATION: Final = re.compile(
     r"Detected (?:that|code in) custom integration '?sinotrack\b"
+    r"|was used from sinotrack\b"
     r"|custom_components[./]sinotrack\S*:\d+: \w*Warning",
     re.IGNORECASE,
 )
-"""Home Assistant's frame helper on a deprecated call made by this integration, or a Python
-warning raised in its code (logged by ``py.warnings``)."""
+"""A warning about this integration's code: Home Assistant's frame helper on a call that will
+stop working, its deprecation helper on a deprecated name used, or a Python warning raised
+in the integration's modules (Home Assistant logs those through ``py.warnings``; the
+instance is started with ``PYTHONWARNINGS`` showing deprecation warnings)."""
 
 
 @dataclass(slots=True)
@@ -69,7 +73,8 @@ async def running_instance(hass_python: Path, config_dir: Path) -> AsyncIterator
     ha_dir = next(hass_python.parent.parent.glob("lib/python*/site-packages/homeassistant"))
     write_config(config_dir, host="127.0.0.1", port=http_port, ha_dir=ha_dir)
     url = f"http://127.0.0.1:{http_port}"
-    hass = HassProcess(config_dir, python=str(hass_python), url=url)
+    env = dict(os.environ, PYTHONWARNINGS="default::DeprecationWarning")
+    hass = HassProcess(config_dir, python=str(hass_python), url=url, env=env)
     async with aiohttp.ClientSession() as session:
         await hass.start()
         try:

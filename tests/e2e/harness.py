@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import os
 from pathlib import Path
 import re
+import time
 from typing import Any, Final
 
 import aiohttp
@@ -42,6 +43,17 @@ _DEPRECATION: Final = re.compile(
 stop working, its deprecation helper on a deprecated name used, or a Python warning raised
 in the integration's modules (Home Assistant logs those through ``py.warnings``; the
 instance is started with ``PYTHONWARNINGS`` showing deprecation warnings)."""
+
+
+class Clock:
+    """Whole seconds, one more on every call, from a minute ago: each fix has its own time."""
+
+    def __init__(self) -> None:
+        self.now = int(time.time()) - 60
+
+    def __call__(self) -> float:
+        self.now = max(self.now + 1, int(time.time()) - 60)
+        return float(self.now)
 
 
 @dataclass(slots=True)

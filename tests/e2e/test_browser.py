@@ -13,10 +13,9 @@ on the device page and in the Activity log. Every page visited is saved as a scr
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 import shutil
-import time
 from typing import Any, Final
 
 from playwright.async_api import Page
@@ -27,7 +26,7 @@ from tools.devhass.setup import find_device
 from tools.simulator import SimulatedTracker
 
 from .browser import ARTIFACTS, VIEWPORT, UserPage, chromium
-from .harness import WAIT, Instance, integration_warnings, unexpected_errors, wait_state
+from .harness import WAIT, Clock, Instance, integration_warnings, unexpected_errors, wait_state
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser, pytest.mark.timeout(480)]
 
@@ -46,7 +45,7 @@ DEVICE_PAGE: Final = (
     r"Vehicle state (Parked|Moving|Idle|Driving)",
     r"SOS Safe",
     r"Connected Connected",
-    r"Last seen [^A-Z]*ago",
+    r"Last seen [\w ]*(ago|now)",
 )
 """What a user reads on the tracker's device page once it has reported: entity names (after
 the device's) with their values."""
@@ -68,17 +67,6 @@ async def user(instance: Instance, artifacts: Path) -> AsyncIterator[UserPage]:
         yield UserPage(page, instance.url, artifacts)
 
 
-class Clock:
-    """Whole seconds, one more on every call, from a minute ago: each fix has its own time."""
-
-    def __init__(self) -> None:
-        self.now = int(time.time()) - 60
-
-    def __call__(self) -> float:
-        self.now = max(self.now + 1, int(time.time()) - 60)
-        return float(self.now)
-
-
 def simulated(ident: str, port: int) -> SimulatedTracker:
     """An H02 tracker that reports when the test says so."""
     return SimulatedTracker(
@@ -92,6 +80,18 @@ def simulated(ident: str, port: int) -> SimulatedTracker:
         battery=BATTERY,
         clock=Clock(),
     )
+
+
+def has_value(value: float) -> Callable[[dict[str, Any]], bool]:
+    """A sensor's state is the number ``value``."""
+
+    def check(state: dict[str, Any]) -> bool:
+        try:
+            return float(state["state"]) == value
+        except ValueError:
+            return False
+
+    return check
 
 
 async def log_in(user: UserPage) -> None:
@@ -189,7 +189,7 @@ async def test_a_person_sets_up_trackers_in_the_browser(instance: Instance, user
         await wait_state(client, van_ids["connected"], lambda state: state["state"] == "on")
         for _ in range(3):
             car.send_position()
-        await wait_state(client, ids["battery"], lambda state: state["state"] == str(BATTERY))
+        await wait_state(client, ids["battery"], has_value(BATTERY))
         await device_page(user, device_id)
         await send_command_help(user)
         await sos(user, client, car, device_id, ids)

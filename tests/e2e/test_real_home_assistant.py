@@ -33,7 +33,7 @@ from tools.devhass import (
 from tools.devhass.setup import find_device, tracker_form
 from tools.simulator import Fix, SimulatedTracker, haversine_km
 
-from .harness import WAIT, Instance, integration_warnings, unexpected_errors, wait_state
+from .harness import WAIT, Clock, Instance, integration_warnings, unexpected_errors, wait_state
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
 
@@ -59,17 +59,6 @@ EXPECTED_ENTITIES: Final = {
     "alarm": "event",
 }
 """Entity description keys (unique id ``<tracker id>_<key>``) -> platform; not every one."""
-
-
-class Clock:
-    """Whole seconds, one more on every call, from a minute ago: each fix has its own time."""
-
-    def __init__(self) -> None:
-        self.now = int(time.time()) - 60
-
-    def __call__(self) -> float:
-        self.now = max(self.now + 1, int(time.time()) - 60)
-        return float(self.now)
 
 
 def shows(fix: Fix) -> Callable[[dict[str, Any]], bool]:

@@ -32,8 +32,8 @@ SNT_SHARED="$(cd "$SNT_REPO/.." && pwd -P)/shared"
 SNT_MAIN_ENV=ha2026.10
 SNT_ALL_ENVS=(ha2026.10 ha2026.5)
 # The run environments: a real Home Assistant with its frontend, for `make run`, the screenshot
-# and the end-to-end tests: requirements/run-<ha>.in -> requirements/run-<ha>.txt. The
-# end-to-end tests of test env <ha> start Home Assistant from run env run-<ha>.
+# and the end-to-end tests: requirements/run-<ha>.in -> requirements/run-<ha>.txt. SNT_RUN_ENV
+# is the current release's, the default of `make run` and `make screenshot`.
 SNT_RUN_ENV=run-ha2026.11
 SNT_RUN_ENVS=(run-ha2026.11 run-ha2026.5)
 # The end-to-end tests (tests/e2e) of the main test env run Home Assistant from the current

@@ -3,7 +3,8 @@
 Against a real ``hass`` of the current release (see ``conftest.py``), one person's session:
 log in through the login page; add a tracker through Settings > Devices & services > Add
 integration, filling the form field by field, and read the setup instructions of the final
-step; add a second tracker on the same port; open the device page and read the entities and
+step; add a second tracker on the same port; see both on the integration's page and open a
+tracker's options; open the device page and read the entities and
 their values once the simulated tracker has reported; open Developer tools > Actions >
 ``sinotrack.send_command`` and read its help; raise an SOS on the tracker and find the alarm
 on the device page and in the Activity log. Every page visited is saved as a screenshot (see
@@ -139,6 +140,16 @@ async def add_tracker(user: UserPage, name: str, tracker_id: str, port: int) -> 
     return text
 
 
+async def entries_and_options(user: UserPage) -> None:
+    """The integration's page lists both trackers; the Car's options open and close."""
+    page = user.page
+    await user.goto("/config/integrations/integration/sinotrack")
+    await user.check("integration-entries", CAR, VAN)
+    await page.get_by_role("button", name="Configure").first.click()
+    await user.check("options", "Offline after", "Submit")
+    await page.get_by_role("button", name="Close").first.click()
+
+
 async def finish_now_if_offered(user: UserPage) -> None:
     """Where the flow asks whether to wait for the tracker, take "Finish now"."""
     deadline = asyncio.get_running_loop().time() + WAIT
@@ -175,6 +186,7 @@ async def test_a_person_sets_up_trackers_in_the_browser(instance: Instance, user
     port = instance.tracker_port
     await add_tracker(user, CAR, TRACKER_ID, port)
     await add_tracker(user, VAN, VAN_ID, port)  # the same port, the same bind address
+    await entries_and_options(user)
 
     car, van = simulated(TRACKER_ID, port), simulated(VAN_ID, port)
     try:

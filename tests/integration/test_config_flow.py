@@ -30,6 +30,7 @@ from custom_components.sinotrack.const import (
     CONF_ADVANCED,
     CONF_ALLOW_ENGINE_COMMANDS,
     CONF_ALLOW_INVALID_FIX,
+    CONF_ALLOWED_NETWORKS,
     CONF_BIND_ADDRESS,
     CONF_JT808_UTC_OFFSET,
     CONF_OFFLINE_TIMEOUT,
@@ -57,6 +58,7 @@ DEFAULT_OPTIONS = {
     CONF_JT808_UTC_OFFSET: 8.0,
     CONF_ALLOW_INVALID_FIX: False,
     CONF_ALLOW_ENGINE_COMMANDS: False,
+    CONF_ALLOWED_NETWORKS: [],
 }
 
 
@@ -555,7 +557,7 @@ async def test_options_apply_without_reload(hass: HomeAssistant, connect: Tracke
 
     await change_options(hass, entry)
 
-    assert entry.options == NEW_OPTIONS
+    assert entry.options == {**NEW_OPTIONS, CONF_ALLOWED_NETWORKS: []}
     assert entry.runtime_data is runtime  # not reloaded
     assert tracker.writer.transport.is_closing() is False
     assert runtime.offline_timeout == timedelta(minutes=5)

@@ -58,6 +58,7 @@ from .listener import (
     TrackerDisconnectedError,
     TrackerOfflineError,
 )
+from .model import storable
 from .protocol import Command, CommandError, CommandKind, Message, message as p
 from .protocol.commands import check_payload
 
@@ -137,7 +138,7 @@ def _runtime(hass: HomeAssistant, call: ServiceCall) -> SinotrackRuntime:
 
 
 def _json(value: Any) -> Any:
-    return value if isinstance(value, (str, int, float, bool)) or value is None else str(value)
+    return value if storable(value) else str(value)
 
 
 def reply_data(reply: Message) -> dict[str, Any]:
@@ -249,7 +250,7 @@ def async_setup_services(hass: HomeAssistant) -> None:
     async def query_mileage(call: ServiceCall) -> ServiceResponse:
         runtime, reply = await _send(hass, call, Command(CommandKind.MILEAGE))
         mileage = reply.get(p.MILEAGE)
-        if mileage is None:
+        if mileage is None or not storable(mileage):  # none, or no number (a 400-digit one)
             raise HomeAssistantError(
                 translation_domain=DOMAIN,
                 translation_key="no_mileage",

@@ -12,8 +12,16 @@ messages (flat mappings with flespi parameter names) and the bytes to send back.
             log(event.reason)           # a Rejected frame or run of garbage
 """
 
-from .commands import Command, CommandKind, EncodedCommand, ReplyMatch
-from .connection import DEFAULT_JT808_UTC_OFFSET, Decoded, Event, Rejected, TrackerConnection
+from .auth import AuthEvent
+from .commands import Command, CommandKind, EncodedCommand, ReplyMatch, is_engine_payload
+from .connection import (
+    DEFAULT_JT808_UTC_OFFSET,
+    Decoded,
+    Event,
+    Rejected,
+    TrackerConnection,
+    TrackerSettings,
+)
 from .framing import Frame, Framer, Skipped
 from .message import (
     PROTOCOL_H02,
@@ -30,6 +38,7 @@ __all__ = [
     "DEFAULT_JT808_UTC_OFFSET",
     "PROTOCOL_H02",
     "PROTOCOL_JT808",
+    "AuthEvent",
     "Command",
     "CommandError",
     "CommandKind",
@@ -46,5 +55,7 @@ __all__ = [
     "ReplyMatch",
     "Skipped",
     "TrackerConnection",
+    "TrackerSettings",
+    "is_engine_payload",
     "normalize_ident",
 ]

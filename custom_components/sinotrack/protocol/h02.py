@@ -23,8 +23,10 @@ from __future__ import annotations
 
 from typing import Any, Final
 
+from .limits import bounded_float, bounded_int
 from .message import (
     ALTITUDE,
+    ARCHIVE,
     ARMED,
     BATTERY_LEVEL,
     COMMAND_CODE,
@@ -65,11 +67,17 @@ from .message import (
     Message,
     battery_from_scale,
     civil_from_days,
+    days_in_month,
     epoch_seconds,
     utc_fields,
 )
 
 KNOTS_TO_KMH: Final = 1.852
+MAX_BATCH_SEGMENTS: Final = 96
+"""Segments decoded from one ``BC`` blind-spot batch; the rest are reported, not decoded.
+A segment is at least about 45 bytes (70 with its cell fields), so a frame of the default
+4 KiB limit never holds more: the cap bounds the work of one frame when a larger frame
+limit is configured, without cutting a batch of the default size."""
 
 # Active-low status bits: parameter -> mask (any cleared bit of the mask = active).
 STATUS_BITS: Final[tuple[tuple[str, int], ...]] = (
@@ -260,9 +268,9 @@ def _iccid(value: str, message: Message) -> None:
         message[SIM_ICCID] = digits
 
 
-def _cell_int(value: str, radix: int) -> int:
+def _cell_int(value: str, radix: int) -> float:
     value = value.strip()
-    return int(value, radix) if value else 0
+    return bounded_int(value, radix=radix) if value else 0
 
 
 def _decode_tail(tail: list[str], message: Message) -> None:
@@ -281,9 +289,9 @@ def _decode_tail(tail: list[str], message: Message) -> None:
         ):
             # The common Sinotrack tail: decimal mcc,mnc,lac,cid[,battery scale | ICCID].
             message[GSM_MCC] = int(mcc)
-            message[GSM_MNC] = int(mnc)
+            message[GSM_MNC] = bounded_int(mnc)
             message[GSM_LAC] = int(lac)
-            message[GSM_CELLID] = int(cid)
+            message[GSM_CELLID] = bounded_int(cid)
             if count >= 5:
                 extra = tail[4]
                 if len(extra) <= 3 and extra.isdigit():
@@ -295,16 +303,24 @@ def _decode_tail(tail: list[str], message: Message) -> None:
             return
     if count == 6 and "." in tail[2]:  # odometer,temp,fuel,altitude,lac(hex),cid(hex)
         if tail[0].isdigit():
-            message[MILEAGE] = int(tail[0]) / 1000
-        if tail[3].strip().lstrip("-").isdigit():
-            message[ALTITUDE] = int(tail[3])
+            message[MILEAGE] = bounded_int(tail[0]) / 1000
+        altitude = tail[3].strip()
+        if altitude.lstrip("-").isdigit():
+            message[ALTITUDE] = (
+                -bounded_int(altitude[1:]) if altitude[0] == "-" else bounded_int(altitude)
+            )
         if _is_hex(tail[4]) and _is_hex(tail[5]):
-            message[GSM_LAC] = int(tail[4], 16)
-            message[GSM_CELLID] = int(tail[5], 16)
+            message[GSM_LAC] = bounded_int(tail[4], radix=16)
+            message[GSM_CELLID] = bounded_int(tail[5], radix=16)
         return
     if count < 4:
         return
-    if count >= 4 and tail[1].isdigit() and count == 4 + 2 * int(tail[1]) and len(tail[0]) == 2:
+    if (
+        count >= 4
+        and tail[1].isdigit()
+        and count == 4 + 2 * bounded_int(tail[1])
+        and len(tail[0]) == 2
+    ):
         # Document variant: pw,count,mcc,mnc,(lac,cid)*count with pw a percentage.
         if tail[0].isdigit():
             level = int(tail[0])
@@ -312,9 +328,9 @@ def _decode_tail(tail: list[str], message: Message) -> None:
         return
     mcc_text = tail[0].strip()
     radix = 0
-    if mcc_text.isdigit() and 200 <= int(mcc_text) <= 799:
+    if mcc_text.isdigit() and 200 <= bounded_int(mcc_text) <= 799:
         radix = 10
-    elif _is_hex(mcc_text) and 200 <= int(mcc_text, 16) <= 799:
+    elif _is_hex(mcc_text) and 200 <= bounded_int(mcc_text, radix=16) <= 799:
         radix = 16
     elif not mcc_text and not tail[1].strip():
         radix = 10
@@ -327,7 +343,9 @@ def _decode_tail(tail: list[str], message: Message) -> None:
             lac_text, cid_text = cid_text, lac_text
         if _is_hex(lac_text) or not lac_text:
             if mcc_text:
-                message[GSM_MCC] = int(mcc_text, 10 if radix == 10 and mcc_text.isdigit() else 16)
+                message[GSM_MCC] = bounded_int(
+                    mcc_text, radix=10 if radix == 10 and mcc_text.isdigit() else 16
+                )
                 message[GSM_MNC] = _cell_int(tail[1], radix)
             message[GSM_LAC] = _cell_int(lac_text, radix)
             message[GSM_CELLID] = _cell_int(cid_text, radix)
@@ -341,11 +359,11 @@ def _decode_tail(tail: list[str], message: Message) -> None:
             _iccid(extra, message)
 
 
-def _decode_cells(message: Message, mcc: int, mnc: int, lac: str, cid: str) -> None:
-    message[GSM_MCC] = mcc
-    message[GSM_MNC] = mnc
-    message[GSM_LAC] = int(lac)
-    message[GSM_CELLID] = int(cid)
+def _decode_cells(message: Message, mcc: str, mnc: str, lac: str, cid: str) -> None:
+    message[GSM_MCC] = bounded_int(mcc)
+    message[GSM_MNC] = bounded_int(mnc)
+    message[GSM_LAC] = bounded_int(lac)
+    message[GSM_CELLID] = bounded_int(cid)
 
 
 def _decode_v4(fields: list[str], message: Message) -> int:
@@ -373,20 +391,28 @@ def _mileage_reply(message: Message, results: list[str]) -> None:
     if message[COMMAND_CODE] == "S32" and results:
         value = results[0].strip()
         if value.replace(".", "", 1).isdigit():
-            message[MILEAGE] = float(value)
+            message[MILEAGE] = bounded_float(value)
 
 
 def _decode_nbr(fields: list[str], message: Message) -> None:
     """NBR,hhmmss,mcc,mnc,ta,count,(lac,cid,rxlev)*count,ddmmyy,status[,battery]."""
-    count = int(fields[7])
+    count = _count(fields[7])
     end = 8 + 3 * count
     if not 0 <= count <= 64 or end >= len(fields):
         raise DecodeError("NBR cell count does not match its fields")
     if count:
-        _decode_cells(message, int(fields[4]), int(fields[5]), fields[8], fields[9])
+        _decode_cells(message, fields[4], fields[5], fields[8], fields[9])
     _status_and_time(fields, end, fields[3], message)
     if end + 2 < len(fields):
         _battery_field(fields[end + 2], message)
+
+
+def _count(value: str) -> int:
+    """A count of repeated fields (two digits at most)."""
+    value = value.strip()
+    if len(value) > 2 or not value.isdigit():
+        raise DecodeError(f"invalid count {value[:16]!r}")
+    return int(value)
 
 
 def _battery_field(value: str, message: Message) -> None:
@@ -412,23 +438,21 @@ def _decode_link(fields: list[str], message: Message) -> None:
     """LINK,hhmmss,rssi,satellites,battery%,steps,turnovers,ddmmyy,status."""
     if len(fields) < 11:
         raise DecodeError("LINK frame too short")
-    message[GSM_SIGNAL] = int(fields[4])
-    message[SATELLITES] = int(fields[5])
-    level = int(fields[6])
-    if 0 <= level <= 100:
-        message[BATTERY_LEVEL] = level
+    message[GSM_SIGNAL] = bounded_int(fields[4])
+    message[SATELLITES] = bounded_int(fields[5])
+    message[BATTERY_LEVEL] = bounded_int(fields[6])
     _status_and_time(fields, 9, fields[3], message)
 
 
 def _decode_v3(fields: list[str], message: Message) -> None:
     """V3,hhmmss,MCCMNC,count,(lac,cid,rxlev,ta)*count,battery,reboot,X,ddmmyy,status."""
     operator = fields[4]
-    count = int(fields[5])
+    count = _count(fields[5])
     end = 6 + 4 * count
     if not 0 <= count <= 64 or end + 3 >= len(fields) or len(operator) < 4:
         raise DecodeError("V3 cell count does not match its fields")
     if count:
-        _decode_cells(message, int(operator[:3]), int(operator[3:]), fields[6], fields[7])
+        _decode_cells(message, operator[:3], operator[3:], fields[6], fields[7])
     _status_and_time(fields, end + 3, fields[3], message)
 
 
@@ -438,7 +462,7 @@ def _decode_vp1(fields: list[str], message: Message) -> None:
         raise DecodeError("VP1 frame too short")
     if fields[3] == "V":
         cell = fields[7].split("Y", 1)[0]
-        _decode_cells(message, int(fields[4]), int(fields[5]), fields[6], cell)
+        _decode_cells(message, fields[4], fields[5], fields[6], cell)
         return
     if len(fields) < 11:
         raise DecodeError("VP1 frame too short")
@@ -513,22 +537,26 @@ def _decode_blind_batch(fields: list[str], header: Message, now: float) -> list[
     """BC,hhmmss,length,seg;seg;... with seg = S,lat,NS,lon,EW,speed,course,DDHHmmss,status,...
 
     A segment's date is a day of the month only: the month and year are the latest ones at
-    or before the server time ``now`` that have that day.
+    or before the server time ``now`` that have that day. At most MAX_BATCH_SEGMENTS
+    segments are decoded.
     """
-    segments = ",".join(fields[5:]).split(";")
+    segments = ",".join(fields[5:]).split(";", MAX_BATCH_SEGMENTS)[:MAX_BATCH_SEGMENTS]
+    today = int(now) // 86400
+    year, month, day_today = civil_from_days(today)
     messages: list[Message] = []
     for segment in segments:
-        parts = segment.split(",")
+        parts = segment.split(",", 13)
         if len(parts) < 9:
             continue
         message = dict(header)
-        message["message.archive"] = True
+        message[ARCHIVE] = True
         stamp = parts[7]
         _decode_position([stamp[2:], *parts[0:7]], 0, message)
         if len(stamp) == 8 and stamp.isdigit():
-            timestamp = _day_of_month_time(now, int(stamp[:2]), stamp[2:])
-            if timestamp is not None:
-                message[TIMESTAMP] = timestamp
+            seconds = _time_of_day(stamp[2:])
+            day = _recent_day(today, year, month, day_today, int(stamp[:2]))
+            if seconds is not None and day is not None:
+                message[TIMESTAMP] = day * 86400 + seconds
         if len(parts[8]) == 8 and _is_hex(parts[8]):
             message.update(status_params(int(parts[8], 16)))
         if len(parts) >= 13:
@@ -539,17 +567,23 @@ def _decode_blind_batch(fields: list[str], header: Message, now: float) -> list[
     return messages
 
 
-def _day_of_month_time(now: float, day: int, time: str) -> int | None:
-    seconds = _time_of_day(time)
-    if seconds is None or not 1 <= day <= 31:
+def _recent_day(today: int, year: int, month: int, day_today: int, day: int) -> int | None:
+    """Days since the epoch of the latest date at or before ``today`` whose day is ``day``.
+
+    This month when the day has come, otherwise the latest earlier month that has that day
+    (at most two months back: of two consecutive months, one has 31 days).
+    """
+    if not 1 <= day <= 31:
         return None
-    today = int(now) // 86400
-    for back in range(62):
-        candidate = today - back
-        _, _, candidate_day = civil_from_days(candidate)
-        if candidate_day == day:
-            return candidate * 86400 + seconds
-    return None  # pragma: no cover - every month has days 1-28 within 62 days
+    if day <= day_today:
+        return today - (day_today - day)
+    for _ in range(2):
+        month -= 1
+        if month == 0:
+            year, month = year - 1, 12
+        if day <= days_in_month(year, month):
+            return epoch_seconds(year, month, day, 0, 0, 0) // 86400
+    return None  # pragma: no cover - of two consecutive months one has 31 days
 
 
 def decode_text(frame: bytes, now: float) -> list[Message]:
@@ -630,6 +664,8 @@ def binary_id_length(header: bytes) -> int:
 
 
 def _valid_clock(data: bytes, offset: int) -> bool:
+    if len(data) < offset + 5 or data[offset] > 0x23:  # hour 00-23: most garbage stops here
+        return False
     digits = data[offset : offset + 5].hex()  # hhmmssddmm
     if len(digits) != 10 or not digits.isdigit():
         return False

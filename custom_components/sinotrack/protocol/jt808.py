@@ -316,12 +316,14 @@ class Jt808Frame:
 
 
 _HEADER: Final = struct.Struct(">HH")
+MIN_FRAME: Final = 13
+"""Fewest bytes of a frame between its delimiters: 2011/2013 header and checksum."""
 
 
 def parse_frame(content: bytes) -> Jt808Frame:
     """Parse the unescaped bytes between the two 0x7E delimiters."""
     size = len(content)
-    if size < 13:
+    if size < MIN_FRAME:
         raise FrameError(f"JT808 frame too short ({size} bytes)")
     msg_id, attr = _HEADER.unpack_from(content)
     version_2019 = bool(attr & 0x4000)
@@ -741,11 +743,27 @@ def build_frame(
     return b"\x7e" + escape(content + bytes((checksum(content),))) + b"\x7e"
 
 
-def reply_for(frame: Jt808Frame, ident: str, serial: int, now: float) -> bytes | None:
-    """The platform's answer to an uplink frame (SPEC.md section 4.3), or None."""
+def reply_for(
+    frame: Jt808Frame,
+    ident: str,
+    serial: int,
+    now: float,
+    *,
+    result: int | None = None,
+    auth_code: str | None = None,
+) -> bytes | None:
+    """The platform's answer to an uplink frame (SPEC.md section 4.3), or None.
+
+    ``result``: the 0x8100 or 0x8001 result (default: success, or unsupported for a
+    message the platform does not know). ``auth_code``: the code a successful 0x8100
+    carries (default: the ID, as Traccar does).
+    """
     msg_id = frame.msg_id
     if msg_id == REGISTER:
-        body = frame.serial.to_bytes(2) + b"\x00" + ident.encode()
+        result = RESULT_SUCCESS if result is None else result
+        body = frame.serial.to_bytes(2) + bytes((result,))
+        if result == RESULT_SUCCESS:
+            body += (ident if auth_code is None else auth_code).encode()
         response = REGISTER_RESPONSE
     elif msg_id == TIME_REQUEST:
         year, *rest = utc_fields(now)
@@ -754,7 +772,10 @@ def reply_for(frame: Jt808Frame, ident: str, serial: int, now: float) -> bytes |
     elif msg_id in NOT_ACKNOWLEDGED:
         return None
     else:
-        result = RESULT_SUCCESS if msg_id in ACKNOWLEDGED else RESULT_UNSUPPORTED
+        if result is None:
+            result = RESULT_SUCCESS if msg_id in ACKNOWLEDGED else RESULT_UNSUPPORTED
+        elif msg_id not in ACKNOWLEDGED:
+            result = RESULT_UNSUPPORTED
         body = frame.serial.to_bytes(2) + msg_id.to_bytes(2) + bytes((result,))
         response = GENERAL_RESPONSE
     return build_frame(
@@ -768,37 +789,70 @@ def reply_for(frame: Jt808Frame, ident: str, serial: int, now: float) -> bytes |
 
 
 class Reassembler:
-    """Joins sub-packaged messages (attr bit 13). Bounded: one message in progress."""
+    """Joins sub-packaged messages (attr bit 13) of one connection.
+
+    Bounded: one message in progress (a packet of another message starts over), at most
+    :attr:`MAX_PACKETS` packets of at most :data:`MAX_BODY` bytes each and
+    :attr:`MAX_BYTES` in all (a packet sent again replaces the stored one, and the total
+    counts the replacement), and a message still incomplete :attr:`MAX_AGE` seconds after
+    its first packet is dropped. :attr:`held` is the exact number of body bytes stored.
+    """
 
     MAX_PACKETS: Final = 256
     MAX_BYTES: Final = 65536
+    """64 KiB: a 0x0704 batch of a few hundred fixes; the budget per connection."""
+    MAX_AGE: Final = 60.0
+    """Seconds: a device sends the packets of one message back to back."""
+
+    __slots__ = ("_key", "_parts", "_size", "_started")
 
     def __init__(self) -> None:
         self._key: tuple[int, int] | None = None
         self._parts: dict[int, bytes] = {}
         self._size = 0
+        self._started = 0.0
 
-    def add(self, frame: Jt808Frame) -> bytes | None:
-        """Store one packet; return the whole body once every packet has arrived."""
-        if frame.packet_total > self.MAX_PACKETS:
-            raise DecodeError(f"sub-package count {frame.packet_total} over the limit")
-        key = (frame.msg_id, frame.packet_total)
-        if key != self._key:
-            self._key = key
-            self._parts = {}
-            self._size = 0
-        if frame.packet_index not in self._parts:
-            self._size += len(frame.body)
-        self._parts[frame.packet_index] = frame.body
-        if self._size > self.MAX_BYTES:
-            self._key = None
-            self._parts = {}
-            self._size = 0
-            raise DecodeError("sub-packaged message over the size limit")
-        if len(self._parts) < frame.packet_total:
-            return None
-        body = b"".join(self._parts[index] for index in range(1, frame.packet_total + 1))
+    @property
+    def held(self) -> int:
+        """Body bytes stored for the message in progress."""
+        return self._size
+
+    def _reset(self) -> int:
+        size = self._size
         self._key = None
         self._parts = {}
         self._size = 0
-        return body
+        return size
+
+    def expire(self, now: float) -> int:
+        """Drop the message in progress if it is older than MAX_AGE; the bytes dropped."""
+        if self._key is not None and now - self._started > self.MAX_AGE:
+            return self._reset()
+        return 0
+
+    def add(self, frame: Jt808Frame, now: float) -> bytes | None:
+        """Store one packet; return the whole body once every packet has arrived."""
+        if frame.packet_total > self.MAX_PACKETS:
+            raise DecodeError(f"sub-package count {frame.packet_total} over the limit")
+        body = frame.body
+        if len(body) > MAX_BODY:
+            raise DecodeError(f"sub-package body of {len(body)} bytes over {MAX_BODY}")
+        self.expire(now)
+        key = (frame.msg_id, frame.packet_total)
+        if key != self._key:
+            self._reset()
+            self._key = key
+            self._started = now
+        parts = self._parts
+        previous = parts.get(frame.packet_index)
+        size = self._size + len(body) - (0 if previous is None else len(previous))
+        if size > self.MAX_BYTES:
+            self._reset()
+            raise DecodeError("sub-packaged message over the size limit")
+        parts[frame.packet_index] = body
+        self._size = size
+        if len(parts) < frame.packet_total:
+            return None
+        whole = b"".join(parts[index] for index in range(1, frame.packet_total + 1))
+        self._reset()
+        return whole

@@ -126,7 +126,7 @@ async def test_idle_connection_is_closed(
 async def test_peer_that_never_reads_is_closed(
     make_listener: ListenerFactory, connect: ClientFactory
 ) -> None:
-    listener = await make_listener(max_write_buffer=4096)
+    listener = await make_listener(max_write_buffer=4096, max_frame_rate=0)
     raw = socket.socket()
     raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1024)
     raw.setblocking(False)
@@ -136,9 +136,9 @@ async def test_peer_that_never_reads_is_closed(
     try:
         await until(lambda: listener.connection_count == 1)
         # Shrink the server's kernel send buffer so that its own buffer fills quickly.
-        (session,) = listener._connections
-        assert session.transport is not None
-        session.transport.get_extra_info("socket").setsockopt(
+        (session,) = listener.admission.connections
+        assert session._transport is not None
+        session._transport.get_extra_info("socket").setsockopt(
             socket.SOL_SOCKET, socket.SO_SNDBUF, 4096
         )
         with contextlib.suppress(ConnectionError):
@@ -154,15 +154,20 @@ async def test_peer_that_never_reads_is_closed(
 
 async def test_connection_cap(make_listener: ListenerFactory, connect: ClientFactory) -> None:
     listener = await make_listener(max_connections=2)
+    for ident in ("1", "2"):
+        listener.register(ident, RecordingSink())
     first = await connect(listener.port)
     second = await connect(listener.port)
-    await until(lambda: listener.connection_count == 2)
+    for client, ident in ((first, "1"), (second, "2")):
+        await client.send(h02_htbt(ident))
+        assert await client.recv_text() == h02_htbt(ident)
+    # Both places hold configured trackers: nothing to evict, the newcomer is refused.
     third = await connect(listener.port)
     await third.wait_closed_by_server()
     assert listener.stats.refused == {REFUSED_TOO_MANY: 1}
-    for client in (first, second):
-        await client.send(h02_htbt())
-        assert await client.recv_text() == h02_htbt()
+    for client, ident in ((first, "1"), (second, "2")):
+        await client.send(h02_htbt(ident))
+        assert await client.recv_text() == h02_htbt(ident)
     await first.close()
     await until(lambda: listener.connection_count == 1)
     fourth = await connect(listener.port)

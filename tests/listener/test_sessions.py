@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 import pytest
@@ -20,6 +21,7 @@ from .helpers import (
     h02_htbt,
     h02_v1,
     h02_v1_replies,
+    issued_code,
     jt808_auth,
     jt808_general_response,
     jt808_location,
@@ -74,13 +76,14 @@ async def test_both_protocols_share_one_port(
     await jt.send(jt808_register(serial=0))
     await binary.send(H02_BINARY)
     await text.send(h02_v1())
-    await jt.send(jt808_auth(serial=1))
-    await jt.send(jt808_location(serial=2))
 
-    # 0x8100: device serial 0, result 0, the auth code (the ID); checksum 0x8C.
-    assert await jt.recv_jt808() == bytes.fromhex(
-        "7e8100000e013912345678000000000031333931323334353637388c7e"
-    )
+    # 0x8100: device serial 0, result 0, a new random auth code, stored by the sink.
+    registered = await jt.recv_jt808()
+    code = issued_code(registered)
+    assert jt808_parse(registered) == (0x8100, 0, b"\x00\x00\x00" + code.encode())
+    assert jt_sink.auth_codes == [code]
+    await jt.send(jt808_auth(serial=1, code=code))
+    await jt.send(jt808_location(serial=2))
     assert await jt.recv_jt808() == jt808_general_response(1, 0x0102, server_serial=1)
     assert await jt.recv_jt808() == bytes.fromhex("7e8001000501391234567800020002020000b67e")
     assert (await text.recv_text()).startswith(b"*HQ,4210051415,V4,V1,")
@@ -128,7 +131,9 @@ async def test_frames_split_byte_by_byte_or_coalesced(
     reads = listener.stats.reads
     await joined.send(stream("4210051416"))
     jt = await connect(listener.port)
-    await jt.send_bytewise(jt808_register(0) + jt808_auth(1) + jt808_location(2), listener)
+    await jt.send_bytewise(jt808_register(0), listener)
+    code = issued_code(await jt.recv_jt808())
+    await jt.send_bytewise(jt808_auth(1, code) + jt808_location(2), listener)
     binary_sink = RecordingSink()
     listener.register(H02_BINARY_ID, binary_sink)
     binary = await connect(listener.port)
@@ -138,8 +143,7 @@ async def test_frames_split_byte_by_byte_or_coalesced(
         assert (await client.recv_text()).startswith(b"*HQ,%s,V4,V1," % ident.encode())
         assert await client.recv_text() == b"*HQ,%s,HTBT#" % ident.encode()
         assert (await client.recv_text()).startswith(b"*HQ,%s,V4,V1," % ident.encode())
-    assert [jt808_parse(await jt.recv_jt808())[:2] for _ in range(3)] == [
-        (0x8100, 0),
+    assert [jt808_parse(await jt.recv_jt808())[:2] for _ in range(2)] == [
         (0x8001, 1),
         (0x8001, 2),
     ]
@@ -165,12 +169,14 @@ async def test_frames_split_byte_by_byte_or_coalesced(
 async def test_reconnect_replaces_the_session(
     make_listener: ListenerFactory, connect: ClientFactory
 ) -> None:
-    listener = await make_listener()
+    # The old link went silent for longer than takeover_silence (a dead link without a FIN).
+    listener = await make_listener(takeover_silence=0.05)
     sink = RecordingSink()
     listener.register(H02_ID, sink)
     first = await connect(listener.port)
     await first.send(h02_v1())
     await first.recv_text()
+    await asyncio.sleep(0.1)
 
     second = await connect(listener.port)
     await second.send(h02_v1())
@@ -197,12 +203,13 @@ async def test_reconnect_replaces_the_session(
 async def test_takeover_from_another_address_is_counted_and_logged(
     make_listener: ListenerFactory, connect: ClientFactory, caplog: pytest.LogCaptureFixture
 ) -> None:
-    listener = await make_listener()
+    listener = await make_listener(takeover_silence=0.05)
     sink = RecordingSink()
     listener.register(H02_ID, sink)
     first = await connect(listener.port)
     await first.send(h02_v1())
     await first.recv_text()
+    await asyncio.sleep(0.1)  # silent for longer than takeover_silence
     other = await connect(listener.port, source="127.0.0.2")
     with caplog.at_level(logging.WARNING):
         await other.send(h02_v1())
@@ -219,7 +226,7 @@ async def test_takeover_from_another_address_is_counted_and_logged(
 async def test_unknown_tracker_reported_once_and_ignored(
     make_listener: ListenerFactory, connect: ClientFactory
 ) -> None:
-    listener = await make_listener()
+    listener = await make_listener(discovery_delay=0)  # offered at its first good frame
     owned = RecordingSink()
     listener.register("1111111111", owned)
     reported: list[tuple[str, str, str]] = []
@@ -329,6 +336,9 @@ async def test_diagnostics_counters(make_listener: ListenerFactory, connect: Cli
     assert diagnostics["connections"] | {"refused": {}, "closed": {}} == {
         "current": 1,
         "identified": 1,
+        "unidentified": 0,
+        "unknown": 0,
+        "evicted": 0,
         "total": 1,
         "refused": {},
         "closed": {},

@@ -39,7 +39,12 @@ from .const import (
     DOMAIN,
     MAX_DISCOVERY_FLOWS,
 )
-from .entry import TRACKER_ID_PATTERN, discovery_flows_in_progress, get_pool
+from .entry import (
+    DISCOVERED_ID_PATTERN,
+    TRACKER_ID_PATTERN,
+    discovery_flows_in_progress,
+    get_pool,
+)
 from .listener import Listener
 from .protocol import normalize_ident
 from .runtime import SinotrackConfigEntry, SinotrackRuntime, parse_networks
@@ -209,14 +214,14 @@ class SinotrackConfigFlow(ConfigFlow, domain=DOMAIN):
     ) -> ConfigFlowResult:
         """A tracker no entry owns connected to a running listener.
 
-        Offered only for an ID the user form accepts as sent (10 to 20 digits), and while
+        Offered only for an ID the user form accepts, as sent (ASCII digits only), and while
         fewer than ``MAX_DISCOVERY_FLOWS`` others wait (checked before anything awaits, so
         flows started together cannot all pass).
         """
         if discovery_flows_in_progress(self.hass, but=self.flow_id) >= MAX_DISCOVERY_FLOWS:
             return self.async_abort(reason="too_many_discoveries")
         sent = str(discovery_info[CONF_TRACKER_ID])
-        if TRACKER_ID_PATTERN.fullmatch(sent) is None:
+        if DISCOVERED_ID_PATTERN.fullmatch(sent) is None:
             return self.async_abort(reason="invalid_discovered_id")
         tracker_id = normalize_ident(sent)
         await self.async_set_unique_id(tracker_id)

@@ -39,8 +39,10 @@ PLATFORMS: list[Platform] = [
 CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
 DATA_POOL: HassKey[ListenerPool] = HassKey(DOMAIN)
 TRACKER_ID_PATTERN: Final = re.compile(r"[0-9]{10,20}")
-"""A tracker ID as the user form accepts it, once spaces and dashes are taken out; a
-discovered ID must match it as sent."""
+"""A tracker ID as the user form accepts it, once spaces and dashes are taken out."""
+DISCOVERED_ID_PATTERN: Final = re.compile(r"[0-9]{1,20}")
+"""A discovered ID, as the listener reports it (without the leading zeros of a JT/T 808
+terminal number, which the form also accepts and drops): ASCII digits only, nothing else."""
 
 
 @callback
@@ -167,7 +169,7 @@ def _async_discovered(
     hass: HomeAssistant, host: str, port: int, ident: str, protocol: str, peer: str | None
 ) -> None:
     """A tracker no entry owns connected: offer to add it (within the limits)."""
-    if TRACKER_ID_PATTERN.fullmatch(ident) is None:
+    if DISCOVERED_ID_PATTERN.fullmatch(ident) is None:
         LOGGER.debug("Not offering tracker ID %r: not one the setup form accepts", ident)
         return
     if discovery_flows_in_progress(hass) >= MAX_DISCOVERY_FLOWS:

@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 from unittest.mock import AsyncMock, patch
 
+from freezegun.api import FrozenDateTimeFactory
 from homeassistant.config_entries import (
     SOURCE_INTEGRATION_DISCOVERY,
     SOURCE_USER,
@@ -361,11 +362,17 @@ async def test_discovery_already_in_progress(hass: HomeAssistant) -> None:
     assert len(hass.config_entries.flow.async_progress()) == 1
 
 
-async def test_unknown_tracker_is_discovered(hass: HomeAssistant, connect: TrackerFactory) -> None:
-    """A tracker no entry owns connects to a running listener: Home Assistant offers it."""
+async def test_unknown_tracker_is_discovered(
+    hass: HomeAssistant, connect: TrackerFactory, freezer: FrozenDateTimeFactory
+) -> None:
+    """A tracker no entry owns connects to a running listener and keeps reporting for 30 s
+    (the listener's discovery delay): Home Assistant offers it."""
     entry = make_entry()
     await load_entry(hass, entry)
     tracker = await connect(entry)
+    await tracker.send(v1_frame(OTHER_ID))
+    await tracker.read_until(b"#")
+    freezer.tick(timedelta(seconds=31))
     await tracker.send(v1_frame(OTHER_ID))
     await tracker.read_until(b"#")
 

@@ -15,8 +15,8 @@ call was cancelled while Home Assistant kept running (the caller gave up), and a
 command (engine_stop, engine_resume, or a raw payload that is one) once engine commands
 are no longer allowed in the options.
 
-Bounds: at most ``MAX_QUEUED_COMMANDS`` commands wait per tracker (the next call fails
-with ``CommandQueueFullError``), and a command identical to one already waiting is not
+Bounds: at most ``MAX_WAITING_COMMANDS`` (20) commands are stored per tracker, the
+listener's own limit per tracker (the next call fails with ``CommandQueueFullError``), and a command identical to one already waiting is not
 stored again: the second call waits for the first one's command and shares its outcome
 (the same reply, or the same error). The tracker receives it once.
 """
@@ -34,8 +34,14 @@ from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.storage import Store
 from homeassistant.util.hass_dict import HassKey
 
-from .const import DEFAULT_COMMAND_TIMEOUT, DOMAIN, LOGGER, MAX_QUEUED_COMMANDS
-from .listener import CommandQueueFullError, CommandResult, Listener, ListenerClosedError
+from .const import DEFAULT_COMMAND_TIMEOUT, DOMAIN, LOGGER
+from .listener import (
+    MAX_WAITING_COMMANDS,
+    CommandQueueFullError,
+    CommandResult,
+    Listener,
+    ListenerClosedError,
+)
 from .protocol import Command, CommandKind, message as p
 from .protocol.commands import is_engine_payload
 
@@ -138,7 +144,7 @@ class CommandQueue:
         """``listener.send_command(..., queue_if_offline=True)``, stored until it is sent.
 
         An identical command already waiting is not stored again: this call shares its
-        outcome. Raises ``CommandQueueFullError`` when ``MAX_QUEUED_COMMANDS`` wait already.
+        outcome. Raises ``CommandQueueFullError`` when ``MAX_WAITING_COMMANDS`` wait already.
         """
         while (same := self._waiting_like(command)) is not None:
             follower: asyncio.Future[CommandResult] = self.hass.loop.create_future()
@@ -150,9 +156,9 @@ class CommandQueue:
                 if not follower.cancelled() or (task is not None and task.cancelling()):
                     raise
                 # The first caller gave up, not this one: queue the command afresh.
-        if len(self._items) >= MAX_QUEUED_COMMANDS:
+        if len(self._items) >= MAX_WAITING_COMMANDS:
             raise CommandQueueFullError(
-                f"{MAX_QUEUED_COMMANDS} commands are queued for tracker {ident} already"
+                f"{MAX_WAITING_COMMANDS} commands are queued for tracker {ident} already"
             )
         item_id = uuid.uuid4().hex
         self._items[item_id] = _Queued(command, time.time() + expiry)

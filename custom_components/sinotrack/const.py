@@ -29,9 +29,6 @@ heartbeat every few minutes)."""
 DEFAULT_JT808_UTC_OFFSET: Final = 8.0
 DEFAULT_COMMAND_TIMEOUT: Final = 30.0
 DEFAULT_QUEUE_EXPIRY: Final = 3600.0
-MAX_QUEUED_COMMANDS: Final = 20
-"""Commands kept for one offline tracker (``queue_if_offline``); the 21st is refused. A
-person queues a few; thousands would flood the tracker when it connects."""
 MAX_DISCOVERY_FLOWS: Final = 10
 """Sinotrack discovery flows ("tracker found") in progress at once; an unknown ID beyond
 them is not offered until some are dismissed or added."""

@@ -39,7 +39,6 @@ from .const import (
     DEFAULT_COMMAND_TIMEOUT,
     DEFAULT_QUEUE_EXPIRY,
     DOMAIN,
-    MAX_QUEUED_COMMANDS,
     SERVICE_ARM,
     SERVICE_DISARM,
     SERVICE_ENGINE_RESUME,
@@ -51,6 +50,7 @@ from .const import (
     SERVICE_SET_INTERVAL,
 )
 from .listener import (
+    MAX_WAITING_COMMANDS,
     CommandExpiredError,
     CommandQueueFullError,
     CommandTimeoutError,
@@ -204,7 +204,7 @@ async def _send(
             translation_key="command_queue_full",
             translation_placeholders={
                 **placeholders,
-                "max": str(MAX_QUEUED_COMMANDS),
+                "max": str(MAX_WAITING_COMMANDS),
             },
         ) from err
     except CommandExpiredError as err:

@@ -15,7 +15,10 @@ from homeassistant.core import Context, Event, HomeAssistant, callback
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError, Unauthorized
 from homeassistant.setup import async_setup_component
 import pytest
-from pytest_homeassistant_custom_component.common import MockConfigEntry, MockUser
+from pytest_homeassistant_custom_component.common import (
+    MockConfigEntry,
+    MockUser,
+)
 from pytest_homeassistant_custom_component.components.diagnostics import (
     get_diagnostics_for_config_entry,
 )
@@ -24,6 +27,7 @@ from pytest_homeassistant_custom_component.typing import (
     WebSocketGenerator,
 )
 
+from custom_components.sinotrack.command_queue import get_command_queue
 from custom_components.sinotrack.const import DOMAIN
 
 from .conftest import Tracker, TrackerFactory, make_entry
@@ -236,6 +240,44 @@ async def test_at_most_20_commands_queued(
     assert (error.translation_placeholders or {})["max"] == "20"
     assert "20 commands are queued" in str(error)
     assert not any(task.done() for task in tasks)
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+
+
+async def test_the_stored_queue_holds_at_most_20(
+    hass: HomeAssistant, loaded_entry: MockConfigEntry
+) -> None:
+    """The stored queue itself (what comes back after a restart) refuses the 21st: 21
+    calls at once, one refused, 20 stored."""
+    tasks = [
+        call(
+            hass, "set_interval", entry_target(loaded_entry), interval=10 + n, queue_if_offline=True
+        )
+        for n in range(21)
+    ]
+    done, _ = await asyncio.wait(tasks, timeout=0.2)
+    assert len(done) == 1
+    error = await error_of(HomeAssistantError, done.pop())
+    assert error.translation_key == "command_queue_full"
+    assert get_command_queue(hass, loaded_entry.entry_id).waiting == 20
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+
+
+async def test_at_most_20_live_commands_per_tracker(
+    hass: HomeAssistant, loaded_entry: MockConfigEntry, connect: TrackerFactory
+) -> None:
+    """A connected tracker that does not answer: 20 commands wait (one in flight), the 21st
+    is refused by the listener with the same clear error."""
+    tracker = await h02_tracker(connect, loaded_entry)
+    tasks = [call(hass, "request_position", entry_target(loaded_entry)) for _ in range(20)]
+    assert await command(tracker) == f"*HQ,{H02_ID},CR#"
+    error = await error_of(
+        HomeAssistantError, call(hass, "query_mileage", entry_target(loaded_entry))
+    )
+    assert error.translation_key == "command_queue_full"
     for task in tasks:
         task.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)

@@ -382,11 +382,12 @@ class SinotrackRuntime:
 
     @callback
     def auth_code_issued(self, code: str) -> None:
-        """The listener issued ``code`` to the tracker: keep it (it survives restarts)."""
+        """The listener issued ``code`` to the tracker: keep it (written at once, it survives
+        restarts and crashes)."""
         if code == self.jt808_auth_code:
             return
         self.jt808_auth_code = code
-        self._store.async_delay_save(self._data, 1.0)
+        self._store.async_delay_save(self._data, 0)
         ir.async_delete_issue(self.hass, DOMAIN, auth_refused_issue_id(self.entry_id))
 
     @callback
@@ -412,7 +413,7 @@ class SinotrackRuntime:
     def reset_jt808_auth(self) -> None:
         """Forget the stored auth code: the tracker's next registration is accepted."""
         self.jt808_auth_code = None
-        self._store.async_delay_save(self._data, 1.0)
+        self._store.async_delay_save(self._data, 0)
         if self.listener is not None:
             self.listener.sink_changed(self.ident)
         ir.async_delete_issue(self.hass, DOMAIN, auth_refused_issue_id(self.entry_id))

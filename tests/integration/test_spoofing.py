@@ -163,11 +163,14 @@ async def test_jt808_auth_code_kept_and_reset(
     assert code
     assert entry.runtime_data.tracker_settings().jt808_auth_code == code
     await device.location(jt808_location(T0))
+    key = f"{DOMAIN}.{entry.entry_id}"
+    # Written at once, not with the state's 30 s delay: a crash now does not lose it.
+    await wait_for(hass, lambda: key in hass_storage)
+    assert hass_storage[key]["data"]["jt808_auth_code"] == code
     await device.tracker.close()
 
     assert await hass.config_entries.async_reload(entry.entry_id)
     await hass.async_block_till_done()
-    assert hass_storage[f"{DOMAIN}.{entry.entry_id}"]["data"]["jt808_auth_code"] == code
     runtime = entry.runtime_data
     assert runtime.jt808_auth_code == code
 

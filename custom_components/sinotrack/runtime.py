@@ -33,6 +33,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 import ipaddress
+import logging
 import math
 from typing import Any, Final
 
@@ -394,7 +395,9 @@ class SinotrackRuntime:
     def registration_refused(self, peer: str) -> None:
         """A JT/T 808 registration of this ID was refused (a code is stored): tell the user."""
         self.registrations_refused += 1
-        LOGGER.warning(
+        # Once at warning level: whoever keeps trying must not fill the log.
+        LOGGER.log(
+            logging.WARNING if self.registrations_refused == 1 else logging.DEBUG,
             "Tracker %s: a JT/T 808 registration from %s was refused: an auth code is stored",
             self.ident,
             peer,

@@ -12,7 +12,13 @@ from typing import Final
 import pytest
 
 from custom_components.sinotrack.protocol import Decoded, TrackerConnection
-from custom_components.sinotrack.protocol.limits import RANGES, bounded_int, check_message
+from custom_components.sinotrack.protocol.limits import (
+    DROPPED,
+    RANGES,
+    bounded_int,
+    enforce,
+    finish_message,
+)
 from custom_components.sinotrack.protocol.message import (
     ALTITUDE,
     BATTERY_LEVEL,
@@ -243,8 +249,12 @@ def test_every_range_has_a_reason() -> None:
 @pytest.mark.parametrize("value", [math.nan, math.inf, -math.inf])
 def test_non_finite_values_are_dropped(value: float) -> None:
     message = {SPEED: value, BATTERY_LEVEL: 50}
-    assert check_message(message, NOW) is not None
+    enforce(message, (SPEED, BATTERY_LEVEL))
+    notes = finish_message(message, NOW)
+    assert notes is not None
+    assert len(notes) == 1
     assert message == {BATTERY_LEVEL: 50}
+    assert DROPPED not in message
 
 
 def test_bounded_int() -> None:
@@ -257,3 +267,14 @@ def test_bounded_int() -> None:
         bounded_int("x" * 40)
     with pytest.raises(ValueError, match="invalid literal"):
         bounded_int("12a")
+
+
+def test_a_batch_dropping_many_values_keeps_its_warning_short() -> None:
+    segment = "A,2235.1777,N,11357.8913,E,999.99,999,01123456,FFFFFBFF"
+    frame = f"*HQ,4210051415,BC,123456,40,{';'.join([segment] * 40)}#".encode()
+    event = decode(frame)
+    assert len(event.messages) == 40
+    assert event.dropped == 80
+    assert event.warning is not None
+    assert "(80 in all)" in event.warning
+    assert len(event.warning) < 600

@@ -3,13 +3,19 @@
 No Home Assistant import, no sockets, no clock reads: feed bytes and the time, get
 messages (flat mappings with flespi parameter names) and the bytes to send back.
 
-    connection = TrackerConnection()
+    connection = TrackerConnection(resolve=settings_of)   # settings_of(ident) -> TrackerSettings
     for event in connection.feed(data, now=time.time()):
         if isinstance(event, Decoded):
             send(event.reply)           # when not None
-            handle(event.messages)      # zero or more messages
+            if event.auth is AuthEvent.ISSUED:
+                store(connection.auth_code)     # the JT/T 808 code issued to this ID
+            handle(event.messages)      # zero or more messages (none until ``ready``)
         else:
             log(event.reason)           # a Rejected frame or run of garbage
+
+Implausible values never come out (see ``limits``): they are dropped and counted
+(``Decoded.dropped``, ``TrackerConnection.values_dropped``). ``held_bytes`` is the memory
+a connection's codec holds; ``expire(now)`` drops a JT/T 808 message left incomplete.
 """
 
 from .auth import AuthEvent

@@ -156,8 +156,9 @@ ENGINE_WORDS: Final = frozenset({"S20", "RELAY", "DYD", "HFYD"})
 * ``DYD`` / ``HFYD``: the same firmwares' "cut oil" / "restore oil" texts.
 """
 ENGINE_SMS_PREFIXES: Final = ("555", "940")
-"""Sinotrack ST-90x SMS commands, which the units also take as a text message:
-``555`` + password (``5550000``) stops the engine, ``940`` + password resumes it."""
+"""Sinotrack ST-90x engine SMS commands: ``555`` + password (``5550000``) stops the engine,
+``940`` + password resumes it. A unit may act on the same text sent as a JT/T 808 text
+message, so they count as engine commands too."""
 _COMMAND_WORD_END: Final = re.compile(r"[,#;:=]")
 
 

@@ -35,7 +35,7 @@ from .auth import (
 )
 from .commands import Command, EncodedCommand, h02_command, jt808_command_body
 from .framing import MAX_TEXT_FRAME, Frame, Framer, Skipped
-from .limits import check_message
+from .limits import finish_message
 from .message import (
     IDENT,
     MESSAGE_TYPE,
@@ -48,6 +48,8 @@ from .message import (
 )
 
 _JT808_TOO_SHORT: Final = "JT808 frames too short for a header"
+_NOTES_SHOWN: Final = 5
+"""Dropped values described in a frame's warning (a batch can drop many)."""
 DEFAULT_JT808_UTC_OFFSET: Final = 8.0
 """JT/T 808 devices send local time; the standard's zone is GMT+8."""
 
@@ -102,7 +104,8 @@ class TrackerConnection:
         resolve: Resolve | None = None,
         jt808_auth: bool = True,
     ) -> None:
-        """``resolve(ident)``: the settings of the tracker ID, asked once when it is known.
+        """``resolve(ident)``: the settings of the tracker ID, asked once when it is known
+        (before that frame's messages are built); what it raises propagates out of ``feed``.
 
         ``jt808_auth=False`` decodes every frame as it comes, without the JT/T 808
         registration and authentication rules (for decoding a capture offline).
@@ -216,13 +219,16 @@ class TrackerConnection:
                 continue
             notes: list[str] | None = None
             for message in event.messages:
-                bad = check_message(message, now)
+                bad = finish_message(message, now)
                 if bad is not None:
                     notes = bad if notes is None else notes + bad
             if notes is not None:
                 event.dropped = len(notes)
                 self.values_dropped += len(notes)
-                _warn(event, "dropped out-of-range values: " + "; ".join(notes))
+                shown = "; ".join(notes[:_NOTES_SHOWN])
+                if len(notes) > _NOTES_SHOWN:
+                    shown += f"; ... ({len(notes)} in all)"
+                _warn(event, f"dropped out-of-range values: {shown}")
             events.append(event)
         return events
 

@@ -18,6 +18,11 @@ Rules, after the protocol is known:
 * JT/T 808: from one ``0x7E`` to the next; ``7E 7E`` is the end of one frame and the start
   of the next. A frame longer than the protocol allows is dropped.
 
+Garbage costs one :class:`Skipped` per run, not per byte: resynchronising looks for the
+next place a frame can start (a ``$`` or ``X`` only where a valid hour byte follows) with
+one search, and a ``*`` that no ``#`` follows within ``max_frame`` skips every ``*`` that
+cannot end in time either. Work stays linear in the bytes received.
+
 Memory is bounded: after :meth:`Framer.feed` returns, at most ``max_frame`` bytes are kept.
 """
 
@@ -44,19 +49,15 @@ _TILDE: Final = 0x7E
 _HASH: Final = b"#"
 _H02_MARKERS: Final = frozenset((_STAR, _DOLLAR, _X))
 _QUIET: Final = frozenset(b"\r\n\t \x00")
-_H02_START: Final = re.compile(
-    rb"\*|\$(?=.{5}[\x00-\x23]|.{8}[\x00-\x23]|.{0,13}\Z)|X(?=.{5}[\x00-\x23]|.{0,30}\Z)",
-    re.DOTALL,
-)
-"""Where an H02 frame may start: a marker, for ``$`` and ``X`` followed by a possible hour
-(BCD 00-23) where the 5- or 8-byte ID layout has it, or too close to the end to tell.
+_DOLLAR_START: Final = rb"\$(?=.{5}[\x00-\x23]|.{8}[\x00-\x23]|.{0,13}\Z)"
+_X_START: Final = rb"X(?=.{5}[\x00-\x23]|.{0,30}\Z)"
+_BINARY_START: Final = re.compile(_DOLLAR_START + rb"|" + _X_START, re.DOTALL)
+"""Where a binary H02 frame may start: ``$`` or ``X`` followed by a possible hour (BCD
+00-23) where the 5- or 8-byte ID layout has it, or too close to the end to tell.
 Resynchronising with it skips a run of garbage markers in one search."""
-_BINARY_START: Final = re.compile(
-    rb"\$(?=.{5}[\x00-\x23]|.{8}[\x00-\x23]|.{0,13}\Z)|X(?=.{5}[\x00-\x23]|.{0,30}\Z)", re.DOTALL
-)
-_DETECT_START: Final = re.compile(
-    rb"~|\*(?=..,|.{0,2}\Z)|\$(?=.{5}[\x00-\x23]|.{8}[\x00-\x23]|.{0,13}\Z)", re.DOTALL
-)
+_H02_START: Final = re.compile(rb"\*|" + _DOLLAR_START + rb"|" + _X_START, re.DOTALL)
+"""Where any H02 frame may start: ``*`` or a binary frame start."""
+_DETECT_START: Final = re.compile(rb"~|\*(?=..,|.{0,2}\Z)|" + _DOLLAR_START, re.DOTALL)
 """Where detection may find a first frame: ``~``, ``*XX,``, or a ``$`` as above."""
 
 
@@ -180,7 +181,11 @@ class Framer:
         while position < size:
             byte = buffer[position]
             if byte == _STAR:
-                end = buffer.find(_HASH, max(position + 1, no_hash_before), position + max_frame)
+                end = buffer.find(
+                    _HASH,
+                    position + 1 if no_hash_before <= position else no_hash_before,
+                    position + max_frame,
+                )
                 if end < 0:
                     if size - position < max_frame:
                         break
@@ -195,19 +200,18 @@ class Framer:
                     binary = _BINARY_START.search(buffer, position + 1, text_from)
                     position = max(position + 1, text_from) if binary is None else binary.start()
                     continue
-                else:
-                    start = buffer.rfind(b"*", position + 1, end)
-                    if start > position and start + 3 < end and buffer[start + 3] == 0x2C:
-                        # A new frame began before this one ended: the first was cut short.
-                        if junk < 0:
-                            junk, junk_reason = position, "truncated text frame"
-                        position = start
-                    if junk >= 0:
-                        self._skip(buffer[junk:position], junk_reason, out)
-                        junk = -1
-                    out.append(Frame("h02-text", buffer[position : end + 1]))
-                    position = end + 1
-                    continue
+                start = buffer.rfind(b"*", position + 1, end)
+                if start > position and start + 3 < end and buffer[start + 3] == 0x2C:
+                    # A new frame began before this one ended: the first was cut short.
+                    if junk < 0:
+                        junk, junk_reason = position, "truncated text frame"
+                    position = start
+                if junk >= 0:
+                    self._skip(buffer[junk:position], junk_reason, out)
+                    junk = -1
+                out.append(Frame("h02-text", buffer[position : end + 1]))
+                position = end + 1
+                continue
             elif byte == _DOLLAR:
                 length = self._binary_frame_length(buffer, position)
                 if length < 0:

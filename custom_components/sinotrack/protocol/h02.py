@@ -17,13 +17,29 @@ Decisions beyond the wire format (see SPEC.md sections 2 and 3):
 * The V4 reply to the S32 mileage query carries the mileage (km) as its first result.
 * Dates that are out of range give no ``timestamp`` (never a guessed one); time-of-day
   fields roll over (``16:01:69`` -> ``16:02:09``) the way devices mean them.
+* Numbers are read with a length limit, and a value outside its plausible range
+  (:data:`.limits.RANGES`) is not stored but noted under :data:`.limits.DROPPED`, which
+  :class:`~.connection.TrackerConnection` removes and counts.
+* ``BC`` batches: the day of the month is resolved arithmetically; at most
+  :data:`MAX_BATCH_SEGMENTS` segments per frame.
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any, Final
 
-from .limits import bounded_float, bounded_int
+from .limits import (
+    MAX_CELLID,
+    MAX_DIGITS,
+    MAX_DIRECTION,
+    MAX_MNC,
+    MAX_SPEED,
+    bounded_float,
+    bounded_int,
+    enforce,
+    put,
+)
 from .message import (
     ALTITUDE,
     ARCHIVE,
@@ -107,6 +123,11 @@ STATUS_BITS: Final[tuple[tuple[str, int], ...]] = (
 )
 _IGNITION_BIT: Final = 1 << 10
 
+_MOTION_KEYS: Final = (SPEED, DIRECTION)
+_MAX_PACKED_MOTION: Final = int(MAX_SPEED / KNOTS_TO_KMH) * 1000 + 999
+"""Binary frames pack knots * 1000 + course: above this, the speed is out of range."""
+_BINARY_TAIL_KEYS: Final = (GSM_SIGNAL, SATELLITES, MILEAGE)
+
 _status_cache: dict[int, dict[str, Any]] = {}
 _STATUS_CACHE_MAX: Final = 4096
 
@@ -142,6 +163,8 @@ def _ident(value: str) -> str:
 
 def _coordinate(value: str, hemisphere: str, positive: str, negative: str, limit: float) -> float:
     """Parse one coordinate in any of the three H02 forms (SPEC.md section 2.3)."""
+    if len(value) > _MAX_COORDINATE:
+        raise DecodeError(f"invalid coordinate {value[:16]!r}")
     if value[:1] == "-":  # -D-M.MMMM
         degrees_text, _, minutes_text = value[1:].partition("-")
         degrees = float(int(degrees_text))
@@ -163,6 +186,10 @@ def _coordinate(value: str, hemisphere: str, positive: str, negative: str, limit
     if hemisphere == negative:
         return -result
     raise DecodeError(f"invalid hemisphere {hemisphere[:8]!r}")
+
+
+_MAX_COORDINATE: Final = 24
+"""Longest coordinate field read (``DDDMM.MMMMMM`` with room to spare): numbers stay small."""
 
 
 def _time_of_day(value: str) -> int | None:
@@ -223,9 +250,15 @@ def _decode_position(fields: list[str], index: int, message: Message) -> int:
     message[VALID] = validity == "A" or validity.isdigit()
     message[LATITUDE] = _coordinate(fields[index + 2], fields[index + 3], "N", "S", 90.0)
     message[LONGITUDE] = _coordinate(fields[index + 4], fields[index + 5], "E", "W", 180.0)
-    message[SPEED] = round(_number(fields[index + 6], 1000.0) * KNOTS_TO_KMH, 2)
+    message[SPEED] = speed = round(_number(fields[index + 6], 1000.0) * KNOTS_TO_KMH, 2)
     course = fields[index + 7]
-    message[DIRECTION] = int(course) if course.isdigit() else _number(course, 360.5)
+    message[DIRECTION] = direction = (
+        (int(course) if len(course) <= MAX_DIGITS else math.inf)
+        if course.isdigit()
+        else _number(course, 360.5)
+    )
+    if speed > MAX_SPEED or direction > MAX_DIRECTION:
+        enforce(message, _MOTION_KEYS)
     count = len(fields)
     cursor = index + 8
     date = ""
@@ -273,6 +306,9 @@ def _cell_int(value: str, radix: int) -> float:
     return bounded_int(value, radix=radix) if value else 0
 
 
+_TAIL_KEYS: Final = (GSM_MCC, GSM_MNC, GSM_LAC, GSM_CELLID, MILEAGE, ALTITUDE)
+
+
 def _decode_tail(tail: list[str], message: Message) -> None:
     """Firmware-specific fields after the status word (SPEC.md section 2.2)."""
     count = len(tail)
@@ -288,10 +324,13 @@ def _decode_tail(tail: list[str], message: Message) -> None:
             and "2" <= mcc[0] <= "7"
         ):
             # The common Sinotrack tail: decimal mcc,mnc,lac,cid[,battery scale | ICCID].
+            # MCC has 3 digits and LAC 6 at most: only MNC and CID can be out of range.
             message[GSM_MCC] = int(mcc)
-            message[GSM_MNC] = bounded_int(mnc)
+            message[GSM_MNC] = mnc_value = int(mnc) if len(mnc) <= MAX_DIGITS else math.inf
             message[GSM_LAC] = int(lac)
-            message[GSM_CELLID] = bounded_int(cid)
+            message[GSM_CELLID] = cid_value = int(cid) if len(cid) <= MAX_DIGITS else math.inf
+            if mnc_value > MAX_MNC or cid_value > MAX_CELLID:
+                enforce(message, (GSM_MNC, GSM_CELLID))
             if count >= 5:
                 extra = tail[4]
                 if len(extra) <= 3 and extra.isdigit():
@@ -301,6 +340,13 @@ def _decode_tail(tail: list[str], message: Message) -> None:
                 else:
                     _iccid(extra, message)
             return
+    _decode_other_tail(tail, message)
+    enforce(message, _TAIL_KEYS)
+
+
+def _decode_other_tail(tail: list[str], message: Message) -> None:
+    """The rarer tails: odometer block, document variant, hexadecimal and LTE cells."""
+    count = len(tail)
     if count == 6 and "." in tail[2]:  # odometer,temp,fuel,altitude,lac(hex),cid(hex)
         if tail[0].isdigit():
             message[MILEAGE] = bounded_int(tail[0]) / 1000
@@ -323,8 +369,8 @@ def _decode_tail(tail: list[str], message: Message) -> None:
     ):
         # Document variant: pw,count,mcc,mnc,(lac,cid)*count with pw a percentage.
         if tail[0].isdigit():
-            level = int(tail[0])
-            message[BATTERY_LEVEL] = 100 if level == 99 else level
+            percent = int(tail[0])
+            message[BATTERY_LEVEL] = 100 if percent == 99 else percent
         return
     mcc_text = tail[0].strip()
     radix = 0
@@ -359,11 +405,15 @@ def _decode_tail(tail: list[str], message: Message) -> None:
             _iccid(extra, message)
 
 
+_CELL_KEYS: Final = (GSM_MCC, GSM_MNC, GSM_LAC, GSM_CELLID)
+
+
 def _decode_cells(message: Message, mcc: str, mnc: str, lac: str, cid: str) -> None:
     message[GSM_MCC] = bounded_int(mcc)
     message[GSM_MNC] = bounded_int(mnc)
     message[GSM_LAC] = bounded_int(lac)
     message[GSM_CELLID] = bounded_int(cid)
+    enforce(message, _CELL_KEYS)
 
 
 def _decode_v4(fields: list[str], message: Message) -> int:
@@ -391,7 +441,7 @@ def _mileage_reply(message: Message, results: list[str]) -> None:
     if message[COMMAND_CODE] == "S32" and results:
         value = results[0].strip()
         if value.replace(".", "", 1).isdigit():
-            message[MILEAGE] = bounded_float(value)
+            put(message, MILEAGE, bounded_float(value))
 
 
 def _decode_nbr(fields: list[str], message: Message) -> None:
@@ -438,9 +488,9 @@ def _decode_link(fields: list[str], message: Message) -> None:
     """LINK,hhmmss,rssi,satellites,battery%,steps,turnovers,ddmmyy,status."""
     if len(fields) < 11:
         raise DecodeError("LINK frame too short")
-    message[GSM_SIGNAL] = bounded_int(fields[4])
-    message[SATELLITES] = bounded_int(fields[5])
-    message[BATTERY_LEVEL] = bounded_int(fields[6])
+    put(message, GSM_SIGNAL, bounded_int(fields[4]))
+    put(message, SATELLITES, bounded_int(fields[5]))
+    put(message, BATTERY_LEVEL, bounded_int(fields[6]))
     _status_and_time(fields, 9, fields[3], message)
 
 
@@ -471,6 +521,7 @@ def _decode_vp1(fields: list[str], message: Message) -> None:
     message[LONGITUDE] = _coordinate(fields[6], fields[7], "E", "W", 180.0)
     message[SPEED] = round(_number(fields[8], 1000.0) * KNOTS_TO_KMH, 2)
     message[DIRECTION] = _number(fields[9], 360.5)
+    enforce(message, _MOTION_KEYS)
     timestamp = _timestamp(fields[10], "000000")
     if timestamp is not None:
         message[TIMESTAMP] = timestamp
@@ -529,7 +580,7 @@ def _decode_text_body(text: str, now: float) -> list[Message]:
 
 def _battery_percent(value: str, message: Message) -> None:
     value = value.strip()
-    if value.isdigit() and int(value) <= 100:
+    if value.isdigit() and len(value) <= 3 and int(value) <= 100:
         message[BATTERY_LEVEL] = int(value)
 
 
@@ -712,6 +763,8 @@ def decode_binary(frame: bytes) -> Message:
         SPEED: round(speed_course // 1000 * KNOTS_TO_KMH, 2),
         DIRECTION: speed_course % 1000,
     }
+    if speed_course > _MAX_PACKED_MOTION or speed_course % 1000 > MAX_DIRECTION:
+        enforce(message, _MOTION_KEYS)
     timestamp = _timestamp(digits[18 + o : 24 + o], digits[12 + o : 18 + o])
     if timestamp is not None:
         message[TIMESTAMP] = timestamp
@@ -733,6 +786,7 @@ def _decode_binary_tail(frame: bytes, message: Message) -> None:
         message[GSM_SIGNAL] = frame[31]
         message[SATELLITES] = frame[32]
         message[MILEAGE] = int.from_bytes(frame[33:37])
+        enforce(message, _BINARY_TAIL_KEYS)
     mcc = int.from_bytes(frame[37:39])
     if 200 <= mcc <= 799:
         message[GSM_MCC] = mcc

@@ -16,6 +16,11 @@ Decisions beyond the standard (see SPEC.md section 4):
   appended.
 * Times are local to the device: ``utc_offset`` hours (default +8, the standard's
   GMT+8) are subtracted. An impossible date gives no ``timestamp``.
+* A value outside its plausible range (:data:`.limits.RANGES`: altitude, speed, direction,
+  mileage, signal, satellites, cells, voltages) is not stored but noted under
+  :data:`.limits.DROPPED`, which :class:`~.connection.TrackerConnection` removes and counts.
+* Sub-packaged messages: see :class:`Reassembler` (bodies of at most 1,023 bytes, bounded
+  totals, expiry after 60 s). Registration and authentication: see :mod:`.auth`.
 """
 
 from __future__ import annotations
@@ -24,6 +29,18 @@ from dataclasses import dataclass
 import struct
 from typing import Any, Final
 
+from .limits import (
+    MAX_ALTITUDE,
+    MAX_DIRECTION,
+    MAX_MILEAGE,
+    MAX_SATELLITES,
+    MAX_SIGNAL,
+    MAX_SPEED,
+    MIN_ALTITUDE,
+    drop,
+    enforce,
+    put,
+)
 from .message import (
     ALARM_BITMASK,
     ALTITUDE,
@@ -367,6 +384,8 @@ def parse_frame(content: bytes) -> Jt808Frame:
 # --- location ------------------------------------------------------------------------------
 
 _BASIC: Final = struct.Struct(">IIIIhHH6s")
+_BASIC_KEYS: Final = (ALTITUDE, SPEED, DIRECTION)
+_MAX_SPEED_TENTHS: Final = MAX_SPEED * 10
 BASIC_SIZE: Final = 28
 
 
@@ -387,6 +406,12 @@ def decode_location(body: bytes, ident: str, utc_offset: float, kind: str) -> Me
         SPEED: speed / 10,
         DIRECTION: direction,
     }
+    if not (
+        MIN_ALTITUDE <= altitude <= MAX_ALTITUDE
+        and speed <= _MAX_SPEED_TENTHS
+        and direction <= MAX_DIRECTION
+    ):
+        enforce(message, _BASIC_KEYS)
     timestamp = bcd_time(clock, utc_offset)
     if timestamp is not None:
         message[TIMESTAMP] = timestamp
@@ -442,6 +467,7 @@ def _decode_items(body: bytes, message: Message) -> None:
         message[MILEAGE] = int.from_bytes(body[32:36])
         message[BATTERY_VOLTAGE] = int.from_bytes(body[36:38]) / 10
         message[GSM_SIGNAL] = body[42]
+        enforce(message, (MILEAGE, BATTERY_VOLTAGE, GSM_SIGNAL))
         return
     handlers = _ITEM_HANDLERS
     position = BASIC_SIZE
@@ -457,7 +483,11 @@ def _decode_items(body: bytes, message: Message) -> None:
 
 def _mileage(value: bytes, message: Message) -> None:
     if len(value) == 4:
-        message[MILEAGE] = int.from_bytes(value) / 10
+        mileage = int.from_bytes(value) / 10
+        if mileage <= MAX_MILEAGE:
+            message[MILEAGE] = mileage
+        else:
+            drop(message, MILEAGE, mileage)
 
 
 def _battery_byte(value: bytes, message: Message) -> None:
@@ -477,27 +507,33 @@ def _battery_second(value: bytes, message: Message) -> None:
 
 def _battery_volts_hundredths(value: bytes, message: Message) -> None:
     if len(value) == 2:
-        message[BATTERY_VOLTAGE] = int.from_bytes(value) / 100
+        put(message, BATTERY_VOLTAGE, int.from_bytes(value) / 100)
 
 
 def _power_hundredths(value: bytes, message: Message) -> None:
     if len(value) == 2:
-        message[POWER_VOLTAGE] = int.from_bytes(value) / 100
+        put(message, POWER_VOLTAGE, int.from_bytes(value) / 100)
 
 
 def _power_thousandths(value: bytes, message: Message) -> None:
     if len(value) == 4:
-        message[POWER_VOLTAGE] = int.from_bytes(value) / 1000
+        put(message, POWER_VOLTAGE, int.from_bytes(value) / 1000)
 
 
 def _signal(value: bytes, message: Message) -> None:
     if len(value) == 1:
-        message[GSM_SIGNAL] = value[0]
+        if value[0] <= MAX_SIGNAL:
+            message[GSM_SIGNAL] = value[0]
+        else:
+            drop(message, GSM_SIGNAL, value[0])
 
 
 def _satellites(value: bytes, message: Message) -> None:
     if len(value) == 1:
-        message[SATELLITES] = value[0]
+        if value[0] <= MAX_SATELLITES:
+            message[SATELLITES] = value[0]
+        else:
+            drop(message, SATELLITES, value[0])
 
 
 def _area(value: bytes, message: Message) -> None:
@@ -512,16 +548,16 @@ def _wide_battery(value: bytes, message: Message) -> None:
     if len(value) == 1:
         _battery_byte(value, message)
     elif len(value) == 2:
-        message[POWER_VOLTAGE] = int.from_bytes(value) / 10
+        put(message, POWER_VOLTAGE, int.from_bytes(value) / 10)
 
 
 def _cells_f0(value: bytes, message: Message) -> None:
     """0xF0: MCC WORD, MNC WORD, CID DWORD, LAC DWORD, RSSI BYTE."""
     if len(value) >= 13:
-        message[GSM_MCC] = int.from_bytes(value[0:2])
-        message[GSM_MNC] = int.from_bytes(value[2:4])
+        put(message, GSM_MCC, int.from_bytes(value[0:2]))
+        put(message, GSM_MNC, int.from_bytes(value[2:4]))
         message[GSM_CELLID] = int.from_bytes(value[4:8])
-        message[GSM_LAC] = int.from_bytes(value[8:12])
+        put(message, GSM_LAC, int.from_bytes(value[8:12]))
 
 
 def _imei(value: bytes, message: Message) -> None:
@@ -535,7 +571,7 @@ def _extended(value: bytes, message: Message) -> None:
     """0xEB: a cell list, or nested ``len(2) type(2) value`` items."""
     size = len(value)
     if size >= 8 and int.from_bytes(value[0:2]) > 200 and (size - 3) % 5 == 0:
-        message[GSM_MCC] = int.from_bytes(value[0:2])
+        put(message, GSM_MCC, int.from_bytes(value[0:2]))
         message[GSM_MNC] = value[2]
         message[GSM_LAC] = int.from_bytes(value[3:5])
         message[GSM_CELLID] = int.from_bytes(value[5:7])
@@ -554,11 +590,11 @@ def _extended(value: bytes, message: Message) -> None:
             if iccid.isalnum():
                 message[SIM_ICCID] = iccid
         elif kind == 0x002D and len(data) == 2:
-            message[BATTERY_VOLTAGE] = int.from_bytes(data) / 1000
+            put(message, BATTERY_VOLTAGE, int.from_bytes(data) / 1000)
         elif kind in {0x00A8, 0x00E1} and len(data) == 1 and data[0] <= 100:
             message[BATTERY_LEVEL] = data[0]
         elif kind == 0x00CE and len(data) == 2:
-            message[POWER_VOLTAGE] = int.from_bytes(data) / 100
+            put(message, POWER_VOLTAGE, int.from_bytes(data) / 100)
         elif kind == 0x0089 and len(data) == 4:
             alarms = int.from_bytes(data)
             if not alarms & 1:

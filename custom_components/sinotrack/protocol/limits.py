@@ -10,8 +10,11 @@ Numbers are parsed from text with a length limit (:func:`bounded_int`), so a fra
 300-digit field never becomes a huge integer: the field reads as infinite and is dropped
 by the range check like any other out-of-range value.
 
-The check costs one dictionary lookup per row of :data:`RANGES` for each message (the
-decoders build plain dicts; nothing is copied).
+The decoders check only the values their wire format lets go out of range, where they set
+them (inline against bounds taken from the table on the hot paths, with :func:`enforce` or
+:func:`put` elsewhere), and note what they drop under a private key that the connection
+removes and counts (:func:`finish_message`). Nothing is copied, and a message of values
+that cannot be out of range costs nothing.
 """
 
 from __future__ import annotations
@@ -74,34 +77,69 @@ drift and time zones are misconfigured by hours, never by more than a day."""
 MAX_DIGITS: Final = 12
 """Default digits :func:`bounded_int` parses: more than any field of these protocols."""
 
-_CHECKS: Final = tuple((key, bounds.low, bounds.high) for key, bounds in RANGES.items())
+DROPPED: Final = "_dropped"
+"""Private key: descriptions of the values a decoder dropped from a message. The connection
+removes it (:func:`finish_message`); it never reaches the listener."""
+
+# Bounds the hot decoding paths compare against inline (from the table, not restated).
+MAX_SPEED: Final = RANGES[SPEED].high
+MAX_DIRECTION: Final = RANGES[DIRECTION].high
+MIN_ALTITUDE: Final = RANGES[ALTITUDE].low
+MAX_ALTITUDE: Final = RANGES[ALTITUDE].high
+MAX_SATELLITES: Final = RANGES[SATELLITES].high
+MAX_SIGNAL: Final = RANGES[GSM_SIGNAL].high
+MAX_MILEAGE: Final = RANGES[MILEAGE].high
+MAX_MNC: Final = RANGES[GSM_MNC].high
+MAX_CELLID: Final = RANGES[GSM_CELLID].high
 
 
-def check_message(message: Message, now: float) -> list[str] | None:
-    """Drop out-of-range values from ``message``; describe each one (None: all fine)."""
+def enforce(message: Message, keys: tuple[str, ...]) -> None:
+    """Drop the values of ``keys`` that are outside their range, noting each one.
+
+    The decoders call it for the parameters they set that can be out of range (and only
+    those): on the hot paths after an inline comparison with the bounds above failed.
+    """
     get = message.get
-    bad = [
-        key
-        for key, low, high in _CHECKS
-        if (value := get(key)) is not None and not low <= value <= high
-    ]
-    stamp = get(TIMESTAMP)
-    if stamp is not None and stamp > now + MAX_FUTURE:
-        bad.append(TIMESTAMP)
-    if not bad:
-        return None
-    return [_drop(message, key) for key in bad]
+    for key in keys:
+        value = get(key)
+        if value is not None:
+            bounds = RANGES[key]
+            if not bounds.low <= value <= bounds.high:
+                drop(message, key, message.pop(key))
 
 
-def _drop(message: Message, key: str) -> str:
-    value = message.pop(key)
-    if key == TIMESTAMP:
-        return f"{key} {value} is more than a day ahead of the server clock"
+def put(message: Message, key: str, value: float) -> None:
+    """Store ``value`` under ``key`` if it is within its range, otherwise note it dropped."""
+    bounds = RANGES[key]
+    if bounds.low <= value <= bounds.high:
+        message[key] = value
+    else:
+        drop(message, key, value)
+
+
+def drop(message: Message, key: str, value: object) -> None:
+    """Note that ``value`` of ``key`` was dropped from ``message``."""
     text = repr(value)
     if len(text) > 24:
         text = text[:20] + "..."
     bounds = RANGES[key]
-    return f"{key} {text} outside {bounds.low:g}..{bounds.high:g}"
+    note = f"{key} {text} outside {bounds.low:g}..{bounds.high:g}"
+    notes: list[str] | None = message.get(DROPPED)
+    if notes is None:
+        message[DROPPED] = [note]
+    else:
+        notes.append(note)
+
+
+def finish_message(message: Message, now: float) -> list[str] | None:
+    """The values dropped from ``message`` (None: none), with a future date dropped too."""
+    notes: list[str] | None = message.pop(DROPPED, None)
+    stamp = message.get(TIMESTAMP)
+    if stamp is not None and stamp > now + MAX_FUTURE:
+        del message[TIMESTAMP]
+        note = f"{TIMESTAMP} {stamp} is more than a day ahead of the server clock"
+        notes = [note] if notes is None else [*notes, note]
+    return notes
 
 
 def bounded_int(text: str, max_digits: int = MAX_DIGITS, radix: int = 10) -> float:

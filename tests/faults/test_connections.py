@@ -353,3 +353,31 @@ async def test_an_unknown_id_is_offered_only_from_a_clean_frame(
         assert offered == ["13912340077"]
     finally:
         sock.close()
+
+
+# -- bind address -------------------------------------------------------------------------------
+
+
+def _dual_stack() -> bool:
+    try:
+        with socket.socket(socket.AF_INET6) as probe:
+            probe.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+            probe.bind(("::", 0))
+    except OSError:
+        return False
+    return True
+
+
+@pytest.mark.skipif(not _dual_stack(), reason="no dual-stack IPv6 socket on this host")
+async def test_all_addresses_serve_ipv4_trackers(
+    make_listener: ListenerFactory, bystanders_for: list[Bystanders]
+) -> None:
+    """Issue item 8: ``::`` ("all addresses") serves IPv4 trackers too."""
+    listener = await make_listener(host="::")
+    bystanders = await start_bystanders(listener, bystanders_for)  # IPv4, to 127.0.0.1
+    await bystanders.served()
+    diagnostics = listener.diagnostics()
+    assert diagnostics["addresses"] == [f":::{listener.port}"]
+    for tracker in diagnostics["trackers"].values():
+        assert tracker["peer"].startswith("127.0.0.1:")
+    await bystanders.check()

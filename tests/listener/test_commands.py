@@ -8,7 +8,9 @@ from typing import Any
 import pytest
 
 from custom_components.sinotrack.listener import (
+    MAX_WAITING_COMMANDS,
     CommandExpiredError,
+    CommandQueueFullError,
     CommandTimeoutError,
     Listener,
     ListenerClosedError,
@@ -303,3 +305,35 @@ async def test_listener_closing_fails_waiting_commands(
     with pytest.raises(ListenerClosedError):
         await listener.send_command(H02_ID, MILEAGE)
     await client.wait_closed_by_server()
+
+
+async def test_at_most_twenty_commands_wait_for_a_tracker(
+    make_listener: ListenerFactory, connect: ClientFactory
+) -> None:
+    listener = await make_listener()
+    sink = RecordingSink()
+    listener.register(H02_ID, sink)
+    waiting = [
+        asyncio.create_task(
+            listener.send_command(H02_ID, MILEAGE, timeout=3, queue_if_offline=True)
+        )
+        for _ in range(MAX_WAITING_COMMANDS)
+    ]
+    await until(lambda: listener.diagnostics()["commands"]["waiting"] == MAX_WAITING_COMMANDS)
+    assert MAX_WAITING_COMMANDS == 20
+    with pytest.raises(CommandQueueFullError, match="20 commands already wait"):
+        await listener.send_command(H02_ID, MILEAGE, queue_if_offline=True)
+    assert listener.diagnostics()["commands"]["refused_queue_full"] == 1
+    # The tracker connects: the first waiting command goes out, one place frees.
+    client = await connect(listener.port)
+    await client.send(h02_v1())
+    await client.recv_text()
+    assert await client.recv_text() == MILEAGE_BYTES
+    await client.send(MILEAGE_REPLY)
+    await waiting[0]
+    extra = asyncio.create_task(
+        listener.send_command(H02_ID, MILEAGE, timeout=3, queue_if_offline=True)
+    )
+    for task in [*waiting[1:], extra]:
+        task.cancel()
+    await asyncio.gather(*waiting[1:], extra, return_exceptions=True)

@@ -8,6 +8,7 @@ import logging
 import pytest
 
 from custom_components.sinotrack.listener import TrackerAlreadyRegisteredError
+from custom_components.sinotrack.protocol import TrackerSettings
 
 from .conftest import ClientFactory, ListenerFactory
 from .helpers import (
@@ -27,6 +28,7 @@ from .helpers import (
     jt808_location,
     jt808_parse,
     jt808_register,
+    jt808_sign_in,
     listener_warnings,
     now,
     until,
@@ -351,3 +353,89 @@ async def test_diagnostics_counters(make_listener: ListenerFactory, connect: Cli
     assert tracker["frames"] == 2
     assert diagnostics["trackers"] == {H02_ID: tracker}
     assert listener.tracker_diagnostics("999") is None
+
+
+async def test_the_device_is_answered_before_its_messages_are_handled(
+    make_listener: ListenerFactory, connect: ClientFactory
+) -> None:
+    """A busy sink never delays an ack: every reply of a read is written first."""
+    listener = await make_listener()
+    written_before: list[int] = []
+
+    class SlowSink(RecordingSink):
+        def handle_messages(self, messages: list[dict[str, object]]) -> None:
+            written_before.append(listener.stats.replies_sent)
+            super().handle_messages(messages)
+
+    listener.register(H02_ID, SlowSink())
+    client = await connect(listener.port)
+    await client.send(h02_v1() + h02_htbt() + h02_v1())
+    for _ in range(3):
+        await client.recv_text()
+    await until(lambda: len(written_before) == 3)
+    assert written_before == [3, 3, 3]
+
+
+async def test_sink_changed_applies_the_new_clock_offset_at_once(
+    make_listener: ListenerFactory, connect: ClientFactory
+) -> None:
+    listener = await make_listener()
+    sink = OffsetSink(jt808_utc_offset=0.0)
+    listener.register(JT808_ID, sink)
+    client = await connect(listener.port)
+    await client.send(jt808_location(serial=7))
+    await client.recv_jt808()
+    sink.settings = TrackerSettings(jt808_utc_offset=8.0)
+    listener.sink_changed(JT808_ID)
+    await client.send(jt808_location(serial=8))
+    await client.recv_jt808()
+    await until(lambda: len(sink.messages) == 2)
+    assert [m["timestamp"] for m in sink.messages] == [
+        JT808_LOCATION_UTC + 8 * 3600,
+        JT808_LOCATION_UTC,
+    ]
+
+
+async def test_jt808_auth_codes_reach_the_sink(
+    make_listener: ListenerFactory, connect: ClientFactory
+) -> None:
+    """Issued codes are stored by the sink; a second registration is refused and reported."""
+    listener = await make_listener()
+    sink = RecordingSink()
+    listener.register(JT808_ID, sink)
+    first = await connect(listener.port)
+    code = await jt808_sign_in(first)
+    assert sink.auth_codes == [code]
+    assert listener.diagnostics()["jt808_auth"]["codes_issued"] == 1
+    await first.close()
+    await until(lambda: not listener.is_connected(JT808_ID))
+
+    # Someone registering the same terminal later: "already registered", no code.
+    again = await connect(listener.port)
+    await again.send(jt808_register(0))
+    msg_id, _, body = jt808_parse(await again.recv_jt808())
+    assert (msg_id, body[2:]) == (0x8100, b"\x03")
+    await until(lambda: sink.refused_registrations == [again.peer])
+    # A wrong code is refused; the stored one is accepted.
+    await again.send(jt808_auth(1, "WRONG"))
+    assert jt808_parse(await again.recv_jt808())[2][-1] == 1  # 0x8001 failure
+    await again.send(jt808_auth(2, code))
+    assert jt808_parse(await again.recv_jt808())[2][-1] == 0
+    auth = listener.diagnostics()["jt808_auth"]
+    assert auth == {"codes_issued": 1, "refused": 1, "registrations_refused": 1}
+
+
+async def test_a_code_issued_before_the_entry_existed_is_handed_to_it(
+    make_listener: ListenerFactory, connect: ClientFactory
+) -> None:
+    """Discovery: the tracker registered while no entry owned it; the new entry stores it."""
+    listener = await make_listener()
+    client = await connect(listener.port)
+    code = await jt808_sign_in(client)
+    sink = RecordingSink()
+    listener.register(JT808_ID, sink)
+    assert sink.auth_codes == [code]
+    assert sink.connections == [(True, client.peer)]
+    await client.send(jt808_location(serial=2))
+    assert jt808_parse(await client.recv_jt808())[0] == 0x8001
+    await until(lambda: sink.types() == ["0x0200"])

@@ -45,8 +45,11 @@ MIN_READ: Final = 256
 _HOUR: Final = 3600.0
 _MAX_SOURCES_REMEMBERED: Final = 4096
 """Source addresses whose introduced IDs are remembered (oldest forgotten first)."""
-_MEMORY_RESUME: Final = 0.75
-"""Paused holders read again once the listener holds less than this share of its budget."""
+MEMORY_PAUSE: Final = 1.0
+"""Seconds a connection's reads pause when it grows while the listener is over its memory
+budget. A pause stops growth; it cannot free what the connection holds (a partial frame
+needs its end), so it is timed: each connection's holding is capped by the codec (one
+frame, one sub-packaged message), and a paused one grows by one read per pause at most."""
 
 
 class Bucket:
@@ -82,7 +85,7 @@ class Source:
 class Allowance:
     """One connection's budgets and why its reads are paused."""
 
-    __slots__ = ("bytes", "deferred", "frames", "held", "memory_paused", "timer")
+    __slots__ = ("bytes", "deferred", "frames", "held", "timer")
 
     def __init__(self, config: ListenerConfig, now: float) -> None:
         self.bytes = Bucket(float(max(config.unidentified_read_rate, config.read_size)), now)
@@ -90,7 +93,6 @@ class Allowance:
         self.held = 0
         self.timer: asyncio.TimerHandle | None = None
         self.deferred = False
-        self.memory_paused = False
 
 
 class Admission:
@@ -119,7 +121,6 @@ class Admission:
         self.held = 0
         """Bytes held by all connections together (see ``memory_budget``)."""
         self._holders: dict[Session, None] = {}
-        self._memory_paused: dict[Session, None] = {}
 
     # -- connections ------------------------------------------------------------------------------
 
@@ -181,7 +182,6 @@ class Admission:
                 del self._sources[source.host]
         self.unidentified.pop(session, None)
         self.unknown.pop(session, None)
-        self._memory_paused.pop(session, None)
         if self._holders.pop(session, 0) is None:
             self.held -= session.allowance.held
             session.allowance.held = 0
@@ -295,12 +295,7 @@ class Admission:
     def _release(self, session: Session) -> None:
         """Resume reading unless another budget still holds ``session``."""
         allowance = session.allowance
-        if (
-            allowance.timer is None
-            and not allowance.deferred
-            and not allowance.memory_paused
-            and session.closing is None
-        ):
+        if allowance.timer is None and not allowance.deferred and session.closing is None:
             session.resume_reading()
 
     # -- memory -----------------------------------------------------------------------------------
@@ -317,11 +312,8 @@ class Admission:
             self._holders[session] = None
         else:
             self._holders.pop(session, None)
-        budget = self.config.memory_budget
-        if self.held > budget:
+        if self.held > self.config.memory_budget:
             self._relieve(session)
-        elif self._memory_paused and self.held <= budget * _MEMORY_RESUME:
-            self._resume_memory()
 
     def _relieve(self, session: Session) -> None:
         """Over budget: close unowned holders (biggest first), then pause ``session``."""
@@ -335,18 +327,8 @@ class Admission:
             self.remove(victim)
             victim.close(CLOSED_MEMORY)
         if self.held > budget and session.closing is None and session in self.connections:
-            allowance = session.allowance
-            if not allowance.memory_paused:
-                allowance.memory_paused = True
-                self._memory_paused[session] = None
-                self.stats.memory_paused += 1
-                session.pause_reading()
-
-    def _resume_memory(self) -> None:
-        paused, self._memory_paused = self._memory_paused, {}
-        for session in paused:
-            session.allowance.memory_paused = False
-            self._release(session)
+            self.stats.memory_paused += 1
+            self._pause_for(session, MEMORY_PAUSE)
 
     # -- discovery ----------------------------------------------------------------------------------
 
@@ -395,8 +377,6 @@ class Admission:
         for session in list(self._holders):
             session.expire(wall)
             self.held_changed(session)
-        if self._memory_paused and self.held <= self.config.memory_budget * _MEMORY_RESUME:
-            self._resume_memory()
         return expired
 
     def diagnostics(self) -> dict[str, int]:
@@ -404,7 +384,6 @@ class Admission:
         return {
             "held_bytes": self.held,
             "memory_budget": self.config.memory_budget,
-            "memory_paused_now": len(self._memory_paused),
             "unidentified": len(self.unidentified),
             "unknown": len(self.unknown),
             "sources": len(self._sources),

@@ -26,7 +26,9 @@ MAX_SWEEP_INTERVAL: Final = 5.0
 
 _RESERVED_FILES: Final = 512
 """Descriptors left to the rest of the process before the listener takes any."""
-_CONNECTIONS_CEILING: Final = 5000
+_CONNECTIONS_CEILING: Final = 4000
+"""Most connections by default: each costs ~5 KiB of objects (session, codec, transport),
+so 4,000 plus the memory budget stay under 32 MB."""
 
 
 def default_max_connections() -> int:
@@ -36,7 +38,7 @@ def default_max_connections() -> int:
     2,048 and has 150-200 open already; reaching the limit makes ``accept`` fail with EMFILE
     and starves every other integration of sockets and files. So 512 descriptors are kept
     for the rest of the process and half of what is left goes to trackers: 768 at 2,048,
-    256 at 1,024, capped at 5,000 (far more than any home fleet).
+    256 at 1,024, capped at 4,000 (far more than any home fleet).
     """
     soft, _hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft == resource.RLIM_INFINITY:
@@ -112,13 +114,14 @@ class ListenerConfig:
     source_iteration_share: int = 32768
     """Bytes one source may read in one iteration: the iteration's budget is shared between
     sources, not taken by the one with the most connections."""
-    memory_budget: int = 8 * 1024 * 1024
+    memory_budget: int = 4 * 1024 * 1024
     """Bytes the listener may hold for all connections together: partial frames, JT/T 808
-    sub-packages waiting for the rest, unsent replies. A normal fleet holds under 1 KiB per
-    tracker; 8 MiB is thousands of trackers' worth and, with the per-connection objects
-    (~3 KiB each) of the largest default cap, keeps the listener far under 32 MB. Past it,
-    connections no entry owns are closed (biggest first), then the biggest holders among
-    the others pause reading: no frame of a tracker is dropped."""
+    sub-packages waiting for the rest, unsent replies. Between frames a tracker holds
+    nothing, and under 1 KiB while a frame arrives: 4 MiB is thousands of trackers' worth
+    and, with the per-connection objects (~5 KiB each) of the largest default cap (4,000),
+    keeps everything the listener holds under 32 MB whatever peers send. Past it,
+    connections no entry owns are closed (biggest first), then a configured tracker that
+    still grows pauses reading for a second at a time: no frame of a tracker is dropped."""
     max_write_buffer: int = 16384
     """Replies are 20-60 bytes; a peer that never reads is closed before its unread replies
     take more than this."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 from collections import deque
 from dataclasses import dataclass
+import logging
 import statistics
 from typing import TYPE_CHECKING, Any, Final, Protocol
 
@@ -19,6 +20,7 @@ if TYPE_CHECKING:
     from .config import IPNetwork
     from .session import Session
 
+_LOGGER: Final = logging.getLogger(__package__)
 _GAPS: Final = 15
 """Report gaps kept per tracker for the median."""
 _MIN_GAP: Final = 1.0
@@ -58,6 +60,14 @@ class TrackerSink(Protocol):
 
     def registration_refused(self, peer: str) -> None:
         """A JT/T 808 registration from ``peer`` was answered "already registered"."""
+
+
+def call_sink(sink: TrackerSink, name: str, key: str, *args: object) -> None:
+    """Call the sink's method ``name``; an error is logged, never raised into a connection."""
+    try:
+        getattr(sink, name)(*args)
+    except Exception:
+        _LOGGER.exception("Error in %s of tracker %s", name, key)
 
 
 @dataclass(slots=True)

@@ -33,7 +33,7 @@ from .errors import (
     TrackerAlreadyRegisteredError,
     TrackerOfflineError,
 )
-from .routes import Route, Routes, TrackerInfo, TrackerSink
+from .routes import Route, Routes, TrackerInfo, TrackerSink, call_sink
 from .session import Session
 from .sockets import Acceptor, bind, peer_of
 from .stats import (
@@ -204,7 +204,7 @@ class Listener:
     async def _connect(self, conn: socket.socket, session: Session) -> None:
         try:
             await self.loop.connect_accepted_socket(lambda: session, conn)
-        except (OSError, RuntimeError) as err:
+        except Exception as err:  # noqa: BLE001 - nothing may reach the loop's handler
             _LOGGER.debug("Connection from %s failed at once: %s", session.peer, err)
             conn.close()
             self.closed(session, err)
@@ -227,18 +227,21 @@ class Listener:
         route.sink = sink
         route.info = TrackerInfo()
         session = route.session
-        if session is not None and self._allowed(route, session):
+        if session is not None and not self._allowed(route, session):
+            route.session = None  # closing; the sink never saw it connected
+        elif session is not None:
             self.admission.set_owned(session, True)
             settings = self._settings(sink, key)
             code = session.auth_code
             if code is not None and settings.jt808_auth_code is None:
                 # Issued while no entry owned the ID (discovery): the sink stores it now.
-                _call(sink.auth_code_issued, key, code)
+                call_sink(sink, "auth_code_issued", key, code)
                 settings = TrackerSettings(settings.jt808_utc_offset, code)
             session.configure(settings)
             self._connected(route, session)
 
         def unregister() -> None:
+            """Stop routing to ``sink`` (idempotent)."""
             if route.sink is not sink:
                 return
             route.sink = None
@@ -463,7 +466,7 @@ class Listener:
         if route.sink is not None:
             route.info.disconnected_at = time.time()
             route.info.disconnect_reason = reason
-            _call(route.sink.connection_changed, route.ident, False, session.peer)
+            call_sink(route.sink, "connection_changed", route.ident, False, session.peer)
         self._notify(route)
         self.routes.release(route)
 
@@ -525,7 +528,7 @@ class Listener:
         info.connections += 1
         if route.sink is not None:
             _LOGGER.debug("Tracker %s connected from %s", route.ident, session.peer)
-            _call(route.sink.connection_changed, route.ident, True, session.peer)
+            call_sink(route.sink, "connection_changed", route.ident, True, session.peer)
 
     def _auth(self, session: Session, route: Route, event: AuthEvent) -> None:
         stats = self.stats
@@ -534,13 +537,13 @@ class Listener:
             stats.auth_codes_issued += 1
             code = session.auth_code
             if sink is not None and code is not None:
-                _call(sink.auth_code_issued, route.ident, code)
+                call_sink(sink, "auth_code_issued", route.ident, code)
         elif event is AuthEvent.REFUSED:
             stats.auth_refused += 1
         elif event is AuthEvent.ALREADY_REGISTERED:
             stats.registrations_refused += 1
             if sink is not None:
-                _call(sink.registration_refused, route.ident, session.peer)
+                call_sink(sink, "registration_refused", route.ident, session.peer)
 
     def _discover(self, session: Session, route: Route, now: float) -> None:
         """Offer an unknown ID: digits only (as sent), after ``discovery_delay`` of good
@@ -589,11 +592,3 @@ class Listener:
             )
             session.close(reason)
         self._sweep_handle = loop.call_later(self.config.sweep_interval, self._sweep)
-
-
-def _call(method: Callable[..., None], key: str, *args: object) -> None:
-    """Call a sink's method; an error is logged, never raised into the connection."""
-    try:
-        method(*args)
-    except Exception:
-        _LOGGER.exception("Error in %s of tracker %s", getattr(method, "__name__", "sink"), key)

@@ -227,11 +227,11 @@ class Session(asyncio.BufferedProtocol):
         now = self._last_read = owner.loop.time()
         try:
             events = self._codec.feed(data, time.time())
+            frames = self._handle(events, now) if events else 0
         except Exception:
-            _LOGGER.exception("Codec error on the connection from %s", self.peer)
+            _LOGGER.exception("Error on the connection from %s", self.peer)
             self.close(CLOSED_INTERNAL)
             return
-        frames = self._handle(events, now) if events else 0
         if self.closing is not None:
             return
         owner.admission.after_read(self, nbytes, frames, now)
@@ -274,14 +274,14 @@ class Session(asyncio.BufferedProtocol):
     def _flush(self, now: float) -> None:
         try:
             events = self._codec.flush(time.time())
+            if events:
+                self._handle(events, now)
         except Exception:
-            _LOGGER.exception("Codec error on the connection from %s", self.peer)
+            _LOGGER.exception("Error on the connection from %s", self.peer)
             self.close(CLOSED_INTERNAL)
             return
-        if events:
-            self._handle(events, now)
-            if self.closing is None:
-                self._owner.admission.held_changed(self)
+        if events and self.closing is None:
+            self._owner.admission.held_changed(self)
 
     def _handle(self, events: list[Decoded | Rejected], now: float) -> int:
         """Answer every decoded frame, then deliver them; returns how many were decoded."""

@@ -26,6 +26,7 @@ ACCEPT_RETRY: Final = 1.0
 _ABORTED_ACCEPT: Final = frozenset({errno.ECONNABORTED, errno.EPROTO, errno.EPERM})
 DUAL_STACK: Final = "::"
 """The bind address that means every IPv4 and IPv6 address (one dual-stack socket)."""
+ALL_IPV4: Final = "0.0.0.0"  # noqa: S104 - what "all addresses" falls back to without IPv6
 
 
 def bind(host: str | tuple[str, ...] | None, port: int) -> list[socket.socket]:
@@ -45,6 +46,17 @@ def bind(host: str | tuple[str, ...] | None, port: int) -> list[socket.socket]:
                 entry = (info[0], tuple(info[4]), dual)
                 if entry not in infos:
                     infos.append(entry)
+    try:
+        return _listen(infos, port)
+    except OSError as err:
+        if host == DUAL_STACK and err.errno in (errno.EAFNOSUPPORT, errno.EADDRNOTAVAIL):
+            return bind(ALL_IPV4, port)  # a host without IPv6: all its (IPv4) addresses
+        raise
+
+
+def _listen(
+    infos: list[tuple[socket.AddressFamily, tuple[Any, ...], bool]], port: int
+) -> list[socket.socket]:
     sockets: list[socket.socket] = []
     try:
         for family, resolved, dual in infos:

@@ -149,7 +149,6 @@ def diagnostics(
             "held_bytes": budgets["held_bytes"],
             "budget": budgets["memory_budget"],
             "paused": stats.memory_paused,
-            "paused_now": budgets["memory_paused_now"],
             "closed": stats.memory_closed,
         },
         "rejected": {

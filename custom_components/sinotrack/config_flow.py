@@ -27,6 +27,7 @@ from .const import (
     CONF_ADVANCED,
     CONF_ALLOW_ENGINE_COMMANDS,
     CONF_ALLOW_INVALID_FIX,
+    CONF_ALLOWED_NETWORKS,
     CONF_BIND_ADDRESS,
     CONF_JT808_UTC_OFFSET,
     CONF_OFFLINE_TIMEOUT,
@@ -36,11 +37,17 @@ from .const import (
     DEFAULT_OFFLINE_TIMEOUT,
     DEFAULT_PORT,
     DOMAIN,
+    MAX_DISCOVERY_FLOWS,
 )
-from .entry import get_pool
+from .entry import (
+    DISCOVERED_ID_PATTERN,
+    TRACKER_ID_PATTERN,
+    discovery_flows_in_progress,
+    get_pool,
+)
 from .listener import Listener
 from .protocol import normalize_ident
-from .runtime import SinotrackConfigEntry, SinotrackRuntime
+from .runtime import SinotrackConfigEntry, SinotrackRuntime, parse_networks
 
 DEFAULT_NAME = "Sinotrack"
 
@@ -57,7 +64,7 @@ def normalize_tracker_id(text: str) -> str | None:
     ignored.
     """
     digits = "".join(text.split()).replace("-", "")
-    if not digits.isdigit() or not 10 <= len(digits) <= 20:
+    if TRACKER_ID_PATTERN.fullmatch(digits) is None:
         return None
     return normalize_ident(digits)
 
@@ -160,6 +167,7 @@ class SinotrackConfigFlow(ConfigFlow, domain=DOMAIN):
                 CONF_JT808_UTC_OFFSET: DEFAULT_JT808_UTC_OFFSET,
                 CONF_ALLOW_INVALID_FIX: False,
                 CONF_ALLOW_ENGINE_COMMANDS: False,
+                CONF_ALLOWED_NETWORKS: [],
             },
             description_placeholders={
                 "host": await _source_ip(self.hass),
@@ -204,8 +212,18 @@ class SinotrackConfigFlow(ConfigFlow, domain=DOMAIN):
     async def async_step_integration_discovery(
         self, discovery_info: DiscoveryInfoType
     ) -> ConfigFlowResult:
-        """A tracker no entry owns connected to a running listener."""
-        tracker_id = normalize_ident(str(discovery_info[CONF_TRACKER_ID]))
+        """A tracker no entry owns connected to a running listener.
+
+        Offered only for an ID the user form accepts, as sent (ASCII digits only), and while
+        fewer than ``MAX_DISCOVERY_FLOWS`` others wait (checked before anything awaits, so
+        flows started together cannot all pass).
+        """
+        if discovery_flows_in_progress(self.hass, but=self.flow_id) >= MAX_DISCOVERY_FLOWS:
+            return self.async_abort(reason="too_many_discoveries")
+        sent = str(discovery_info[CONF_TRACKER_ID])
+        if DISCOVERED_ID_PATTERN.fullmatch(sent) is None:
+            return self.async_abort(reason="invalid_discovered_id")
+        tracker_id = normalize_ident(sent)
         await self.async_set_unique_id(tracker_id)
         self._abort_if_unique_id_configured()
         self._discovered = {
@@ -302,23 +320,43 @@ OPTIONS_SCHEMA = vol.Schema(
         ),
         vol.Required(CONF_ALLOW_INVALID_FIX, default=False): bool,
         vol.Required(CONF_ALLOW_ENGINE_COMMANDS, default=False): bool,
+        vol.Optional(CONF_ALLOWED_NETWORKS, default=list): selector.TextSelector(
+            selector.TextSelectorConfig(multiple=True)
+        ),
     }
 )
+
+
+def _networks(value: Any) -> list[str] | None:
+    """The "allowed source networks" entered, normalised (``10.1.2.3/8`` -> ``10.0.0.0/8``);
+    None if one is not a network. Blank lines are ignored."""
+    texts = [value] if isinstance(value, str) else list(value or [])
+    try:
+        return [str(network) for network in parse_networks(t for t in texts if str(t).strip())]
+    except ValueError:
+        return None
 
 
 class SinotrackOptionsFlow(OptionsFlow):
     """Options that apply at once, without a reload."""
 
     async def async_step_init(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
+        errors: dict[str, str] = {}
         if user_input is not None:
-            entry: SinotrackConfigEntry = self.config_entry
-            runtime = getattr(entry, "runtime_data", None)
-            if runtime is not None:
-                runtime.update_options(user_input)
-            return self.async_create_entry(data=user_input)
+            networks = _networks(user_input.get(CONF_ALLOWED_NETWORKS))
+            if networks is None:
+                errors[CONF_ALLOWED_NETWORKS] = "invalid_network"
+            else:
+                options = {**user_input, CONF_ALLOWED_NETWORKS: networks}
+                entry: SinotrackConfigEntry = self.config_entry
+                runtime = getattr(entry, "runtime_data", None)
+                if runtime is not None:
+                    runtime.update_options(options)
+                return self.async_create_entry(data=options)
         return self.async_show_form(
             step_id="init",
             data_schema=self.add_suggested_values_to_schema(
-                OPTIONS_SCHEMA, self.config_entry.options
+                OPTIONS_SCHEMA, user_input if user_input is not None else self.config_entry.options
             ),
+            errors=errors,
         )

@@ -19,6 +19,7 @@ CONF_OFFLINE_TIMEOUT: Final = "offline_timeout"
 CONF_JT808_UTC_OFFSET: Final = "jt808_utc_offset"
 CONF_ALLOW_INVALID_FIX: Final = "allow_invalid_fix"
 CONF_ALLOW_ENGINE_COMMANDS: Final = "allow_engine_commands"
+CONF_ALLOWED_NETWORKS: Final = "allowed_networks"
 
 DEFAULT_PORT: Final = 5013
 DEFAULT_BIND_ADDRESS: Final = "0.0.0.0"  # noqa: S104 - trackers connect from the internet
@@ -28,6 +29,9 @@ heartbeat every few minutes)."""
 DEFAULT_JT808_UTC_OFFSET: Final = 8.0
 DEFAULT_COMMAND_TIMEOUT: Final = 30.0
 DEFAULT_QUEUE_EXPIRY: Final = 3600.0
+MAX_DISCOVERY_FLOWS: Final = 10
+"""Sinotrack discovery flows ("tracker found") in progress at once; an unknown ID beyond
+them is not offered until some are dismissed or added."""
 
 MOVING_SPEED: Final = 5.0
 """km/h above which a tracker counts as moving (GPS jitter stays below it when parked)."""
@@ -50,3 +54,4 @@ SERVICE_ENGINE_STOP: Final = "engine_stop"
 SERVICE_ENGINE_RESUME: Final = "engine_resume"
 SERVICE_ARM: Final = "arm"
 SERVICE_DISARM: Final = "disarm"
+SERVICE_RESET_JT808_AUTH: Final = "reset_jt808_auth"

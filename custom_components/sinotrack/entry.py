@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 from functools import partial
+import re
+from typing import Final
 
 from homeassistant.config_entries import SOURCE_INTEGRATION_DISCOVERY
 from homeassistant.const import CONF_PORT, EVENT_HOMEASSISTANT_STOP, Platform
@@ -21,10 +23,11 @@ from .const import (
     CONF_TRACKER_ID,
     DOMAIN,
     LOGGER,
+    MAX_DISCOVERY_FLOWS,
     NEVER_CONNECTED_AFTER,
 )
 from .listener import ListenerBindError, ListenerConfig, ListenerPool
-from .runtime import SinotrackConfigEntry, SinotrackRuntime
+from .runtime import SinotrackConfigEntry, SinotrackRuntime, auth_refused_issue_id
 from .services import async_setup_services
 
 PLATFORMS: list[Platform] = [
@@ -35,6 +38,25 @@ PLATFORMS: list[Platform] = [
 ]
 CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
 DATA_POOL: HassKey[ListenerPool] = HassKey(DOMAIN)
+TRACKER_ID_PATTERN: Final = re.compile(r"[0-9]{10,20}")
+"""A tracker ID as the user form accepts it, once spaces and dashes are taken out."""
+DISCOVERED_ID_PATTERN: Final = re.compile(r"[0-9]{1,20}")
+"""A discovered ID, as the listener reports it (without the leading zeros of a JT/T 808
+terminal number, which the form also accepts and drops): ASCII digits only, nothing else."""
+
+
+@callback
+def discovery_flows_in_progress(hass: HomeAssistant, *, but: str | None = None) -> int:
+    """Sinotrack discovery flows in progress (those just started included), ``but`` one."""
+    return sum(
+        1
+        for flow in hass.config_entries.flow.async_progress_by_handler(
+            DOMAIN,
+            include_uninitialized=True,
+            match_context={"source": SOURCE_INTEGRATION_DISCOVERY},
+        )
+        if flow["flow_id"] != but
+    )
 
 
 def get_pool(hass: HomeAssistant) -> ListenerPool:
@@ -135,6 +157,7 @@ async def async_unload_entry(hass: HomeAssistant, entry: SinotrackConfigEntry) -
 async def async_remove_entry(hass: HomeAssistant, entry: SinotrackConfigEntry) -> None:
     ir.async_delete_issue(hass, DOMAIN, port_issue_id(entry.entry_id))
     ir.async_delete_issue(hass, DOMAIN, never_connected_issue_id(entry.entry_id))
+    ir.async_delete_issue(hass, DOMAIN, auth_refused_issue_id(entry.entry_id))
     await async_remove_command_queue(hass, entry.entry_id)
     await SinotrackRuntime(
         hass, entry_id=entry.entry_id, ident=entry.data[CONF_TRACKER_ID], options={}
@@ -145,7 +168,18 @@ async def async_remove_entry(hass: HomeAssistant, entry: SinotrackConfigEntry) -
 def _async_discovered(
     hass: HomeAssistant, host: str, port: int, ident: str, protocol: str, peer: str | None
 ) -> None:
-    """A tracker no entry owns connected: offer to add it."""
+    """A tracker no entry owns connected: offer to add it (within the limits)."""
+    if DISCOVERED_ID_PATTERN.fullmatch(ident) is None:
+        LOGGER.debug("Not offering tracker ID %r: not one the setup form accepts", ident)
+        return
+    if discovery_flows_in_progress(hass) >= MAX_DISCOVERY_FLOWS:
+        LOGGER.info(
+            "Unknown tracker %s connected from %s; not offered: %d trackers found are waiting",
+            ident,
+            peer,
+            MAX_DISCOVERY_FLOWS,
+        )
+        return
     LOGGER.info("Unknown tracker %s (%s) connected from %s", ident, protocol, peer)
     discovery_flow.async_create_flow(
         hass,

@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 from unittest.mock import AsyncMock, patch
 
+from freezegun.api import FrozenDateTimeFactory
 from homeassistant.config_entries import (
     SOURCE_INTEGRATION_DISCOVERY,
     SOURCE_USER,
@@ -30,6 +31,7 @@ from custom_components.sinotrack.const import (
     CONF_ADVANCED,
     CONF_ALLOW_ENGINE_COMMANDS,
     CONF_ALLOW_INVALID_FIX,
+    CONF_ALLOWED_NETWORKS,
     CONF_BIND_ADDRESS,
     CONF_JT808_UTC_OFFSET,
     CONF_OFFLINE_TIMEOUT,
@@ -57,6 +59,7 @@ DEFAULT_OPTIONS = {
     CONF_JT808_UTC_OFFSET: 8.0,
     CONF_ALLOW_INVALID_FIX: False,
     CONF_ALLOW_ENGINE_COMMANDS: False,
+    CONF_ALLOWED_NETWORKS: [],
 }
 
 
@@ -359,11 +362,17 @@ async def test_discovery_already_in_progress(hass: HomeAssistant) -> None:
     assert len(hass.config_entries.flow.async_progress()) == 1
 
 
-async def test_unknown_tracker_is_discovered(hass: HomeAssistant, connect: TrackerFactory) -> None:
-    """A tracker no entry owns connects to a running listener: Home Assistant offers it."""
+async def test_unknown_tracker_is_discovered(
+    hass: HomeAssistant, connect: TrackerFactory, freezer: FrozenDateTimeFactory
+) -> None:
+    """A tracker no entry owns connects to a running listener and keeps reporting for 30 s
+    (the listener's discovery delay): Home Assistant offers it."""
     entry = make_entry()
     await load_entry(hass, entry)
     tracker = await connect(entry)
+    await tracker.send(v1_frame(OTHER_ID))
+    await tracker.read_until(b"#")
+    freezer.tick(timedelta(seconds=31))
     await tracker.send(v1_frame(OTHER_ID))
     await tracker.read_until(b"#")
 
@@ -555,7 +564,7 @@ async def test_options_apply_without_reload(hass: HomeAssistant, connect: Tracke
 
     await change_options(hass, entry)
 
-    assert entry.options == NEW_OPTIONS
+    assert entry.options == {**NEW_OPTIONS, CONF_ALLOWED_NETWORKS: []}
     assert entry.runtime_data is runtime  # not reloaded
     assert tracker.writer.transport.is_closing() is False
     assert runtime.offline_timeout == timedelta(minutes=5)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 import re
 from typing import Any
@@ -38,13 +39,21 @@ REPLY = re.compile(rb"\*HQ,(\d+),V4,V1,\d{14}#")
 DAY = timedelta(seconds=NEVER_CONNECTED_AFTER)
 
 
-async def report(connect: TrackerFactory, entry: MockConfigEntry, tracker_id: str) -> None:
-    """Tracker ``tracker_id`` connects to ``entry``'s port and sends a position."""
+async def report(
+    connect: TrackerFactory, entry: MockConfigEntry, tracker_id: str
+) -> Callable[[], Awaitable[None]]:
+    """Tracker ``tracker_id`` connects to ``entry``'s port and sends a position; returns
+    how to send another one on that connection."""
     tracker = await connect(entry)
-    await tracker.send(v1_frame(tracker_id))
-    reply = REPLY.fullmatch(await tracker.read_until(b"#"))
-    assert reply is not None
-    assert reply.group(1).decode() == tracker_id
+
+    async def send() -> None:
+        await tracker.send(v1_frame(tracker_id))
+        reply = REPLY.fullmatch(await tracker.read_until(b"#"))
+        assert reply is not None
+        assert reply.group(1).decode() == tracker_id
+
+    await send()
+    return send
 
 
 def port_issue(issue_registry: ir.IssueRegistry, entry: MockConfigEntry) -> ir.IssueEntry | None:
@@ -80,7 +89,7 @@ async def test_entries_share_a_port(hass: HomeAssistant, connect: TrackerFactory
     assert first.runtime_data.listener is second.runtime_data.listener
 
     await report(connect, first, TRACKER_ID)
-    await report(connect, second, OTHER_ID)
+    resend = await report(connect, second, OTHER_ID)
     await hass.async_block_till_done()
     assert first.runtime_data.state.last_seen is not None
     assert second.runtime_data.state.last_seen is not None
@@ -88,9 +97,10 @@ async def test_entries_share_a_port(hass: HomeAssistant, connect: TrackerFactory
     assert await hass.config_entries.async_unload(first.entry_id)
     await hass.async_block_till_done()
     assert first.state is ConfigEntryState.NOT_LOADED
-    # The other tracker still reports on the same port.
+    # The other tracker still reports on the same port (on its connection: while it is
+    # alive, another connection claiming its ID would be refused).
     second.runtime_data.state.last_seen = None
-    await report(connect, second, OTHER_ID)
+    await resend()
     await hass.async_block_till_done()
     assert second.runtime_data.state.last_seen is not None
 

@@ -393,12 +393,14 @@ class SinotrackRuntime:
 
     @callback
     def registration_refused(self, peer: str) -> None:
-        """A JT/T 808 registration of this ID was refused (a code is stored): tell the user."""
+        """A JT/T 808 connection for this ID could not authenticate (a code is stored and it
+        did not send it): tell the user."""
         self.registrations_refused += 1
         # Once at warning level: whoever keeps trying must not fill the log.
         LOGGER.log(
             logging.WARNING if self.registrations_refused == 1 else logging.DEBUG,
-            "Tracker %s: a JT/T 808 registration from %s was refused: an auth code is stored",
+            "Tracker %s: a JT/T 808 connection from %s could not authenticate (a new"
+            " registration is refused while an auth code is stored)",
             self.ident,
             peer,
         )

@@ -177,6 +177,12 @@ async def test_jt808_auth_code_kept_and_reset(
     reset = Jt808Device(await connect(entry))
     assert await register(reset) == (3, b"")  # already registered, no code
     issue_id = auth_refused_issue_id(entry.entry_id)
+    # Trackers that register at every start send their stored code next: no issue yet.
+    assert issue_registry.async_get_issue(DOMAIN, issue_id) is None
+    await reset.send(0x0102, b"0000000000000000")  # not the code it was issued
+    msg_id, _, body = await reset.read()
+    assert (msg_id, body[-1]) == (0x8001, 1)  # refused
+    await wait_for(hass, lambda: issue_registry.async_get_issue(DOMAIN, issue_id) is not None)
     issue = issue_registry.async_get_issue(DOMAIN, issue_id)
     assert issue is not None
     assert issue.translation_placeholders is not None

@@ -238,7 +238,8 @@ class Listener:
                 call_sink(sink, "auth_code_issued", key, code)
                 settings = TrackerSettings(settings.jt808_utc_offset, code)
             session.configure(settings)
-            self._connected(route, session)
+            if session.ready:
+                self._connected(route, session)
 
         def unregister() -> None:
             """Stop routing to ``sink`` (idempotent)."""
@@ -393,8 +394,6 @@ class Listener:
         session.route = route
         route.session = session
         self.admission.set_owned(session, route.sink is not None)
-        if route.sink is not None:
-            self._connected(route, session)
         self._notify(route)
         return True
 
@@ -425,9 +424,13 @@ class Listener:
                 _LOGGER.exception("Error handling the messages of tracker %s", route.ident)
 
     def became_ready(self, session: Session) -> None:
-        """Commands may go to this session now."""
-        if session.route is not None and session.route.session is session:
-            self._notify(session.route)
+        """The session may carry the tracker's messages and commands now: its owner learns
+        that the tracker is connected (a JT/T 808 tracker once it authenticated)."""
+        route = session.route
+        if route is not None and route.session is session:
+            if route.sink is not None:
+                self._connected(route, session)
+            self._notify(route)
 
     def closed(self, session: Session, exc: BaseException | None) -> None:
         """A connection closed (by us, the peer, or before it was set up): forget it."""
@@ -460,10 +463,12 @@ class Listener:
             )
             if lane.session_lost(session, error) and not self._closed:
                 self.stats.commands_disconnected += 1
+        if session.auth_pending and route.sink is not None:
+            call_sink(route.sink, "registration_refused", route.ident, session.peer)
         if route.session is not session:
             return
         route.session = None
-        if route.sink is not None:
+        if route.sink is not None and session.ready:
             route.info.disconnected_at = time.time()
             route.info.disconnect_reason = reason
             call_sink(route.sink, "connection_changed", route.ident, False, session.peer)
@@ -538,12 +543,18 @@ class Listener:
             code = session.auth_code
             if sink is not None and code is not None:
                 call_sink(sink, "auth_code_issued", route.ident, code)
+        elif event is AuthEvent.ACCEPTED:
+            session.auth_pending = False
         elif event is AuthEvent.REFUSED:
             stats.auth_refused += 1
-        elif event is AuthEvent.ALREADY_REGISTERED:
-            stats.registrations_refused += 1
+            session.auth_pending = False
             if sink is not None:
                 call_sink(sink, "registration_refused", route.ident, session.peer)
+        elif event is AuthEvent.ALREADY_REGISTERED:
+            # A device that registers on every start answers with its stored code next;
+            # the owner hears of it only if that does not follow (REFUSED, or closed).
+            stats.registrations_refused += 1
+            session.auth_pending = True
 
     def _discover(self, session: Session, route: Route, now: float) -> None:
         """Offer an unknown ID: digits only (as sent), after ``discovery_delay`` of good

@@ -98,7 +98,7 @@ from .errors import (
 )
 from .pool import ListenerPool
 from .routes import Route, TrackerInfo, TrackerSink
-from .server import Listener, UnknownTrackerCallback
+from .server import Expectation, FrameWatcher, Listener, UnknownTrackerCallback
 from .session import Session
 from .stats import (
     CLOSED_BY_PEER,
@@ -153,6 +153,8 @@ __all__ = [
     "CommandQueueFullError",
     "CommandResult",
     "CommandTimeoutError",
+    "Expectation",
+    "FrameWatcher",
     "IPAddress",
     "IPNetwork",
     "Listener",

@@ -109,6 +109,18 @@ async def submit(
     return result
 
 
+async def submit_user(
+    hass: HomeAssistant, result: ConfigFlowResult, data: dict[str, Any]
+) -> ConfigFlowResult:
+    """Submit the user form; once it is accepted, choose "Finish now" in the next step."""
+    result = await submit(hass, result, data)
+    if result["type"] is FlowResultType.MENU:
+        assert result["step_id"] == "connect"
+        assert result["menu_options"] == ["wait", "finish"]
+        result = await submit(hass, result, {"next_step_id": "finish"})
+    return result
+
+
 def entry_of(result: ConfigFlowResult) -> SinotrackConfigEntry:
     """The entry a flow created (a real ConfigEntry, which ``connect`` accepts as well)."""
     assert result["type"] is FlowResultType.CREATE_ENTRY
@@ -136,7 +148,7 @@ async def test_user_creates_entry(hass: HomeAssistant, typed: str, tracker_id: s
     result = await start_user_flow(hass)
     port = free_port()
 
-    result = await submit(hass, result, user_input(typed, port))
+    result = await submit_user(hass, result, user_input(typed, port))
 
     entry = entry_of(result)
     assert result["title"] == "Car"
@@ -162,7 +174,7 @@ async def test_user_entry_receives_its_tracker(
 ) -> None:
     """The ID as typed by the user matches the ID the tracker sends."""
     result = await start_user_flow(hass)
-    entry = entry_of(await submit(hass, result, user_input("421-005-1415")))
+    entry = entry_of(await submit_user(hass, result, user_input("421-005-1415")))
 
     tracker = await connect(cast("MockConfigEntry", entry))
     await tracker.send(v1_frame(TRACKER_ID))
@@ -178,7 +190,7 @@ async def test_create_entry_without_source_ip(hass: HomeAssistant, source_ip: As
     source_ip.side_effect = HomeAssistantError("no IPv4 address")
     result = await start_user_flow(hass)
 
-    result = await submit(hass, result, user_input())
+    result = await submit_user(hass, result, user_input())
 
     assert result["type"] is FlowResultType.CREATE_ENTRY
     placeholders = result["description_placeholders"]
@@ -200,11 +212,11 @@ async def test_create_entry_without_source_ip(hass: HomeAssistant, source_ip: As
 async def test_user_invalid_id_then_fixed(hass: HomeAssistant, bad_id: str) -> None:
     result = await start_user_flow(hass)
 
-    result = await submit(hass, result, user_input(bad_id))
+    result = await submit_user(hass, result, user_input(bad_id))
     assert result["type"] is FlowResultType.FORM
     assert result["errors"] == {CONF_TRACKER_ID: "invalid_id"}
 
-    result = await submit(hass, result, user_input(TRACKER_ID))
+    result = await submit_user(hass, result, user_input(TRACKER_ID))
     assert entry_of(result).unique_id == TRACKER_ID
 
 
@@ -212,11 +224,11 @@ async def test_user_invalid_id_then_fixed(hass: HomeAssistant, bad_id: str) -> N
 async def test_user_invalid_bind_address_then_fixed(hass: HomeAssistant, bad_address: str) -> None:
     result = await start_user_flow(hass)
 
-    result = await submit(hass, result, user_input(host=bad_address))
+    result = await submit_user(hass, result, user_input(host=bad_address))
     assert result["type"] is FlowResultType.FORM
     assert result["errors"] == {CONF_ADVANCED: "invalid_address"}
 
-    result = await submit(hass, result, user_input(host=" 127.0.0.1 "))
+    result = await submit_user(hass, result, user_input(host=" 127.0.0.1 "))
     assert entry_of(result).data[CONF_BIND_ADDRESS] == "127.0.0.1"
 
 
@@ -224,12 +236,12 @@ async def test_user_port_in_use_then_other_port(hass: HomeAssistant) -> None:
     """A port another program listens on is refused; another port works."""
     result = await start_user_flow(hass)
     with occupied_port() as busy:
-        result = await submit(hass, result, user_input(port=busy))
+        result = await submit_user(hass, result, user_input(port=busy))
         assert result["type"] is FlowResultType.FORM
         assert result["errors"] == {CONF_PORT: "cannot_bind"}
 
         port = free_port()
-        result = await submit(hass, result, user_input(port=port))
+        result = await submit_user(hass, result, user_input(port=port))
     entry = entry_of(result)
     assert entry.data[CONF_PORT] == port
     assert entry.state is ConfigEntryState.LOADED
@@ -244,7 +256,7 @@ async def test_user_port_shared_with_another_tracker(
     port = first.data[CONF_PORT]
 
     result = await start_user_flow(hass)
-    result = await submit(hass, result, user_input(OTHER_ID, port, name="Van"))
+    result = await submit_user(hass, result, user_input(OTHER_ID, port, name="Van"))
     second = entry_of(result)
     assert second.data[CONF_PORT] == port
     assert second.state is ConfigEntryState.LOADED
@@ -265,7 +277,7 @@ async def test_user_already_configured(hass: HomeAssistant, typed: str) -> None:
     make_entry().add_to_hass(hass)
     result = await start_user_flow(hass)
 
-    result = await submit(hass, result, user_input(typed))
+    result = await submit_user(hass, result, user_input(typed))
 
     assert result["type"] is FlowResultType.ABORT
     assert result["reason"] == "already_configured"
@@ -283,7 +295,7 @@ async def test_user_adds_tracker_while_it_is_discovered(hass: HomeAssistant) -> 
     assert discovered["type"] is FlowResultType.FORM
 
     result = await start_user_flow(hass)
-    result = await submit(hass, result, user_input(OTHER_ID, port))
+    result = await submit_user(hass, result, user_input(OTHER_ID, port))
 
     assert entry_of(result).unique_id == OTHER_ID
     assert hass.config_entries.flow.async_progress() == []
@@ -410,7 +422,11 @@ async def start_reconfigure(hass: HomeAssistant, entry: MockConfigEntry) -> Conf
     result = await entry.start_reconfigure_flow(hass)
     assert result["type"] is FlowResultType.FORM
     assert result["step_id"] == "reconfigure"
-    assert result["description_placeholders"] == {"tracker_id": TRACKER_ID}
+    placeholders = result["description_placeholders"]
+    assert placeholders is not None
+    assert placeholders["tracker_id"] == TRACKER_ID
+    port = entry.data[CONF_PORT]
+    assert f"{port} on {entry.data[CONF_BIND_ADDRESS]}" in placeholders["ports_in_use"]
     assert_translated(result)
     return result
 
@@ -546,7 +562,10 @@ async def change_options(hass: HomeAssistant, entry: MockConfigEntry) -> ConfigF
     assert result["type"] is FlowResultType.FORM
     assert result["step_id"] == "init"
     assert_translated(result, "options")
-    result = await hass.config_entries.options.async_configure(result["flow_id"], NEW_OPTIONS)
+    shown = {str(key) for key in result["data_schema"].schema}
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], {key: value for key, value in NEW_OPTIONS.items() if key in shown}
+    )
     await hass.async_block_till_done()
     assert_translated(result, "options")
     assert result["type"] is FlowResultType.CREATE_ENTRY
@@ -564,11 +583,16 @@ async def test_options_apply_without_reload(hass: HomeAssistant, connect: Tracke
 
     await change_options(hass, entry)
 
-    assert entry.options == {**NEW_OPTIONS, CONF_ALLOWED_NETWORKS: []}
+    # The tracker reported in H02: the JT/T 808 time zone was not shown and stays as it was.
+    assert entry.options == {
+        **NEW_OPTIONS,
+        CONF_JT808_UTC_OFFSET: 8.0,
+        CONF_ALLOWED_NETWORKS: [],
+    }
     assert entry.runtime_data is runtime  # not reloaded
     assert tracker.writer.transport.is_closing() is False
     assert runtime.offline_timeout == timedelta(minutes=5)
-    assert runtime.jt808_utc_offset == -3.5
+    assert runtime.jt808_utc_offset == 8.0
     assert runtime.allow_invalid_fix
     assert runtime.allow_engine_commands
     # An invalid fix now moves the tracker, on the connection that stayed open.

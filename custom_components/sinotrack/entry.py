@@ -330,10 +330,8 @@ def _sync_device_model(hass: HomeAssistant, runtime: SinotrackRuntime) -> None:
     """The device's model is the one the tracker reported (JT/T 808 registration), else
     none: the integration does not guess it."""
     registry = dr.async_get(hass)
-    device = registry.async_get_device(identifiers={(DOMAIN, runtime.ident)})
-    if device is None:
-        return
     reported = runtime.state.values.get(DEVICE_MODEL)
     model = str(reported) if reported else None
-    if device.model != model:
-        registry.async_update_device(device.id, model=model)
+    for device in dr.async_entries_for_config_entry(registry, runtime.entry_id):
+        if (DOMAIN, runtime.ident) in device.identifiers and device.model != model:
+            registry.async_update_device(device.id, model=model)

@@ -36,6 +36,7 @@ from custom_components.sinotrack.const import (
     CONF_JT808_UTC_OFFSET,
     CONF_OFFLINE_TIMEOUT,
     CONF_TRACKER_ID,
+    DEFAULT_PORT,
     DOMAIN,
 )
 from custom_components.sinotrack.runtime import SinotrackConfigEntry
@@ -272,6 +273,70 @@ async def test_user_port_shared_with_another_tracker(
     assert second.runtime_data.state.last_seen is not None
 
 
+async def test_user_second_tracker_joins_port_whatever_the_form_address(
+    hass: HomeAssistant, connect: TrackerFactory
+) -> None:
+    """The first tracker listens on 127.0.0.1; a second one added on its port with the
+    form's default bind address joins it (the form says which address the port uses)."""
+    first = make_entry()
+    await load_entry(hass, first)
+    port = first.data[CONF_PORT]
+
+    result = await start_user_flow(hass)
+    placeholders = result["description_placeholders"]
+    assert placeholders is not None
+    assert placeholders["ports_in_use"] == f"{port} on 127.0.0.1"
+    schema = result["data_schema"]
+    assert schema is not None
+    form_default = schema({CONF_TRACKER_ID: OTHER_ID, CONF_ADVANCED: {}})[CONF_ADVANCED]
+    assert form_default == {CONF_BIND_ADDRESS: "::"}  # the default: every address
+
+    result = await submit_user(
+        hass, result, {**user_input(OTHER_ID, port, name="Van"), CONF_ADVANCED: form_default}
+    )
+
+    second = entry_of(result)
+    assert second.data[CONF_BIND_ADDRESS] == "127.0.0.1"
+    assert second.state is ConfigEntryState.LOADED
+    assert second.runtime_data.listener is first.runtime_data.listener
+    tracker = await connect(cast("MockConfigEntry", second))
+    await tracker.send(v1_frame(OTHER_ID))
+    await tracker.read_until(b"#")
+    await hass.async_block_till_done()
+    assert second.runtime_data.state.last_seen is not None
+
+
+async def test_user_form_offers_the_address_in_use_on_the_default_port(
+    hass: HomeAssistant,
+) -> None:
+    make_entry(port=DEFAULT_PORT).add_to_hass(hass)  # stored on 127.0.0.1, not running
+
+    result = await start_user_flow(hass)
+
+    schema = result["data_schema"]
+    assert schema is not None
+    shown = schema({CONF_TRACKER_ID: OTHER_ID, CONF_ADVANCED: {}})
+    assert shown[CONF_ADVANCED] == {CONF_BIND_ADDRESS: "127.0.0.1"}
+
+
+async def test_user_every_error_at_once_and_none_left_when_fixed(hass: HomeAssistant) -> None:
+    """One submit shows the error of every wrong field; a corrected field loses its error."""
+    result = await start_user_flow(hass)
+
+    result = await submit_user(hass, result, user_input("42100", host="my-server"))
+    assert result["errors"] == {CONF_TRACKER_ID: "invalid_id", CONF_ADVANCED: "invalid_address"}
+
+    with occupied_port() as busy:
+        result = await submit_user(hass, result, user_input("42100", port=busy))
+        assert result["errors"] == {CONF_TRACKER_ID: "invalid_id", CONF_PORT: "cannot_bind"}
+
+        result = await submit_user(hass, result, user_input(TRACKER_ID, port=busy))
+        assert result["errors"] == {CONF_PORT: "cannot_bind"}
+
+    result = await submit_user(hass, result, user_input(TRACKER_ID))
+    assert entry_of(result).unique_id == TRACKER_ID
+
+
 @pytest.mark.parametrize("typed", ["4210051415", "0421-005-1415"])
 async def test_user_already_configured(hass: HomeAssistant, typed: str) -> None:
     make_entry().add_to_hass(hass)
@@ -476,18 +541,51 @@ async def test_reconfigure_bind_address_on_same_port(hass: HomeAssistant) -> Non
     assert await port_accepts(port)
 
 
-async def test_reconfigure_address_of_shared_port_in_use(hass: HomeAssistant) -> None:
-    """Another entry keeps the port on the old address: the new address cannot get it."""
+async def test_reconfigure_address_of_shared_port_moves_every_tracker(
+    hass: HomeAssistant, connect: TrackerFactory
+) -> None:
+    """A new bind address for a port other trackers share: a second step names them; once
+    confirmed, the port listens on the new address for all of them."""
     entry = make_entry()
     await load_entry(hass, entry)
     port = entry.data[CONF_PORT]
-    await load_entry(hass, make_entry(OTHER_ID, port))
+    other = make_entry(OTHER_ID, port)
+    await load_entry(hass, other)
+    hass.config_entries.async_update_entry(other, title="Van")
+    elsewhere = make_entry("4210051417")
+    await load_entry(hass, elsewhere)
 
     result = await start_reconfigure(hass, entry)
-    result = await submit(hass, result, reconfigure_input(port, host="0.0.0.0"))
+    result = await submit(hass, result, reconfigure_input(port, host="::", name="Car 2"))
 
     assert result["type"] is FlowResultType.FORM
-    assert result["errors"] == {CONF_PORT: "cannot_bind"}
+    assert result["step_id"] == "reconfigure_shared"
+    assert result["description_placeholders"] == {
+        "port": str(port),
+        "old_host": "127.0.0.1",
+        "host": "::",
+        "trackers": "Van",
+    }
+    assert entry.data[CONF_BIND_ADDRESS] == "127.0.0.1"  # nothing changed yet
+
+    result = await submit(hass, result, {})
+
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "reconfigure_successful"
+    assert entry.title == "Car 2"
+    for moved in (entry, other):
+        assert moved.data[CONF_BIND_ADDRESS] == "::"
+        assert moved.state is ConfigEntryState.LOADED
+    listener = entry.runtime_data.listener
+    assert listener is not None
+    assert listener is other.runtime_data.listener
+    assert listener.config.host == "::"
+    assert elsewhere.data[CONF_BIND_ADDRESS] == "127.0.0.1"  # another port: untouched
+    tracker = await connect(other)
+    await tracker.send(v1_frame(OTHER_ID))
+    await tracker.read_until(b"#")
+    await hass.async_block_till_done()
+    assert other.runtime_data.state.last_seen is not None
 
 
 async def test_reconfigure_errors_then_fixed(hass: HomeAssistant) -> None:
@@ -634,6 +732,49 @@ async def test_options_form_shows_current_values(hass: HomeAssistant) -> None:
         CONF_ALLOW_INVALID_FIX: True,
         CONF_ALLOW_ENGINE_COMMANDS: False,
     }
+
+
+def option_fields(result: ConfigFlowResult) -> set[str]:
+    schema = result["data_schema"]
+    assert schema is not None
+    return {str(key) for key in schema.schema}
+
+
+async def test_options_hide_the_jt808_zone_for_an_h02_tracker(
+    hass: HomeAssistant, connect: TrackerFactory
+) -> None:
+    """Before the first report the JT/T 808 time zone is shown (its text says it applies to
+    JT/T 808 only); once the tracker reported in H02 it is hidden."""
+    entry = make_entry()
+    await load_entry(hass, entry)
+    result = await hass.config_entries.options.async_init(entry.entry_id)
+    assert CONF_JT808_UTC_OFFSET in option_fields(result)
+    hass.config_entries.options.async_abort(result["flow_id"])
+
+    tracker = await connect(entry)
+    await tracker.send(v1_frame(TRACKER_ID))
+    await tracker.read_until(b"#")
+    await hass.async_block_till_done()
+
+    result = await hass.config_entries.options.async_init(entry.entry_id)
+    assert_translated(result, "options")
+    assert CONF_JT808_UTC_OFFSET not in option_fields(result)
+    assert CONF_OFFLINE_TIMEOUT in option_fields(result)
+
+
+async def test_options_show_the_jt808_zone_for_a_jt808_tracker(
+    hass: HomeAssistant, connect: TrackerFactory
+) -> None:
+    entry = make_entry("51160004464")
+    await load_entry(hass, entry)
+    tracker = await connect(entry)
+    await tracker.send(JT808_LOCATION)
+    await tracker.read_jt808()
+    await hass.async_block_till_done()
+
+    result = await hass.config_entries.options.async_init(entry.entry_id)
+
+    assert CONF_JT808_UTC_OFFSET in option_fields(result)
 
 
 @pytest.mark.parametrize("port", [0, 65536])

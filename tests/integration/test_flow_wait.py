@@ -30,7 +30,13 @@ from custom_components.sinotrack.runtime import SinotrackConfigEntry
 from tools.devhass.config import free_port
 
 from .conftest import READ_TIMEOUT, TRACKER_ID, Tracker
-from .flow_helpers import OTHER_ID, assert_issue_translated, assert_translated, port_accepts, v1_frame
+from .flow_helpers import (
+    OTHER_ID,
+    assert_issue_translated,
+    assert_translated,
+    port_accepts,
+    v1_frame,
+)
 
 SOURCE_IP = "192.168.1.10"
 

@@ -609,9 +609,14 @@ class SinotrackOptionsFlow(OptionsFlow):
                 return self.async_create_entry(data=options)
         return self.async_show_form(
             step_id="init",
-            data_schema=self.add_suggested_values_to_schema(
-                options_schema(self._protocol()),
-                user_input if user_input is not None else self.config_entry.options,
+            data_schema=vol.Schema(
+                self.add_suggested_values_to_schema(
+                    options_schema(self._protocol()),
+                    user_input if user_input is not None else self.config_entry.options,
+                ).schema,
+                # A hidden option sent anyway (an API caller replaying every option) is
+                # dropped, not an error: its stored value stays.
+                extra=vol.REMOVE_EXTRA,
             ),
             errors=errors,
         )

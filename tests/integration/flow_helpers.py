@@ -14,7 +14,7 @@ import json
 from pathlib import Path
 import re
 import socket
-from typing import Any
+from typing import Any, cast
 
 from homeassistant.config_entries import ConfigEntryState, ConfigFlowResult
 from homeassistant.core import HomeAssistant
@@ -122,7 +122,7 @@ def assert_translated(result: ConfigFlowResult, flow: str = "config") -> None:
         assert step is not None, f"{flow}.step.{step_id} is missing"
         for text in (step.get("title", ""), step.get("description", "")):
             assert _placeholders(text) <= given, f"{flow}.step.{step_id}: {text!r} vs {given}"
-        options = result["menu_options"]
+        options = cast("list[str]", result["menu_options"])
         assert set(options) <= set(step.get("menu_options", {})), f"{flow}.step.{step_id}"
     elif kind is FlowResultType.SHOW_PROGRESS:
         action = result["progress_action"]

@@ -660,7 +660,9 @@ async def change_options(hass: HomeAssistant, entry: MockConfigEntry) -> ConfigF
     assert result["type"] is FlowResultType.FORM
     assert result["step_id"] == "init"
     assert_translated(result, "options")
-    shown = {str(key) for key in result["data_schema"].schema}
+    schema = result["data_schema"]
+    assert schema is not None
+    shown = {str(key) for key in schema.schema}
     result = await hass.config_entries.options.async_configure(
         result["flow_id"], {key: value for key, value in NEW_OPTIONS.items() if key in shown}
     )

@@ -159,11 +159,6 @@ class TrackerWait:
         if isinstance(listener.config.host, str):
             self.host = listener.config.host
         self._expectation = listener.expect(self.tracker_id, self._seen)
-        self.again()
-
-    def again(self) -> None:
-        """Wait (again) for up to ``WAIT_FOR_TRACKER`` seconds from now."""
-        self.timed_out = False
         self._deadline = asyncio.get_running_loop().time() + WAIT_FOR_TRACKER
 
     @callback
@@ -363,9 +358,9 @@ class SinotrackConfigFlow(ConfigFlow, domain=DOMAIN):
 
     async def async_step_wait(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
         """Wait for the tracker's first frame, showing what arrives on the port."""
-        pending = self._pending
         wait = self._wait
         if wait is None:
+            pending = self._pending
             wait = TrackerWait(
                 self.hass, pending[CONF_TRACKER_ID], pending[CONF_PORT], pending[CONF_BIND_ADDRESS]
             )
@@ -375,11 +370,12 @@ class SinotrackConfigFlow(ConfigFlow, domain=DOMAIN):
                 await wait.close()
                 return await self.async_step_not_connected()
             self._wait = wait
-        elif wait.timed_out and self.cur_step is not None and self.cur_step["step_id"] != "wait":
-            wait.again()  # "Wait again" chosen after a time-out
         if wait.arrived:
             return self.async_show_progress_done(next_step_id="finish")
         if wait.timed_out:
+            # The port is given back while the user decides (the next wait opens it again).
+            self._wait = None
+            await wait.close()
             return self.async_show_progress_done(next_step_id="not_connected")
         return self.async_show_progress(
             step_id="wait",

@@ -47,7 +47,7 @@ SETUP_URL: Final = (
 )
 """The README's steps to point a tracker at Home Assistant (linked from the repair issue
 of a tracker that has not connected yet)."""
-WAIT_FOR_TRACKER: Final = 600.0
+WAIT_FOR_TRACKER: Final = 300.0
 """Seconds the set-up flow's "Wait for the tracker" step waits for the first frame before
 it offers to wait again or finish (a tracker just set by SMS connects within minutes)."""
 

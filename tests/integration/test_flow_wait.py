@@ -188,6 +188,7 @@ async def test_wait_times_out_then_finish_now(hass: HomeAssistant) -> None:
         assert result_now is not None
         assert result_now["step_id"] == "not_connected"
         assert result_now["menu_options"] == ["wait", "finish"]
+        assert not await port_accepts(port)  # given back while the user decides
 
         again = await choose(hass, result_now, "wait")  # waits again (and times out again)
         assert again["type"] in (FlowResultType.SHOW_PROGRESS, FlowResultType.MENU)

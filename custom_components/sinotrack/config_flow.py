@@ -159,6 +159,8 @@ class TrackerWait:
         if isinstance(listener.config.host, str):
             self.host = listener.config.host
         self._expectation = listener.expect(self.tracker_id, self._seen)
+        # Connected already (before it was added: an unknown ID kept for discovery).
+        self.arrived = listener.is_connected(self.tracker_id)
         self._deadline = asyncio.get_running_loop().time() + WAIT_FOR_TRACKER
 
     @callback

@@ -29,11 +29,12 @@ from custom_components.sinotrack.const import (
 from custom_components.sinotrack.runtime import SinotrackConfigEntry
 from tools.devhass.config import free_port
 
-from .conftest import READ_TIMEOUT, TRACKER_ID, Tracker
+from .conftest import READ_TIMEOUT, TRACKER_ID, Tracker, TrackerFactory, make_entry
 from .flow_helpers import (
     OTHER_ID,
     assert_issue_translated,
     assert_translated,
+    load_entry,
     port_accepts,
     v1_frame,
 )
@@ -233,3 +234,37 @@ async def test_finish_now_creates_the_entry_with_the_setup_steps(hass: HomeAssis
     placeholders: dict[str, Any] = dict(result["description_placeholders"] or {})
     assert placeholders == {"host": SOURCE_IP, "port": str(port), "tracker_id": TRACKER_ID}
     assert result["result"].state is ConfigEntryState.LOADED
+
+
+async def test_wait_ends_at_once_for_a_tracker_connected_already(
+    hass: HomeAssistant, connect: TrackerFactory
+) -> None:
+    """A tracker reporting on a shared port before it is added (not offered yet): waiting
+    for it finds it at once, and the new entry adopts its connection."""
+    first = make_entry()
+    await load_entry(hass, first)
+    port = first.data[CONF_PORT]
+    tracker = await connect(first)
+    await tracker.send(v1_frame(OTHER_ID))
+    await tracker.read_until(b"#")
+
+    result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_USER})
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"],
+        {
+            CONF_NAME: "Van",
+            CONF_TRACKER_ID: OTHER_ID,
+            CONF_PORT: port,
+            CONF_ADVANCED: {CONF_BIND_ADDRESS: "127.0.0.1"},
+        },
+    )
+    result = await choose(hass, result, "wait")
+
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert result.get("description") == "connected"
+    entry: SinotrackConfigEntry = result["result"]
+    assert entry.runtime_data.state.connected
+    await tracker.send(v1_frame(OTHER_ID))
+    await tracker.read_until(b"#")
+    await hass.async_block_till_done()
+    assert entry.runtime_data.state.last_seen is not None

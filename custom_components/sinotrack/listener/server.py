@@ -53,9 +53,30 @@ _LOGGER: Final = logging.getLogger(__package__)
 
 type UnknownTrackerCallback = Callable[[str, str, str], None]
 """``callback(ident, protocol, peer)``: an ID nobody registered; ``ident`` is normalised."""
+type FrameWatcher = Callable[[str, str, str], None]
+"""``watcher(ident, protocol, peer)``: a frame was decoded from tracker ``ident`` (normalised)."""
 
 _WARN_INTERVAL: Final = 30.0
 _MAX_REPORTED: Final = 1024
+
+
+class Expectation:
+    """What :meth:`Listener.expect` returns: :meth:`close` it (or leave its ``with``) to end it."""
+
+    __slots__ = ("_close",)
+
+    def __init__(self, close: Callable[[], None]) -> None:
+        self._close = close
+
+    def close(self) -> None:
+        """Stop expecting the tracker (idempotent)."""
+        self._close()
+
+    def __enter__(self) -> Expectation:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
 
 
 class Listener:
@@ -77,6 +98,8 @@ class Listener:
         self._drained = asyncio.Event()
         self._reported: dict[str, None] = {}
         self._unknown_callback: UnknownTrackerCallback | None = None
+        self._expected: dict[str, int] = {}
+        self._watchers: list[FrameWatcher] = []
         self._warned_at: dict[str, float] = {}
 
     # -- lifecycle ----------------------------------------------------------------------------
@@ -249,10 +272,46 @@ class Listener:
             route.info = TrackerInfo()
             self._reported.pop(key, None)
             if route.session is not None:
-                self.admission.set_owned(route.session, False)
+                self.admission.set_owned(route.session, key in self._expected)
             self.routes.release(route)
 
         return unregister
+
+    def expect(self, ident: str, watcher: FrameWatcher) -> Expectation:
+        """Someone (a set-up flow) waits for tracker ``ident``, which no sink owns yet.
+
+        Until the returned handle is closed, that ID is exempt from the limits of unknown
+        IDs (the cap of their connections, their short idle timeout, eviction first) and is
+        not offered to the unknown-tracker callback; ``watcher(ident, protocol, peer)`` is
+        called for every frame decoded on this listener, whatever its ID, at once (no
+        discovery delay), so that the waiting side sees its tracker or a mistyped ID.
+        """
+        key = normalize_ident(ident)
+        self._expected[key] = self._expected.get(key, 0) + 1
+        self._watchers.append(watcher)
+        self._expected_changed(key)
+        closed = False
+
+        def close() -> None:
+            nonlocal closed
+            if closed:
+                return
+            closed = True
+            self._watchers.remove(watcher)
+            left = self._expected[key] - 1
+            if left:
+                self._expected[key] = left
+            else:
+                del self._expected[key]
+                self._expected_changed(key)
+
+        return Expectation(close)
+
+    def _expected_changed(self, key: str) -> None:
+        """An unowned live connection of ``key`` counts as owned while ``key`` is expected."""
+        route = self.routes.get(key)
+        if route is not None and route.sink is None and route.session is not None:
+            self.admission.set_owned(route.session, key in self._expected)
 
     def sink_changed(self, ident: str) -> None:
         """Apply what the sink of ``ident`` says now (settings, allowed networks) to the
@@ -382,7 +441,12 @@ class Listener:
             else:
                 refusal = CLOSED_ID_IN_USE
                 self.stats.takeovers_refused += 1
-        elif refusal is None and route.sink is None and self.admission.unknown_full():
+        elif (
+            refusal is None
+            and route.sink is None
+            and key not in self._expected
+            and self.admission.unknown_full()
+        ):
             refusal = CLOSED_UNKNOWN_CAP
         if refusal is not None:
             level = logging.WARNING if self.may_warn("refused_id") else logging.DEBUG
@@ -393,7 +457,7 @@ class Listener:
         session.key = key
         session.route = route
         route.session = session
-        self.admission.set_owned(session, route.sink is not None)
+        self.admission.set_owned(session, route.sink is not None or key in self._expected)
         self._notify(route)
         return True
 
@@ -408,8 +472,13 @@ class Listener:
         if event.auth is not None:
             self._auth(session, route, event.auth)
         sink = route.sink
-        if sink is None and event.warning is None:
+        if sink is None and event.warning is None and route.ident not in self._expected:
             self._discover(session, route, now)
+        for watcher in list(self._watchers):
+            try:
+                watcher(route.ident, session.protocol or "", session.peer)
+            except Exception:
+                _LOGGER.exception("Error in a frame watcher for %s", route.ident)
         messages = event.messages
         if not messages:
             return

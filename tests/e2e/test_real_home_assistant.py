@@ -125,7 +125,7 @@ async def onboard_and_add_tracker(instance: Instance) -> tuple[str, str, dict[st
         assert (device["name"], device["manufacturer"], device["model"]) == (
             NAME,
             "SinoTrack",
-            "ST-903",
+            None,  # an H02 tracker never says its model: none is invented
         )
         assert device["serial_number"] == TRACKER_ID
         assert entry_id in device["config_entries"]

@@ -12,10 +12,19 @@ Rules:
 * An alarm event fires on the rising edge of an alarm flag, not on every frame while the
   flag stays set. The flags survive a restart, so a tracker that still reports an alarm
   after Home Assistant restarts does not fire it again.
-* The odometer is the tracker's own mileage when it reports one; otherwise the distance
-  between valid fixes is added up. Steps under ``_MIN_STEP_KM`` (GPS jitter when parked)
-  are not counted, but the distance is measured from the last counted fix, so a slow
-  vehicle that reports often still adds up its way.
+* Two distances, one source each, so that neither ever jumps: the odometer is the
+  tracker's own mileage (unknown until the tracker reports one: JT/T 808 trackers send it
+  with their positions, H02 trackers when asked); the distance counted adds up the way
+  between valid fixes since the tracker was added. Steps under ``JITTER_KM`` (GPS jitter
+  when parked) are not counted, but the distance is measured from the last counted fix,
+  so a slow vehicle that reports often still adds up its way.
+* Only news is written. The shown position moves when the vehicle moves (speed at
+  ``MOVING_SPEED`` or more) or the fix lies farther than ``JITTER_KM`` and its accuracy
+  from it; a parked tracker's wandering fixes change nothing. "Last seen" is written when
+  the tracker comes online or goes offline (then it is the exact time of its last frame)
+  and at most every ``LAST_SEEN_RESOLUTION`` in between.
+* A fix without HDOP has the accuracy ``DEFAULT_ACCURACY_M``, never 0 (which zone logic
+  reads as a perfect fix).
 * The state is saved at most ``SAVE_DELAY`` seconds after a change, even while frames keep
   coming, so an unclean restart loses little (the odometer never goes backwards by more).
 * Only what the store can write back enters the state (``model.storable``): a value no
@@ -65,15 +74,25 @@ SAVE_DELAY: Final = 30.0
 FUTURE_TOLERANCE: Final = 60.0
 """Seconds a device timestamp may be ahead of the server's clock and still hold back
 older messages (GPS time against an NTP clock: a minute is plenty)."""
-LAST_SEEN_RESOLUTION: Final = timedelta(seconds=60)
-"""The "last seen" sensor is written at most once a minute (a frame every few seconds
-would otherwise write it on every frame)."""
+LAST_SEEN_RESOLUTION: Final = timedelta(minutes=15)
+"""While the tracker keeps reporting, "last seen" is written at most this often: each
+write is a row in the database and a line in the logbook, and "Connected" already says
+that the tracker reports. It is exact whenever it matters: when the tracker goes offline
+(the time of its last frame) or comes back."""
+DEFAULT_ACCURACY_M: Final = 15.0
+"""Accuracy (m) of a fix that comes without HDOP (H02 frames). A consumer GPS receiver in
+a vehicle is within about 5-15 m of the truth (95 %) with open sky; 15 m is what a phone
+typically reports for such a fix, and it keeps zone logic from taking the fix as perfect."""
+METERS_PER_HDOP: Final = 5.0
+"""Accuracy (m) per unit of HDOP when the frame carries it (a user-equivalent range error
+of about 5 m), never under ``METERS_PER_HDOP`` (HDOP 1, the best a receiver reports)."""
 
 # Derived keys announced to entities besides the message parameters.
 KEY_POSITION: Final = "position"
 KEY_LAST_SEEN: Final = "last_seen"
 KEY_ONLINE: Final = "online"
 KEY_ODOMETER: Final = "odometer"
+KEY_DISTANCE: Final = "distance"
 KEY_VEHICLE_STATE: Final = "vehicle_state"
 KEY_MOVING: Final = "moving"
 
@@ -128,7 +147,16 @@ def auth_refused_issue_id(entry_id: str) -> str:
 
 
 _MAX_PLAUSIBLE_KMH: Final = 400.0
-_MIN_STEP_KM: Final = 0.02
+JITTER_KM: Final = 0.02
+"""Fixes closer than this (20 m) to the last one are GPS jitter, not a move: not counted
+as distance, and not written as a new position while the vehicle is not moving."""
+
+
+def fix_accuracy(hdop: Any) -> float:
+    """The accuracy (m) of a fix: from its HDOP when known, else ``DEFAULT_ACCURACY_M``."""
+    if hdop is None:
+        return DEFAULT_ACCURACY_M
+    return max(METERS_PER_HDOP, float(hdop) * METERS_PER_HDOP)
 
 
 def haversine_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
@@ -149,19 +177,28 @@ class TrackerState:
     longitude: float | None = None
     accuracy: float = 0.0
     fix_time: datetime | None = None
+    """Device time of the fix of the position shown."""
     last_seen: datetime | None = None
     newest: float | None = None
     """Device timestamp (epoch) of the newest message applied."""
     odometer: float | None = None
+    """The tracker's own mileage (km); None until it reports one."""
     computed_km: float = 0.0
+    """The distance counted between valid fixes (km)."""
     anchor: tuple[float, float, float] | None = None
     """Latitude, longitude and time (epoch) of the fix the computed distance was last
     counted from."""
-    device_mileage: bool = False
     alarms: dict[str, bool] = field(default_factory=dict)
     connected: bool = False
     online: bool = False
     peer: str | None = None
+
+    @property
+    def distance(self) -> float | None:
+        """The distance counted (km), once there was a valid fix to count from."""
+        if self.anchor is None and not self.computed_km:
+            return None
+        return round(self.computed_km, 3)
 
     @property
     def vehicle_state(self) -> str | None:
@@ -192,7 +229,7 @@ class TrackerState:
             "odometer": self.odometer,
             "computed_km": self.computed_km,
             "anchor": list(self.anchor) if self.anchor else None,
-            "device_mileage": self.device_mileage,
+            "device_mileage": self.odometer is not None,
             "alarms": self.alarms,
         }
 
@@ -208,6 +245,9 @@ class TrackerState:
             else None
         )
 
+        # Before the distance counted had its own sensor, "odometer" held it until the
+        # tracker reported a mileage ("device_mileage" false): it is not a mileage.
+        odometer = data.get("odometer") if data.get("device_mileage") else None
         return cls(
             values=storable_items(data.get("values") or {}),
             latitude=data.get("latitude"),
@@ -216,10 +256,9 @@ class TrackerState:
             fix_time=when(data.get("fix_time")),
             last_seen=when(data.get("last_seen")),
             newest=data.get("newest"),
-            odometer=data.get("odometer"),
+            odometer=odometer,
             computed_km=float(data.get("computed_km") or 0.0),
             anchor=anchor,
-            device_mileage=bool(data.get("device_mileage")),
             alarms={k: bool(v) for k, v in (data.get("alarms") or {}).items()},
         )
 
@@ -261,6 +300,9 @@ class SinotrackRuntime:
         self.jt808_auth_code: str | None = None
         """The JT/T 808 auth code issued to the tracker, kept in the store."""
         self.registrations_refused = 0
+        self.counted_odometer_restored = False
+        """The store was written by a version whose odometer held the distance counted
+        (the sensor platform moves that entity's history to the "distance counted" one)."""
         self._allowed_networks = parse_networks(options.get(CONF_ALLOWED_NETWORKS))
 
     # -- options --------------------------------------------------------------------------
@@ -301,7 +343,7 @@ class SinotrackRuntime:
         self._allowed_networks = parse_networks(options.get(CONF_ALLOWED_NETWORKS))
         if self.listener is not None:
             self.listener.sink_changed(self.ident)
-        self._check_online()
+        self._notify(self._online_changes())
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -310,6 +352,9 @@ class SinotrackRuntime:
         data = await self._store.async_load()
         if data:
             self.state = TrackerState.from_dict(data)
+            self.counted_odometer_restored = data.get("odometer") is not None and not data.get(
+                "device_mileage"
+            )
             self._last_seen_written = self.state.last_seen
             code = data.get(KEY_AUTH_CODE)
             self.jt808_auth_code = code if isinstance(code, str) and code else None
@@ -431,7 +476,7 @@ class SinotrackRuntime:
         if state.connected == connected:
             return
         state.connected = connected
-        changed = {KEY_ONLINE} if self._check_online(notify=False) else set()
+        changed = self._online_changes()
         changed.add("connected")
         self._notify(changed)
 
@@ -447,8 +492,7 @@ class SinotrackRuntime:
         if self._last_seen_written is None or now - self._last_seen_written >= LAST_SEEN_RESOLUTION:
             self._last_seen_written = now
             changed.add(KEY_LAST_SEEN)
-        if self._check_online(notify=False):
-            changed.add(KEY_ONLINE)
+        changed |= self._online_changes()
         self._notify(changed)
         if first:
             for callback_ in self.first_frame_callbacks:
@@ -504,7 +548,6 @@ class SinotrackRuntime:
         if mileage is None:
             return
         state = self.state
-        state.device_mileage = True
         if state.odometer != mileage:
             state.odometer = mileage
             changed.add(KEY_ODOMETER)
@@ -518,18 +561,28 @@ class SinotrackRuntime:
         longitude = float(message[p.LONGITUDE])
         timestamp = message.get(p.TIMESTAMP)
         fix_time = dt_util.utc_from_timestamp(timestamp) if timestamp is not None else now
-        hdop = message.get(p.HDOP)
-        accuracy = max(5.0, float(hdop) * 5) if hdop is not None else 0.0
-        if valid and not state.device_mileage:
+        accuracy = fix_accuracy(message.get(p.HDOP))
+        if valid:
             self._add_distance(latitude, longitude, fix_time.timestamp(), changed)
-        if (state.latitude, state.longitude, state.accuracy) != (latitude, longitude, accuracy):
+        if (
+            state.latitude is not None
+            and state.longitude is not None
+            and not state.moving
+            and haversine_km(state.latitude, state.longitude, latitude, longitude) * 1000
+            < max(JITTER_KM * 1000, accuracy)
+        ):
+            return  # parked: the fix wanders around the position shown, no news
+        if (state.latitude, state.longitude, state.accuracy, state.fix_time) != (
+            latitude,
+            longitude,
+            accuracy,
+            fix_time,
+        ):
             state.latitude = latitude
             state.longitude = longitude
             state.accuracy = accuracy
-            changed.add(KEY_POSITION)
-        if state.fix_time != fix_time:
             state.fix_time = fix_time
-            changed.add("fix_time")
+            changed.add(KEY_POSITION)
 
     def _add_distance(
         self, latitude: float, longitude: float, timestamp: float, changed: set[str]
@@ -539,20 +592,17 @@ class SinotrackRuntime:
         anchor = state.anchor
         if anchor is None:
             state.anchor = (latitude, longitude, timestamp)
-            if state.odometer is None:
-                state.odometer = 0.0
-                changed.add(KEY_ODOMETER)
+            changed.add(KEY_DISTANCE)
             return
         step = haversine_km(anchor[0], anchor[1], latitude, longitude)
-        if step < _MIN_STEP_KM:
+        if step < JITTER_KM:
             return  # jitter, or a slow start: measured again from the same fix next time
         state.anchor = (latitude, longitude, timestamp)
         hours = (timestamp - anchor[2]) / 3600
         if hours > 0 and step / hours > _MAX_PLAUSIBLE_KMH:
             return  # a jump no vehicle makes: one of the two fixes is wrong
         state.computed_km += step
-        state.odometer = round(state.computed_km, 3)
-        changed.add(KEY_ODOMETER)
+        changed.add(KEY_DISTANCE)
 
     def _alarm_edges(self, message: Message, now: datetime) -> None:
         alarms = self.state.alarms
@@ -595,9 +645,17 @@ class SinotrackRuntime:
 
     @callback
     def _async_tick(self, _now: datetime) -> None:
-        self._check_online()
+        self._notify(self._online_changes())
 
-    def _check_online(self, *, notify: bool = True) -> bool:
+    def _online_changes(self) -> set[str]:
+        """The keys that change when ``online`` is recomputed: "last seen" is written
+        with it, so that it is exact when the tracker goes offline or comes back."""
+        if not self._check_online():
+            return set()
+        self._last_seen_written = self.state.last_seen
+        return {KEY_ONLINE, KEY_LAST_SEEN}
+
+    def _check_online(self) -> bool:
         """Recompute ``online``; log once per transition. True when it changed."""
         state = self.state
         online = (
@@ -612,8 +670,6 @@ class SinotrackRuntime:
             LOGGER.info("Tracker %s is online", self.ident)
         else:
             LOGGER.info("Tracker %s is offline", self.ident)
-        if notify:
-            self._notify({KEY_ONLINE})
         return True
 
 

@@ -150,7 +150,7 @@ async def test_request_position_h02(
     response = await result(task)
     assert response["reply"]["command.code"] == "CR"
     assert state(hass, "device_tracker.car").attributes["latitude"] == pytest.approx(9.95)
-    assert state(hass, "sensor.car_last_fix").state == (T0 + MINUTE).isoformat()
+    assert fix_time(hass) == (T0 + MINUTE).isoformat()
 
 
 async def test_set_interval_h02(
@@ -495,4 +495,4 @@ async def test_query_mileage_reply_with_an_older_fix_still_sets_the_odometer(
     assert response["mileage"] == 2001.5
     assert state(hass, "sensor.car_odometer").state == "2001.5"
     # The older fix did not move the tracker back.
-    assert state(hass, "sensor.car_last_fix").state == (T0 + timedelta(minutes=5)).isoformat()
+    assert fix_time(hass) == (T0 + timedelta(minutes=5)).isoformat()

@@ -147,6 +147,6 @@ async def test_one_failing_entity_does_not_stop_the_others(
     await report(tracker, h02_v1(T0, latitude=9.9))
     await report(tracker, h02_v1(T0 + 60 * SECOND, latitude=9.95))
     assert state(hass, "device_tracker.car").attributes["latitude"] == pytest.approx(9.95)
-    assert state(hass, "sensor.car_last_fix").state == (T0 + 60 * SECOND).isoformat()
+    assert fix_time(hass) == (T0 + 60 * SECOND).isoformat()
     assert state(hass, "binary_sensor.car_connected").state == "on"
     assert loaded_entry.runtime_data.subscriber_errors >= 2

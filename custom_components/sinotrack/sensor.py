@@ -214,8 +214,7 @@ async def async_setup_entry(
         ready = [
             description
             for description in pending
-            if not description.reported_only
-            or description.value_fn(runtime.state) is not None
+            if not description.reported_only or description.value_fn(runtime.state) is not None
         ]
         if ready:
             for description in ready:

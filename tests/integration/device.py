@@ -249,6 +249,8 @@ async def wait_fix(hass: HomeAssistant, expected: datetime) -> None:
     """Wait until the tracker entity shows the fix taken at ``expected``."""
     await wait_for(
         hass,
-        lambda: (s := hass.states.get("device_tracker.car")) is not None
-        and s.attributes.get("fix_time") == expected.isoformat(),
+        lambda: (
+            (s := hass.states.get("device_tracker.car")) is not None
+            and s.attributes.get("fix_time") == expected.isoformat()
+        ),
     )

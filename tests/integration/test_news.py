@@ -150,6 +150,7 @@ async def test_driving_tracker_logs_no_line_per_report(
     assert writes.count("device_tracker.car") == TEN_MINUTES
     assert "sensor.car_last_fix" not in writes
     assert len(writes) <= 2 * TEN_MINUTES + 1, writes  # position, distance, one "last seen"
-    assert state(hass, "device_tracker.car").attributes["fix_time"] == (
-        START + TEN_MINUTES * REPORT_EVERY
-    ).isoformat()
+    assert (
+        state(hass, "device_tracker.car").attributes["fix_time"]
+        == (START + TEN_MINUTES * REPORT_EVERY).isoformat()
+    )

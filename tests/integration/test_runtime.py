@@ -686,7 +686,9 @@ async def test_odometer_adds_up_valid_fixes(
     await report(tracker, h02_v1(T0 + 4 * MINUTE, latitude=lat + 100 * KM_LATITUDE))
     await report(tracker, h02_v1(T0 + 5 * MINUTE, latitude=lat + 2 * KM_LATITUDE))
     assert float(state(hass, "sensor.car_distance_counted").state) == pytest.approx(2.0, abs=0.001)
-    assert state(hass, "sensor.car_distance_counted").attributes["state_class"] == "total_increasing"
+    assert (
+        state(hass, "sensor.car_distance_counted").attributes["state_class"] == "total_increasing"
+    )
 
 
 async def test_odometer_counts_slow_driving(
@@ -742,7 +744,9 @@ async def test_odometer_is_the_tracker_mileage_and_never_jumps(
     )
     await wait_state(hass, "sensor.car_odometer", "20500.3")
     await device.location(
-        jt808_location(T0 + 3 * MINUTE, latitude=22.5 + 2 * KM_LATITUDE, items=mileage_item(20501.3))
+        jt808_location(
+            T0 + 3 * MINUTE, latitude=22.5 + 2 * KM_LATITUDE, items=mileage_item(20501.3)
+        )
     )
     await wait_state(hass, "sensor.car_odometer", "20501.3")
     assert odometer.values == [20500.3, 20501.3]
@@ -771,9 +775,16 @@ async def test_counted_odometer_of_an_earlier_version_becomes_the_distance_count
         "key": key,
         "data": {"values": {}, "odometer": 14.0, "computed_km": 14.0, "device_mileage": False},
     }
-    for unique, entity_id in (("odometer", "sensor.car_odometer"), ("last_fix", "sensor.car_last_fix")):
+    for unique, entity_id in (
+        ("odometer", "sensor.car_odometer"),
+        ("last_fix", "sensor.car_last_fix"),
+    ):
         entity_registry.async_get_or_create(
-            "sensor", DOMAIN, f"{JT808_ID}_{unique}", config_entry=entry, suggested_object_id=entity_id.split(".")[1]
+            "sensor",
+            DOMAIN,
+            f"{JT808_ID}_{unique}",
+            config_entry=entry,
+            suggested_object_id=entity_id.split(".")[1],
         )
     odometer = History(hass, "sensor.car_odometer")
     await setup(hass, entry)

@@ -241,7 +241,9 @@ async def drive(
     response = await client.call_service(
         "sinotrack", "query_mileage", {"device_id": device_id}, return_response=True
     )
-    assert math.isclose(response["mileage_km"], round(tracker.mileage_km, 1), abs_tol=0.05), response
+    assert math.isclose(response["mileage_km"], round(tracker.mileage_km, 1), abs_tol=0.05), (
+        response
+    )
     assert tracker.commands_answered == 1
     await wait_state(
         client,

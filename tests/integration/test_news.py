@@ -16,13 +16,14 @@ from freezegun.api import FrozenDateTimeFactory
 from homeassistant.components.logbook.helpers import _is_state_filtered
 from homeassistant.const import EVENT_STATE_CHANGED, EVENT_STATE_REPORTED
 from homeassistant.core import Event, HomeAssistant, callback
+from homeassistant.setup import async_setup_component
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
 
 from custom_components.sinotrack.protocol.connection import Decoded, TrackerConnection
 from custom_components.sinotrack.runtime import SinotrackRuntime
 
-from .device import T0, enable_all, h02_status, h02_v1, state
+from .device import BIT_SOS, T0, enable_all, h02_status, h02_v1, state
 
 REPORT_EVERY = timedelta(seconds=10)
 TEN_MINUTES = 60
@@ -154,3 +155,51 @@ async def test_driving_tracker_logs_no_line_per_report(
         state(hass, "device_tracker.car").attributes["fix_time"]
         == (START + TEN_MINUTES * REPORT_EVERY).isoformat()
     )
+
+
+async def test_logbook_shows_what_a_person_reads(
+    hass: HomeAssistant, config_entry: MockConfigEntry, freezer: FrozenDateTimeFactory
+) -> None:
+    """Parked at home, ignition on, driving away for five minutes, an SOS: the logbook
+    has a line for each of those, and none for the 60 reports in between."""
+    assert await async_setup_component(hass, "zone", {})
+    home_latitude, home_longitude = hass.config.latitude, hass.config.longitude
+    freezer.move_to(T0)
+    config_entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(config_entry.entry_id)
+    await hass.async_block_till_done()
+    tracker = Tracker(config_entry.runtime_data)
+    first = h02_v1(T0, latitude=home_latitude, longitude=home_longitude, knots=0)
+    tracker.report(first, T0.timestamp())
+    await hass.async_block_till_done()
+    assert state(hass, "device_tracker.car").state == "home"
+    recorded = Recorded(hass)
+    latitude = home_latitude
+    for index in range(1, 60):
+        when = T0 + index * REPORT_EVERY
+        freezer.move_to(when)
+        async_fire_time_changed(hass)
+        driving = index >= 20
+        if driving:
+            latitude += 50 * 1000 * METER_LATITUDE * REPORT_EVERY.total_seconds() / 3600
+        status = h02_status(*((BIT_SOS,) if index >= 50 else ()), acc=index >= 10)
+        frame = h02_v1(
+            when,
+            latitude=latitude,
+            longitude=home_longitude,
+            knots=27 if driving else 0,
+            status=status,
+        )
+        tracker.report(frame, when.timestamp())
+        await hass.async_block_till_done()
+    _, lines = recorded.take()
+    sos_at = T0 + 50 * REPORT_EVERY  # the event entity's state: when it fired
+    assert sorted(lines) == [
+        "binary_sensor.car_ignition: off -> on",
+        "binary_sensor.car_moving: off -> on",
+        "binary_sensor.car_sos: off -> on",
+        "device_tracker.car: home -> not_home",
+        f"event.car_alarm: unknown -> {sos_at.isoformat(timespec='milliseconds')}",
+        "sensor.car_vehicle_state: idling -> moving",
+        "sensor.car_vehicle_state: parked -> idling",
+    ]

@@ -187,6 +187,7 @@ async def test_set_interval_h02(
     await tracker.send(f"*HQ,{H02_ID},V4,S71,22,30,{sent[19:25]}#".encode())
     response = await result(task)
     assert response["response"] == "S71,22,30"
+    assert response["reply"]["command.code"] == "S71"
 
 
 @pytest.mark.parametrize(
@@ -214,6 +215,7 @@ async def test_relay_and_alarm_commands_h02(
     await tracker.send(f"*HQ,{H02_ID},V4,{code},DONE,{sent[19:25]}#".encode())
     response = await result(task)
     assert response["response"] == f"{code},DONE"
+    assert response["reply"]["command.code"] == code  # the same key in every response
 
 
 @pytest.mark.parametrize("service", ["engine_stop", "engine_resume"])

@@ -203,3 +203,51 @@ async def test_logbook_shows_what_a_person_reads(
         "sensor.car_vehicle_state: idling -> moving",
         "sensor.car_vehicle_state: parked -> idling",
     ]
+
+
+async def test_a_traffic_light_is_no_news(
+    hass: HomeAssistant, config_entry: MockConfigEntry, freezer: FrozenDateTimeFactory
+) -> None:
+    """Driving with a one-minute stop at a traffic light: still moving, no logbook line.
+    Standing still for two minutes with the engine on: idling. Ignition off: parked at once."""
+    freezer.move_to(T0)
+    config_entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(config_entry.entry_id)
+    await hass.async_block_till_done()
+    tracker = Tracker(config_entry.runtime_data)
+    latitude = 9.9
+    index = 0
+
+    async def drive(reports: int, knots: float, *, acc: bool = True) -> None:
+        nonlocal latitude, index
+        for _ in range(reports):
+            index += 1
+            when = T0 + index * REPORT_EVERY
+            freezer.move_to(when)
+            async_fire_time_changed(hass)
+            latitude += knots * 1.852 * 1000 * METER_LATITUDE * REPORT_EVERY.total_seconds() / 3600
+            frame = h02_v1(when, latitude=latitude, knots=knots, status=h02_status(acc=acc))
+            tracker.report(frame, when.timestamp())
+            await hass.async_block_till_done()
+
+    await drive(5, 27)
+    assert state(hass, "sensor.car_vehicle_state").state == "moving"
+    recorded = Recorded(hass)
+    await drive(6, 0)  # a minute at the light
+    await drive(5, 27)
+    assert recorded.take()[1] == []
+    assert state(hass, "binary_sensor.car_moving").state == "on"
+
+    await drive(11, 0)  # stopped, engine running: 110 s
+    assert state(hass, "sensor.car_vehicle_state").state == "moving"
+    await drive(2, 0)  # 130 s
+    assert state(hass, "sensor.car_vehicle_state").state == "idling"
+    assert state(hass, "binary_sensor.car_moving").state == "off"
+    await drive(1, 0, acc=False)
+    assert state(hass, "sensor.car_vehicle_state").state == "parked"
+    assert sorted(recorded.take()[1]) == [
+        "binary_sensor.car_ignition: on -> off",
+        "binary_sensor.car_moving: on -> off",
+        "sensor.car_vehicle_state: idling -> parked",
+        "sensor.car_vehicle_state: moving -> idling",
+    ]

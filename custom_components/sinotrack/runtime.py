@@ -23,6 +23,9 @@ Rules:
   from it; a parked tracker's wandering fixes change nothing. "Last seen" is written when
   the tracker comes online or goes offline (then it is the exact time of its last frame)
   and at most every ``LAST_SEEN_RESOLUTION`` in between.
+* A stop is not the end of a trip: "moving" (and the vehicle state "moving") starts as
+  soon as the speed reaches ``MOVING_SPEED`` and ends once the vehicle has stood still for
+  ``STOP_DELAY`` (a traffic light is no news), or at once when the ignition goes off.
 * A fix without HDOP has the accuracy ``DEFAULT_ACCURACY_M``, never 0 (which zone logic
   reads as a perfect fix).
 * The state is saved at most ``SAVE_DELAY`` seconds after a change, even while frames keep
@@ -79,6 +82,9 @@ LAST_SEEN_RESOLUTION: Final = timedelta(minutes=15)
 write is a row in the database and a line in the logbook, and "Connected" already says
 that the tracker reports. It is exact whenever it matters: when the tracker goes offline
 (the time of its last frame) or comes back."""
+STOP_DELAY: Final = 120.0
+"""Seconds a moving vehicle must stand still before it is no longer moving: traffic lights
+and queues would otherwise log "stopped" and "moving" every minute of a drive."""
 DEFAULT_ACCURACY_M: Final = 15.0
 """Accuracy (m) of a fix that comes without HDOP (H02 frames). A consumer GPS receiver in
 a vehicle is within about 5-15 m of the truth (95 %) with open sky; 15 m is what a phone
@@ -189,6 +195,10 @@ class TrackerState:
     """Latitude, longitude and time (epoch) of the fix the computed distance was last
     counted from."""
     alarms: dict[str, bool] = field(default_factory=dict)
+    motion: bool | None = None
+    """Moving, with ``STOP_DELAY`` (None until a speed is known)."""
+    stopped_since: float | None = None
+    """Server time (epoch) the vehicle stopped while moving; None when not stopping."""
     connected: bool = False
     online: bool = False
     peer: str | None = None
@@ -206,15 +216,27 @@ class TrackerState:
         ignition = self.values.get(p.IGNITION)
         if speed is None and ignition is None:
             return None
-        moving = speed is not None and speed >= MOVING_SPEED
-        if moving:
+        if self.motion:
             return "towing" if ignition is False else "moving"
         return "idling" if ignition else "parked"
 
     @property
     def moving(self) -> bool | None:
+        return self.motion
+
+    def update_motion(self, now: float) -> None:
+        """Recompute ``motion`` from the speed and ignition at server time ``now``."""
         speed = self.values.get(p.SPEED)
-        return None if speed is None else speed >= MOVING_SPEED
+        if speed is None:
+            return
+        if speed >= MOVING_SPEED:
+            self.motion, self.stopped_since = True, None
+        elif not self.motion or self.values.get(p.IGNITION) is False:
+            self.motion, self.stopped_since = False, None  # never moving, or parked
+        elif self.stopped_since is None:
+            self.stopped_since = now
+        elif now - self.stopped_since >= STOP_DELAY:
+            self.motion, self.stopped_since = False, None
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-able form for the store."""
@@ -231,6 +253,8 @@ class TrackerState:
             "anchor": list(self.anchor) if self.anchor else None,
             "device_mileage": self.odometer is not None,
             "alarms": self.alarms,
+            "motion": self.motion,
+            "stopped_since": self.stopped_since,
         }
 
     @classmethod
@@ -248,8 +272,14 @@ class TrackerState:
         # Before the distance counted had its own sensor, "odometer" held it until the
         # tracker reported a mileage ("device_mileage" false): it is not a mileage.
         odometer = data.get("odometer") if data.get("device_mileage") else None
+        values = storable_items(data.get("values") or {})
+        motion = data.get("motion")
+        if not isinstance(motion, bool):  # stored before motion was: from the speed
+            speed = values.get(p.SPEED)
+            motion = speed >= MOVING_SPEED if isinstance(speed, (int, float)) else None
+        stopped_since = data.get("stopped_since")
         return cls(
-            values=storable_items(data.get("values") or {}),
+            values=values,
             latitude=data.get("latitude"),
             longitude=data.get("longitude"),
             accuracy=float(data.get("accuracy") or 0.0),
@@ -260,6 +290,8 @@ class TrackerState:
             computed_km=float(data.get("computed_km") or 0.0),
             anchor=anchor,
             alarms={k: bool(v) for k, v in (data.get("alarms") or {}).items()},
+            motion=motion,
+            stopped_since=float(stopped_since) if isinstance(stopped_since, (int, float)) else None,
         )
 
 
@@ -533,6 +565,7 @@ class SinotrackRuntime:
             if values.get(key) != value:
                 values[key] = value
                 changed.add(key)
+        state.update_motion(now.timestamp())
         if p.LATITUDE in message and p.LONGITUDE in message:
             self._apply_position(message, now, changed)
         self._apply_mileage(message, changed)
@@ -645,7 +678,14 @@ class SinotrackRuntime:
 
     @callback
     def _async_tick(self, _now: datetime) -> None:
-        self._notify(self._online_changes())
+        changed = self._online_changes()
+        state = self.state
+        # A vehicle that stopped and sends no more positions still stops moving.
+        before = (state.moving, state.vehicle_state)
+        state.update_motion(dt_util.utcnow().timestamp())
+        if (state.moving, state.vehicle_state) != before:
+            changed |= {KEY_MOVING, KEY_VEHICLE_STATE}
+        self._notify(changed)
 
     def _online_changes(self) -> set[str]:
         """The keys that change when ``online`` is recomputed: "last seen" is written

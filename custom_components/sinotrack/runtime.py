@@ -29,7 +29,8 @@ Rules:
 * A fix without HDOP has the accuracy ``DEFAULT_ACCURACY_M``, never 0 (which zone logic
   reads as a perfect fix).
 * The state is saved at most ``SAVE_DELAY`` seconds after a change, even while frames keep
-  coming, so an unclean restart loses little (the odometer never goes backwards by more).
+  coming, so an unclean restart loses little (the odometer never goes backwards by more);
+  when only the time of the newest frame changed, ``QUIET_SAVE_DELAY`` after.
 * Only what the store can write back enters the state (``model.storable``): a value no
   JSON writer keeps (a 300-digit number, an infinite mileage) is dropped where messages
   come in, and counted.
@@ -74,6 +75,9 @@ from .protocol import Message, TrackerSettings, message as p
 
 STORAGE_VERSION: Final = 1
 SAVE_DELAY: Final = 30.0
+QUIET_SAVE_DELAY: Final = 600.0
+"""When only the time of the newest frame changed (a parked tracker's reports), the state
+is saved this long after instead (a write every 30 s of nothing new wears SD cards)."""
 FUTURE_TOLERANCE: Final = 60.0
 """Seconds a device timestamp may be ahead of the server's clock and still hold back
 older messages (GPS time against an NTP clock: a minute is plenty)."""
@@ -295,6 +299,9 @@ class TrackerState:
         )
 
 
+_BOOKKEEPING: Final = frozenset({p.TIMESTAMP, KEY_LAST_SEEN})
+"""Keys that change with every frame of a parked tracker, and with nothing else."""
+
 type StateListener = Callable[[set[str]], None]
 type EventListener = Callable[[str, dict[str, Any]], None]
 
@@ -321,6 +328,7 @@ class SinotrackRuntime:
         self._last_seen_written: datetime | None = None
         self._unsub_timer: CALLBACK_TYPE | None = None
         self._unsub_save: CALLBACK_TYPE | None = None
+        self._save_due = 0.0
         self.first_frame_callbacks: list[Callable[[], None]] = []
         self.listener: Listener | None = None
         self.unregister: Callable[[], None] | None = None
@@ -436,10 +444,16 @@ class SinotrackRuntime:
     def _notify(self, changed: set[str]) -> None:
         if not changed:
             return
+        delay = QUIET_SAVE_DELAY if changed <= _BOOKKEEPING else SAVE_DELAY
+        due = dt_util.utcnow().timestamp() + delay
+        if self._unsub_save is not None and due < self._save_due:
+            self._unsub_save()  # news: sooner than the quiet save that was planned
+            self._unsub_save = None
         if self._unsub_save is None:
+            self._save_due = due
             # Not Store.async_delay_save(..., SAVE_DELAY): each call would postpone the
             # write again, and a tracker reporting every few seconds would never be saved.
-            self._unsub_save = async_call_later(self.hass, SAVE_DELAY, self._async_save)
+            self._unsub_save = async_call_later(self.hass, delay, self._async_save)
         for listener in list(self._listeners):
             self._call_subscriber(listener, changed)
 

@@ -20,12 +20,14 @@ from homeassistant.setup import async_setup_component
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
 
+from custom_components.sinotrack.const import DOMAIN
 from custom_components.sinotrack.protocol.connection import Decoded, TrackerConnection
 from custom_components.sinotrack.runtime import SinotrackRuntime
 
 from .device import BIT_SOS, T0, enable_all, h02_status, h02_v1, state
 
 REPORT_EVERY = timedelta(seconds=10)
+SECOND = timedelta(seconds=1)
 TEN_MINUTES = 60
 """Reports in ten minutes, one every 10 s."""
 METER_LATITUDE = 1 / 111_195
@@ -251,3 +253,32 @@ async def test_a_traffic_light_is_no_news(
         "sensor.car_vehicle_state: idling -> parked",
         "sensor.car_vehicle_state: moving -> idling",
     ]
+
+
+async def test_a_parked_tracker_is_saved_every_ten_minutes(
+    hass: HomeAssistant,
+    hass_storage: dict[str, Any],
+    config_entry: MockConfigEntry,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """The runtime's store (what survives a restart) is written 30 s after news, but only
+    every 10 minutes while nothing but the time of the last frame changes."""
+    key = f"{DOMAIN}.{config_entry.entry_id}"
+    freezer.move_to(T0)
+    config_entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(config_entry.entry_id)
+    await hass.async_block_till_done()
+    tracker = Tracker(config_entry.runtime_data)
+    saved: list[float] = []
+    for index in range(80):
+        when = T0 + index * REPORT_EVERY
+        freezer.move_to(when)
+        async_fire_time_changed(hass)
+        await hass.async_block_till_done()
+        if key in hass_storage and (newest := hass_storage[key]["data"]["newest"]) not in saved:
+            saved.append(newest)
+        tracker.report(h02_v1(when, latitude=9.9, knots=0), when.timestamp())
+        await hass.async_block_till_done()
+    # News at 0 s, saved at 30 s (with the frame of 30 s); then only the frames' times:
+    # saved 10 minutes later, not every 30 s.
+    assert saved == [(T0 + 30 * SECOND).timestamp(), (T0 + 630 * SECOND).timestamp()]

@@ -611,10 +611,12 @@ class SinotrackRuntime:
         accuracy = fix_accuracy(message.get(p.HDOP))
         if valid:
             self._add_distance(latitude, longitude, fix_time.timestamp(), changed)
+        requested = p.COMMAND_CODE in message or p.COMMAND_REPLY_SERIAL in message
         if (
             state.latitude is not None
             and state.longitude is not None
             and not state.moving
+            and not requested  # whoever asked for the position wants its fix time
             and haversine_km(state.latitude, state.longitude, latitude, longitude) * 1000
             < max(JITTER_KM * 1000, accuracy)
         ):

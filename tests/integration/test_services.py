@@ -177,6 +177,24 @@ async def test_request_position_h02(
     assert fix_time(hass) == (T0 + MINUTE).isoformat()
 
 
+async def test_request_position_of_a_parked_tracker(
+    hass: HomeAssistant, loaded_entry: MockConfigEntry, connect: TrackerFactory
+) -> None:
+    """A parked tracker's reports within a few metres do not move it; the position it
+    sends when asked does (with its fix time): whoever asked wants to see it."""
+    tracker = await h02_tracker(connect, loaded_entry)
+    nearby = 9.939781666 + 5 / 111_195  # 5 m north: GPS jitter
+    await report(tracker, h02_v1(T0 + MINUTE, latitude=nearby, knots=0))
+    assert fix_time(hass) == T0.isoformat()
+    task = call(hass, "request_position", entry_target(loaded_entry))
+    assert await command(tracker) == f"*HQ,{H02_ID},CR#"
+    position = h02_position(T0 + 2 * MINUTE, latitude=nearby, knots=0)
+    await tracker.send(f"*HQ,{H02_ID},V4,CR,000000,{position}#".encode())
+    await result(task)
+    assert fix_time(hass) == (T0 + 2 * MINUTE).isoformat()
+    assert state(hass, "device_tracker.car").attributes["latitude"] == pytest.approx(nearby)
+
+
 async def test_set_interval_h02(
     hass: HomeAssistant, loaded_entry: MockConfigEntry, connect: TrackerFactory
 ) -> None:

@@ -1,6 +1,8 @@
-"""The tracker's position on the map."""
+"""The tracker's position on the map, with the time of its fix."""
 
 from __future__ import annotations
+
+from typing import Any
 
 from homeassistant.components.device_tracker import SourceType, TrackerEntity
 from homeassistant.core import HomeAssistant
@@ -11,6 +13,9 @@ from .entity import SinotrackEntity
 from .runtime import KEY_POSITION, SinotrackConfigEntry, SinotrackRuntime
 
 PARALLEL_UPDATES = 0
+
+ATTR_FIX_TIME = "fix_time"
+"""Device time (ISO 8601, UTC) of the fix of the position shown."""
 
 
 async def async_setup_entry(
@@ -28,6 +33,8 @@ class SinotrackTracker(SinotrackEntity, TrackerEntity):
     _attr_translation_key = "tracker"
     # On the map and in dashboards: not the diagnostic category trackers default to.
     _attr_entity_category = None  # type: ignore[assignment]
+    # A new time with every position: in the history each row has its own update time.
+    _unrecorded_attributes = frozenset({ATTR_FIX_TIME})
 
     def __init__(self, runtime: SinotrackRuntime, name: str) -> None:
         super().__init__(runtime, EntityDescription(key="tracker"), name, (KEY_POSITION,))
@@ -47,3 +54,8 @@ class SinotrackTracker(SinotrackEntity, TrackerEntity):
     @property
     def location_accuracy(self) -> float:
         return self.runtime.state.accuracy
+
+    @property
+    def extra_state_attributes(self) -> dict[str, Any] | None:
+        fix_time = self.runtime.state.fix_time
+        return {ATTR_FIX_TIME: fix_time.isoformat()} if fix_time is not None else None

@@ -12,12 +12,25 @@ Rules:
 * An alarm event fires on the rising edge of an alarm flag, not on every frame while the
   flag stays set. The flags survive a restart, so a tracker that still reports an alarm
   after Home Assistant restarts does not fire it again.
-* The odometer is the tracker's own mileage when it reports one; otherwise the distance
-  between valid fixes is added up. Steps under ``_MIN_STEP_KM`` (GPS jitter when parked)
-  are not counted, but the distance is measured from the last counted fix, so a slow
-  vehicle that reports often still adds up its way.
+* Two distances, one source each, so that neither ever jumps: the odometer is the
+  tracker's own mileage (unknown until the tracker reports one: JT/T 808 trackers send it
+  with their positions, H02 trackers when asked); the distance counted adds up the way
+  between valid fixes since the tracker was added. Steps under ``JITTER_KM`` (GPS jitter
+  when parked) are not counted, but the distance is measured from the last counted fix,
+  so a slow vehicle that reports often still adds up its way.
+* Only news is written. The shown position moves when the vehicle moves (speed at
+  ``MOVING_SPEED`` or more) or the fix lies farther than ``JITTER_KM`` and its accuracy
+  from it; a parked tracker's wandering fixes change nothing. "Last seen" is written when
+  the tracker comes online or goes offline (then it is the exact time of its last frame)
+  and at most every ``LAST_SEEN_RESOLUTION`` in between.
+* A stop is not the end of a trip: "moving" (and the vehicle state "moving") starts as
+  soon as the speed reaches ``MOVING_SPEED`` and ends once the vehicle has stood still for
+  ``STOP_DELAY`` (a traffic light is no news), or at once when the ignition goes off.
+* A fix without HDOP has the accuracy ``DEFAULT_ACCURACY_M``, never 0 (which zone logic
+  reads as a perfect fix).
 * The state is saved at most ``SAVE_DELAY`` seconds after a change, even while frames keep
-  coming, so an unclean restart loses little (the odometer never goes backwards by more).
+  coming, so an unclean restart loses little (the odometer never goes backwards by more);
+  when only the time of the newest frame changed, ``QUIET_SAVE_DELAY`` after.
 * Only what the store can write back enters the state (``model.storable``): a value no
   JSON writer keeps (a 300-digit number, an infinite mileage) is dropped where messages
   come in, and counted.
@@ -62,18 +75,34 @@ from .protocol import Message, TrackerSettings, message as p
 
 STORAGE_VERSION: Final = 1
 SAVE_DELAY: Final = 30.0
+QUIET_SAVE_DELAY: Final = 600.0
+"""When only the time of the newest frame changed (a parked tracker's reports), the state
+is saved this long after instead (a write every 30 s of nothing new wears SD cards)."""
 FUTURE_TOLERANCE: Final = 60.0
 """Seconds a device timestamp may be ahead of the server's clock and still hold back
 older messages (GPS time against an NTP clock: a minute is plenty)."""
-LAST_SEEN_RESOLUTION: Final = timedelta(seconds=60)
-"""The "last seen" sensor is written at most once a minute (a frame every few seconds
-would otherwise write it on every frame)."""
+LAST_SEEN_RESOLUTION: Final = timedelta(minutes=15)
+"""While the tracker keeps reporting, "last seen" is written at most this often: each
+write is a row in the database and a line in the logbook, and "Connected" already says
+that the tracker reports. It is exact whenever it matters: when the tracker goes offline
+(the time of its last frame) or comes back."""
+STOP_DELAY: Final = 120.0
+"""Seconds a moving vehicle must stand still before it is no longer moving: traffic lights
+and queues would otherwise log "stopped" and "moving" every minute of a drive."""
+DEFAULT_ACCURACY_M: Final = 15.0
+"""Accuracy (m) of a fix that comes without HDOP (H02 frames). A consumer GPS receiver in
+a vehicle is within about 5-15 m of the truth (95 %) with open sky; 15 m is what a phone
+typically reports for such a fix, and it keeps zone logic from taking the fix as perfect."""
+METERS_PER_HDOP: Final = 5.0
+"""Accuracy (m) per unit of HDOP when the frame carries it (a user-equivalent range error
+of about 5 m), never under ``METERS_PER_HDOP`` (HDOP 1, the best a receiver reports)."""
 
 # Derived keys announced to entities besides the message parameters.
 KEY_POSITION: Final = "position"
 KEY_LAST_SEEN: Final = "last_seen"
 KEY_ONLINE: Final = "online"
 KEY_ODOMETER: Final = "odometer"
+KEY_DISTANCE: Final = "distance"
 KEY_VEHICLE_STATE: Final = "vehicle_state"
 KEY_MOVING: Final = "moving"
 
@@ -128,7 +157,16 @@ def auth_refused_issue_id(entry_id: str) -> str:
 
 
 _MAX_PLAUSIBLE_KMH: Final = 400.0
-_MIN_STEP_KM: Final = 0.02
+JITTER_KM: Final = 0.02
+"""Fixes closer than this (20 m) to the last one are GPS jitter, not a move: not counted
+as distance, and not written as a new position while the vehicle is not moving."""
+
+
+def fix_accuracy(hdop: Any) -> float:
+    """The accuracy (m) of a fix: from its HDOP when known, else ``DEFAULT_ACCURACY_M``."""
+    if hdop is None:
+        return DEFAULT_ACCURACY_M
+    return max(METERS_PER_HDOP, float(hdop) * METERS_PER_HDOP)
 
 
 def haversine_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
@@ -149,19 +187,32 @@ class TrackerState:
     longitude: float | None = None
     accuracy: float = 0.0
     fix_time: datetime | None = None
+    """Device time of the fix of the position shown."""
     last_seen: datetime | None = None
     newest: float | None = None
     """Device timestamp (epoch) of the newest message applied."""
     odometer: float | None = None
+    """The tracker's own mileage (km); None until it reports one."""
     computed_km: float = 0.0
+    """The distance counted between valid fixes (km)."""
     anchor: tuple[float, float, float] | None = None
     """Latitude, longitude and time (epoch) of the fix the computed distance was last
     counted from."""
-    device_mileage: bool = False
     alarms: dict[str, bool] = field(default_factory=dict)
+    motion: bool | None = None
+    """Moving, with ``STOP_DELAY`` (None until a speed is known)."""
+    stopped_since: float | None = None
+    """Server time (epoch) the vehicle stopped while moving; None when not stopping."""
     connected: bool = False
     online: bool = False
     peer: str | None = None
+
+    @property
+    def distance(self) -> float | None:
+        """The distance counted (km), once there was a valid fix to count from."""
+        if self.anchor is None and not self.computed_km:
+            return None
+        return round(self.computed_km, 3)
 
     @property
     def vehicle_state(self) -> str | None:
@@ -169,15 +220,27 @@ class TrackerState:
         ignition = self.values.get(p.IGNITION)
         if speed is None and ignition is None:
             return None
-        moving = speed is not None and speed >= MOVING_SPEED
-        if moving:
+        if self.motion:
             return "towing" if ignition is False else "moving"
         return "idling" if ignition else "parked"
 
     @property
     def moving(self) -> bool | None:
+        return self.motion
+
+    def update_motion(self, now: float) -> None:
+        """Recompute ``motion`` from the speed and ignition at server time ``now``."""
         speed = self.values.get(p.SPEED)
-        return None if speed is None else speed >= MOVING_SPEED
+        if speed is None:
+            return
+        if speed >= MOVING_SPEED:
+            self.motion, self.stopped_since = True, None
+        elif not self.motion or self.values.get(p.IGNITION) is False:
+            self.motion, self.stopped_since = False, None  # never moving, or parked
+        elif self.stopped_since is None:
+            self.stopped_since = now
+        elif now - self.stopped_since >= STOP_DELAY:
+            self.motion, self.stopped_since = False, None
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-able form for the store."""
@@ -192,8 +255,10 @@ class TrackerState:
             "odometer": self.odometer,
             "computed_km": self.computed_km,
             "anchor": list(self.anchor) if self.anchor else None,
-            "device_mileage": self.device_mileage,
+            "device_mileage": self.odometer is not None,
             "alarms": self.alarms,
+            "motion": self.motion,
+            "stopped_since": self.stopped_since,
         }
 
     @classmethod
@@ -208,21 +273,34 @@ class TrackerState:
             else None
         )
 
+        # Before the distance counted had its own sensor, "odometer" held it until the
+        # tracker reported a mileage ("device_mileage" false): it is not a mileage.
+        odometer = data.get("odometer") if data.get("device_mileage") else None
+        values = storable_items(data.get("values") or {})
+        motion = data.get("motion")
+        if not isinstance(motion, bool):  # stored before motion was: from the speed
+            speed = values.get(p.SPEED)
+            motion = speed >= MOVING_SPEED if isinstance(speed, (int, float)) else None
+        stopped_since = data.get("stopped_since")
         return cls(
-            values=storable_items(data.get("values") or {}),
+            values=values,
             latitude=data.get("latitude"),
             longitude=data.get("longitude"),
             accuracy=float(data.get("accuracy") or 0.0),
             fix_time=when(data.get("fix_time")),
             last_seen=when(data.get("last_seen")),
             newest=data.get("newest"),
-            odometer=data.get("odometer"),
+            odometer=odometer,
             computed_km=float(data.get("computed_km") or 0.0),
             anchor=anchor,
-            device_mileage=bool(data.get("device_mileage")),
             alarms={k: bool(v) for k, v in (data.get("alarms") or {}).items()},
+            motion=motion,
+            stopped_since=float(stopped_since) if isinstance(stopped_since, (int, float)) else None,
         )
 
+
+_BOOKKEEPING: Final = frozenset({p.TIMESTAMP, KEY_LAST_SEEN})
+"""Keys that change with every frame of a parked tracker, and with nothing else."""
 
 type StateListener = Callable[[set[str]], None]
 type EventListener = Callable[[str, dict[str, Any]], None]
@@ -250,6 +328,7 @@ class SinotrackRuntime:
         self._last_seen_written: datetime | None = None
         self._unsub_timer: CALLBACK_TYPE | None = None
         self._unsub_save: CALLBACK_TYPE | None = None
+        self._save_due = 0.0
         self.first_frame_callbacks: list[Callable[[], None]] = []
         self.listener: Listener | None = None
         self.unregister: Callable[[], None] | None = None
@@ -261,6 +340,9 @@ class SinotrackRuntime:
         self.jt808_auth_code: str | None = None
         """The JT/T 808 auth code issued to the tracker, kept in the store."""
         self.registrations_refused = 0
+        self.counted_odometer_restored = False
+        """The store was written by a version whose odometer held the distance counted
+        (the sensor platform moves that entity's history to the "distance counted" one)."""
         self._allowed_networks = parse_networks(options.get(CONF_ALLOWED_NETWORKS))
 
     # -- options --------------------------------------------------------------------------
@@ -301,7 +383,7 @@ class SinotrackRuntime:
         self._allowed_networks = parse_networks(options.get(CONF_ALLOWED_NETWORKS))
         if self.listener is not None:
             self.listener.sink_changed(self.ident)
-        self._check_online()
+        self._notify(self._online_changes())
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -310,6 +392,9 @@ class SinotrackRuntime:
         data = await self._store.async_load()
         if data:
             self.state = TrackerState.from_dict(data)
+            self.counted_odometer_restored = data.get("odometer") is not None and not data.get(
+                "device_mileage"
+            )
             self._last_seen_written = self.state.last_seen
             code = data.get(KEY_AUTH_CODE)
             self.jt808_auth_code = code if isinstance(code, str) and code else None
@@ -359,10 +444,16 @@ class SinotrackRuntime:
     def _notify(self, changed: set[str]) -> None:
         if not changed:
             return
+        delay = QUIET_SAVE_DELAY if changed <= _BOOKKEEPING else SAVE_DELAY
+        due = dt_util.utcnow().timestamp() + delay
+        if self._unsub_save is not None and due < self._save_due:
+            self._unsub_save()  # news: sooner than the quiet save that was planned
+            self._unsub_save = None
         if self._unsub_save is None:
+            self._save_due = due
             # Not Store.async_delay_save(..., SAVE_DELAY): each call would postpone the
             # write again, and a tracker reporting every few seconds would never be saved.
-            self._unsub_save = async_call_later(self.hass, SAVE_DELAY, self._async_save)
+            self._unsub_save = async_call_later(self.hass, delay, self._async_save)
         for listener in list(self._listeners):
             self._call_subscriber(listener, changed)
 
@@ -433,7 +524,7 @@ class SinotrackRuntime:
         if state.connected == connected:
             return
         state.connected = connected
-        changed = {KEY_ONLINE} if self._check_online(notify=False) else set()
+        changed = self._online_changes()
         changed.add("connected")
         self._notify(changed)
 
@@ -449,8 +540,7 @@ class SinotrackRuntime:
         if self._last_seen_written is None or now - self._last_seen_written >= LAST_SEEN_RESOLUTION:
             self._last_seen_written = now
             changed.add(KEY_LAST_SEEN)
-        if self._check_online(notify=False):
-            changed.add(KEY_ONLINE)
+        changed |= self._online_changes()
         self._notify(changed)
         if first:
             for callback_ in self.first_frame_callbacks:
@@ -491,6 +581,7 @@ class SinotrackRuntime:
             if values.get(key) != value:
                 values[key] = value
                 changed.add(key)
+        state.update_motion(now.timestamp())
         if p.LATITUDE in message and p.LONGITUDE in message:
             self._apply_position(message, now, changed)
         self._apply_mileage(message, changed)
@@ -506,7 +597,6 @@ class SinotrackRuntime:
         if mileage is None:
             return
         state = self.state
-        state.device_mileage = True
         if state.odometer != mileage:
             state.odometer = mileage
             changed.add(KEY_ODOMETER)
@@ -520,18 +610,30 @@ class SinotrackRuntime:
         longitude = float(message[p.LONGITUDE])
         timestamp = message.get(p.TIMESTAMP)
         fix_time = dt_util.utc_from_timestamp(timestamp) if timestamp is not None else now
-        hdop = message.get(p.HDOP)
-        accuracy = max(5.0, float(hdop) * 5) if hdop is not None else 0.0
-        if valid and not state.device_mileage:
+        accuracy = fix_accuracy(message.get(p.HDOP))
+        if valid:
             self._add_distance(latitude, longitude, fix_time.timestamp(), changed)
-        if (state.latitude, state.longitude, state.accuracy) != (latitude, longitude, accuracy):
+        requested = p.COMMAND_CODE in message or p.COMMAND_REPLY_SERIAL in message
+        if (
+            state.latitude is not None
+            and state.longitude is not None
+            and not state.moving
+            and not requested  # whoever asked for the position wants its fix time
+            and haversine_km(state.latitude, state.longitude, latitude, longitude) * 1000
+            < max(JITTER_KM * 1000, accuracy)
+        ):
+            return  # parked: the fix wanders around the position shown, no news
+        if (state.latitude, state.longitude, state.accuracy, state.fix_time) != (
+            latitude,
+            longitude,
+            accuracy,
+            fix_time,
+        ):
             state.latitude = latitude
             state.longitude = longitude
             state.accuracy = accuracy
-            changed.add(KEY_POSITION)
-        if state.fix_time != fix_time:
             state.fix_time = fix_time
-            changed.add("fix_time")
+            changed.add(KEY_POSITION)
 
     def _add_distance(
         self, latitude: float, longitude: float, timestamp: float, changed: set[str]
@@ -541,20 +643,17 @@ class SinotrackRuntime:
         anchor = state.anchor
         if anchor is None:
             state.anchor = (latitude, longitude, timestamp)
-            if state.odometer is None:
-                state.odometer = 0.0
-                changed.add(KEY_ODOMETER)
+            changed.add(KEY_DISTANCE)
             return
         step = haversine_km(anchor[0], anchor[1], latitude, longitude)
-        if step < _MIN_STEP_KM:
+        if step < JITTER_KM:
             return  # jitter, or a slow start: measured again from the same fix next time
         state.anchor = (latitude, longitude, timestamp)
         hours = (timestamp - anchor[2]) / 3600
         if hours > 0 and step / hours > _MAX_PLAUSIBLE_KMH:
             return  # a jump no vehicle makes: one of the two fixes is wrong
         state.computed_km += step
-        state.odometer = round(state.computed_km, 3)
-        changed.add(KEY_ODOMETER)
+        changed.add(KEY_DISTANCE)
 
     def _alarm_edges(self, message: Message, now: datetime) -> None:
         alarms = self.state.alarms
@@ -597,9 +696,24 @@ class SinotrackRuntime:
 
     @callback
     def _async_tick(self, _now: datetime) -> None:
-        self._check_online()
+        changed = self._online_changes()
+        state = self.state
+        # A vehicle that stopped and sends no more positions still stops moving.
+        before = (state.moving, state.vehicle_state)
+        state.update_motion(dt_util.utcnow().timestamp())
+        if (state.moving, state.vehicle_state) != before:
+            changed |= {KEY_MOVING, KEY_VEHICLE_STATE}
+        self._notify(changed)
 
-    def _check_online(self, *, notify: bool = True) -> bool:
+    def _online_changes(self) -> set[str]:
+        """The keys that change when ``online`` is recomputed: "last seen" is written
+        with it, so that it is exact when the tracker goes offline or comes back."""
+        if not self._check_online():
+            return set()
+        self._last_seen_written = self.state.last_seen
+        return {KEY_ONLINE, KEY_LAST_SEEN}
+
+    def _check_online(self) -> bool:
         """Recompute ``online``; log once per transition. True when it changed."""
         state = self.state
         online = (
@@ -614,8 +728,6 @@ class SinotrackRuntime:
             LOGGER.info("Tracker %s is online", self.ident)
         else:
             LOGGER.info("Tracker %s is offline", self.ident)
-        if notify:
-            self._notify({KEY_ONLINE})
         return True
 
 

@@ -1,4 +1,8 @@
-"""Sensors: battery, speed, odometer, GSM cell, vehicle state, last seen..."""
+"""Sensors: battery, speed, odometer, distance counted, GSM cell, vehicle state, last seen...
+
+The time of the position shown is an attribute of the tracker entity, not a sensor: a
+timestamp sensor changing with every report fills the logbook and the database.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from homeassistant.components.sensor import (
+    DOMAIN as SENSOR_DOMAIN,
     SensorDeviceClass,
     SensorEntity,
     SensorEntityDescription,
@@ -21,17 +26,21 @@ from homeassistant.const import (
     UnitOfLength,
     UnitOfSpeed,
 )
-from homeassistant.core import HomeAssistant
+from homeassistant.core import HomeAssistant, callback
+from homeassistant.helpers import entity_registry as er
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
+from .const import DOMAIN
 from .entity import SinotrackEntity
 from .protocol import message as p
 from .runtime import (
+    KEY_DISTANCE,
     KEY_LAST_SEEN,
     KEY_ODOMETER,
     KEY_VEHICLE_STATE,
     VEHICLE_STATES,
     SinotrackConfigEntry,
+    SinotrackRuntime,
     TrackerState,
 )
 
@@ -44,6 +53,9 @@ class SinotrackSensorDescription(SensorEntityDescription):
 
     value_fn: Callable[[TrackerState], Any]
     keys: tuple[str, ...]
+    reported_only: bool = False
+    """Created once the value is known: an H02 tracker reports its mileage only when
+    asked, and an odometer that stays unknown says nothing."""
 
 
 def _value(name: str) -> Callable[[TrackerState], Any]:
@@ -112,6 +124,17 @@ SENSORS: tuple[SinotrackSensorDescription, ...] = (
         suggested_display_precision=1,
         value_fn=lambda state: state.odometer,
         keys=(KEY_ODOMETER,),
+        reported_only=True,
+    ),
+    SinotrackSensorDescription(
+        key="distance_counted",
+        translation_key="distance_counted",
+        device_class=SensorDeviceClass.DISTANCE,
+        native_unit_of_measurement=UnitOfLength.KILOMETERS,
+        state_class=SensorStateClass.TOTAL_INCREASING,
+        suggested_display_precision=1,
+        value_fn=lambda state: state.distance,
+        keys=(KEY_DISTANCE,),
     ),
     _parameter(
         "gsm_mcc",
@@ -171,14 +194,10 @@ SENSORS: tuple[SinotrackSensorDescription, ...] = (
         value_fn=lambda state: state.last_seen,
         keys=(KEY_LAST_SEEN,),
     ),
-    SinotrackSensorDescription(
-        key="last_fix",
-        translation_key="last_fix",
-        device_class=SensorDeviceClass.TIMESTAMP,
-        value_fn=lambda state: state.fix_time,
-        keys=("fix_time",),
-    ),
 )
+REMOVED: tuple[str, ...] = ("last_fix",)
+"""Keys of sensors this integration no longer provides ("Last fix": now the tracker
+entity's ``fix_time`` attribute); their registry entries are removed at setup."""
 
 
 async def async_setup_entry(
@@ -187,9 +206,55 @@ async def async_setup_entry(
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
     runtime = entry.runtime_data
-    async_add_entities(
-        SinotrackSensor(runtime, description, entry.title) for description in SENSORS
-    )
+    _migrate_registry(hass, runtime)
+    pending = list(SENSORS)
+
+    @callback
+    def add_reported(_changed: set[str] | None = None) -> None:
+        ready = [
+            description
+            for description in pending
+            if not description.reported_only or description.value_fn(runtime.state) is not None
+        ]
+        if ready:
+            for description in ready:
+                pending.remove(description)
+            async_add_entities(
+                SinotrackSensor(runtime, description, entry.title) for description in ready
+            )
+
+    add_reported()
+    if pending:
+        entry.async_on_unload(runtime.add_listener(add_reported))
+
+
+def _migrate_registry(hass: HomeAssistant, runtime: SinotrackRuntime) -> None:
+    """Bring entities registered by earlier versions in line with the sensors above.
+
+    An odometer that held the distance counted (the tracker had not reported a mileage)
+    becomes the "distance counted" sensor, entity ID and history included (the recorder
+    follows an entity ID change), so that the odometer starts afresh with the tracker's
+    mileage and no statistic ever jumps from one source to the other. Sensors no longer
+    provided are removed.
+    """
+    registry = er.async_get(hass)
+    ident = runtime.ident
+    for key in REMOVED:
+        if entity_id := registry.async_get_entity_id(SENSOR_DOMAIN, DOMAIN, f"{ident}_{key}"):
+            registry.async_remove(entity_id)
+    if not runtime.counted_odometer_restored:
+        return
+    runtime.counted_odometer_restored = False
+    old = registry.async_get_entity_id(SENSOR_DOMAIN, DOMAIN, f"{ident}_odometer")
+    new_unique_id = f"{ident}_distance_counted"
+    if old is None or registry.async_get_entity_id(SENSOR_DOMAIN, DOMAIN, new_unique_id):
+        return
+    changes: dict[str, Any] = {"new_unique_id": new_unique_id}
+    if old.endswith("_odometer"):
+        new_entity_id = old.removesuffix("_odometer") + "_distance_counted"
+        if not registry.async_is_registered(new_entity_id):
+            changes["new_entity_id"] = new_entity_id
+    registry.async_update_entity(old, **changes)
 
 
 class SinotrackSensor(SinotrackEntity, SensorEntity):

@@ -22,6 +22,7 @@ from homeassistant.core import (
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 from homeassistant.helpers import config_validation as cv, device_registry as dr
 from homeassistant.helpers.service import async_register_admin_service
+from homeassistant.util import dt as dt_util
 
 if TYPE_CHECKING:  # Home Assistant 2026.9+ validates with probatio, aliased as voluptuous
     import probatio as vol
@@ -141,9 +142,14 @@ def _json(value: Any) -> Any:
     return value if storable(value) else str(value)
 
 
+def raw_reply(reply: Message) -> dict[str, Any]:
+    """The decoded reply, every parameter as JSON can carry it: the ``reply`` key of every
+    action's response."""
+    return {key: _json(value) for key, value in reply.items()}
+
+
 def reply_data(reply: Message) -> dict[str, Any]:
-    """Response data for a reply: its parameters, plus the answer as one text."""
-    parameters = {key: _json(value) for key, value in reply.items()}
+    """Response data for a reply: the answer as one text, and the decoded reply."""
     text = reply.get(p.COMMAND_RESPONSE)
     if text is None:
         text = ",".join(
@@ -151,7 +157,7 @@ def reply_data(reply: Message) -> dict[str, Any]:
             for part in (reply.get(p.COMMAND_CODE), reply.get(p.COMMAND_RESULT))
             if part not in (None, "")
         )
-    return {"response": text, "reply": parameters}
+    return {"response": text, "reply": raw_reply(reply)}
 
 
 async def _send(
@@ -256,7 +262,13 @@ def async_setup_services(hass: HomeAssistant) -> None:
                 translation_key="no_mileage",
                 translation_placeholders={"tracker_id": runtime.ident},
             )
-        return {"mileage": mileage, **reply_data(reply)} if call.return_response else None
+        if not call.return_response:
+            return None
+        return {
+            "mileage_km": mileage,
+            "time": dt_util.utcnow().isoformat(),  # when it answered (its fix may be older)
+            "reply": raw_reply(reply),
+        }
 
     async def set_interval(call: ServiceCall) -> ServiceResponse:
         command = Command(CommandKind.INTERVAL, interval=call.data[ATTR_INTERVAL])

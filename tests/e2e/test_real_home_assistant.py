@@ -46,9 +46,8 @@ EXPECTED_ENTITIES: Final = {
     "tracker": "device_tracker",
     "battery": "sensor",
     "speed": "sensor",
-    "odometer": "sensor",
+    "distance_counted": "sensor",
     "vehicle_state": "sensor",
-    "last_fix": "sensor",
     "last_seen": "sensor",
     "ignition": "binary_sensor",
     "sos": "binary_sensor",
@@ -242,12 +241,14 @@ async def drive(
     response = await client.call_service(
         "sinotrack", "query_mileage", {"device_id": device_id}, return_response=True
     )
-    assert math.isclose(response["mileage"], round(tracker.mileage_km, 1), abs_tol=0.05), response
+    assert math.isclose(response["mileage_km"], round(tracker.mileage_km, 1), abs_tol=0.05), (
+        response
+    )
     assert tracker.commands_answered == 1
     await wait_state(
         client,
-        ids["odometer"],
-        lambda state: math.isclose(float(state["state"]), response["mileage"], abs_tol=0.05),
+        "sensor.car_odometer",  # created once the tracker reported its mileage
+        lambda state: math.isclose(float(state["state"]), response["mileage_km"], abs_tol=0.05),
     )
     # The same over the websocket API.
     result = await ws.command(
@@ -257,7 +258,7 @@ async def drive(
         service_data={"device_id": device_id},
         return_response=True,
     )
-    assert math.isclose(result["response"]["mileage"], response["mileage"], abs_tol=0.05)
+    assert math.isclose(result["response"]["mileage_km"], response["mileage_km"], abs_tol=0.05)
 
 
 async def stop_and_check(instance: Instance, tracker: SimulatedTracker) -> None:

@@ -52,7 +52,7 @@ from .helpers import WAIT, until
 H02 = "4210051480"
 JT808 = "13912340081"
 OFFLINE = "4210051482"
-RESTORED = ("tracker", "speed", "battery", "odometer", "last_fix", "sos", "vehicle_state")
+RESTORED = ("tracker", "speed", "battery", "distance_counted", "sos", "vehicle_state")
 
 
 @pytest.fixture(autouse=True)
@@ -239,11 +239,14 @@ async def test_restart_while_trackers_report(
             for tracker in trackers.values():
                 assert tracker.connects == 2
                 assert tracker.fixes_replayed >= 3
-            speed = watch2.entity_id(H02, "last_fix")
-            last = hass2.states.get(speed)
+            location = watch2.entity_id(H02, "tracker")
+            last = hass2.states.get(location)
             assert last is not None
             await until(
-                lambda: (state := hass2.states.get(speed)) is not None and state.state != last.state
+                lambda: (
+                    (state := hass2.states.get(location)) is not None
+                    and state.attributes.get("fix_time") != last.attributes.get("fix_time")
+                )
             )
 
             # The queued command is sent when the boat connects, and answered.
@@ -254,10 +257,10 @@ async def test_restart_while_trackers_report(
             try:
                 await until(lambda: boat.commands_answered == 1)
                 await until(lambda: get_command_queue(hass2, f"entry{OFFLINE}").waiting == 0)
-                odometer = watch2.entity_id(OFFLINE, "odometer")
                 await until(
                     lambda: (
-                        (state := hass2.states.get(odometer)) is not None and state.state == "321.0"
+                        (state := hass2.states.get("sensor.boat_odometer")) is not None
+                        and state.state == "321.0"
                     )
                 )
             finally:

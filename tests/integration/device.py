@@ -238,3 +238,19 @@ def tracker_device(hass: HomeAssistant, entry: MockConfigEntry) -> dr.DeviceEntr
 
 def states_of(hass: HomeAssistant, entity_ids: Iterable[str]) -> dict[str, str]:
     return {entity_id: state(hass, entity_id).state for entity_id in entity_ids}
+
+
+def fix_time(hass: HomeAssistant) -> str | None:
+    """The time of the fix the tracker entity shows (its ``fix_time`` attribute)."""
+    return state(hass, "device_tracker.car").attributes.get("fix_time")
+
+
+async def wait_fix(hass: HomeAssistant, expected: datetime) -> None:
+    """Wait until the tracker entity shows the fix taken at ``expected``."""
+    await wait_for(
+        hass,
+        lambda: (
+            (s := hass.states.get("device_tracker.car")) is not None
+            and s.attributes.get("fix_time") == expected.isoformat()
+        ),
+    )

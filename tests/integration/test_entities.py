@@ -10,7 +10,7 @@ from homeassistant.core import HomeAssistant
 from homeassistant.helpers import device_registry as dr, entity_registry as er
 from homeassistant.util import dt as dt_util
 import pytest
-from pytest_homeassistant_custom_component.common import MockConfigEntry
+from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
 
 from custom_components.sinotrack.const import CONF_TRACKER_ID, DOMAIN
 
@@ -43,7 +43,7 @@ SENSORS = (
     "sensor.car_altitude",
     "sensor.car_satellites",
     "sensor.car_hdop",
-    "sensor.car_odometer",
+    "sensor.car_distance_counted",
     "sensor.car_mobile_country_code",
     "sensor.car_mobile_network_code",
     "sensor.car_location_area_code",
@@ -52,7 +52,6 @@ SENSORS = (
     "sensor.car_battery_voltage",
     "sensor.car_vehicle_state",
     "sensor.car_last_seen",
-    "sensor.car_last_fix",
 )
 BINARY_SENSORS = (
     "binary_sensor.car_ignition",
@@ -130,7 +129,8 @@ async def test_h02_v1(hass: HomeAssistant, connect: TrackerFactory) -> None:
     assert location.state == "not_home"
     assert location.attributes["latitude"] == pytest.approx(9.939781666)
     assert location.attributes["longitude"] == pytest.approx(-84.11178)
-    assert location.attributes["gps_accuracy"] == 0
+    assert location.attributes["gps_accuracy"] == 15  # H02 sends no HDOP: the default
+    assert location.attributes["fix_time"] == iso(T0)
     assert location.attributes["source_type"] == "gps"
 
     values = states_of(hass, SENSORS)
@@ -144,7 +144,7 @@ async def test_h02_v1(hass: HomeAssistant, connect: TrackerFactory) -> None:
         "sensor.car_altitude": "unknown",
         "sensor.car_satellites": "unknown",
         "sensor.car_hdop": "unknown",
-        "sensor.car_odometer": "0.0",
+        "sensor.car_distance_counted": "0.0",
         "sensor.car_mobile_country_code": "712",
         "sensor.car_mobile_network_code": "1",
         "sensor.car_location_area_code": "0",
@@ -152,8 +152,9 @@ async def test_h02_v1(hass: HomeAssistant, connect: TrackerFactory) -> None:
         "sensor.car_external_voltage": "unknown",
         "sensor.car_battery_voltage": "unknown",
         "sensor.car_vehicle_state": "towing",  # moving with the ignition off
-        "sensor.car_last_fix": iso(T0),
     }
+    # H02 V1 reports carry no mileage: no odometer until the tracker answers a query.
+    assert hass.states.get("sensor.car_odometer") is None
     assert states_of(hass, H02_BINARY_SENSORS) == {
         "binary_sensor.car_ignition": "off",
         "binary_sensor.car_sos": "off",
@@ -165,7 +166,7 @@ async def test_h02_v1(hass: HomeAssistant, connect: TrackerFactory) -> None:
     }
     assert all(hass.states.get(entity_id) is None for entity_id in REPORTED_ONLY)
     assert state(hass, "sensor.car_speed").attributes["unit_of_measurement"] == "km/h"
-    assert state(hass, "sensor.car_odometer").attributes["unit_of_measurement"] == "km"
+    assert state(hass, "sensor.car_distance_counted").attributes["unit_of_measurement"] == "km"
     assert state(hass, "event.car_alarm").state == "unknown"
 
 
@@ -188,7 +189,7 @@ async def test_h02_binary(hass: HomeAssistant, connect: TrackerFactory) -> None:
         "sensor.car_altitude": "unknown",
         "sensor.car_satellites": "unknown",
         "sensor.car_hdop": "unknown",
-        "sensor.car_odometer": "0.0",
+        "sensor.car_distance_counted": "0.0",
         "sensor.car_mobile_country_code": "unknown",
         "sensor.car_mobile_network_code": "unknown",
         "sensor.car_location_area_code": "unknown",
@@ -196,8 +197,8 @@ async def test_h02_binary(hass: HomeAssistant, connect: TrackerFactory) -> None:
         "sensor.car_external_voltage": "unknown",
         "sensor.car_battery_voltage": "unknown",
         "sensor.car_vehicle_state": "parked",
-        "sensor.car_last_fix": "2016-11-13T12:45:43+00:00",
     }
+    assert location.attributes["fix_time"] == "2016-11-13T12:45:43+00:00"
     assert states_of(hass, H02_BINARY_SENSORS) == {
         "binary_sensor.car_ignition": "off",
         "binary_sensor.car_sos": "off",
@@ -237,7 +238,7 @@ async def test_jt808_location(hass: HomeAssistant, connect: TrackerFactory) -> N
         "sensor.car_altitude": "12",
         "sensor.car_satellites": "9",
         "sensor.car_hdop": "unknown",
-        "sensor.car_odometer": "1234.5",  # the tracker's own mileage
+        "sensor.car_distance_counted": "0.0",  # one fix: nothing counted yet
         "sensor.car_mobile_country_code": "unknown",
         "sensor.car_mobile_network_code": "unknown",
         "sensor.car_location_area_code": "unknown",
@@ -245,8 +246,10 @@ async def test_jt808_location(hass: HomeAssistant, connect: TrackerFactory) -> N
         "sensor.car_external_voltage": "12.45",
         "sensor.car_battery_voltage": "unknown",
         "sensor.car_vehicle_state": "moving",
-        "sensor.car_last_fix": iso(T0),  # sent as GMT+8 local time
     }
+    assert state(hass, "sensor.car_odometer").state == "1234.5"  # the tracker's own mileage
+    assert location.attributes["fix_time"] == iso(T0)  # sent as GMT+8 local time
+    assert location.attributes["gps_accuracy"] == 15  # no HDOP in JT/T 808 either
     assert states_of(hass, BINARY_SENSORS) == {
         "binary_sensor.car_ignition": "on",
         "binary_sensor.car_sos": "off",
@@ -366,13 +369,14 @@ async def test_two_trackers_one_port(hass: HomeAssistant, connect: TrackerFactor
     assert tracker_device(hass, car).serial_number == H02_ID
 
 
-async def test_last_seen_written_once_a_minute(
+async def test_last_seen(
     hass: HomeAssistant,
     loaded_entry: MockConfigEntry,
     connect: TrackerFactory,
     freezer: FrozenDateTimeFactory,
 ) -> None:
-    """ "Last seen" follows the frames, at most one write a minute."""
+    """ "Last seen" is exact when the tracker comes online and when it goes offline; while
+    it keeps reporting (which "Connected" says), it is written at most every 15 minutes."""
     start = dt_util.parse_datetime("2026-03-01T10:00:00+00:00")
     assert start is not None
     freezer.move_to(start)
@@ -380,11 +384,21 @@ async def test_last_seen_written_once_a_minute(
     await report(tracker, h02_v1(T0))
     assert state(hass, "sensor.car_last_seen").state == iso(start)
 
-    freezer.tick(timedelta(seconds=30))
-    await report(tracker, h02_v1(T0 + timedelta(seconds=30)))
-    assert state(hass, "sensor.car_last_fix").state == iso(T0 + timedelta(seconds=30))
+    for minute in range(1, 15):
+        freezer.move_to(start + timedelta(minutes=minute))
+        await report(tracker, h02_v1(T0 + timedelta(minutes=minute)))
     assert state(hass, "sensor.car_last_seen").state == iso(start)
 
-    freezer.tick(timedelta(seconds=31))
-    await report(tracker, h02_v1(T0 + timedelta(seconds=61)))
-    assert state(hass, "sensor.car_last_seen").state == iso(start + timedelta(seconds=61))
+    freezer.move_to(start + timedelta(minutes=15))
+    await report(tracker, h02_v1(T0 + timedelta(minutes=15)))
+    assert state(hass, "sensor.car_last_seen").state == iso(start + timedelta(minutes=15))
+
+    last = start + timedelta(minutes=17)
+    freezer.move_to(last)
+    await report(tracker, h02_v1(T0 + timedelta(minutes=17)))
+    assert state(hass, "sensor.car_last_seen").state == iso(start + timedelta(minutes=15))
+    freezer.tick(timedelta(minutes=31))  # the offline timeout is 30 minutes
+    async_fire_time_changed(hass)
+    await hass.async_block_till_done()
+    assert state(hass, "binary_sensor.car_connected").state == "off"
+    assert state(hass, "sensor.car_last_seen").state == iso(last)  # its last frame

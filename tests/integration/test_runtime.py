@@ -4,6 +4,7 @@ availability and the odometer. Real frames through the listener; time driven whe
 
 from __future__ import annotations
 
+import contextlib
 from datetime import timedelta
 import logging
 from typing import Any
@@ -40,6 +41,7 @@ from .device import (
     T0,
     Jt808Device,
     area_item,
+    fix_time,
     h02_heartbeat,
     h02_status,
     h02_v1,
@@ -47,6 +49,7 @@ from .device import (
     mileage_item,
     report,
     state,
+    wait_fix,
     wait_state,
 )
 
@@ -255,7 +258,7 @@ async def test_jt808_geofence(
     await device.location(jt808_location(T0 + 3 * SECOND))
     freezer.tick(31 * SECOND)
     await device.location(jt808_location(T0 + 4 * SECOND, items=area_item(enter=True)))
-    await wait_state(hass, "sensor.car_last_fix", (T0 + 4 * SECOND).isoformat())
+    await wait_fix(hass, (T0 + 4 * SECOND))
     assert alarms.types == ["geofence_enter", "geofence_exit", "geofence_enter"]
 
 
@@ -329,7 +332,7 @@ async def test_older_h02_fix_is_ignored(
     assert state(hass, "sensor.car_speed").state == "18.52"
     assert state(hass, "sensor.car_battery").state == "100"
     assert state(hass, "binary_sensor.car_sos").state == "off"
-    assert state(hass, "sensor.car_last_fix").state == (T0 + MINUTE).isoformat()
+    assert fix_time(hass) == (T0 + MINUTE).isoformat()
     assert alarms.fired == []
 
 
@@ -346,7 +349,7 @@ async def test_older_jt808_batch_is_ignored(hass: HomeAssistant, connect: Tracke
     assert_at(hass, 22.54321, 114.05789)
     assert state(hass, "sensor.car_speed").state == "34.5"
     assert state(hass, "sensor.car_odometer").state == "100.0"
-    assert state(hass, "sensor.car_last_fix").state == (T0 + MINUTE).isoformat()
+    assert fix_time(hass) == (T0 + MINUTE).isoformat()
 
     newer = jt808_location(T0 + 2 * MINUTE, latitude=23.0, longitude=115.0, speed=0.0)
     batch = (2).to_bytes(2) + b"\x00"
@@ -356,7 +359,7 @@ async def test_older_jt808_batch_is_ignored(hass: HomeAssistant, connect: Tracke
     await device.read()
     await wait_state(hass, "sensor.car_speed", "0.0")
     assert_at(hass, 23.0, 115.0)
-    assert state(hass, "sensor.car_last_fix").state == (T0 + 2 * MINUTE).isoformat()
+    assert fix_time(hass) == (T0 + 2 * MINUTE).isoformat()
 
 
 async def test_a_date_in_the_future_does_not_hold_back_later_fixes(
@@ -374,7 +377,7 @@ async def test_a_date_in_the_future_does_not_hold_back_later_fixes(
     freezer.tick(2 * MINUTE)
     await report(tracker, h02_v1(T0 + 3 * MINUTE, latitude=9.96))
     assert_at(hass, 9.96, -84.11178)
-    assert state(hass, "sensor.car_last_fix").state == (T0 + 3 * MINUTE).isoformat()
+    assert fix_time(hass) == (T0 + 3 * MINUTE).isoformat()
     # Late uploads of fixes older than the newest real one are still ignored.
     await report(tracker, h02_v1(T0 + 2 * MINUTE, latitude=9.97))
     assert_at(hass, 9.96, -84.11178)
@@ -389,8 +392,8 @@ async def test_invalid_fix_keeps_the_position(
     await report(tracker, h02_v1(T0 + SECOND, valid=False, latitude=10.5, longitude=-85.0))
     assert state(hass, "binary_sensor.car_position_valid").state == "off"
     assert_at(hass, 9.939781666, -84.11178)
-    assert state(hass, "sensor.car_last_fix").state == T0.isoformat()
-    assert state(hass, "sensor.car_odometer").state == "0.0"
+    assert fix_time(hass) == T0.isoformat()
+    assert state(hass, "sensor.car_distance_counted").state == "0.0"
 
 
 async def test_invalid_fix_allowed(hass: HomeAssistant, connect: TrackerFactory) -> None:
@@ -401,8 +404,8 @@ async def test_invalid_fix_allowed(hass: HomeAssistant, connect: TrackerFactory)
     await report(tracker, h02_v1(T0 + MINUTE, valid=False, latitude=9.95, longitude=-84.11178))
     assert_at(hass, 9.95, -84.11178)
     assert state(hass, "binary_sensor.car_position_valid").state == "off"
-    assert state(hass, "sensor.car_last_fix").state == (T0 + MINUTE).isoformat()
-    assert state(hass, "sensor.car_odometer").state == "0.0"
+    assert fix_time(hass) == (T0 + MINUTE).isoformat()
+    assert state(hass, "sensor.car_distance_counted").state == "0.0"
 
 
 # -- writes ------------------------------------------------------------------------------------
@@ -438,11 +441,11 @@ async def test_only_changed_entities_are_written(
 
     await report(tracker, h02_v1(T0 + MINUTE, knots=0, latitude=9.95))
     await hass.async_block_till_done()
-    assert writes.take() == {"device_tracker.car", "sensor.car_last_fix", "sensor.car_odometer"}
+    assert writes.take() == {"device_tracker.car", "sensor.car_distance_counted"}
 
     await report(tracker, h02_v1(T0 + 2 * MINUTE, knots=0, latitude=9.95, tail="712,01,0,0,3"))
     await hass.async_block_till_done()
-    assert writes.take() == {"sensor.car_battery", "sensor.car_last_fix"}
+    assert writes.take() == {"sensor.car_battery"}
     assert state(hass, "sensor.car_battery").state == "20"
 
 
@@ -481,8 +484,7 @@ async def test_state_is_saved_and_restored(
             "device_tracker.car",
             "sensor.car_speed",
             "sensor.car_battery",
-            "sensor.car_odometer",
-            "sensor.car_last_fix",
+            "sensor.car_distance_counted",
             "sensor.car_vehicle_state",
             "binary_sensor.car_sos",
             ALARM,
@@ -554,8 +556,10 @@ async def test_restored_at_startup(
     await setup(hass, entry)
     assert_at(hass, 9.95, -84.1)
     assert state(hass, "sensor.car_battery").state == "60"
-    assert state(hass, "sensor.car_odometer").state == "12.5"
-    assert state(hass, "sensor.car_last_fix").state == T0.isoformat()
+    # Stored by a version whose odometer held the distance counted: it is that distance.
+    assert state(hass, "sensor.car_distance_counted").state == "12.5"
+    assert hass.states.get("sensor.car_odometer") is None
+    assert fix_time(hass) == T0.isoformat()
     assert state(hass, "sensor.car_last_seen").state == (T0 + SECOND).isoformat()
     assert state(hass, "binary_sensor.car_sos").state == "on"
     assert state(hass, "binary_sensor.car_connected").state == "off"
@@ -671,18 +675,20 @@ async def test_odometer_adds_up_valid_fixes(
     tracker = await connect(loaded_entry)
     lat = 9.9
     await report(tracker, h02_v1(T0, latitude=lat))
-    assert state(hass, "sensor.car_odometer").state == "0.0"
+    assert state(hass, "sensor.car_distance_counted").state == "0.0"
     await report(tracker, h02_v1(T0 + MINUTE, latitude=lat + KM_LATITUDE))
-    assert float(state(hass, "sensor.car_odometer").state) == pytest.approx(1.0, abs=0.001)
+    assert float(state(hass, "sensor.car_distance_counted").state) == pytest.approx(1.0, abs=0.001)
     await report(tracker, h02_v1(T0 + 2 * MINUTE, latitude=lat + 2 * KM_LATITUDE))
-    assert float(state(hass, "sensor.car_odometer").state) == pytest.approx(2.0, abs=0.001)
+    assert float(state(hass, "sensor.car_distance_counted").state) == pytest.approx(2.0, abs=0.001)
     # An invalid fix far away is not driven distance.
     await report(tracker, h02_v1(T0 + 3 * MINUTE, latitude=lat + 50 * KM_LATITUDE, valid=False))
     # Nor is a jump no car can make (100 km in a minute).
     await report(tracker, h02_v1(T0 + 4 * MINUTE, latitude=lat + 100 * KM_LATITUDE))
     await report(tracker, h02_v1(T0 + 5 * MINUTE, latitude=lat + 2 * KM_LATITUDE))
-    assert float(state(hass, "sensor.car_odometer").state) == pytest.approx(2.0, abs=0.001)
-    assert state(hass, "sensor.car_odometer").attributes["state_class"] == "total_increasing"
+    assert float(state(hass, "sensor.car_distance_counted").state) == pytest.approx(2.0, abs=0.001)
+    assert (
+        state(hass, "sensor.car_distance_counted").attributes["state_class"] == "total_increasing"
+    )
 
 
 async def test_odometer_counts_slow_driving(
@@ -694,34 +700,115 @@ async def test_odometer_counts_slow_driving(
     step = KM_LATITUDE / 100  # 10 m
     for index in range(101):
         await report(tracker, h02_v1(T0 + index * SECOND, latitude=lat + index * step, knots=10))
-    assert float(state(hass, "sensor.car_odometer").state) == pytest.approx(1.0, abs=0.021)
+    assert float(state(hass, "sensor.car_distance_counted").state) == pytest.approx(1.0, abs=0.021)
     for index in range(20):  # parked: the fix wanders 5 m back and forth
         wobble = lat + 100 * step + (step / 2 if index % 2 else 0)
         await report(tracker, h02_v1(T0 + (200 + index) * SECOND, latitude=wobble, knots=0))
-    assert float(state(hass, "sensor.car_odometer").state) == pytest.approx(1.0, abs=0.021)
+    assert float(state(hass, "sensor.car_distance_counted").state) == pytest.approx(1.0, abs=0.021)
 
 
-async def test_odometer_follows_the_device_mileage(
+class History:
+    """Every numeric state an entity took, in order."""
+
+    def __init__(self, hass: HomeAssistant, entity_id: str) -> None:
+        self.values: list[float] = []
+
+        @callback
+        def record(event: Event[Any]) -> None:
+            new = event.data["new_state"]
+            if event.data["entity_id"] == entity_id and new is not None:
+                with contextlib.suppress(ValueError):
+                    self.values.append(float(new.state))
+
+        hass.bus.async_listen(EVENT_STATE_CHANGED, record)
+
+
+async def test_odometer_is_the_tracker_mileage_and_never_jumps(
     hass: HomeAssistant, connect: TrackerFactory
 ) -> None:
-    """Once the tracker reports its mileage, the odometer is that mileage."""
+    """The odometer is the tracker's own mileage from its first value on: never the
+    distance counted before the tracker reported one, so its statistics see no jump (a
+    total_increasing sensor going from 1 km to 20,500 km counts 20,499 km driven). The
+    distance counted is its own sensor and keeps counting."""
+    odometer = History(hass, "sensor.car_odometer")
+    counted = History(hass, "sensor.car_distance_counted")
     device = await jt808_tracker(hass, connect)
     await device.location(jt808_location(T0, latitude=22.5))
     await device.location(jt808_location(T0 + MINUTE, latitude=22.5 + KM_LATITUDE))
-    await wait_state(hass, "sensor.car_last_fix", (T0 + MINUTE).isoformat())
-    assert float(state(hass, "sensor.car_odometer").state) == pytest.approx(1.0, abs=0.001)
-    await device.location(jt808_location(T0 + 2 * MINUTE, items=mileage_item(20500.3)))
+    await wait_fix(hass, T0 + MINUTE)
+    assert hass.states.get("sensor.car_odometer") is None  # no mileage reported yet
+    assert float(state(hass, "sensor.car_distance_counted").state) == pytest.approx(1.0, abs=0.001)
+
+    await device.location(
+        jt808_location(T0 + 2 * MINUTE, latitude=22.5 + KM_LATITUDE, items=mileage_item(20500.3))
+    )
     await wait_state(hass, "sensor.car_odometer", "20500.3")
-    await device.location(jt808_location(T0 + 3 * MINUTE, latitude=22.6))
-    await device.location(jt808_location(T0 + 4 * MINUTE, items=mileage_item(20511.0)))
-    await wait_state(hass, "sensor.car_odometer", "20511.0")
+    await device.location(
+        jt808_location(
+            T0 + 3 * MINUTE, latitude=22.5 + 2 * KM_LATITUDE, items=mileage_item(20501.3)
+        )
+    )
+    await wait_state(hass, "sensor.car_odometer", "20501.3")
+    assert odometer.values == [20500.3, 20501.3]
+    assert counted.values == [0.0, pytest.approx(1.0, abs=0.001), pytest.approx(2.0, abs=0.001)]
+    odometer_state = state(hass, "sensor.car_odometer")
+    assert odometer_state.attributes["state_class"] == "total_increasing"
+    assert odometer_state.attributes["unit_of_measurement"] == "km"
+
+
+async def test_counted_odometer_of_an_earlier_version_becomes_the_distance_counted(
+    hass: HomeAssistant,
+    hass_storage: dict[str, Any],
+    entity_registry: er.EntityRegistry,
+    connect: TrackerFactory,
+) -> None:
+    """Upgrading: an odometer entity that held the distance counted (the tracker never
+    reported a mileage) becomes the "distance counted" entity, its entity ID (and so its
+    history) included; the odometer starts afresh with the tracker's first mileage. The
+    removed "Last fix" sensor leaves no orphan in the registry."""
+    entry = make_entry(JT808_ID)
+    entry.add_to_hass(hass)
+    key = f"{DOMAIN}.{entry.entry_id}"
+    hass_storage[key] = {
+        "version": 1,
+        "minor_version": 1,
+        "key": key,
+        "data": {"values": {}, "odometer": 14.0, "computed_km": 14.0, "device_mileage": False},
+    }
+    for unique, entity_id in (
+        ("odometer", "sensor.car_odometer"),
+        ("last_fix", "sensor.car_last_fix"),
+    ):
+        entity_registry.async_get_or_create(
+            "sensor",
+            DOMAIN,
+            f"{JT808_ID}_{unique}",
+            config_entry=entry,
+            suggested_object_id=entity_id.split(".")[1],
+        )
+    odometer = History(hass, "sensor.car_odometer")
+    await setup(hass, entry)
+
+    moved = entity_registry.async_get("sensor.car_distance_counted")
+    assert moved is not None
+    assert moved.unique_id == f"{JT808_ID}_distance_counted"
+    assert state(hass, "sensor.car_distance_counted").state == "14.0"
+    assert entity_registry.async_get("sensor.car_odometer") is None
+    assert entity_registry.async_get("sensor.car_last_fix") is None
+
+    device = Jt808Device(await connect(entry))
+    await device.login()
+    await device.location(jt808_location(T0, items=mileage_item(1267.0)))
+    await wait_state(hass, "sensor.car_odometer", "1267.0")
+    assert odometer.values == [1267.0]
+    assert entity_registry.async_get("sensor.car_odometer").unique_id == f"{JT808_ID}_odometer"  # type: ignore[union-attr]
 
 
 async def test_jt808_clock_offset_option(hass: HomeAssistant, connect: TrackerFactory) -> None:
     """The JT/T 808 clock zone option turns the tracker's local time into UTC."""
     device = await jt808_tracker(hass, connect, jt808_utc_offset=2.0)
     await device.location(jt808_location(T0 - JT808_OFFSET + timedelta(hours=2)))
-    await wait_state(hass, "sensor.car_last_fix", T0.isoformat())
+    await wait_fix(hass, T0)
 
 
 async def test_jt808_area_alarm_with_its_direction_fires_one_event(
@@ -731,5 +818,5 @@ async def test_jt808_area_alarm_with_its_direction_fires_one_event(
     alarms = Alarms(hass)
     device = await jt808_tracker(hass, connect)
     await device.location(jt808_location(T0, alarm=1 << 20, items=area_item(enter=True)))
-    await wait_state(hass, "sensor.car_last_fix", T0.isoformat())
+    await wait_fix(hass, T0)
     assert alarms.types == ["geofence_enter"]

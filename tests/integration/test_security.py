@@ -298,7 +298,7 @@ async def test_identical_queued_commands_are_sent_once(
     assert await command(tracker) == f"*HQ,{H02_ID},S32,000000,1#"
     await tracker.send(f"*HQ,{H02_ID},V4,S32,777.5,000000#".encode())
     for task in tasks:
-        assert (await result(task))["mileage"] == 777.5
+        assert (await result(task))["mileage_km"] == 777.5
     await assert_nothing_sent(tracker)
 
 

@@ -11,9 +11,11 @@ from typing import Any
 
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.config_entries import ConfigEntryState
-from homeassistant.core import HomeAssistant, ServiceResponse
+from homeassistant.const import EVENT_STATE_CHANGED
+from homeassistant.core import Event, HomeAssistant, ServiceResponse, callback
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 from homeassistant.helpers import device_registry as dr
+from homeassistant.util import dt as dt_util
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
@@ -25,6 +27,7 @@ from .device import (
     JT808_ID,
     T0,
     Jt808Device,
+    fix_time,
     h02_position,
     h02_v1,
     jt808_location,
@@ -125,16 +128,37 @@ async def test_send_command_h02_sms_answer(
 async def test_query_mileage_h02(
     hass: HomeAssistant, loaded_entry: MockConfigEntry, connect: TrackerFactory
 ) -> None:
-    """S32 returns the tracker's mileage in km, and the odometer takes it."""
+    """S32 returns the tracker's mileage in km, with the time it answered and the decoded
+    reply; the odometer takes it as its first value (the distance counted before, 14 km
+    here, stays its own sensor: the odometer never jumps from one source to the other)."""
+    odometer: list[str] = []
+
+    @callback
+    def record(event: Event[Any]) -> None:
+        if event.data["entity_id"] == "sensor.car_odometer" and event.data["new_state"]:
+            odometer.append(event.data["new_state"].state)
+
+    hass.bus.async_listen(EVENT_STATE_CHANGED, record)
     tracker = await h02_tracker(connect, loaded_entry)
-    assert state(hass, "sensor.car_odometer").state == "0.0"
+    await report(tracker, h02_v1(T0 + 20 * MINUTE, latitude=9.939781666 + 14 / 111.195, knots=20))
+    assert float(state(hass, "sensor.car_distance_counted").state) == pytest.approx(14, abs=0.01)
+    assert hass.states.get("sensor.car_odometer") is None
+
+    before = dt_util.utcnow()
     task = call(hass, "query_mileage", entry_target(loaded_entry))
     assert await command(tracker) == f"*HQ,{H02_ID},S32,000000,1#"
     await tracker.send(f"*HQ,{H02_ID},V4,S32,15873.2,000000,{h02_position(T0)}#".encode())
     response = await result(task)
-    assert response["mileage"] == 15873.2
-    assert response["response"] == "S32,15873.2"
+    assert set(response) == {"mileage_km", "time", "reply"}
+    assert response["mileage_km"] == 15873.2
+    answered = dt_util.parse_datetime(response["time"])
+    assert answered is not None
+    assert before <= answered <= dt_util.utcnow()
+    assert response["reply"]["command.code"] == "S32"
+    assert response["reply"]["vehicle.mileage"] == 15873.2
     assert state(hass, "sensor.car_odometer").state == "15873.2"
+    assert odometer == ["15873.2"]
+    assert float(state(hass, "sensor.car_distance_counted").state) == pytest.approx(14, abs=0.01)
 
 
 async def test_request_position_h02(
@@ -150,7 +174,25 @@ async def test_request_position_h02(
     response = await result(task)
     assert response["reply"]["command.code"] == "CR"
     assert state(hass, "device_tracker.car").attributes["latitude"] == pytest.approx(9.95)
-    assert state(hass, "sensor.car_last_fix").state == (T0 + MINUTE).isoformat()
+    assert fix_time(hass) == (T0 + MINUTE).isoformat()
+
+
+async def test_request_position_of_a_parked_tracker(
+    hass: HomeAssistant, loaded_entry: MockConfigEntry, connect: TrackerFactory
+) -> None:
+    """A parked tracker's reports within a few metres do not move it; the position it
+    sends when asked does (with its fix time): whoever asked wants to see it."""
+    tracker = await h02_tracker(connect, loaded_entry)
+    nearby = 9.939781666 + 5 / 111_195  # 5 m north: GPS jitter
+    await report(tracker, h02_v1(T0 + MINUTE, latitude=nearby, knots=0))
+    assert fix_time(hass) == T0.isoformat()
+    task = call(hass, "request_position", entry_target(loaded_entry))
+    assert await command(tracker) == f"*HQ,{H02_ID},CR#"
+    position = h02_position(T0 + 2 * MINUTE, latitude=nearby, knots=0)
+    await tracker.send(f"*HQ,{H02_ID},V4,CR,000000,{position}#".encode())
+    await result(task)
+    assert fix_time(hass) == (T0 + 2 * MINUTE).isoformat()
+    assert state(hass, "device_tracker.car").attributes["latitude"] == pytest.approx(nearby)
 
 
 async def test_set_interval_h02(
@@ -163,6 +205,7 @@ async def test_set_interval_h02(
     await tracker.send(f"*HQ,{H02_ID},V4,S71,22,30,{sent[19:25]}#".encode())
     response = await result(task)
     assert response["response"] == "S71,22,30"
+    assert response["reply"]["command.code"] == "S71"
 
 
 @pytest.mark.parametrize(
@@ -190,6 +233,7 @@ async def test_relay_and_alarm_commands_h02(
     await tracker.send(f"*HQ,{H02_ID},V4,{code},DONE,{sent[19:25]}#".encode())
     response = await result(task)
     assert response["response"] == f"{code},DONE"
+    assert response["reply"]["command.code"] == code  # the same key in every response
 
 
 @pytest.mark.parametrize("service", ["engine_stop", "engine_resume"])
@@ -264,7 +308,8 @@ async def test_query_mileage_jt808(hass: HomeAssistant, connect: TrackerFactory)
     assert (msg_id, body) == (0x8201, b"")
     await device.send(0x0201, serial.to_bytes(2) + jt808_location(T0, items=mileage_item(4321.7)))
     response = await result(task)
-    assert response["mileage"] == 4321.7
+    assert response["mileage_km"] == 4321.7
+    assert response["reply"]["vehicle.mileage"] == 4321.7
     assert state(hass, "sensor.car_odometer").state == "4321.7"
 
 
@@ -450,7 +495,7 @@ async def test_queue_if_offline(
     assert await command(tracker) == f"*HQ,{H02_ID},S32,000000,1#"
     await tracker.send(f"*HQ,{H02_ID},V4,S32,321.0,000000#".encode())
     response = await result(task)
-    assert response["mileage"] == 321.0
+    assert response["mileage_km"] == 321.0
 
 
 async def test_queued_command_expires(
@@ -492,7 +537,7 @@ async def test_query_mileage_reply_with_an_older_fix_still_sets_the_odometer(
     assert await command(tracker) == f"*HQ,{H02_ID},S32,000000,1#"
     await tracker.send(f"*HQ,{H02_ID},V4,S32,2001.5,000000,{h02_position(T0)}#".encode())
     response = await result(task)
-    assert response["mileage"] == 2001.5
+    assert response["mileage_km"] == 2001.5
     assert state(hass, "sensor.car_odometer").state == "2001.5"
     # The older fix did not move the tracker back.
-    assert state(hass, "sensor.car_last_fix").state == (T0 + timedelta(minutes=5)).isoformat()
+    assert fix_time(hass) == (T0 + timedelta(minutes=5)).isoformat()

@@ -19,7 +19,7 @@ from custom_components.sinotrack.const import DOMAIN
 from custom_components.sinotrack.protocol import message as p
 
 from .conftest import TrackerFactory
-from .device import H02_ID, T0, h02_position, h02_v1, report, state, wait_state
+from .device import H02_ID, T0, fix_time, h02_position, h02_v1, report, state, wait_state
 from .test_services import call, command, entry_target, error_of
 
 SECOND = timedelta(seconds=1)
@@ -70,8 +70,8 @@ async def test_mileage_reply_with_400_digits(
     await tracker.send(f"*HQ,{H02_ID},V4,S32,{'1' * 400},000000,{h02_position(T0)}#".encode())
     error = await error_of(HomeAssistantError, task)
     assert error.translation_key == "no_mileage"
-    assert state(hass, "sensor.car_odometer").state == "0.0"
-    assert loaded_entry.runtime_data.state.odometer == 0.0
+    assert hass.states.get("sensor.car_odometer") is None  # no mileage reported yet
+    assert loaded_entry.runtime_data.state.odometer is None
 
     task = call(hass, "query_mileage", entry_target(loaded_entry))
     await command(tracker)
@@ -116,7 +116,8 @@ async def test_runtime_refuses_unstorable_values_on_its_own(
     for key in (p.SATELLITES, p.GSM_SIGNAL, p.SPEED, p.MILEAGE, "extra.list", 7):
         assert key not in values
     assert values[p.BATTERY_LEVEL] == 55
-    assert runtime.state.odometer == 0.0  # counted from the one valid fix, not infinite
+    assert runtime.state.odometer is None  # not infinite
+    assert runtime.state.distance == 0.0  # counted from the one valid fix
     assert runtime.state.latitude == pytest.approx(9.95)
     assert runtime.state.fix_time == T0
     assert runtime.values_refused == 8
@@ -130,14 +131,14 @@ async def test_runtime_refuses_unstorable_values_on_its_own(
 async def test_one_failing_entity_does_not_stop_the_others(
     hass: HomeAssistant, loaded_entry: MockConfigEntry, connect: TrackerFactory
 ) -> None:
-    """The odometer's write raises on every update: the other entities still follow the
-    tracker, and the failure is counted."""
+    """The distance counted's write raises on every update: the other entities still follow
+    the tracker, and the failure is counted."""
     platform = next(
         platform
         for platform in entity_platform.async_get_platforms(hass, DOMAIN)
-        if "sensor.car_odometer" in platform.entities
+        if "sensor.car_distance_counted" in platform.entities
     )
-    odometer = platform.entities["sensor.car_odometer"]
+    odometer = platform.entities["sensor.car_distance_counted"]
 
     def broken() -> None:
         raise ValueError("cannot write")
@@ -147,6 +148,6 @@ async def test_one_failing_entity_does_not_stop_the_others(
     await report(tracker, h02_v1(T0, latitude=9.9))
     await report(tracker, h02_v1(T0 + 60 * SECOND, latitude=9.95))
     assert state(hass, "device_tracker.car").attributes["latitude"] == pytest.approx(9.95)
-    assert state(hass, "sensor.car_last_fix").state == (T0 + 60 * SECOND).isoformat()
+    assert fix_time(hass) == (T0 + 60 * SECOND).isoformat()
     assert state(hass, "binary_sensor.car_connected").state == "on"
     assert loaded_entry.runtime_data.subscriber_errors >= 2

@@ -9,7 +9,6 @@ DOMAIN: Final = "sinotrack"
 LOGGER = logging.getLogger(__package__)
 
 MANUFACTURER: Final = "SinoTrack"
-MODEL: Final = "ST-903"
 
 CONF_TRACKER_ID: Final = "tracker_id"
 CONF_BIND_ADDRESS: Final = "bind_address"

@@ -8,7 +8,8 @@ from homeassistant.core import callback
 from homeassistant.helpers.device_registry import DeviceInfo
 from homeassistant.helpers.entity import Entity, EntityDescription
 
-from .const import DOMAIN, MANUFACTURER, MODEL
+from .const import DOMAIN, MANUFACTURER
+from .protocol.message import DEVICE_MODEL
 from .runtime import SinotrackRuntime
 
 
@@ -34,15 +35,15 @@ class SinotrackEntity(Entity):
         self.watched_keys = frozenset(
             keys if keys is not None else getattr(description, "keys", ())
         )
-        model = runtime.state.values.get("device.model")
         self._attr_device_info = DeviceInfo(
             identifiers={(DOMAIN, runtime.ident)},
             name=name,
             manufacturer=MANUFACTURER,
-            model=MODEL,
-            model_id=str(model) if model else None,
             serial_number=runtime.ident,
         )
+        if model := runtime.state.values.get(DEVICE_MODEL):
+            # Only what the tracker reported (JT/T 808 registration): none is guessed.
+            self._attr_device_info["model"] = str(model)
 
     async def async_added_to_hass(self) -> None:
         await super().async_added_to_hass()

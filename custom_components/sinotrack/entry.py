@@ -35,6 +35,7 @@ from .const import (
     SETUP_URL,
 )
 from .listener import ListenerBindError, ListenerConfig, ListenerPool
+from .protocol.message import DEVICE_MODEL
 from .runtime import SinotrackConfigEntry, SinotrackRuntime, auth_refused_issue_id
 from .services import async_setup_services
 
@@ -67,8 +68,6 @@ def discovery_flows_in_progress(hass: HomeAssistant, *, but: str | None = None) 
     )
 
 
-DEVICE_MODEL: Final = "device.model"
-"""The runtime value holding the model a tracker reported (JT/T 808 registration)."""
 CONFIG_VERSION: Final = 1
 CONFIG_MINOR_VERSION: Final = 2
 """Minor version 2: "all addresses" is ``::`` (every IPv4 and IPv6 address), no longer

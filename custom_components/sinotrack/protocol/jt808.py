@@ -52,6 +52,7 @@ from .message import (
     COMMAND_RESPONSE,
     COMMAND_RESULT,
     CRASH,
+    DEVICE_MODEL,
     DIRECTION,
     ENGINE_BLOCKED,
     FATIGUE,
@@ -746,7 +747,7 @@ def _decode_register(body: bytes, version_2019: bool, message: Message) -> None:
     position = 4
     message["manufacturer.code"] = _ascii(body[position : position + maker])
     position += maker
-    message["device.model"] = _ascii(body[position : position + model])
+    message[DEVICE_MODEL] = _ascii(body[position : position + model])
     position += model
     message["manufacturer.device.code"] = _ascii(body[position : position + device])
     position += device

@@ -41,7 +41,7 @@ BIND: Final = "127.0.0.1"
 DEVICE_PAGE: Final = (
     rf"Battery {BATTERY} ?%",
     r"Speed [\d.]+ km/h",
-    r"Odometer [\d.,]+ km",
+    r"Distance counted [\d.,]+ km",
     r"Ignition (Not running|Running)",
     r"Vehicle state (Parked|Moving|Idle|Driving)",
     r"SOS Safe",
@@ -129,7 +129,12 @@ async def add_tracker(user: UserPage, name: str, tracker_id: str, port: int) -> 
             await bind.fill(BIND)
     await user.screenshot(f"{name}-form-filled")
     await page.get_by_role("button", name="Submit").click()
-    await finish_now_if_offered(user)
+    # The setup steps, then "Wait for the tracker" or "Finish now".
+    await user.wait_for_text("Wait for the tracker")
+    menu = await user.check(f"{name}-connect", tracker_id, str(port), "SMS", "Finish now")
+    assert "router" in menu, menu
+    await page.get_by_text("Finish now", exact=True).first.click()
+    await user.wait_for_text("appears within a few minutes")
     text = await user.check(f"{name}-instructions", tracker_id, str(port), "SMS")
     assert "router" in text, text
     await (
@@ -148,20 +153,6 @@ async def entries_and_options(user: UserPage) -> None:
     await page.get_by_role("button", name="Configure").first.click()
     await user.check("options", "Offline after", "Submit")
     await page.get_by_role("button", name="Close").first.click()
-
-
-async def finish_now_if_offered(user: UserPage) -> None:
-    """Where the flow asks whether to wait for the tracker, take "Finish now"."""
-    deadline = asyncio.get_running_loop().time() + WAIT
-    while asyncio.get_running_loop().time() < deadline:
-        text = await user.text()
-        if "Finish now" in text:
-            await user.check("finish-now-menu", "Finish now")
-            await user.page.get_by_text("Finish now").first.click()
-            return
-        if "SMS" in text or "Translation error" in text or "Device name" in text:
-            return
-        await asyncio.sleep(0.25)
 
 
 async def entity_ids(instance: Instance, tracker_id: str) -> tuple[str, dict[str, str]]:

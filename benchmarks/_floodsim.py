@@ -57,6 +57,7 @@ from typing import Any, Final
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks._measure import loopback_source as source
 from custom_components.sinotrack.protocol import jt808
 from tools.simulator.frames import Fix, h02_heartbeat, h02_position
 
@@ -75,11 +76,6 @@ JT808_MESSAGE: Final = 0x0704
 READ_CHUNK: Final = 65536
 SPOOF_RATE: Final = 2.0
 """Frames a second the spoofer sends (under the 5 a second a device may send)."""
-
-
-def source(block: int, index: int) -> str:
-    """The loopback address ``127.<block>.<index // 250>.<index % 250 + 1>``."""
-    return f"127.{block}.{index // 250}.{index % 250 + 1}"
 
 
 def answer(data: dict[str, Any]) -> None:

@@ -1,4 +1,5 @@
-"""What the benchmarks measure in their own process: loop lag, GC pauses, CPU, memory.
+"""What the benchmarks measure in their own process (loop lag, GC pauses, CPU, memory), and
+the loopback source addresses their simulated peers connect from.
 
 Shared by ``bench_load`` and ``bench_flood``; figures are printed, never asserted.
 """
@@ -6,12 +7,22 @@ Shared by ``bench_load`` and ``bench_flood``; figures are printed, never asserte
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 import gc
 import math
 from pathlib import Path
 import time
+from typing import Any
+
+
+def loopback_source(block: int, index: int) -> str:
+    """The address ``127.<block>.<index // 250>.<index % 250 + 1>`` (all of 127/8 is local).
+
+    Distinct addresses make distinct sources for the listener, so that its per-source caps
+    and budgets apply to simulated peers as they would to peers on the internet.
+    """
+    return f"127.{block}.{index // 250}.{index % 250 + 1}"
 
 
 def percentile(values: list[float], pct: float) -> float:
@@ -198,3 +209,18 @@ def rss_kib() -> tuple[int, int]:
 def ms3(values: tuple[float, float, float]) -> str:
     """``p50 / p99 / max ms``."""
     return "{:,.1f} / {:,.1f} / {:,.1f} ms".format(*values)
+
+
+def flatten(data: Any, prefix: str = "") -> Iterator[tuple[str, float]]:
+    """Numeric leaves of a nested dict (a listener's diagnostics) as ``(dotted.key, value)``."""
+    if isinstance(data, dict):
+        for key, value in data.items():
+            yield from flatten(value, f"{prefix}{key}.")
+    elif isinstance(data, int | float) and not isinstance(data, bool):
+        yield prefix.rstrip("."), float(data)
+
+
+def listener_counters(diagnostics: dict[str, Any]) -> dict[str, float]:
+    """A listener's diagnostics counters; its configuration and per-tracker part left out."""
+    skip = ("config", "trackers", "addresses", "serving")
+    return dict(flatten({key: value for key, value in diagnostics.items() if key not in skip}))

@@ -41,7 +41,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-from collections.abc import Iterator
 import contextlib
 from dataclasses import dataclass, field
 import gc
@@ -59,7 +58,15 @@ from typing import Any, Final
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks._floodsim import BYSTANDER_LATITUDE, SPOOF_LATITUDE
-from benchmarks._measure import GcMonitor, LagMonitor, Window, ms3, rss_kib, spread
+from benchmarks._measure import (
+    GcMonitor,
+    LagMonitor,
+    Window,
+    listener_counters,
+    ms3,
+    rss_kib,
+    spread,
+)
 from custom_components.sinotrack import protocol as codec
 from custom_components.sinotrack.listener import Listener, ListenerConfig
 from custom_components.sinotrack.protocol import Message
@@ -210,20 +217,9 @@ class Result:
     counters: dict[str, float] = field(default_factory=dict)
 
 
-def flatten(data: Any, prefix: str = "") -> Iterator[tuple[str, float]]:
-    """Numeric leaves of a diagnostics dict as ``(dotted.key, value)``."""
-    if isinstance(data, dict):
-        for key, value in data.items():
-            yield from flatten(value, f"{prefix}{key}.")
-    elif isinstance(data, int | float) and not isinstance(data, bool):
-        yield prefix.rstrip("."), float(data)
-
-
 def counters(listener: Listener) -> dict[str, float]:
-    """The listener's diagnostics counters, its configuration and per-tracker part left out."""
-    skip = ("config", "trackers", "addresses", "serving")
-    data = {key: value for key, value in listener.diagnostics().items() if key not in skip}
-    return dict(flatten(data))
+    """The listener's diagnostics counters."""
+    return listener_counters(listener.diagnostics())
 
 
 def held_bytes(listener: Listener) -> int | None:

@@ -182,12 +182,16 @@ class LagMonitor:
         self._handle = self._loop.call_at(self._due, self._tick)
 
     def lag_ms(self, window: Window, *, net_of_gc: bool = False) -> tuple[float, float, float]:
-        """(p50, p99, max) lateness in ms over ``window``, optionally minus the GC time."""
+        """(p50, p99, max) lateness in ms over ``window``, optionally minus the GC time.
+
+        A tick counts when it was due inside the window: a stall that began in the window
+        and ended after it is the window's (its tick runs only once the stall is over).
+        """
         return spread(
             [
                 max(0.0, late - (collected if net_of_gc else 0.0)) * 1000
                 for wall, late, collected in self.samples
-                if wall in window
+                if window.start <= wall and wall - late < window.end
             ]
         )
 

@@ -409,6 +409,13 @@ def ack_figures(result: Result) -> tuple[str, str]:
     return text, f"{missing} of {len(result.acks)}"
 
 
+def ratio(value: float, base: float) -> str:
+    """``value / base`` as ``N x``."""
+    if not base or math.isnan(base) or math.isnan(value):
+        return "-"
+    return "> timeout" if math.isinf(value) else f"{value / base:,.1f} x"
+
+
 def special(result: Result) -> str:
     """What only one scenario shows."""
     if result.name == "d":
@@ -441,6 +448,18 @@ def report(results: list[Result], args: argparse.Namespace, pinned: bool) -> Non
         [a for a, _ in acks],
         f"p99 < {TARGET_ACK_P99_MS:.0f} ms",
     )
+    quiet = next((r for r in results if r.name == "quiet"), None)
+    if quiet is not None:
+        base_ack = spread([late for late in quiet.acks if not math.isnan(late)])[1] * 1000
+        row(
+            "Bystander V1->V4 p99, times quiet",
+            [
+                ratio(
+                    spread([math.inf if math.isnan(x) else x for x in r.acks])[1] * 1000, base_ack
+                )
+                for r in results
+            ],
+        )
     row("Bystander V1 unanswered (10 s)", [m for _, m in acks])
     row(
         "Bystander fixes delivered / sent",
@@ -452,6 +471,8 @@ def report(results: list[Result], args: argparse.Namespace, pinned: bool) -> Non
         [ms3(r.lag) for r in results],
         f"max < {TARGET_LAG_MAX_MS:.0f} ms",
     )
+    if quiet is not None:
+        row("Loop lag max, times quiet", [ratio(r.lag[2], quiet.lag[2]) for r in results])
     row("Loop lag net of GC p50 / p99 / max", [ms3(r.lag_net) for r in results])
     row("Full GCs (count, longest)", [r.gc_full for r in results])
     row(

@@ -16,8 +16,9 @@ Scenarios (``--seconds`` each, 20 s by default; ``quiet`` is a baseline without 
 ``b``
     one source, 50 connections of ``$`` garbage at ``--rate`` each;
 ``c``
-    JT/T 808 sub-package memory attack: ``--c-sources`` x 50 connections, 256-part messages
-    whose indexes are re-sent with ~2 KiB bodies, never completed;
+    JT/T 808 sub-package memory attack: ``--c-sources`` (4) x 50 connections, 256-part
+    messages whose indexes are re-sent with ~2 KiB bodies, never completed (more connections
+    only share the bytes the listener can read in the time among more of them);
 ``d``
     made-up-ID heartbeat connections filling places (``--d-sources`` x 50 connections), then
     a real (registered) tracker connects from a fresh address: is it served?
@@ -425,7 +426,9 @@ def special(result: Result) -> str:
         return f"real tracker NOT served ({late.get('error', '?')})"
     if result.name == "c" and result.attack.get("open_at_stop"):
         per = result.memory_peak / result.attack["open_at_stop"] / 1024
-        return f"{per:,.1f} KiB held per attacking connection open"
+        read = result.counters.get("traffic.bytes_in", 0.0)
+        share = f", {100 * result.memory_peak / read:.0f} % of the bytes read" if read else ""
+        return f"{per:,.1f} KiB held per attacking connection{share}"
     if result.name == "e":
         return (
             f"spoofed fixes delivered {result.spoofed}, "
@@ -560,7 +563,7 @@ def main() -> None:
     parser.add_argument("--interval", type=float, default=0.5, help="bystander report period")
     parser.add_argument("--rate", type=float, default=32768, help="bytes/s per connection")
     parser.add_argument("--connections", type=int, default=50, help="per attacking source")
-    parser.add_argument("--c-sources", type=int, default=20, help="scenario c: sources")
+    parser.add_argument("--c-sources", type=int, default=4, help="scenario c: sources")
     parser.add_argument("--d-sources", type=int, default=100, help="scenario d: sources")
     parser.add_argument(
         "--nofile",

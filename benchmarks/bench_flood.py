@@ -397,8 +397,10 @@ def say(text: str) -> None:
 
 
 def mib(value: float | None) -> str:
-    """Bytes as MiB, ``-`` for none."""
-    return "-" if value is None else f"{value / MIB:,.1f} MiB"
+    """Bytes as MiB (KiB under one MiB), ``-`` for none."""
+    if value is None:
+        return "-"
+    return f"{value / MIB:,.1f} MiB" if abs(value) >= MIB else f"{value / 1024:,.0f} KiB"
 
 
 def ack_figures(result: Result) -> tuple[str, str]:
@@ -536,7 +538,7 @@ def report(results: list[Result], args: argparse.Namespace, pinned: bool) -> Non
     for result in results:
         print(f"{TITLES[result.name]}: GC {result.gc_detail}")
         nonzero = {key: value for key, value in result.counters.items() if value}
-        print("  listener counters: " + ", ".join(f"{k}={v:g}" for k, v in nonzero.items()))
+        print("  listener counters: " + ", ".join(f"{k}={v:,.0f}" for k, v in nonzero.items()))
         if result.exceptions:
             print(f"  loop exception handler: {result.exception_text} (x{result.exceptions:,})")
     print()

@@ -699,7 +699,7 @@ def report(results: Results, args: argparse.Namespace, pinned: bool) -> bool:
     print("Garbage collections, steady:", results.gc.detail(steady))
     print("Garbage collections, burst: ", results.gc.detail(burst))
     nonzero = {key: value for key, value in results.counters.items() if value}
-    print("Listener counters:", ", ".join(f"{key}={value:g}" for key, value in nonzero.items()))
+    print("Listener counters:", ", ".join(f"{key}={value:,.0f}" for key, value in nonzero.items()))
     print("Steady writes by entity:", _keys(writes_by_phase["steady"]))
     print("Burst writes by entity: ", _keys(burst_keys))
     if results.rejected or results.reconnects or results.closed:

@@ -30,11 +30,12 @@ Roles and what they send:
     with its own made-up ID, then holding the connection without a word.
 ``attack e``
     One connection claiming the ID ``--spoof`` (a live bystander's) from another address:
-    an H02 ``V1`` at a made-up position every half second; reconnects a second after being
-    closed (the ping-pong of a spoofer against the real tracker).
+    an H02 ``V1`` at a made-up position every half second (the ping-pong of a spoofer
+    against the real tracker, which reconnects a second after it is closed).
 
-Every attacker reads and throws away what the listener answers, and reconnects at once
-when closed (counted), so the pressure stays up.
+Every attacker reads and throws away what the listener answers. Except in scenario d, it
+reconnects at once when closed (counted), so the pressure stays up; a connection of
+scenario d that is closed or refused stays away (its place is what it was holding).
 """
 
 from __future__ import annotations
@@ -382,7 +383,7 @@ def heartbeat_stream(ident: str) -> Iterator[bytes]:
 
 
 def spoof_stream(ident: str) -> Iterator[bytes]:
-    """A V1 at the spoofer's made-up position (paced at ``SPOOF_RATE`` frames a second)."""
+    """V1 frames at the spoofer's made-up position (sent ``SPOOF_RATE`` a second)."""
     while True:
         yield v1(ident, SPOOF_LATITUDE, time.time())
 

@@ -8,8 +8,8 @@ import contextlib
 import socket
 from typing import Final
 
-from custom_components.sinotrack.listener import Listener
-from custom_components.sinotrack.protocol import Message, message as p
+from custom_components.sinotrack.listener import IPNetwork, Listener
+from custom_components.sinotrack.protocol import Message, TrackerSettings, message as p
 from tools.simulator import Fix, SimulatedTracker, WireProtocol
 from tools.simulator.frames import h02_binary_position
 
@@ -25,11 +25,26 @@ async def until(predicate: Callable[[], bool], timeout: float = WAIT) -> None:  
 
 
 class Sink:
-    """A TrackerSink that records what it is given."""
+    """A TrackerSink that records what it is given; ``networks``: its allowed networks."""
 
-    def __init__(self) -> None:
+    def __init__(self, networks: tuple[IPNetwork, ...] = ()) -> None:
         self.messages: list[Message] = []
         self.connections: list[tuple[bool, str | None]] = []
+        self.networks = networks
+        self.settings = TrackerSettings()
+
+    def tracker_settings(self) -> TrackerSettings:
+        return self.settings
+
+    @property
+    def allowed_networks(self) -> tuple[IPNetwork, ...]:
+        return self.networks
+
+    def auth_code_issued(self, code: str) -> None:
+        self.settings = TrackerSettings(self.settings.jt808_utc_offset, code)
+
+    def registration_refused(self, peer: str) -> None:
+        """Nothing to record."""
 
     def handle_messages(self, messages: list[Message]) -> None:
         self.messages.extend(messages)
@@ -43,7 +58,8 @@ class Sink:
 
 
 class Bystanders:
-    """Well-behaved simulated trackers, one per protocol, reporting while a test attacks.
+    """Well-behaved simulated trackers, one per protocol, reporting while a test attacks
+    (every 0.2 s by default: the most a real device sends, under the listener's frame rate).
 
     ``check()`` stops them and asserts that each was served all along: one connection
     (never closed, never replaced), every position it sent decoded and delivered.
@@ -55,7 +71,7 @@ class Bystanders:
         WireProtocol.JT808: "13912340003",
     }
 
-    def __init__(self, listener: Listener, interval: float = 0.05) -> None:
+    def __init__(self, listener: Listener, interval: float = 0.2) -> None:
         self.listener = listener
         self.sinks: dict[str, Sink] = {}
         self.trackers: list[SimulatedTracker] = []

@@ -54,7 +54,7 @@ def listener_timers(loop: asyncio.AbstractEventLoop) -> list[asyncio.TimerHandle
         if (
             not handle.cancelled()
             and owner is not None
-            and type(owner).__module__.endswith(".listener")
+            and ".sinotrack.listener" in type(owner).__module__
         ):
             timers.append(handle)
     return timers

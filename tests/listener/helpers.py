@@ -10,8 +10,8 @@ import time
 
 import pytest
 
-from custom_components.sinotrack.listener import Listener
-from custom_components.sinotrack.protocol import Message, jt808
+from custom_components.sinotrack.listener import IPNetwork, Listener
+from custom_components.sinotrack.protocol import Message, TrackerSettings, jt808
 from custom_components.sinotrack.protocol.message import utc_fields
 
 # -- frames (SPEC.md) --------------------------------------------------------------------------
@@ -79,8 +79,26 @@ def jt808_register(serial: int = 0) -> bytes:
     return jt808_frame(0x0100, serial, JT808_REGISTER_BODY)
 
 
-def jt808_auth(serial: int = 1) -> bytes:
-    return jt808_frame(0x0102, serial, JT808_ID.encode())
+def jt808_auth(serial: int = 1, code: str = JT808_ID) -> bytes:
+    """A 0x0102 authentication with ``code`` (the one the 0x8100 issued, see issued_code)."""
+    return jt808_frame(0x0102, serial, code.encode())
+
+
+def issued_code(reply: bytes) -> str:
+    """The auth code a 0x8100 registration reply carries (body: serial, result 0, code)."""
+    msg_id, _, body = jt808_parse(reply)
+    assert msg_id == 0x8100
+    assert body[2] == 0, "registration not accepted"
+    return body[3:].decode()
+
+
+async def jt808_sign_in(client: Client) -> str:
+    """Register and authenticate ``client`` as JT808_ID (serials 0 and 1); the code issued."""
+    await client.send(jt808_register(0))
+    code = issued_code(await client.recv_jt808())
+    await client.send(jt808_auth(1, code))
+    assert jt808_parse(await client.recv_jt808())[0] == 0x8001
+    return code
 
 
 def jt808_location(serial: int = 2) -> bytes:
@@ -189,12 +207,32 @@ class Client:
 
 
 class RecordingSink:
-    """A TrackerSink that records what it is given."""
+    """A TrackerSink that records what it is given; ``settings`` and ``networks`` are its say."""
 
-    def __init__(self) -> None:
+    def __init__(
+        self, settings: TrackerSettings | None = None, networks: tuple[IPNetwork, ...] = ()
+    ) -> None:
         self.frames: list[list[Message]] = []
         self.messages: list[Message] = []
         self.connections: list[tuple[bool, str | None]] = []
+        self.settings = settings or TrackerSettings()
+        self.networks = networks
+        self.auth_codes: list[str] = []
+        self.refused_registrations: list[str] = []
+
+    def tracker_settings(self) -> TrackerSettings:
+        return self.settings
+
+    @property
+    def allowed_networks(self) -> tuple[IPNetwork, ...]:
+        return self.networks
+
+    def auth_code_issued(self, code: str) -> None:
+        self.auth_codes.append(code)
+        self.settings = TrackerSettings(self.settings.jt808_utc_offset, code)
+
+    def registration_refused(self, peer: str) -> None:
+        self.refused_registrations.append(peer)
 
     def handle_messages(self, messages: list[Message]) -> None:
         self.frames.append(messages)
@@ -211,8 +249,7 @@ class OffsetSink(RecordingSink):
     """A sink with its own JT/T 808 clock offset."""
 
     def __init__(self, jt808_utc_offset: float) -> None:
-        super().__init__()
-        self.jt808_utc_offset = jt808_utc_offset
+        super().__init__(TrackerSettings(jt808_utc_offset=jt808_utc_offset))
 
 
 def now() -> float:

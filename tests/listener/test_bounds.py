@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import resource
+
 import pytest
 
 from custom_components.sinotrack.listener import (
     Listener,
     ListenerClosedError,
     ListenerConfig,
+    default_max_connections,
 )
 from custom_components.sinotrack.protocol import Command, CommandKind, jt808
 
@@ -23,6 +26,11 @@ from .helpers import H02_ID, JT808_TERMINAL, RecordingSink, h02_v1, until
         ("max_read_rate", -1, "max_read_rate must not be negative"),
         ("max_connections_per_source", -5, "max_connections_per_source must not be negative"),
         ("jt808_utc_offset", 15.0, r"between -12 and \+14 hours"),
+        ("memory_budget", 0, "memory_budget must be at least 1"),
+        ("loop_read_budget", 0, "loop_read_budget must be at least 1"),
+        ("max_frame_rate", -1, "max_frame_rate must not be negative"),
+        ("takeover_silence", 0, "takeover_silence must be positive"),
+        ("discoveries_per_source", -1, "discoveries_per_source must not be negative"),
     ],
 )
 def test_impossible_limits_are_refused(field: str, value: float, message: str) -> None:
@@ -82,7 +90,7 @@ async def test_checksum_mismatch_is_accepted_and_counted(
 async def test_a_failing_discovery_callback_does_not_break_the_listener(
     make_listener: ListenerFactory, connect: ClientFactory
 ) -> None:
-    listener = await make_listener()
+    listener = await make_listener(discovery_delay=0)  # offered at its first good frame
     seen: list[str] = []
 
     def callback(ident: str, protocol: str, peer: str) -> None:
@@ -97,3 +105,27 @@ async def test_a_failing_discovery_callback_does_not_break_the_listener(
     # The connection is still served.
     await client.send(h02_v1())
     assert (await client.recv_text()).startswith(f"*HQ,{H02_ID},V4,V1,".encode())
+
+
+@pytest.mark.parametrize(
+    ("soft", "expected"),
+    [(1024, 256), (2048, 768), (4096, 1792), (1_048_576, 4000), (resource.RLIM_INFINITY, 4000)],
+)
+def test_the_connection_cap_leaves_descriptors_to_the_rest_of_the_process(
+    monkeypatch: pytest.MonkeyPatch, soft: int, expected: int
+) -> None:
+    """512 descriptors for Home Assistant, half the rest for trackers, at most 4,000."""
+    monkeypatch.setattr(resource, "getrlimit", lambda _which: (soft, resource.RLIM_INFINITY))
+    assert default_max_connections() == expected
+    assert ListenerConfig().max_connections == expected
+
+
+def test_every_limit_is_in_the_diagnostics() -> None:
+    config = ListenerConfig(port=0)
+    shown = config.as_dict()
+    assert shown["memory_budget"] == 4 * 1024 * 1024
+    assert shown["max_frame_rate"] == 5.0
+    assert shown["takeover_silence"] == 120.0
+    assert shown["discovery_delay"] == 30.0
+    assert shown["discoveries_per_source"] == 3
+    assert shown["per_source_exempt"] == ["127.0.0.0/8", "::1/128"]

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import pytest
 
 from custom_components.sinotrack.listener import (
+    MAX_WAITING_COMMANDS,
     CommandExpiredError,
+    CommandQueueFullError,
     CommandTimeoutError,
     Listener,
     ListenerClosedError,
@@ -25,11 +28,13 @@ from .helpers import (
     RecordingSink,
     h02_htbt,
     h02_v1,
+    issued_code,
     jt808_auth,
     jt808_frame,
     jt808_location,
     jt808_parse,
     jt808_register,
+    jt808_sign_in,
     until,
 )
 
@@ -39,9 +44,9 @@ MILEAGE_REPLY = b"*HQ,4210051415,V4,S32,1234.5,164549#"
 
 
 async def _online_h02(
-    make_listener: ListenerFactory, connect: ClientFactory
+    make_listener: ListenerFactory, connect: ClientFactory, **config: Any
 ) -> tuple[Listener, RecordingSink, Client]:
-    listener = await make_listener()
+    listener = await make_listener(**config)
     sink = RecordingSink()
     listener.register(H02_ID, sink)
     client = await connect(listener.port)
@@ -73,6 +78,8 @@ async def test_h02_command_round_trip(
         "timed_out": 0,
         "expired": 0,
         "disconnected": 0,
+        "refused_queue_full": 0,
+        "replies_from_other_connection": 0,
         "waiting": 0,
     }
 
@@ -84,9 +91,7 @@ async def _online_jt808(
     sink = RecordingSink()
     listener.register(JT808_ID, sink)
     client = await connect(listener.port)
-    await client.send(jt808_register(0) + jt808_auth(1))
-    await client.recv_jt808()
-    await client.recv_jt808()
+    await jt808_sign_in(client)
     return listener, sink, client
 
 
@@ -211,12 +216,12 @@ async def test_queued_jt808_command_waits_for_authentication(
     )
     client = await connect(listener.port)
     await client.send(jt808_register(0))
-    assert jt808_parse(await client.recv_jt808())[0] == 0x8100
+    code = issued_code(await client.recv_jt808())
     await until(lambda: listener.is_connected(JT808_ID))
     for _ in range(10):
         await asyncio.sleep(0)
     assert listener.stats.commands_sent == 0  # registered, not yet authenticated
-    await client.send(jt808_auth(1))
+    await client.send(jt808_auth(1, code))
     assert jt808_parse(await client.recv_jt808())[0] == 0x8001
     msg_id, serial, body = jt808_parse(await client.recv_jt808())
     assert (msg_id, body) == (0x8105, b"\xf0")
@@ -263,9 +268,11 @@ async def test_disconnect_while_waiting_for_the_reply(
 async def test_reconnect_while_waiting_for_the_reply(
     make_listener: ListenerFactory, connect: ClientFactory
 ) -> None:
-    listener, _, client = await _online_h02(make_listener, connect)
+    # The tracker's old link went silent (takeover_silence) and it reconnected.
+    listener, _, client = await _online_h02(make_listener, connect, takeover_silence=0.05)
     task = asyncio.create_task(listener.send_command(H02_ID, MILEAGE, timeout=3))
     assert await client.recv_text() == MILEAGE_BYTES
+    await asyncio.sleep(0.1)
     again = await connect(listener.port)
     await again.send(h02_v1())
     with pytest.raises(TrackerDisconnectedError):
@@ -298,3 +305,35 @@ async def test_listener_closing_fails_waiting_commands(
     with pytest.raises(ListenerClosedError):
         await listener.send_command(H02_ID, MILEAGE)
     await client.wait_closed_by_server()
+
+
+async def test_at_most_twenty_commands_wait_for_a_tracker(
+    make_listener: ListenerFactory, connect: ClientFactory
+) -> None:
+    listener = await make_listener()
+    sink = RecordingSink()
+    listener.register(H02_ID, sink)
+    waiting = [
+        asyncio.create_task(
+            listener.send_command(H02_ID, MILEAGE, timeout=3, queue_if_offline=True)
+        )
+        for _ in range(MAX_WAITING_COMMANDS)
+    ]
+    await until(lambda: listener.diagnostics()["commands"]["waiting"] == MAX_WAITING_COMMANDS)
+    assert MAX_WAITING_COMMANDS == 20
+    with pytest.raises(CommandQueueFullError, match="20 commands already wait"):
+        await listener.send_command(H02_ID, MILEAGE, queue_if_offline=True)
+    assert listener.diagnostics()["commands"]["refused_queue_full"] == 1
+    # The tracker connects: the first waiting command goes out, one place frees.
+    client = await connect(listener.port)
+    await client.send(h02_v1())
+    await client.recv_text()
+    assert await client.recv_text() == MILEAGE_BYTES
+    await client.send(MILEAGE_REPLY)
+    await waiting[0]
+    extra = asyncio.create_task(
+        listener.send_command(H02_ID, MILEAGE, timeout=3, queue_if_offline=True)
+    )
+    for task in [*waiting[1:], extra]:
+        task.cancel()
+    await asyncio.gather(*waiting[1:], extra, return_exceptions=True)

@@ -7,6 +7,7 @@ import contextlib
 import errno
 from pathlib import Path
 import socket
+from typing import Any
 
 import pytest
 
@@ -147,6 +148,45 @@ async def test_ipv6_and_both_families_on_one_port(
         each = await connect(port, host=host)
         await each.send(h02_htbt("7"))
         assert await each.recv_text() == h02_htbt("7")
+
+
+@pytest.mark.skipif(not _ipv6_loopback(), reason="no IPv6 loopback")
+async def test_all_addresses_means_ipv4_and_ipv6(
+    make_listener: ListenerFactory, connect: ClientFactory
+) -> None:
+    """``::`` is one dual-stack socket: an IPv4 tracker is served, and seen as IPv4."""
+    listener = await make_listener(host="::")
+    sink = RecordingSink()
+    listener.register(H02_ID, sink)
+    v4 = await connect(listener.port, host="127.0.0.1")
+    await v4.send(h02_v1())
+    assert (await v4.recv_text()).startswith(b"*HQ,4210051415,V4,V1,")
+    assert sink.connections == [(True, v4.peer)]
+    assert v4.peer.startswith("127.0.0.1:")
+    assert listener.peer(H02_ID) == v4.peer
+    v6 = await connect(listener.port, host="::1")
+    await v6.send(h02_htbt("7"))
+    assert await v6.recv_text() == h02_htbt("7")
+    assert [host for host, _ in listener.addresses] == ["::"]
+
+
+async def test_all_addresses_on_a_host_without_ipv6_is_all_ipv4(
+    make_listener: ListenerFactory, connect: ClientFactory
+) -> None:
+    real_socket = socket.socket
+
+    def without_ipv6(family: int = socket.AF_INET, *args: Any, **kwargs: Any) -> socket.socket:
+        if family == socket.AF_INET6:
+            raise OSError(errno.EAFNOSUPPORT, "Address family not supported by protocol")
+        return real_socket(family, *args, **kwargs)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(socket, "socket", without_ipv6)
+        listener = await make_listener(host="::")
+    assert [host for host, _ in listener.addresses] == ["0.0.0.0"]
+    client = await connect(listener.port)
+    await client.send(h02_htbt("7"))
+    assert await client.recv_text() == h02_htbt("7")
 
 
 def _open_fds() -> int | None:

@@ -12,6 +12,7 @@ from custom_components.sinotrack.listener import (
     CLOSED_GARBAGE,
     CLOSED_HANDSHAKE,
     CLOSED_IDLE,
+    CLOSED_MEMORY,
     CLOSED_NOT_READING,
     REFUSED_NOT_ALLOWED,
     REFUSED_TOO_MANY,
@@ -126,7 +127,7 @@ async def test_idle_connection_is_closed(
 async def test_peer_that_never_reads_is_closed(
     make_listener: ListenerFactory, connect: ClientFactory
 ) -> None:
-    listener = await make_listener(max_write_buffer=4096)
+    listener = await make_listener(max_write_buffer=4096, max_frame_rate=0)
     raw = socket.socket()
     raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1024)
     raw.setblocking(False)
@@ -136,9 +137,9 @@ async def test_peer_that_never_reads_is_closed(
     try:
         await until(lambda: listener.connection_count == 1)
         # Shrink the server's kernel send buffer so that its own buffer fills quickly.
-        (session,) = listener._connections
-        assert session.transport is not None
-        session.transport.get_extra_info("socket").setsockopt(
+        (session,) = listener.admission.connections
+        assert session._transport is not None
+        session._transport.get_extra_info("socket").setsockopt(
             socket.SOL_SOCKET, socket.SO_SNDBUF, 4096
         )
         with contextlib.suppress(ConnectionError):
@@ -154,15 +155,20 @@ async def test_peer_that_never_reads_is_closed(
 
 async def test_connection_cap(make_listener: ListenerFactory, connect: ClientFactory) -> None:
     listener = await make_listener(max_connections=2)
+    for ident in ("1", "2"):
+        listener.register(ident, RecordingSink())
     first = await connect(listener.port)
     second = await connect(listener.port)
-    await until(lambda: listener.connection_count == 2)
+    for client, ident in ((first, "1"), (second, "2")):
+        await client.send(h02_htbt(ident))
+        assert await client.recv_text() == h02_htbt(ident)
+    # Both places hold configured trackers: nothing to evict, the newcomer is refused.
     third = await connect(listener.port)
     await third.wait_closed_by_server()
     assert listener.stats.refused == {REFUSED_TOO_MANY: 1}
-    for client in (first, second):
-        await client.send(h02_htbt())
-        assert await client.recv_text() == h02_htbt()
+    for client, ident in ((first, "1"), (second, "2")):
+        await client.send(h02_htbt(ident))
+        assert await client.recv_text() == h02_htbt(ident)
     await first.close()
     await until(lambda: listener.connection_count == 1)
     fourth = await connect(listener.port)
@@ -234,3 +240,64 @@ def test_config_validation() -> None:
     with pytest.raises(ValueError, match="does not appear to be"):
         parse_networks(["not a network"])
     assert ListenerConfig().sweep_interval == 5.0
+
+
+async def test_memory_budget_closes_unknown_holders_and_pauses_configured_ones(
+    make_listener: ListenerFactory, connect: ClientFactory
+) -> None:
+    listener = await make_listener(memory_budget=3000)
+    sink = RecordingSink()
+    listener.register(H02_ID, sink)
+    tracker = await connect(listener.port)
+    await tracker.send(h02_v1())
+    await tracker.recv_text()
+    partial = b"*HQ," + H02_ID.encode() + b",V1," + b"1" * 2500  # no '#' yet: held
+    await tracker.send(partial)
+    await until(lambda: listener.admission.held >= 2500)
+
+    # Someone else's partial frame takes the listener over its budget: closed, not the tracker.
+    stranger = await connect(listener.port)
+    await stranger.send(h02_htbt("77") + b"*HQ,77,V1," + b"2" * 2000)
+    await stranger.wait_closed_by_server()
+    assert listener.stats.memory_closed == 1
+    assert listener.stats.closed == {CLOSED_MEMORY: 1}
+    assert listener.admission.held <= 3000
+
+    # The configured tracker going over it alone: its reads pause (for a second at a time),
+    # it is not closed; the end of its (malformed) frame arrives, then a heartbeat: answered.
+    await tracker.send(b"3" * 1000)
+    await until(lambda: listener.stats.memory_paused >= 1)
+    await tracker.send(b",#" + h02_htbt())
+    assert await tracker.recv_text() == h02_htbt()
+    await until(lambda: listener.admission.held == 0)
+    assert listener.is_connected(H02_ID)
+    assert listener.diagnostics()["memory"]["closed"] == 1
+
+
+async def test_a_connection_reads_little_before_its_first_good_frame(
+    make_listener: ListenerFactory, connect: ClientFactory
+) -> None:
+    listener = await make_listener(unidentified_read_size=1024)
+    client = await connect(listener.port)
+    await client.send(GARBAGE[:3000] + h02_htbt())
+    assert await client.recv_text() == h02_htbt()
+    # 3,000 bytes of garbage took three reads at least (1 KiB each), not one of 16 KiB.
+    assert listener.stats.reads >= 3
+
+
+async def test_the_loop_iteration_budget_is_shared(
+    make_listener: ListenerFactory, connect: ClientFactory
+) -> None:
+    listener = await make_listener(loop_read_budget=2048, max_frame_rate=0)
+    sinks = {f"42100006{n:02d}": RecordingSink() for n in range(4)}
+    clients = []
+    for ident, sink in sinks.items():
+        listener.register(ident, sink)
+        client = await connect(listener.port)
+        await client.send(h02_v1(ident))
+        await client.recv_text()
+        clients.append(client)
+    await asyncio.gather(*(c.send(h02_v1(i) * 40) for c, i in zip(clients, sinks, strict=True)))
+    await until(lambda: all(len(sink.messages) == 41 for sink in sinks.values()))
+    assert listener.stats.iteration_deferred > 0
+    assert listener.stats.rejected_frames == 0

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 import pytest
 
 from custom_components.sinotrack.listener import TrackerAlreadyRegisteredError
+from custom_components.sinotrack.protocol import TrackerSettings
 
 from .conftest import ClientFactory, ListenerFactory
 from .helpers import (
@@ -20,11 +22,13 @@ from .helpers import (
     h02_htbt,
     h02_v1,
     h02_v1_replies,
+    issued_code,
     jt808_auth,
     jt808_general_response,
     jt808_location,
     jt808_parse,
     jt808_register,
+    jt808_sign_in,
     listener_warnings,
     now,
     until,
@@ -74,13 +78,14 @@ async def test_both_protocols_share_one_port(
     await jt.send(jt808_register(serial=0))
     await binary.send(H02_BINARY)
     await text.send(h02_v1())
-    await jt.send(jt808_auth(serial=1))
-    await jt.send(jt808_location(serial=2))
 
-    # 0x8100: device serial 0, result 0, the auth code (the ID); checksum 0x8C.
-    assert await jt.recv_jt808() == bytes.fromhex(
-        "7e8100000e013912345678000000000031333931323334353637388c7e"
-    )
+    # 0x8100: device serial 0, result 0, a new random auth code, stored by the sink.
+    registered = await jt.recv_jt808()
+    code = issued_code(registered)
+    assert jt808_parse(registered) == (0x8100, 0, b"\x00\x00\x00" + code.encode())
+    assert jt_sink.auth_codes == [code]
+    await jt.send(jt808_auth(serial=1, code=code))
+    await jt.send(jt808_location(serial=2))
     assert await jt.recv_jt808() == jt808_general_response(1, 0x0102, server_serial=1)
     assert await jt.recv_jt808() == bytes.fromhex("7e8001000501391234567800020002020000b67e")
     assert (await text.recv_text()).startswith(b"*HQ,4210051415,V4,V1,")
@@ -128,7 +133,9 @@ async def test_frames_split_byte_by_byte_or_coalesced(
     reads = listener.stats.reads
     await joined.send(stream("4210051416"))
     jt = await connect(listener.port)
-    await jt.send_bytewise(jt808_register(0) + jt808_auth(1) + jt808_location(2), listener)
+    await jt.send_bytewise(jt808_register(0), listener)
+    code = issued_code(await jt.recv_jt808())
+    await jt.send_bytewise(jt808_auth(1, code) + jt808_location(2), listener)
     binary_sink = RecordingSink()
     listener.register(H02_BINARY_ID, binary_sink)
     binary = await connect(listener.port)
@@ -138,8 +145,7 @@ async def test_frames_split_byte_by_byte_or_coalesced(
         assert (await client.recv_text()).startswith(b"*HQ,%s,V4,V1," % ident.encode())
         assert await client.recv_text() == b"*HQ,%s,HTBT#" % ident.encode()
         assert (await client.recv_text()).startswith(b"*HQ,%s,V4,V1," % ident.encode())
-    assert [jt808_parse(await jt.recv_jt808())[:2] for _ in range(3)] == [
-        (0x8100, 0),
+    assert [jt808_parse(await jt.recv_jt808())[:2] for _ in range(2)] == [
         (0x8001, 1),
         (0x8001, 2),
     ]
@@ -165,12 +171,14 @@ async def test_frames_split_byte_by_byte_or_coalesced(
 async def test_reconnect_replaces_the_session(
     make_listener: ListenerFactory, connect: ClientFactory
 ) -> None:
-    listener = await make_listener()
+    # The old link went silent for longer than takeover_silence (a dead link without a FIN).
+    listener = await make_listener(takeover_silence=0.05)
     sink = RecordingSink()
     listener.register(H02_ID, sink)
     first = await connect(listener.port)
     await first.send(h02_v1())
     await first.recv_text()
+    await asyncio.sleep(0.1)
 
     second = await connect(listener.port)
     await second.send(h02_v1())
@@ -197,12 +205,13 @@ async def test_reconnect_replaces_the_session(
 async def test_takeover_from_another_address_is_counted_and_logged(
     make_listener: ListenerFactory, connect: ClientFactory, caplog: pytest.LogCaptureFixture
 ) -> None:
-    listener = await make_listener()
+    listener = await make_listener(takeover_silence=0.05)
     sink = RecordingSink()
     listener.register(H02_ID, sink)
     first = await connect(listener.port)
     await first.send(h02_v1())
     await first.recv_text()
+    await asyncio.sleep(0.1)  # silent for longer than takeover_silence
     other = await connect(listener.port, source="127.0.0.2")
     with caplog.at_level(logging.WARNING):
         await other.send(h02_v1())
@@ -219,7 +228,7 @@ async def test_takeover_from_another_address_is_counted_and_logged(
 async def test_unknown_tracker_reported_once_and_ignored(
     make_listener: ListenerFactory, connect: ClientFactory
 ) -> None:
-    listener = await make_listener()
+    listener = await make_listener(discovery_delay=0)  # offered at its first good frame
     owned = RecordingSink()
     listener.register("1111111111", owned)
     reported: list[tuple[str, str, str]] = []
@@ -329,6 +338,9 @@ async def test_diagnostics_counters(make_listener: ListenerFactory, connect: Cli
     assert diagnostics["connections"] | {"refused": {}, "closed": {}} == {
         "current": 1,
         "identified": 1,
+        "unidentified": 0,
+        "unknown": 0,
+        "evicted": 0,
         "total": 1,
         "refused": {},
         "closed": {},
@@ -341,3 +353,89 @@ async def test_diagnostics_counters(make_listener: ListenerFactory, connect: Cli
     assert tracker["frames"] == 2
     assert diagnostics["trackers"] == {H02_ID: tracker}
     assert listener.tracker_diagnostics("999") is None
+
+
+async def test_the_device_is_answered_before_its_messages_are_handled(
+    make_listener: ListenerFactory, connect: ClientFactory
+) -> None:
+    """A busy sink never delays an ack: every reply of a read is written first."""
+    listener = await make_listener()
+    written_before: list[int] = []
+
+    class SlowSink(RecordingSink):
+        def handle_messages(self, messages: list[dict[str, object]]) -> None:
+            written_before.append(listener.stats.replies_sent)
+            super().handle_messages(messages)
+
+    listener.register(H02_ID, SlowSink())
+    client = await connect(listener.port)
+    await client.send(h02_v1() + h02_htbt() + h02_v1())
+    for _ in range(3):
+        await client.recv_text()
+    await until(lambda: len(written_before) == 3)
+    assert written_before == [3, 3, 3]
+
+
+async def test_sink_changed_applies_the_new_clock_offset_at_once(
+    make_listener: ListenerFactory, connect: ClientFactory
+) -> None:
+    listener = await make_listener()
+    sink = OffsetSink(jt808_utc_offset=0.0)
+    listener.register(JT808_ID, sink)
+    client = await connect(listener.port)
+    await client.send(jt808_location(serial=7))
+    await client.recv_jt808()
+    sink.settings = TrackerSettings(jt808_utc_offset=8.0)
+    listener.sink_changed(JT808_ID)
+    await client.send(jt808_location(serial=8))
+    await client.recv_jt808()
+    await until(lambda: len(sink.messages) == 2)
+    assert [m["timestamp"] for m in sink.messages] == [
+        JT808_LOCATION_UTC + 8 * 3600,
+        JT808_LOCATION_UTC,
+    ]
+
+
+async def test_jt808_auth_codes_reach_the_sink(
+    make_listener: ListenerFactory, connect: ClientFactory
+) -> None:
+    """Issued codes are stored by the sink; a second registration is refused and reported."""
+    listener = await make_listener()
+    sink = RecordingSink()
+    listener.register(JT808_ID, sink)
+    first = await connect(listener.port)
+    code = await jt808_sign_in(first)
+    assert sink.auth_codes == [code]
+    assert listener.diagnostics()["jt808_auth"]["codes_issued"] == 1
+    await first.close()
+    await until(lambda: not listener.is_connected(JT808_ID))
+
+    # Someone registering the same terminal later: "already registered", no code.
+    again = await connect(listener.port)
+    await again.send(jt808_register(0))
+    msg_id, _, body = jt808_parse(await again.recv_jt808())
+    assert (msg_id, body[2:]) == (0x8100, b"\x03")
+    await until(lambda: sink.refused_registrations == [again.peer])
+    # A wrong code is refused; the stored one is accepted.
+    await again.send(jt808_auth(1, "WRONG"))
+    assert jt808_parse(await again.recv_jt808())[2][-1] == 1  # 0x8001 failure
+    await again.send(jt808_auth(2, code))
+    assert jt808_parse(await again.recv_jt808())[2][-1] == 0
+    auth = listener.diagnostics()["jt808_auth"]
+    assert auth == {"codes_issued": 1, "refused": 1, "registrations_refused": 1}
+
+
+async def test_a_code_issued_before_the_entry_existed_is_handed_to_it(
+    make_listener: ListenerFactory, connect: ClientFactory
+) -> None:
+    """Discovery: the tracker registered while no entry owned it; the new entry stores it."""
+    listener = await make_listener()
+    client = await connect(listener.port)
+    code = await jt808_sign_in(client)
+    sink = RecordingSink()
+    listener.register(JT808_ID, sink)
+    assert sink.auth_codes == [code]
+    assert sink.connections == [(True, client.peer)]
+    await client.send(jt808_location(serial=2))
+    assert jt808_parse(await client.recv_jt808())[0] == 0x8001
+    await until(lambda: sink.types() == ["0x0200"])

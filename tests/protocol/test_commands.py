@@ -7,6 +7,7 @@ from typing import Final
 
 import pytest
 
+from custom_components.sinotrack import protocol
 from custom_components.sinotrack.protocol import (
     Command,
     CommandError,
@@ -238,3 +239,55 @@ def test_jt808_text_replies_do_not_complete_other_commands() -> None:
 def test_h02_encoded_does_not_match_jt808_messages() -> None:
     encoded = h02_connection().encode(Command(CommandKind.ENGINE_STOP), NOW)
     assert encoded.match(terminal_response(0, 0x8105, 0)) is None
+
+
+# --- engine payloads ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        "S20,000000,1,1",  # the H02 engine cut of the issue
+        "S20,000000,1,0",
+        "s20,000000,1,1",
+        " S20 ,000000,1,1",
+        "S 20,000000,1,1",
+        "S20",
+        "*HQ,4210051415,S20,000000,1,1#",
+        "RELAY,1#",
+        "relay,0#",
+        "Relay 1",
+        "RELAY",
+        "DYD,000000#",
+        "HFYD,000000#",
+        "5550000",  # ST-90x SMS: stop the engine (password 0000)
+        "9400000",  # resume
+        "555 0000",
+    ],
+)
+def test_engine_payloads(payload: str) -> None:
+    assert commands.is_engine_payload(payload)
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        "S32,000000,1",
+        "S71,000000,22,30",
+        "SCF,000000,0,0",
+        "CR",
+        "S200,1",
+        "RELAYS,1",
+        "5551234abc",
+        "8040000 1.2.3.4 5013",
+        "WHERE#",
+        "",
+        "*",
+    ],
+)
+def test_other_payloads(payload: str) -> None:
+    assert not commands.is_engine_payload(payload)
+
+
+def test_engine_payload_check_is_exported() -> None:
+    assert protocol.is_engine_payload is commands.is_engine_payload

@@ -498,16 +498,18 @@ def _check_location(message: Message, location: dict[str, Any]) -> None:
         assert message[GSM_SIGNAL] == fixed["rssi"]
 
 
-def _expected_jt808_reply(record: Record, ident: str) -> bytes | None:
+def _expected_jt808_reply(record: Record, code: str | None) -> bytes | None:
     """The reply to this frame on a fresh connection (serial 0, like Traccar's)."""
     derived = record["derived"]
     msg_id = int(derived["msg_id"], 16)
     terminal = derived["terminal_id_hex"]
     serial = derived["serial"].to_bytes(2)
     if msg_id == 0x0100:
-        # Traccar's auth code is the terminal number with its zeros; ours is the ID without
-        # them. Either works: the device only echoes the code back in 0x0102.
-        return jt808_frame(0x8100, terminal, 0, serial + b"\x00" + ident.encode())
+        # Traccar's auth code is the terminal number; ours is a random one issued here.
+        assert code is not None
+        assert len(code) == 16
+        assert code.isdigit()
+        return jt808_frame(0x8100, terminal, 0, serial + b"\x00" + code.encode())
     if msg_id in JT808_ACKNOWLEDGED:
         return jt808_frame(0x8001, terminal, 0, serial + msg_id.to_bytes(2) + b"\x00")
     assert msg_id in JT808_UNANSWERED
@@ -577,11 +579,19 @@ def test_jt808_frame(record: Record | None) -> None:
     wire_hex: str = record.get("frame_hex_wire") or record["frame_hex"]
     wire = bytes.fromhex(wire_hex)
     assert wire == b"\x7e" + jt808.escape(content) + b"\x7e"
-    events = TrackerConnection().feed(wire, NOW)
+    connection = TrackerConnection()
+    events = connection.feed(wire, NOW)
     assert len(events) == 1
     event = events[0]
     assert isinstance(event, Decoded)
-    assert event.messages == found
+    # Dates more than a day after the test's server clock are dropped (and counted).
+    future = [m for m in found if m.get(TIMESTAMP, 0) > NOW + 86_400]
+    expected = [{k: v for k, v in m.items() if k != TIMESTAMP or m not in future} for m in found]
+    assert event.messages == expected
+    assert event.dropped == len(future)
+    if future:
+        assert event.warning is not None
+        assert "ahead of the server clock" in event.warning
     # A wrong checksum or length is logged, not fatal (SPEC.md 4.1: Traccar does not check).
     if not frame.checksum_ok:
         assert event.warning is not None
@@ -589,9 +599,9 @@ def test_jt808_frame(record: Record | None) -> None:
     elif not frame.length_ok:
         assert event.warning is not None
         assert "length" in event.warning
-    else:
+    elif not future:
         assert event.warning is None
-    assert event.reply == _expected_jt808_reply(record, ident)
+    assert event.reply == _expected_jt808_reply(record, connection.auth_code)
 
 
 # --- framers -----------------------------------------------------------------------------------

@@ -6,7 +6,7 @@ import pytest
 
 from custom_components.sinotrack.protocol import DecodeError, TrackerConnection, h02, jt808
 
-from .helpers import item, jt808_frame, location_body, messages, rejected
+from .helpers import epoch, item, jt808_frame, location_body, messages, rejected
 
 NOW = 1_700_000_000.0
 TERMINAL = "009180271064"
@@ -29,7 +29,8 @@ def test_decoding_stays_right_past_the_bounded_caches() -> None:
             f"*HQ,4210051415,V1,120000,A,2235.1777,N,11357.8913,E,0.00,0,"
             f"{day:02d}{month:02d}{year:02d},{status:08X}#".encode()
         )
-    decoded = messages(connection.feed(b"".join(frames), NOW))
+    # The server clock is after the last date: no date is in the future.
+    decoded = messages(connection.feed(b"".join(frames), epoch("2025-01-01T00:00:00Z")))
     assert len(decoded) == 5000
     assert [m["vehicle.state.bitmask"] for m in decoded] == [0xFFFF0000 | i for i in range(5000)]
     last = decoded[-1]

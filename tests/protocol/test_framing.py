@@ -478,3 +478,57 @@ def test_binary_frame_through_the_connection() -> None:
     assert first.messages[0][SATELLITES] == 6
     assert first.reply is None
     assert second.messages[0][MESSAGE_TYPE] == "V1"
+
+
+# --- runs of garbage: one event each, cheap to skip ------------------------------------------------
+
+
+def _feed_in_reads(connection: TrackerConnection, data: bytes, read: int = 4096) -> list[Rejected]:
+    found: list[Rejected] = []
+    for offset in range(0, len(data), read):
+        found += rejected(connection.feed(data[offset : offset + read], NOW))
+    return found
+
+
+@pytest.mark.parametrize(
+    "junk",
+    [b"$" * 16384, b"*" * 16384, b"X" * 16384, b"$*X" * 5462, b"\x7e\x00" * 8192],
+    ids=["dollar", "star", "x", "markers", "jt808-short"],
+)
+def test_16_kib_of_garbage_is_a_handful_of_events(junk: bytes) -> None:
+    connection = TrackerConnection()
+    lead = JT_HEARTBEAT if junk[:1] == b"\x7e" else V1
+    assert messages(connection.feed(lead, NOW))
+    found = _feed_in_reads(connection, junk)
+    assert 1 <= len(found) <= 8  # at most about one per read, not one per byte
+    # The good frame after it is still found.
+    follow = JT_HEARTBEAT if lead is JT_HEARTBEAT else V1
+    assert messages(connection.feed(follow, NOW) + connection.flush(NOW))
+
+
+def test_dollar_garbage_in_one_read_is_one_event() -> None:
+    connection = TrackerConnection()
+    events = connection.feed(V1 + b"$" * 16384 + V1, NOW)
+    assert [type(event).__name__ for event in events] == ["Decoded", "Rejected", "Decoded"]
+    assert rejected(events)[0].size == 16384
+
+
+def test_dollar_garbage_before_detection_is_one_event() -> None:
+    framer = Framer()
+    out = framer.feed(b"$" * 16384 + V1)
+    assert len(skipped(out)) == 1
+    assert [frame.data for frame in frames(out)] == [V1]
+
+
+def test_binary_frame_inside_star_garbage_is_found() -> None:
+    # A run of '*' with no '#' is skipped at once, but not a binary frame within it.
+    out = Framer("h02").feed(b"*" * 5000 + BIN32 + b"*" * 5000 + V1)
+    assert [frame.data for frame in frames(out)] == [BIN32, V1]
+    assert len(skipped(out)) == 2
+
+
+def test_random_garbage_between_frames_is_one_event_per_run() -> None:
+    junk = bytes(range(256)).replace(b"#", b"") * 16  # every byte value but '#': no text frame
+    out = Framer("h02").feed(V1 + junk + V1)
+    assert [frame.data for frame in frames(out)] == [V1, V1]
+    assert len(skipped(out)) <= 4

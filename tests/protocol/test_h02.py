@@ -6,7 +6,14 @@ from typing import Final
 
 import pytest
 
-from custom_components.sinotrack.protocol import DecodeError, Message, ProtocolError, h02
+from custom_components.sinotrack.protocol import (
+    Decoded,
+    DecodeError,
+    Message,
+    ProtocolError,
+    TrackerConnection,
+    h02,
+)
 from custom_components.sinotrack.protocol.message import (
     ALTITUDE,
     ARCHIVE,
@@ -828,3 +835,62 @@ def test_binary_status_word_is_the_text_status_word() -> None:
     text = status_message(status)
     names: set[str] = {*STATUS_NAMES, IGNITION, STATE_BITMASK}
     assert {name: binary[name] for name in names} == {name: text[name] for name in names}
+
+
+# --- BC: dates by arithmetic, segments capped ------------------------------------------------------
+
+BC_SEGMENT: Final = (
+    "A,2235.1777,N,11357.8913,E,000.00,000,{day:02d}123456,FFFFFBFF,460,00,9520,3671"
+)
+
+
+@pytest.mark.parametrize(
+    ("now", "day", "expected"),
+    [
+        ("2025-03-01T00:00:00Z", 31, "2025-01-31T12:34:56Z"),  # February has no 31st
+        ("2025-03-01T00:00:00Z", 29, "2025-01-29T12:34:56Z"),  # not a leap year
+        ("2024-03-01T00:00:00Z", 29, "2024-02-29T12:34:56Z"),  # a leap year
+        ("2025-05-01T00:00:00Z", 31, "2025-03-31T12:34:56Z"),  # April has 30 days
+        ("2025-01-02T00:00:00Z", 31, "2024-12-31T12:34:56Z"),  # across the year
+        ("2025-01-02T00:00:00Z", 2, "2025-01-02T12:34:56Z"),  # today
+        ("2025-01-02T00:00:00Z", 1, "2025-01-01T12:34:56Z"),  # earlier this month
+        ("2000-03-01T00:00:00Z", 29, "2000-02-29T12:34:56Z"),  # 2000: a leap year
+        ("2100-03-01T00:00:00Z", 29, "2100-01-29T12:34:56Z"),  # 2100: not one
+    ],
+)
+def test_blind_spot_dates(now: str, day: int, expected: str) -> None:
+    frame = f"*HQ,{ID},BC,123456,1,{BC_SEGMENT.format(day=day)}#".encode()
+    (message,) = h02.decode_text(frame, epoch(now))
+    assert message[TIMESTAMP] == epoch(expected)
+
+
+@pytest.mark.parametrize("day", [0, 32, 99])
+def test_blind_spot_impossible_day_gives_no_timestamp(day: int) -> None:
+    frame = f"*HQ,{ID},BC,123456,1,{BC_SEGMENT.format(day=day)}#".encode()
+    (message,) = h02.decode_text(frame, NOW)
+    assert TIMESTAMP not in message
+
+
+def test_blind_spot_segments_are_capped() -> None:
+    count = h02.MAX_BATCH_SEGMENTS + 10
+    segments = ";".join(BC_SEGMENT.format(day=1 + index % 28) for index in range(count))
+    frame = f"*HQ,{ID},BC,123456,{count},{segments}#".encode()
+    connection = TrackerConnection(max_frame=len(frame) + 1)
+    (event,) = connection.feed(frame, NOW)
+    assert isinstance(event, Decoded)
+    assert len(event.messages) == h02.MAX_BATCH_SEGMENTS
+    assert event.warning is not None
+    assert f"{count} segments" in event.warning
+    assert "10 after the first" in event.warning
+
+
+def test_blind_spot_batch_of_the_default_frame_size_is_not_capped() -> None:
+    # The shortest segments that fit the default 4 KiB frame are all decoded.
+    segment = "A,2235.1777,N,11357.8913,E,0,0,01123456,FFFFFBFF"
+    count = (4096 - 40) // (len(segment) + 1)
+    frame = f"*HQ,{ID},BC,123456,{count},{';'.join([segment] * count)}#".encode()
+    assert len(frame) <= 4096
+    (event,) = TrackerConnection().feed(frame, NOW)
+    assert isinstance(event, Decoded)
+    assert len(event.messages) == count
+    assert event.warning is None

@@ -7,11 +7,13 @@ from typing import Final
 import pytest
 
 from custom_components.sinotrack.protocol import (
+    AuthEvent,
     Decoded,
     DecodeError,
     FrameError,
     Message,
     ProtocolError,
+    Rejected,
     TrackerConnection,
     jt808,
 )
@@ -435,7 +437,8 @@ def register_body_2013() -> bytes:
 
 
 def test_register_2013() -> None:
-    event = feed(jt808_frame(0x0100, TERMINAL, 0x24, register_body_2013()))
+    connection = TrackerConnection()
+    event = feed(jt808_frame(0x0100, TERMINAL, 0x24, register_body_2013()), connection)
     message = event.messages[0]
     assert message[MESSAGE_TYPE] == "0x0100"
     assert message["province.id"] == 44
@@ -446,9 +449,12 @@ def test_register_2013() -> None:
     assert message["vehicle.plate.color"] == 1
     assert message["vehicle.plate"] == "粤B88888"
     assert not any(key in message for key in POSITION_KEYS)
-    # 0x8100: the device's serial, result 0 (success), then the auth code.
-    body = (0x24).to_bytes(2, "big") + b"\x00" + ID.encode()
+    # 0x8100: the device's serial, result 0 (success), then the auth code issued.
+    code = connection.auth_code
+    assert code is not None
+    body = (0x24).to_bytes(2, "big") + b"\x00" + code.encode()
     assert event.reply == jt808_frame(0x8100, TERMINAL, 0, body)
+    assert event.auth is AuthEvent.ISSUED
 
 
 def test_register_2011() -> None:
@@ -467,14 +473,15 @@ def test_register_2019() -> None:
         + b"A1B2C3".ljust(30, b"\x00")
         + b"\x00"
     )
-    event = feed(jt808_frame(0x0100, TERMINAL_2019, 5, body, version=1))
+    connection = TrackerConnection()
+    event = feed(jt808_frame(0x0100, TERMINAL_2019, 5, body, version=1), connection)
     message = event.messages[0]
     assert message[IDENT] == ID
     assert message["manufacturer.code"] == "SINOTRACK"
     assert message["device.model"] == "ST-903"
     assert message["manufacturer.device.code"] == "A1B2C3"
     # The reply keeps the 2019 header: version flag, version byte, 10-byte terminal number.
-    reply = b"\x00\x05\x00" + ID.encode()
+    reply = b"\x00\x05\x00" + str(connection.auth_code).encode()
     assert event.reply == jt808_frame(0x8100, TERMINAL_2019, 0, reply, version=1)
 
 
@@ -649,3 +656,79 @@ def test_too_many_sub_packages_are_rejected() -> None:
     frame = jt808_frame(0x0200, TERMINAL, 1, b"x", packet=(1000, 1))
     events = TrackerConnection().feed(frame, NOW)
     assert [type(event).__name__ for event in events] == ["Rejected"]
+
+
+def test_resent_sub_packages_are_counted_at_their_new_size() -> None:
+    # Each index first with one byte, then again with a full 1,023-byte body: the stored
+    # total follows the replacements and stays under the limit.
+    connection = TrackerConnection()
+    serial = 0
+    for size in (1, 1023):
+        for index in range(1, 256):
+            serial += 1
+            frame = jt808_frame(0x0200, TERMINAL, serial, b"x" * size, packet=(256, index))
+            connection.feed(frame, NOW)
+            assert connection.held_bytes <= jt808.Reassembler.MAX_BYTES
+    assert connection.held_bytes < 64 * 1023  # the message over the limit was dropped
+
+
+def test_held_bytes_is_exact() -> None:
+    connection = TrackerConnection()
+    feed(jt808_frame(0x0200, TERMINAL, 1, b"a" * 100, packet=(3, 1)), connection)
+    feed(jt808_frame(0x0200, TERMINAL, 2, b"b" * 300, packet=(3, 2)), connection)
+    assert connection.held_bytes == 400
+    feed(jt808_frame(0x0200, TERMINAL, 3, b"c" * 50, packet=(3, 1)), connection)  # replaced
+    assert connection.held_bytes == 350
+    connection.feed(jt808_frame(0x0200, TERMINAL, 4, b"d" * 20, packet=(3, 2))[:30], NOW)
+    assert connection.held_bytes == 350 + 30  # and the partial frame the framer holds
+
+
+def test_sub_package_body_over_1023_bytes_is_rejected() -> None:
+    connection = TrackerConnection()
+    # 1,100 bytes without 0x7E/0x7D fit the framer's limit; the standard allows 1,023.
+    events = connection.feed(jt808_frame(0x0200, TERMINAL, 1, b"y" * 1100, packet=(2, 1)), NOW)
+    assert [type(event).__name__ for event in events] == ["Rejected"]
+    assert isinstance(events[0], Rejected)
+    assert "1023" in events[0].reason
+    assert connection.held_bytes == 0
+
+
+def test_incomplete_message_expires_after_60_s_on_feed() -> None:
+    _, first, second = split_location()
+    connection = TrackerConnection()
+    feed(jt808_frame(0x0200, TERMINAL, 1, first, packet=(2, 1)), connection)
+    assert connection.held_bytes == len(first)
+    events = connection.feed(jt808_frame(0x0200, TERMINAL, 2, second, packet=(2, 2)), NOW + 61)
+    assert [type(event).__name__ for event in events] == ["Rejected", "Decoded"]
+    assert isinstance(events[0], Rejected)
+    assert "expired" in events[0].reason
+    # The second part alone completes nothing; it waits (and expires in turn).
+    assert isinstance(events[1], Decoded)
+    assert events[1].messages == []
+    assert connection.held_bytes == len(second)
+
+
+def test_incomplete_message_completed_within_60_s() -> None:
+    _, first, second = split_location()
+    connection = TrackerConnection()
+    feed(jt808_frame(0x0200, TERMINAL, 1, first, packet=(2, 1)), connection)
+    event = feed(jt808_frame(0x0200, TERMINAL, 2, second, packet=(2, 2)), connection, NOW + 59)
+    assert len(event.messages) == 1
+    assert connection.held_bytes == 0
+
+
+def test_expire_drops_an_incomplete_message() -> None:
+    _, first, _ = split_location()
+    connection = TrackerConnection()
+    feed(jt808_frame(0x0200, TERMINAL, 1, first, packet=(2, 1)), connection)
+    connection.expire(NOW + 30)
+    assert connection.held_bytes == len(first)
+    connection.expire(NOW + 60.5)
+    assert connection.held_bytes == 0
+
+
+def test_one_message_in_progress_per_connection() -> None:
+    connection = TrackerConnection()
+    for msg_id in (0x0200, 0x0704, 0x0900, 0x0200):
+        connection.feed(jt808_frame(msg_id, TERMINAL, 1, b"p" * 1000, packet=(9, 1)), NOW)
+        assert connection.held_bytes == 1000

@@ -23,6 +23,7 @@ from custom_components.sinotrack.protocol import (
     h02,
     jt808,
 )
+from custom_components.sinotrack.protocol.limits import DROPPED, MAX_FUTURE, RANGES
 
 from .helpers import (
     NOW,
@@ -295,3 +296,85 @@ def test_framer_output_does_not_depend_on_the_cuts(frames: list[bytes], cuts: li
         start = max(start, cut)
     assert pieces == whole
     assert framer.buffered == 0
+
+
+# --- every value that comes out is plausible --------------------------------------------------------
+
+
+def assert_plausible(events: list[Event], now: float = NOW) -> None:
+    """Every decoded value within its range (limits.RANGES), no date a day ahead of ``now``."""
+    for event in events:
+        if not isinstance(event, Decoded):
+            continue
+        for message in event.messages:
+            assert DROPPED not in message
+            for key, bounds in RANGES.items():
+                value = message.get(key)
+                if value is not None:
+                    assert bounds.low <= value <= bounds.high, (key, value, message)
+            stamp = message.get("timestamp")
+            assert stamp is None or stamp <= now + MAX_FUTURE
+
+
+number = st.one_of(
+    st.integers(min_value=-(10**6), max_value=10**6).map(str),
+    st.integers(min_value=0, max_value=60).map(lambda size: "9" * size),
+    st.sampled_from(["", "1e9", "nan", "inf", "-0", "99.999", "FFFFFFFF", "1_000"]),
+)
+
+
+@given(
+    template=st.sampled_from(H02_FRAMES[:11]),
+    replacements=st.lists(st.tuples(st.integers(0, 40), number), max_size=6),
+)
+def test_h02_text_with_implausible_numbers_gives_plausible_values(
+    template: bytes, replacements: list[tuple[int, str]]
+) -> None:
+    fields = template.decode("latin-1").split(",")
+    for index, value in replacements:
+        position = 3 + index % max(1, len(fields) - 3)
+        fields[position] = value
+    connection = TrackerConnection()
+    assert_plausible(connection.feed(",".join(fields).encode("latin-1"), NOW))
+
+
+@given(
+    altitude=st.integers(-32768, 32767),
+    speed=st.integers(0, 65535),
+    direction=st.integers(0, 65535),
+    items=st.lists(
+        st.tuples(
+            st.sampled_from(
+                [0x01, 0x06, 0x30, 0x31, 0x56, 0x61, 0x69, 0xD5, 0xE4, 0xEB, 0xF0, 0xF1]
+            ),
+            st.binary(max_size=16),
+        ),
+        max_size=6,
+    ),
+)
+def test_jt808_with_implausible_numbers_gives_plausible_values(
+    altitude: int, speed: int, direction: int, items: list[tuple[int, bytes]]
+) -> None:
+    body = location_body(
+        altitude=altitude,
+        speed=speed,
+        direction=direction,
+        items=b"".join(item(item_id, value) for item_id, value in items),
+    )
+    assert_plausible(TrackerConnection().feed(jt808_frame(0x0200, TERMINAL, 1, body), NOW))
+
+
+@given(
+    data=st.binary(min_size=16, max_size=16), speed=st.integers(0, 999), course=st.integers(0, 999)
+)
+def test_h02_binary_with_implausible_numbers_gives_plausible_values(
+    data: bytes, speed: int, course: int
+) -> None:
+    frame = binary_frame(speed=f"{speed:03d}", course=f"{course:03d}", tail=b"\xff\x00" + data[2:])
+    connection = TrackerConnection()
+    assert_plausible(connection.feed(frame, NOW) + connection.flush(NOW))
+
+
+@given(data=mutated_streams(), cuts=cuts_strategy)
+def test_mutated_frames_give_plausible_values(data: bytes, cuts: list[int]) -> None:
+    assert_plausible(feed_all(TrackerConnection(), data, cuts, 4096))

@@ -15,12 +15,14 @@ from typing import Self
 
 from custom_components.sinotrack.protocol import (
     DEFAULT_JT808_UTC_OFFSET,
+    AuthEvent,
     Command,
     Decoded,
     EncodedCommand,
     Message,
     Rejected,
     TrackerConnection,
+    TrackerSettings,
 )
 
 WAIT: float = 5.0
@@ -37,7 +39,10 @@ class ServerConnection(asyncio.Protocol):
 
     def __init__(self, server: CodecServer) -> None:
         self.server = server
-        self.codec = TrackerConnection(jt808_utc_offset=server.jt808_utc_offset)
+        self.codec = TrackerConnection(
+            jt808_utc_offset=server.jt808_utc_offset, resolve=server.tracker_settings
+        )
+        self.auth: list[AuthEvent] = []
         self.messages: list[Message] = []
         self.rejected: list[Rejected] = []
         self.transport: asyncio.Transport | None = None
@@ -65,6 +70,11 @@ class ServerConnection(asyncio.Protocol):
     def _handle(self, events: list[Decoded | Rejected]) -> None:
         for event in events:
             if isinstance(event, Decoded):
+                if event.auth is not None:
+                    self.auth.append(event.auth)
+                    code = self.codec.auth_code
+                    if event.auth is AuthEvent.ISSUED and self.codec.ident and code:
+                        self.server.issued(self.codec.ident, code)
                 for message in event.messages:
                     self.messages.append(message)
                     self.server.messages.append(message)
@@ -100,15 +110,31 @@ class CodecServer:
     """``async with CodecServer() as server``: listening on 127.0.0.1, ``server.port``."""
 
     def __init__(
-        self, *, jt808_utc_offset: float = DEFAULT_JT808_UTC_OFFSET, replies: bool = True
+        self,
+        *,
+        jt808_utc_offset: float = DEFAULT_JT808_UTC_OFFSET,
+        replies: bool = True,
+        store_auth_codes: bool = False,
     ) -> None:
         self.jt808_utc_offset = jt808_utc_offset
         self.replies = replies
+        self.store_auth_codes = store_auth_codes
+        """Keep the JT/T 808 auth codes issued, per ID, as Home Assistant does."""
+        self.auth_codes: dict[str, str] = {}
         """Send the codec's replies (acks, JT/T 808 registration answers)."""
         self.connections: list[ServerConnection] = []
         self.messages: list[Message] = []
         self._server: asyncio.Server | None = None
         self._changed = asyncio.Event()
+
+    def tracker_settings(self, ident: str) -> TrackerSettings:
+        """The settings of a tracker ID: its stored auth code, when codes are stored."""
+        return TrackerSettings(jt808_auth_code=self.auth_codes.get(ident))
+
+    def issued(self, ident: str, code: str) -> None:
+        """Store the auth code a connection issued (when codes are stored)."""
+        if self.store_auth_codes:
+            self.auth_codes[ident] = code
 
     @property
     def port(self) -> int:

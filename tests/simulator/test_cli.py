@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from custom_components.sinotrack.protocol import Message
+from custom_components.sinotrack.protocol import AuthEvent, Message
 
 from .server import CodecServer
 
@@ -123,6 +123,21 @@ async def test_cli_stops_on_sigint(server: CodecServer, simulator: Launch) -> No
     assert await running.wait() == 0
     assert "stopped" in running.output.decode()
     assert server.rejected == []
+
+
+async def test_cli_authenticates_with_the_code_given(
+    server: CodecServer, simulator: Launch
+) -> None:
+    server.store_auth_codes = True
+    server.auth_codes["4210051417"] = "2718281828459045"
+    running = await simulator(
+        "--port", str(server.port), "--id", "4210051417", "--protocol", "jt808",
+        "--interval", "0.1", "--jt808-auth-code", "2718281828459045",
+    )  # fmt: skip
+    await server.wait_messages(_from("4210051417", "0x0200"), within=START)
+    running.type("quit")
+    assert await running.wait() == 0
+    assert server.connections[0].auth[:2] == [AuthEvent.ALREADY_REGISTERED, AuthEvent.ACCEPTED]
 
 
 async def test_cli_exits_1_when_it_cannot_connect(

@@ -10,7 +10,7 @@ from typing import Any, Final
 
 import pytest
 
-from custom_components.sinotrack.protocol import Command, CommandKind, Message, jt808
+from custom_components.sinotrack.protocol import AuthEvent, Command, CommandKind, Message, jt808
 from tools.simulator import (
     AlarmKind,
     Fix,
@@ -578,3 +578,75 @@ async def test_burst_needs_a_connection() -> None:
     tracker = SimulatedTracker("4210051415", "h02")
     with pytest.raises(ConnectionError):
         await tracker.send_burst(1)
+
+
+# --- JT/T 808 auth codes ----------------------------------------------------------------------
+
+
+async def test_jt808_keeps_its_auth_code_across_reconnections(
+    server: CodecServer, spawn: Spawn
+) -> None:
+    server.store_auth_codes = True
+    tracker = spawn("jt808")
+    first, _ = await connected(server, tracker)
+    code = server.auth_codes[tracker.ident]
+    assert tracker.jt808_auth_code == code
+    assert first.auth == [AuthEvent.ISSUED, AuthEvent.ACCEPTED]
+    first.close()
+    # The server holds the code: "already registered", no code; the tracker uses its own.
+    second, _ = await connected(server, tracker, 2)
+    assert second.auth == [AuthEvent.ALREADY_REGISTERED, AuthEvent.ACCEPTED]
+    assert second.codec.ready
+    assert tracker.jt808_auth_code == code
+    assert tracker.connects == 2
+    assert server.rejected == []
+
+
+async def test_jt808_fresh_tracker_told_already_registered_says_why(
+    server: CodecServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    server.store_auth_codes = True
+    server.auth_codes["4210051417"] = "1234567890123456"
+    tracker = SimulatedTracker(
+        "4210051417",
+        "jt808",
+        "127.0.0.1",
+        server.port,
+        first_connect_attempts=2,
+        reconnect_delay=0.01,
+    )
+    async with asyncio.timeout(WAIT):
+        with pytest.raises(ConnectionError, match="already registered"):
+            await tracker.run()
+    assert not tracker.connected
+    assert "sent no auth code, and this simulator holds none" in caplog.text
+    assert [connection.auth for connection in server.connections] == [
+        [AuthEvent.ALREADY_REGISTERED]
+    ] * 2
+    assert server.messages == []
+
+
+async def test_jt808_auth_code_given_to_the_simulator(server: CodecServer, spawn: Spawn) -> None:
+    server.store_auth_codes = True
+    server.auth_codes["4210051417"] = "1234567890123456"
+    tracker = spawn("jt808", jt808_auth_code="1234567890123456")
+    connection, _ = await connected(server, tracker)
+    assert connection.auth == [AuthEvent.ALREADY_REGISTERED, AuthEvent.ACCEPTED]
+
+
+async def test_jt808_wrong_auth_code_is_refused(server: CodecServer) -> None:
+    server.store_auth_codes = True
+    server.auth_codes["4210051417"] = "1234567890123456"
+    tracker = SimulatedTracker(
+        "4210051417",
+        "jt808",
+        "127.0.0.1",
+        server.port,
+        jt808_auth_code="6543210987654321",
+        first_connect_attempts=1,
+    )
+    async with asyncio.timeout(WAIT):
+        with pytest.raises(ConnectionError, match="authentication refused"):
+            await tracker.run()
+    assert server.connections[0].auth == [AuthEvent.ALREADY_REGISTERED, AuthEvent.REFUSED]
+    assert not server.connections[0].codec.ready

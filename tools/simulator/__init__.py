@@ -11,7 +11,10 @@ integration can be tried, tested end to end and load-tested without a tracker:
   command replies are text, as on the device.
 * ``jt808``: JT/T 808-2013. On every connection: 0x0100 registration (maker ``SINOT``,
   model ``ST-903``), wait for 0x8100 and its auth code, 0x0102 authentication, wait for
-  0x8001; then 0x0200 positions (mileage 0x01, signal 0x30, satellites 0x31, battery 0xE4
+  0x8001. The code is kept across reconnections: a server that answers 0x8100 result 3
+  (terminal already registered, no code) gets the code issued earlier (or the one given
+  with ``--jt808-auth-code``); without one, the tracker logs why and retries. Then
+  0x0200 positions (mileage 0x01, signal 0x30, satellites 0x31, battery 0xE4
   items; times in local time, ``--jt808-utc-offset``, default +8) and 0x0002 heartbeats.
 
 The vehicle drives a built-in 7.7 km loop through Futian, Shenzhen (parked at the start with
@@ -56,7 +59,7 @@ Command line::
     python -m tools.simulator --host 127.0.0.1 --port 5013 --id 4210051415 \\
         [--id ID ... | --count N] [--protocol h02|h02-binary|jt808] [--interval 10] \\
         [--heartbeat 60] [--alarm sos@30] [--alarm power_cut@60,repeat] [--alarm-hold 3] \\
-        [--mileage 1234.5] [--battery 100] [--jt808-utc-offset 8] \\
+        [--mileage 1234.5] [--battery 100] [--jt808-utc-offset 8] [--jt808-auth-code C] \\
         [--reconnect-after S] [--offline S] [--reconnect-delay 1] [--connect-attempts 5] \\
         [--verbose]
 

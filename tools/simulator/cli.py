@@ -83,6 +83,12 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="HOURS",
         help="time zone of JT/T 808 timestamps (default %(default)s)",
     )
+    add(
+        "--jt808-auth-code",
+        metavar="CODE",
+        help="JT/T 808 auth code the server issued earlier (when it answers 'already "
+        "registered'); without it, the code the server issues is used",
+    )
     add("--reconnect-after", type=float, metavar="S", help="drop the connection every S s")
     add(
         "--offline", type=float, metavar="S", help="time offline after a drop (default 2 intervals)"
@@ -323,6 +329,7 @@ async def run(args: argparse.Namespace, ids: Sequence[str]) -> int:
             mileage_km=args.mileage,
             battery=args.battery,
             jt808_utc_offset=args.jt808_utc_offset,
+            jt808_auth_code=args.jt808_auth_code,
             alarms=args.alarm,
             alarm_hold=args.alarm_hold,
             reconnect_delay=args.reconnect_delay,

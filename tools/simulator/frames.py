@@ -203,6 +203,8 @@ TEXT_MESSAGE: Final = 0x8300
 
 RESULT_SUCCESS: Final = 0
 RESULT_UNSUPPORTED: Final = 3
+REGISTER_TERMINAL_ALREADY_REGISTERED: Final = 3
+"""0x8100 result: the server holds an auth code for this terminal and sends none."""
 
 _JT808_ALARM_BITS: Final = {
     AlarmKind.SOS: 1 << 0,

@@ -158,6 +158,7 @@ class SimulatedTracker:
         mileage_km: float = 0.0,
         battery: int = 100,
         jt808_utc_offset: float = 8.0,
+        jt808_auth_code: str | None = None,
         alarms: Sequence[ScheduledAlarm] = (),
         alarm_hold: int = 3,
         buffer_size: int = 100,
@@ -200,6 +201,9 @@ class SimulatedTracker:
         """Odometer: the starting mileage plus the distance driven."""
         self.battery = battery
         self.jt808_utc_offset = jt808_utc_offset
+        self.jt808_auth_code = jt808_auth_code
+        """The JT/T 808 auth code the server issued (kept across reconnections, as the
+        device keeps it), or the one given; None until the server issues one."""
         self.schedule = tuple(alarms)
         self.alarm_hold = alarm_hold
         """Reports an alarm stays raised for (0: until cleared)."""
@@ -438,20 +442,49 @@ class SimulatedTracker:
         self._drop_at = now + (self.reconnect_after or math.inf)
 
     async def _jt808_handshake(self) -> None:
-        """0x0100 -> 0x8100 (auth code) -> 0x0102 -> 0x8001."""
+        """0x0100 -> 0x8100 (auth code) -> 0x0102 -> 0x8001.
+
+        A server that answers 0x8100 result 3 (terminal already registered) sends no code:
+        the tracker authenticates with the code it was issued earlier, as the device does.
+        """
         loop = asyncio.get_running_loop()
         waiter: asyncio.Future[bytes] = loop.create_future()
         self._handshake = (frames.REGISTER_RESPONSE, waiter)
         self._send_jt808(frames.REGISTER, frames.jt808_register_body(self.ident))
         body = await waiter
-        if len(body) < 3 or body[2] != frames.RESULT_SUCCESS:
-            result = body[2] if len(body) >= 3 else "missing"
+        result = body[2] if len(body) >= 3 else None
+        if result == frames.RESULT_SUCCESS:
+            code = bytes(body[3:])
+            self.jt808_auth_code = code.decode("latin-1")
+        elif (
+            result == frames.REGISTER_TERMINAL_ALREADY_REGISTERED
+            and self.jt808_auth_code is not None
+        ):
+            _LOGGER.info(
+                "%s: already registered with the server; authenticating with the code "
+                "issued earlier",
+                self.ident,
+            )
+            code = self.jt808_auth_code.encode("latin-1")
+        else:
+            if result == frames.REGISTER_TERMINAL_ALREADY_REGISTERED:
+                _LOGGER.warning(
+                    "%s: the server says this terminal is already registered (0x8100 result "
+                    "3) and sent no auth code, and this simulator holds none: give it the "
+                    "code the server issued (--jt808-auth-code) or make the server forget "
+                    "its stored code (Home Assistant: the sinotrack.reset_jt808_auth action)",
+                    self.ident,
+                )
+                raise HandshakeError(
+                    "registration refused: terminal already registered and no auth code held"
+                )
             raise HandshakeError(f"registration refused (result {result})")
         waiter = loop.create_future()
         self._handshake = (frames.GENERAL_RESPONSE, waiter)
-        serial = self._send_jt808(frames.AUTHENTICATE, body[3:])
+        serial = self._send_jt808(frames.AUTHENTICATE, code)
         body = await waiter
         if body[0:2] != serial.to_bytes(2) or body[4:5] != b"\x00":
+            _LOGGER.warning("%s: the server refused the auth code", self.ident)
             raise HandshakeError(f"authentication refused ({body.hex()})")
         self._handshake = None
 

@@ -3,17 +3,31 @@
 No Home Assistant import, no sockets, no clock reads: feed bytes and the time, get
 messages (flat mappings with flespi parameter names) and the bytes to send back.
 
-    connection = TrackerConnection()
+    connection = TrackerConnection(resolve=settings_of)   # settings_of(ident) -> TrackerSettings
     for event in connection.feed(data, now=time.time()):
         if isinstance(event, Decoded):
             send(event.reply)           # when not None
-            handle(event.messages)      # zero or more messages
+            if event.auth is AuthEvent.ISSUED:
+                store(connection.auth_code)     # the JT/T 808 code issued to this ID
+            handle(event.messages)      # zero or more messages (none until ``ready``)
         else:
             log(event.reason)           # a Rejected frame or run of garbage
+
+Implausible values never come out (see ``limits``): they are dropped and counted
+(``Decoded.dropped``, ``TrackerConnection.values_dropped``). ``held_bytes`` is the memory
+a connection's codec holds; ``expire(now)`` drops a JT/T 808 message left incomplete.
 """
 
-from .commands import Command, CommandKind, EncodedCommand, ReplyMatch
-from .connection import DEFAULT_JT808_UTC_OFFSET, Decoded, Event, Rejected, TrackerConnection
+from .auth import AuthEvent
+from .commands import Command, CommandKind, EncodedCommand, ReplyMatch, is_engine_payload
+from .connection import (
+    DEFAULT_JT808_UTC_OFFSET,
+    Decoded,
+    Event,
+    Rejected,
+    TrackerConnection,
+    TrackerSettings,
+)
 from .framing import Frame, Framer, Skipped
 from .message import (
     PROTOCOL_H02,
@@ -30,6 +44,7 @@ __all__ = [
     "DEFAULT_JT808_UTC_OFFSET",
     "PROTOCOL_H02",
     "PROTOCOL_JT808",
+    "AuthEvent",
     "Command",
     "CommandError",
     "CommandKind",
@@ -46,5 +61,7 @@ __all__ = [
     "ReplyMatch",
     "Skipped",
     "TrackerConnection",
+    "TrackerSettings",
+    "is_engine_payload",
     "normalize_ident",
 ]

@@ -51,7 +51,7 @@ def run(argv: list[str] | None = None, out: TextIO | None = None, err: TextIO | 
     except (OSError, UnicodeDecodeError, ValueError, binascii.Error) as error:
         print(f"cannot read {args.file}: {error}", file=err)
         return 2
-    connection = TrackerConnection(jt808_utc_offset=args.jt808_utc_offset)
+    connection = TrackerConnection(jt808_utc_offset=args.jt808_utc_offset, jt808_auth=False)
     count = 0
     now = time.time()
     # The capture is all there is: flush() decides what waits for more data (a lone `$`).

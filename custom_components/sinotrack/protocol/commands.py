@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
+import re
 from typing import Final, Literal
 
 from .jt808 import (
@@ -144,6 +145,40 @@ def check_payload(payload: str, *, h02: bool = True) -> str:
     if h02 and ("#" in payload or "*" in payload):
         raise CommandError("the command payload must not contain '#' or '*'")
     return payload
+
+
+ENGINE_WORDS: Final = frozenset({"S20", "RELAY", "DYD", "HFYD"})
+"""Command words that switch the engine (fuel pump or ignition relay), any protocol:
+
+* ``S20``: the H02 engine command (``S20,hhmmss,1,1`` cut, ``S20,hhmmss,1,0`` restore).
+* ``RELAY``: the relay output of GT06-family and many JT/T 808 firmwares
+  (``RELAY,1#`` cut, ``RELAY,0#`` restore), sent as a JT/T 808 text message.
+* ``DYD`` / ``HFYD``: the same firmwares' "cut oil" / "restore oil" texts.
+"""
+ENGINE_SMS_PREFIXES: Final = ("555", "940")
+"""Sinotrack ST-90x engine SMS commands: ``555`` + password (``5550000``) stops the engine,
+``940`` + password resumes it. A unit may act on the same text sent as a JT/T 808 text
+message, so they count as engine commands too."""
+_COMMAND_WORD_END: Final = re.compile(r"[,#;:=]")
+
+
+def is_engine_payload(payload: str) -> bool:
+    """Whether a raw command payload would stop or resume the engine on either protocol.
+
+    The payload is read as the device reads it: case and whitespace do not matter, the
+    command word ends at the first ``,``, ``#``, ``;``, ``:`` or ``=`` (or, after a word
+    of the list, at its argument digits: ``RELAY 1``); an H02 frame prefix
+    (``*HQ,<ID>,``) is looked through. Used to refuse raw engine commands when
+    engine commands are not allowed, whatever the tracker's protocol.
+    """
+    text = "".join(payload.split()).upper()
+    if text.startswith("*"):
+        parts = text.split(",", 2)
+        text = parts[2] if len(parts) == 3 else ""
+    word = _COMMAND_WORD_END.split(text, 1)[0]
+    if word in ENGINE_WORDS or word.rstrip("0123456789") in ENGINE_WORDS:  # RELAY 1 too
+        return True
+    return word.startswith(ENGINE_SMS_PREFIXES) and word[3:].isdigit()
 
 
 def check_interval(seconds: int) -> int:

@@ -18,12 +18,18 @@ Rules, after the protocol is known:
 * JT/T 808: from one ``0x7E`` to the next; ``7E 7E`` is the end of one frame and the start
   of the next. A frame longer than the protocol allows is dropped.
 
+Garbage costs one :class:`Skipped` per run, not per byte: resynchronising looks for the
+next place a frame can start (a ``$`` or ``X`` only where a valid hour byte follows) with
+one search, and a ``*`` that no ``#`` follows within ``max_frame`` skips every ``*`` that
+cannot end in time either. Work stays linear in the bytes received.
+
 Memory is bounded: after :meth:`Framer.feed` returns, at most ``max_frame`` bytes are kept.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+import re
 from typing import Final, Literal
 
 from .h02 import BINARY_LENGTHS, BINARY_LONG_ID_LENGTH, binary_id_length
@@ -43,6 +49,16 @@ _TILDE: Final = 0x7E
 _HASH: Final = b"#"
 _H02_MARKERS: Final = frozenset((_STAR, _DOLLAR, _X))
 _QUIET: Final = frozenset(b"\r\n\t \x00")
+_DOLLAR_START: Final = rb"\$(?=.{5}[\x00-\x23]|.{8}[\x00-\x23]|.{0,13}\Z)"
+_X_START: Final = rb"X(?=.{5}[\x00-\x23]|.{0,30}\Z)"
+_BINARY_START: Final = re.compile(_DOLLAR_START + rb"|" + _X_START, re.DOTALL)
+"""Where a binary H02 frame may start: ``$`` or ``X`` followed by a possible hour (BCD
+00-23) where the 5- or 8-byte ID layout has it, or too close to the end to tell.
+Resynchronising with it skips a run of garbage markers in one search."""
+_H02_START: Final = re.compile(rb"\*|" + _DOLLAR_START + rb"|" + _X_START, re.DOTALL)
+"""Where any H02 frame may start: ``*`` or a binary frame start."""
+_DETECT_START: Final = re.compile(rb"~|\*(?=..,|.{0,2}\Z)|" + _DOLLAR_START, re.DOTALL)
+"""Where detection may find a first frame: ``~``, ``*XX,``, or a ``$`` as above."""
 
 
 @dataclass(slots=True)
@@ -140,7 +156,8 @@ class Framer:
                 if binary_id_length(buffer[position : position + 15]):
                     self.protocol = PROTOCOL_H02
                     break
-            position += 1
+            marker = _DETECT_START.search(buffer, position + 1)
+            position = size if marker is None else marker.start()
         if position:
             self._skip(buffer[:position], "garbage before the first frame", out)
         if self.protocol is None and size - position > self.max_frame:
@@ -158,51 +175,75 @@ class Framer:
     def _split_h02(self, buffer: bytes, position: int, out: list[Frame | Skipped]) -> int:
         size = len(buffer)
         max_frame = self.max_frame
+        junk = -1  # start of the run of garbage being skipped (one Skipped for the run)
+        junk_reason = ""
+        no_hash_before = 0  # no '#' was found before this index (searched already)
         while position < size:
             byte = buffer[position]
             if byte == _STAR:
-                end = buffer.find(_HASH, position + 1, position + max_frame)
+                end = buffer.find(
+                    _HASH,
+                    position + 1 if no_hash_before <= position else no_hash_before,
+                    position + max_frame,
+                )
                 if end < 0:
-                    if size - position >= max_frame:
-                        position = self._resync(buffer, position, "text frame too long", out)
-                        continue
-                    return position
+                    if size - position < max_frame:
+                        break
+                    no_hash_before = position + max_frame
+                    if junk < 0:
+                        junk, junk_reason = position, "text frame too long"
+                    # No '*' more than max_frame before the next '#' can end within the
+                    # limit either: skip those at once, stopping only where a binary frame
+                    # may start.
+                    hash_at = buffer.find(_HASH, no_hash_before)
+                    text_from = (size if hash_at < 0 else hash_at) - max_frame + 1
+                    binary = _BINARY_START.search(buffer, position + 1, text_from)
+                    position = max(position + 1, text_from) if binary is None else binary.start()
+                    continue
                 start = buffer.rfind(b"*", position + 1, end)
                 if start > position and start + 3 < end and buffer[start + 3] == 0x2C:
                     # A new frame began before this one ended: the first was cut short.
-                    self._skip(buffer[position:start], "truncated text frame", out)
+                    if junk < 0:
+                        junk, junk_reason = position, "truncated text frame"
                     position = start
+                if junk >= 0:
+                    self._skip(buffer[junk:position], junk_reason, out)
+                    junk = -1
                 out.append(Frame("h02-text", buffer[position : end + 1]))
                 position = end + 1
+                continue
             elif byte == _DOLLAR:
                 length = self._binary_frame_length(buffer, position)
                 if length < 0:
-                    return position
-                if length == 0:
-                    position = self._resync(buffer, position, "invalid binary frame", out)
+                    break
+                if length:
+                    if junk >= 0:
+                        self._skip(buffer[junk:position], junk_reason, out)
+                        junk = -1
+                    out.append(Frame("h02-binary", buffer[position : position + length]))
+                    position += length
                     continue
-                out.append(Frame("h02-binary", buffer[position : position + length]))
-                position += length
+                reason = "invalid binary frame"
             elif byte == _X:
                 if size - position < 32:
-                    return position
-                if binary_id_length(buffer[position : position + 15]) != 5:
-                    position = self._resync(buffer, position, "garbage between frames", out)
+                    break
+                if binary_id_length(buffer[position : position + 15]) == 5:
+                    if junk >= 0:
+                        self._skip(buffer[junk:position], junk_reason, out)
+                        junk = -1
+                    out.append(Frame("h02-x", buffer[position : position + 32]))
+                    position += 32
                     continue
-                out.append(Frame("h02-x", buffer[position : position + 32]))
-                position += 32
+                reason = "garbage between frames"
             else:
-                position = self._resync(buffer, position, "garbage between frames", out)
+                reason = "garbage between frames"
+            if junk < 0:
+                junk, junk_reason = position, reason
+            marker = _H02_START.search(buffer, position + 1)
+            position = size if marker is None else marker.start()
+        if junk >= 0:
+            self._skip(buffer[junk:position], junk_reason, out)
         return position
-
-    def _resync(self, buffer: bytes, position: int, reason: str, out: list[Frame | Skipped]) -> int:
-        """Skip from ``position`` to the next H02 marker after it."""
-        size = len(buffer)
-        following = position + 1
-        while following < size and buffer[following] not in _H02_MARKERS:
-            following += 1
-        self._skip(buffer[position:following], reason, out)
-        return following
 
     def _binary_frame_length(self, buffer: bytes, position: int) -> int:
         """Length of the ``$`` frame at ``position``: -1 need more data, 0 not a frame."""

@@ -17,14 +17,32 @@ Decisions beyond the wire format (see SPEC.md sections 2 and 3):
 * The V4 reply to the S32 mileage query carries the mileage (km) as its first result.
 * Dates that are out of range give no ``timestamp`` (never a guessed one); time-of-day
   fields roll over (``16:01:69`` -> ``16:02:09``) the way devices mean them.
+* Numbers are read with a length limit, and a value outside its plausible range
+  (:data:`.limits.RANGES`) is not stored but noted under :data:`.limits.DROPPED`, which
+  :class:`~.connection.TrackerConnection` removes and counts.
+* ``BC`` batches: the day of the month is resolved arithmetically; at most
+  :data:`MAX_BATCH_SEGMENTS` segments per frame.
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any, Final
 
+from .limits import (
+    MAX_CELLID,
+    MAX_DIGITS,
+    MAX_DIRECTION,
+    MAX_MNC,
+    MAX_SPEED,
+    bounded_float,
+    bounded_int,
+    enforce,
+    put,
+)
 from .message import (
     ALTITUDE,
+    ARCHIVE,
     ARMED,
     BATTERY_LEVEL,
     COMMAND_CODE,
@@ -65,11 +83,17 @@ from .message import (
     Message,
     battery_from_scale,
     civil_from_days,
+    days_in_month,
     epoch_seconds,
     utc_fields,
 )
 
 KNOTS_TO_KMH: Final = 1.852
+MAX_BATCH_SEGMENTS: Final = 96
+"""Segments decoded from one ``BC`` blind-spot batch; the rest are reported, not decoded.
+A segment is at least about 45 bytes (70 with its cell fields), so a frame of the default
+4 KiB limit never holds more: the cap bounds the work of one frame when a larger frame
+limit is configured, without cutting a batch of the default size."""
 
 # Active-low status bits: parameter -> mask (any cleared bit of the mask = active).
 STATUS_BITS: Final[tuple[tuple[str, int], ...]] = (
@@ -98,6 +122,11 @@ STATUS_BITS: Final[tuple[tuple[str, int], ...]] = (
     ("sensor.low.1.status", 1 << 31),
 )
 _IGNITION_BIT: Final = 1 << 10
+
+_MOTION_KEYS: Final = (SPEED, DIRECTION)
+_MAX_PACKED_MOTION: Final = int(MAX_SPEED / KNOTS_TO_KMH) * 1000 + 999
+"""Binary frames pack knots * 1000 + course: above this, the speed is out of range."""
+_BINARY_TAIL_KEYS: Final = (GSM_SIGNAL, SATELLITES, MILEAGE)
 
 _status_cache: dict[int, dict[str, Any]] = {}
 _STATUS_CACHE_MAX: Final = 4096
@@ -134,6 +163,8 @@ def _ident(value: str) -> str:
 
 def _coordinate(value: str, hemisphere: str, positive: str, negative: str, limit: float) -> float:
     """Parse one coordinate in any of the three H02 forms (SPEC.md section 2.3)."""
+    if len(value) > _MAX_COORDINATE:
+        raise DecodeError(f"invalid coordinate {value[:16]!r}")
     if value[:1] == "-":  # -D-M.MMMM
         degrees_text, _, minutes_text = value[1:].partition("-")
         degrees = float(int(degrees_text))
@@ -155,6 +186,10 @@ def _coordinate(value: str, hemisphere: str, positive: str, negative: str, limit
     if hemisphere == negative:
         return -result
     raise DecodeError(f"invalid hemisphere {hemisphere[:8]!r}")
+
+
+_MAX_COORDINATE: Final = 24
+"""Longest coordinate field read (``DDDMM.MMMMMM`` with room to spare): numbers stay small."""
 
 
 def _time_of_day(value: str) -> int | None:
@@ -215,9 +250,15 @@ def _decode_position(fields: list[str], index: int, message: Message) -> int:
     message[VALID] = validity == "A" or validity.isdigit()
     message[LATITUDE] = _coordinate(fields[index + 2], fields[index + 3], "N", "S", 90.0)
     message[LONGITUDE] = _coordinate(fields[index + 4], fields[index + 5], "E", "W", 180.0)
-    message[SPEED] = round(_number(fields[index + 6], 1000.0) * KNOTS_TO_KMH, 2)
+    message[SPEED] = speed = round(_number(fields[index + 6], 1000.0) * KNOTS_TO_KMH, 2)
     course = fields[index + 7]
-    message[DIRECTION] = int(course) if course.isdigit() else _number(course, 360.5)
+    message[DIRECTION] = direction = (
+        (int(course) if len(course) <= MAX_DIGITS else math.inf)
+        if course.isdigit()
+        else _number(course, 360.5)
+    )
+    if speed > MAX_SPEED or direction > MAX_DIRECTION:
+        enforce(message, _MOTION_KEYS)
     count = len(fields)
     cursor = index + 8
     date = ""
@@ -260,9 +301,12 @@ def _iccid(value: str, message: Message) -> None:
         message[SIM_ICCID] = digits
 
 
-def _cell_int(value: str, radix: int) -> int:
+def _cell_int(value: str, radix: int) -> float:
     value = value.strip()
-    return int(value, radix) if value else 0
+    return bounded_int(value, radix=radix) if value else 0
+
+
+_TAIL_KEYS: Final = (GSM_MCC, GSM_MNC, GSM_LAC, GSM_CELLID, MILEAGE, ALTITUDE)
 
 
 def _decode_tail(tail: list[str], message: Message) -> None:
@@ -280,10 +324,13 @@ def _decode_tail(tail: list[str], message: Message) -> None:
             and "2" <= mcc[0] <= "7"
         ):
             # The common Sinotrack tail: decimal mcc,mnc,lac,cid[,battery scale | ICCID].
+            # MCC has 3 digits and LAC 6 at most: only MNC and CID can be out of range.
             message[GSM_MCC] = int(mcc)
-            message[GSM_MNC] = int(mnc)
+            message[GSM_MNC] = mnc_value = int(mnc) if len(mnc) <= MAX_DIGITS else math.inf
             message[GSM_LAC] = int(lac)
-            message[GSM_CELLID] = int(cid)
+            message[GSM_CELLID] = cid_value = int(cid) if len(cid) <= MAX_DIGITS else math.inf
+            if mnc_value > MAX_MNC or cid_value > MAX_CELLID:
+                enforce(message, (GSM_MNC, GSM_CELLID))
             if count >= 5:
                 extra = tail[4]
                 if len(extra) <= 3 and extra.isdigit():
@@ -293,28 +340,43 @@ def _decode_tail(tail: list[str], message: Message) -> None:
                 else:
                     _iccid(extra, message)
             return
+    _decode_other_tail(tail, message)
+    enforce(message, _TAIL_KEYS)
+
+
+def _decode_other_tail(tail: list[str], message: Message) -> None:
+    """The rarer tails: odometer block, document variant, hexadecimal and LTE cells."""
+    count = len(tail)
     if count == 6 and "." in tail[2]:  # odometer,temp,fuel,altitude,lac(hex),cid(hex)
         if tail[0].isdigit():
-            message[MILEAGE] = int(tail[0]) / 1000
-        if tail[3].strip().lstrip("-").isdigit():
-            message[ALTITUDE] = int(tail[3])
+            message[MILEAGE] = bounded_int(tail[0]) / 1000
+        altitude = tail[3].strip()
+        if altitude.lstrip("-").isdigit():
+            message[ALTITUDE] = (
+                -bounded_int(altitude[1:]) if altitude[0] == "-" else bounded_int(altitude)
+            )
         if _is_hex(tail[4]) and _is_hex(tail[5]):
-            message[GSM_LAC] = int(tail[4], 16)
-            message[GSM_CELLID] = int(tail[5], 16)
+            message[GSM_LAC] = bounded_int(tail[4], radix=16)
+            message[GSM_CELLID] = bounded_int(tail[5], radix=16)
         return
     if count < 4:
         return
-    if count >= 4 and tail[1].isdigit() and count == 4 + 2 * int(tail[1]) and len(tail[0]) == 2:
+    if (
+        count >= 4
+        and tail[1].isdigit()
+        and count == 4 + 2 * bounded_int(tail[1])
+        and len(tail[0]) == 2
+    ):
         # Document variant: pw,count,mcc,mnc,(lac,cid)*count with pw a percentage.
         if tail[0].isdigit():
-            level = int(tail[0])
-            message[BATTERY_LEVEL] = 100 if level == 99 else level
+            percent = int(tail[0])
+            message[BATTERY_LEVEL] = 100 if percent == 99 else percent
         return
     mcc_text = tail[0].strip()
     radix = 0
-    if mcc_text.isdigit() and 200 <= int(mcc_text) <= 799:
+    if mcc_text.isdigit() and 200 <= bounded_int(mcc_text) <= 799:
         radix = 10
-    elif _is_hex(mcc_text) and 200 <= int(mcc_text, 16) <= 799:
+    elif _is_hex(mcc_text) and 200 <= bounded_int(mcc_text, radix=16) <= 799:
         radix = 16
     elif not mcc_text and not tail[1].strip():
         radix = 10
@@ -327,7 +389,9 @@ def _decode_tail(tail: list[str], message: Message) -> None:
             lac_text, cid_text = cid_text, lac_text
         if _is_hex(lac_text) or not lac_text:
             if mcc_text:
-                message[GSM_MCC] = int(mcc_text, 10 if radix == 10 and mcc_text.isdigit() else 16)
+                message[GSM_MCC] = bounded_int(
+                    mcc_text, radix=10 if radix == 10 and mcc_text.isdigit() else 16
+                )
                 message[GSM_MNC] = _cell_int(tail[1], radix)
             message[GSM_LAC] = _cell_int(lac_text, radix)
             message[GSM_CELLID] = _cell_int(cid_text, radix)
@@ -341,11 +405,15 @@ def _decode_tail(tail: list[str], message: Message) -> None:
             _iccid(extra, message)
 
 
-def _decode_cells(message: Message, mcc: int, mnc: int, lac: str, cid: str) -> None:
-    message[GSM_MCC] = mcc
-    message[GSM_MNC] = mnc
-    message[GSM_LAC] = int(lac)
-    message[GSM_CELLID] = int(cid)
+_CELL_KEYS: Final = (GSM_MCC, GSM_MNC, GSM_LAC, GSM_CELLID)
+
+
+def _decode_cells(message: Message, mcc: str, mnc: str, lac: str, cid: str) -> None:
+    message[GSM_MCC] = bounded_int(mcc)
+    message[GSM_MNC] = bounded_int(mnc)
+    message[GSM_LAC] = bounded_int(lac)
+    message[GSM_CELLID] = bounded_int(cid)
+    enforce(message, _CELL_KEYS)
 
 
 def _decode_v4(fields: list[str], message: Message) -> int:
@@ -373,20 +441,28 @@ def _mileage_reply(message: Message, results: list[str]) -> None:
     if message[COMMAND_CODE] == "S32" and results:
         value = results[0].strip()
         if value.replace(".", "", 1).isdigit():
-            message[MILEAGE] = float(value)
+            put(message, MILEAGE, bounded_float(value))
 
 
 def _decode_nbr(fields: list[str], message: Message) -> None:
     """NBR,hhmmss,mcc,mnc,ta,count,(lac,cid,rxlev)*count,ddmmyy,status[,battery]."""
-    count = int(fields[7])
+    count = _count(fields[7])
     end = 8 + 3 * count
     if not 0 <= count <= 64 or end >= len(fields):
         raise DecodeError("NBR cell count does not match its fields")
     if count:
-        _decode_cells(message, int(fields[4]), int(fields[5]), fields[8], fields[9])
+        _decode_cells(message, fields[4], fields[5], fields[8], fields[9])
     _status_and_time(fields, end, fields[3], message)
     if end + 2 < len(fields):
         _battery_field(fields[end + 2], message)
+
+
+def _count(value: str) -> int:
+    """A count of repeated fields (two digits at most)."""
+    value = value.strip()
+    if len(value) > 2 or not value.isdigit():
+        raise DecodeError(f"invalid count {value[:16]!r}")
+    return int(value)
 
 
 def _battery_field(value: str, message: Message) -> None:
@@ -412,23 +488,21 @@ def _decode_link(fields: list[str], message: Message) -> None:
     """LINK,hhmmss,rssi,satellites,battery%,steps,turnovers,ddmmyy,status."""
     if len(fields) < 11:
         raise DecodeError("LINK frame too short")
-    message[GSM_SIGNAL] = int(fields[4])
-    message[SATELLITES] = int(fields[5])
-    level = int(fields[6])
-    if 0 <= level <= 100:
-        message[BATTERY_LEVEL] = level
+    put(message, GSM_SIGNAL, bounded_int(fields[4]))
+    put(message, SATELLITES, bounded_int(fields[5]))
+    put(message, BATTERY_LEVEL, bounded_int(fields[6]))
     _status_and_time(fields, 9, fields[3], message)
 
 
 def _decode_v3(fields: list[str], message: Message) -> None:
     """V3,hhmmss,MCCMNC,count,(lac,cid,rxlev,ta)*count,battery,reboot,X,ddmmyy,status."""
     operator = fields[4]
-    count = int(fields[5])
+    count = _count(fields[5])
     end = 6 + 4 * count
     if not 0 <= count <= 64 or end + 3 >= len(fields) or len(operator) < 4:
         raise DecodeError("V3 cell count does not match its fields")
     if count:
-        _decode_cells(message, int(operator[:3]), int(operator[3:]), fields[6], fields[7])
+        _decode_cells(message, operator[:3], operator[3:], fields[6], fields[7])
     _status_and_time(fields, end + 3, fields[3], message)
 
 
@@ -438,7 +512,7 @@ def _decode_vp1(fields: list[str], message: Message) -> None:
         raise DecodeError("VP1 frame too short")
     if fields[3] == "V":
         cell = fields[7].split("Y", 1)[0]
-        _decode_cells(message, int(fields[4]), int(fields[5]), fields[6], cell)
+        _decode_cells(message, fields[4], fields[5], fields[6], cell)
         return
     if len(fields) < 11:
         raise DecodeError("VP1 frame too short")
@@ -447,6 +521,7 @@ def _decode_vp1(fields: list[str], message: Message) -> None:
     message[LONGITUDE] = _coordinate(fields[6], fields[7], "E", "W", 180.0)
     message[SPEED] = round(_number(fields[8], 1000.0) * KNOTS_TO_KMH, 2)
     message[DIRECTION] = _number(fields[9], 360.5)
+    enforce(message, _MOTION_KEYS)
     timestamp = _timestamp(fields[10], "000000")
     if timestamp is not None:
         message[TIMESTAMP] = timestamp
@@ -505,7 +580,7 @@ def _decode_text_body(text: str, now: float) -> list[Message]:
 
 def _battery_percent(value: str, message: Message) -> None:
     value = value.strip()
-    if value.isdigit() and int(value) <= 100:
+    if value.isdigit() and len(value) <= 3 and int(value) <= 100:
         message[BATTERY_LEVEL] = int(value)
 
 
@@ -513,22 +588,26 @@ def _decode_blind_batch(fields: list[str], header: Message, now: float) -> list[
     """BC,hhmmss,length,seg;seg;... with seg = S,lat,NS,lon,EW,speed,course,DDHHmmss,status,...
 
     A segment's date is a day of the month only: the month and year are the latest ones at
-    or before the server time ``now`` that have that day.
+    or before the server time ``now`` that have that day. At most MAX_BATCH_SEGMENTS
+    segments are decoded.
     """
-    segments = ",".join(fields[5:]).split(";")
+    segments = ",".join(fields[5:]).split(";", MAX_BATCH_SEGMENTS)[:MAX_BATCH_SEGMENTS]
+    today = int(now) // 86400
+    year, month, day_today = civil_from_days(today)
     messages: list[Message] = []
     for segment in segments:
-        parts = segment.split(",")
+        parts = segment.split(",", 13)
         if len(parts) < 9:
             continue
         message = dict(header)
-        message["message.archive"] = True
+        message[ARCHIVE] = True
         stamp = parts[7]
         _decode_position([stamp[2:], *parts[0:7]], 0, message)
         if len(stamp) == 8 and stamp.isdigit():
-            timestamp = _day_of_month_time(now, int(stamp[:2]), stamp[2:])
-            if timestamp is not None:
-                message[TIMESTAMP] = timestamp
+            seconds = _time_of_day(stamp[2:])
+            day = _recent_day(today, year, month, day_today, int(stamp[:2]))
+            if seconds is not None and day is not None:
+                message[TIMESTAMP] = day * 86400 + seconds
         if len(parts[8]) == 8 and _is_hex(parts[8]):
             message.update(status_params(int(parts[8], 16)))
         if len(parts) >= 13:
@@ -539,17 +618,23 @@ def _decode_blind_batch(fields: list[str], header: Message, now: float) -> list[
     return messages
 
 
-def _day_of_month_time(now: float, day: int, time: str) -> int | None:
-    seconds = _time_of_day(time)
-    if seconds is None or not 1 <= day <= 31:
+def _recent_day(today: int, year: int, month: int, day_today: int, day: int) -> int | None:
+    """Days since the epoch of the latest date at or before ``today`` whose day is ``day``.
+
+    This month when the day has come, otherwise the latest earlier month that has that day
+    (at most two months back: of two consecutive months, one has 31 days).
+    """
+    if not 1 <= day <= 31:
         return None
-    today = int(now) // 86400
-    for back in range(62):
-        candidate = today - back
-        _, _, candidate_day = civil_from_days(candidate)
-        if candidate_day == day:
-            return candidate * 86400 + seconds
-    return None  # pragma: no cover - every month has days 1-28 within 62 days
+    if day <= day_today:
+        return today - (day_today - day)
+    for _ in range(2):
+        month -= 1
+        if month == 0:
+            year, month = year - 1, 12
+        if day <= days_in_month(year, month):
+            return epoch_seconds(year, month, day, 0, 0, 0) // 86400
+    return None  # pragma: no cover - of two consecutive months one has 31 days
 
 
 def decode_text(frame: bytes, now: float) -> list[Message]:
@@ -630,6 +715,8 @@ def binary_id_length(header: bytes) -> int:
 
 
 def _valid_clock(data: bytes, offset: int) -> bool:
+    if len(data) < offset + 5 or data[offset] > 0x23:  # hour 00-23: most garbage stops here
+        return False
     digits = data[offset : offset + 5].hex()  # hhmmssddmm
     if len(digits) != 10 or not digits.isdigit():
         return False
@@ -676,6 +763,8 @@ def decode_binary(frame: bytes) -> Message:
         SPEED: round(speed_course // 1000 * KNOTS_TO_KMH, 2),
         DIRECTION: speed_course % 1000,
     }
+    if speed_course > _MAX_PACKED_MOTION or speed_course % 1000 > MAX_DIRECTION:
+        enforce(message, _MOTION_KEYS)
     timestamp = _timestamp(digits[18 + o : 24 + o], digits[12 + o : 18 + o])
     if timestamp is not None:
         message[TIMESTAMP] = timestamp
@@ -697,6 +786,7 @@ def _decode_binary_tail(frame: bytes, message: Message) -> None:
         message[GSM_SIGNAL] = frame[31]
         message[SATELLITES] = frame[32]
         message[MILEAGE] = int.from_bytes(frame[33:37])
+        enforce(message, _BINARY_TAIL_KEYS)
     mcc = int.from_bytes(frame[37:39])
     if 200 <= mcc <= 799:
         message[GSM_MCC] = mcc

@@ -16,6 +16,11 @@ Decisions beyond the standard (see SPEC.md section 4):
   appended.
 * Times are local to the device: ``utc_offset`` hours (default +8, the standard's
   GMT+8) are subtracted. An impossible date gives no ``timestamp``.
+* A value outside its plausible range (:data:`.limits.RANGES`: altitude, speed, direction,
+  mileage, signal, satellites, cells, voltages) is not stored but noted under
+  :data:`.limits.DROPPED`, which :class:`~.connection.TrackerConnection` removes and counts.
+* Sub-packaged messages: see :class:`Reassembler` (bodies of at most 1,023 bytes, bounded
+  totals, expiry after 60 s). Registration and authentication: see :mod:`.auth`.
 """
 
 from __future__ import annotations
@@ -24,6 +29,18 @@ from dataclasses import dataclass
 import struct
 from typing import Any, Final
 
+from .limits import (
+    MAX_ALTITUDE,
+    MAX_DIRECTION,
+    MAX_MILEAGE,
+    MAX_SATELLITES,
+    MAX_SIGNAL,
+    MAX_SPEED,
+    MIN_ALTITUDE,
+    drop,
+    enforce,
+    put,
+)
 from .message import (
     ALARM_BITMASK,
     ALTITUDE,
@@ -316,12 +333,14 @@ class Jt808Frame:
 
 
 _HEADER: Final = struct.Struct(">HH")
+MIN_FRAME: Final = 13
+"""Fewest bytes of a frame between its delimiters: 2011/2013 header and checksum."""
 
 
 def parse_frame(content: bytes) -> Jt808Frame:
     """Parse the unescaped bytes between the two 0x7E delimiters."""
     size = len(content)
-    if size < 13:
+    if size < MIN_FRAME:
         raise FrameError(f"JT808 frame too short ({size} bytes)")
     msg_id, attr = _HEADER.unpack_from(content)
     version_2019 = bool(attr & 0x4000)
@@ -365,6 +384,8 @@ def parse_frame(content: bytes) -> Jt808Frame:
 # --- location ------------------------------------------------------------------------------
 
 _BASIC: Final = struct.Struct(">IIIIhHH6s")
+_BASIC_KEYS: Final = (ALTITUDE, SPEED, DIRECTION)
+_MAX_SPEED_TENTHS: Final = MAX_SPEED * 10
 BASIC_SIZE: Final = 28
 
 
@@ -385,6 +406,12 @@ def decode_location(body: bytes, ident: str, utc_offset: float, kind: str) -> Me
         SPEED: speed / 10,
         DIRECTION: direction,
     }
+    if not (
+        MIN_ALTITUDE <= altitude <= MAX_ALTITUDE
+        and speed <= _MAX_SPEED_TENTHS
+        and direction <= MAX_DIRECTION
+    ):
+        enforce(message, _BASIC_KEYS)
     timestamp = bcd_time(clock, utc_offset)
     if timestamp is not None:
         message[TIMESTAMP] = timestamp
@@ -440,6 +467,7 @@ def _decode_items(body: bytes, message: Message) -> None:
         message[MILEAGE] = int.from_bytes(body[32:36])
         message[BATTERY_VOLTAGE] = int.from_bytes(body[36:38]) / 10
         message[GSM_SIGNAL] = body[42]
+        enforce(message, (MILEAGE, BATTERY_VOLTAGE, GSM_SIGNAL))
         return
     handlers = _ITEM_HANDLERS
     position = BASIC_SIZE
@@ -455,7 +483,11 @@ def _decode_items(body: bytes, message: Message) -> None:
 
 def _mileage(value: bytes, message: Message) -> None:
     if len(value) == 4:
-        message[MILEAGE] = int.from_bytes(value) / 10
+        mileage = int.from_bytes(value) / 10
+        if mileage <= MAX_MILEAGE:
+            message[MILEAGE] = mileage
+        else:
+            drop(message, MILEAGE, mileage)
 
 
 def _battery_byte(value: bytes, message: Message) -> None:
@@ -475,27 +507,33 @@ def _battery_second(value: bytes, message: Message) -> None:
 
 def _battery_volts_hundredths(value: bytes, message: Message) -> None:
     if len(value) == 2:
-        message[BATTERY_VOLTAGE] = int.from_bytes(value) / 100
+        put(message, BATTERY_VOLTAGE, int.from_bytes(value) / 100)
 
 
 def _power_hundredths(value: bytes, message: Message) -> None:
     if len(value) == 2:
-        message[POWER_VOLTAGE] = int.from_bytes(value) / 100
+        put(message, POWER_VOLTAGE, int.from_bytes(value) / 100)
 
 
 def _power_thousandths(value: bytes, message: Message) -> None:
     if len(value) == 4:
-        message[POWER_VOLTAGE] = int.from_bytes(value) / 1000
+        put(message, POWER_VOLTAGE, int.from_bytes(value) / 1000)
 
 
 def _signal(value: bytes, message: Message) -> None:
     if len(value) == 1:
-        message[GSM_SIGNAL] = value[0]
+        if value[0] <= MAX_SIGNAL:
+            message[GSM_SIGNAL] = value[0]
+        else:
+            drop(message, GSM_SIGNAL, value[0])
 
 
 def _satellites(value: bytes, message: Message) -> None:
     if len(value) == 1:
-        message[SATELLITES] = value[0]
+        if value[0] <= MAX_SATELLITES:
+            message[SATELLITES] = value[0]
+        else:
+            drop(message, SATELLITES, value[0])
 
 
 def _area(value: bytes, message: Message) -> None:
@@ -510,16 +548,16 @@ def _wide_battery(value: bytes, message: Message) -> None:
     if len(value) == 1:
         _battery_byte(value, message)
     elif len(value) == 2:
-        message[POWER_VOLTAGE] = int.from_bytes(value) / 10
+        put(message, POWER_VOLTAGE, int.from_bytes(value) / 10)
 
 
 def _cells_f0(value: bytes, message: Message) -> None:
     """0xF0: MCC WORD, MNC WORD, CID DWORD, LAC DWORD, RSSI BYTE."""
     if len(value) >= 13:
-        message[GSM_MCC] = int.from_bytes(value[0:2])
-        message[GSM_MNC] = int.from_bytes(value[2:4])
+        put(message, GSM_MCC, int.from_bytes(value[0:2]))
+        put(message, GSM_MNC, int.from_bytes(value[2:4]))
         message[GSM_CELLID] = int.from_bytes(value[4:8])
-        message[GSM_LAC] = int.from_bytes(value[8:12])
+        put(message, GSM_LAC, int.from_bytes(value[8:12]))
 
 
 def _imei(value: bytes, message: Message) -> None:
@@ -533,7 +571,7 @@ def _extended(value: bytes, message: Message) -> None:
     """0xEB: a cell list, or nested ``len(2) type(2) value`` items."""
     size = len(value)
     if size >= 8 and int.from_bytes(value[0:2]) > 200 and (size - 3) % 5 == 0:
-        message[GSM_MCC] = int.from_bytes(value[0:2])
+        put(message, GSM_MCC, int.from_bytes(value[0:2]))
         message[GSM_MNC] = value[2]
         message[GSM_LAC] = int.from_bytes(value[3:5])
         message[GSM_CELLID] = int.from_bytes(value[5:7])
@@ -552,11 +590,11 @@ def _extended(value: bytes, message: Message) -> None:
             if iccid.isalnum():
                 message[SIM_ICCID] = iccid
         elif kind == 0x002D and len(data) == 2:
-            message[BATTERY_VOLTAGE] = int.from_bytes(data) / 1000
+            put(message, BATTERY_VOLTAGE, int.from_bytes(data) / 1000)
         elif kind in {0x00A8, 0x00E1} and len(data) == 1 and data[0] <= 100:
             message[BATTERY_LEVEL] = data[0]
         elif kind == 0x00CE and len(data) == 2:
-            message[POWER_VOLTAGE] = int.from_bytes(data) / 100
+            put(message, POWER_VOLTAGE, int.from_bytes(data) / 100)
         elif kind == 0x0089 and len(data) == 4:
             alarms = int.from_bytes(data)
             if not alarms & 1:
@@ -741,11 +779,27 @@ def build_frame(
     return b"\x7e" + escape(content + bytes((checksum(content),))) + b"\x7e"
 
 
-def reply_for(frame: Jt808Frame, ident: str, serial: int, now: float) -> bytes | None:
-    """The platform's answer to an uplink frame (SPEC.md section 4.3), or None."""
+def reply_for(
+    frame: Jt808Frame,
+    ident: str,
+    serial: int,
+    now: float,
+    *,
+    result: int | None = None,
+    auth_code: str | None = None,
+) -> bytes | None:
+    """The platform's answer to an uplink frame (SPEC.md section 4.3), or None.
+
+    ``result``: the 0x8100 or 0x8001 result (default: success, or unsupported for a
+    message the platform does not know). ``auth_code``: the code a successful 0x8100
+    carries (default: the ID, as Traccar does).
+    """
     msg_id = frame.msg_id
     if msg_id == REGISTER:
-        body = frame.serial.to_bytes(2) + b"\x00" + ident.encode()
+        result = RESULT_SUCCESS if result is None else result
+        body = frame.serial.to_bytes(2) + bytes((result,))
+        if result == RESULT_SUCCESS:
+            body += (ident if auth_code is None else auth_code).encode()
         response = REGISTER_RESPONSE
     elif msg_id == TIME_REQUEST:
         year, *rest = utc_fields(now)
@@ -754,7 +808,10 @@ def reply_for(frame: Jt808Frame, ident: str, serial: int, now: float) -> bytes |
     elif msg_id in NOT_ACKNOWLEDGED:
         return None
     else:
-        result = RESULT_SUCCESS if msg_id in ACKNOWLEDGED else RESULT_UNSUPPORTED
+        if result is None:
+            result = RESULT_SUCCESS if msg_id in ACKNOWLEDGED else RESULT_UNSUPPORTED
+        elif msg_id not in ACKNOWLEDGED:
+            result = RESULT_UNSUPPORTED
         body = frame.serial.to_bytes(2) + msg_id.to_bytes(2) + bytes((result,))
         response = GENERAL_RESPONSE
     return build_frame(
@@ -768,37 +825,70 @@ def reply_for(frame: Jt808Frame, ident: str, serial: int, now: float) -> bytes |
 
 
 class Reassembler:
-    """Joins sub-packaged messages (attr bit 13). Bounded: one message in progress."""
+    """Joins sub-packaged messages (attr bit 13) of one connection.
+
+    Bounded: one message in progress (a packet of another message starts over), at most
+    :attr:`MAX_PACKETS` packets of at most :data:`MAX_BODY` bytes each and
+    :attr:`MAX_BYTES` in all (a packet sent again replaces the stored one, and the total
+    counts the replacement), and a message still incomplete :attr:`MAX_AGE` seconds after
+    its first packet is dropped. :attr:`held` is the exact number of body bytes stored.
+    """
 
     MAX_PACKETS: Final = 256
     MAX_BYTES: Final = 65536
+    """64 KiB: a 0x0704 batch of a few hundred fixes; the budget per connection."""
+    MAX_AGE: Final = 60.0
+    """Seconds: a device sends the packets of one message back to back."""
+
+    __slots__ = ("_key", "_parts", "_size", "_started")
 
     def __init__(self) -> None:
         self._key: tuple[int, int] | None = None
         self._parts: dict[int, bytes] = {}
         self._size = 0
+        self._started = 0.0
 
-    def add(self, frame: Jt808Frame) -> bytes | None:
-        """Store one packet; return the whole body once every packet has arrived."""
-        if frame.packet_total > self.MAX_PACKETS:
-            raise DecodeError(f"sub-package count {frame.packet_total} over the limit")
-        key = (frame.msg_id, frame.packet_total)
-        if key != self._key:
-            self._key = key
-            self._parts = {}
-            self._size = 0
-        if frame.packet_index not in self._parts:
-            self._size += len(frame.body)
-        self._parts[frame.packet_index] = frame.body
-        if self._size > self.MAX_BYTES:
-            self._key = None
-            self._parts = {}
-            self._size = 0
-            raise DecodeError("sub-packaged message over the size limit")
-        if len(self._parts) < frame.packet_total:
-            return None
-        body = b"".join(self._parts[index] for index in range(1, frame.packet_total + 1))
+    @property
+    def held(self) -> int:
+        """Body bytes stored for the message in progress."""
+        return self._size
+
+    def _reset(self) -> int:
+        size = self._size
         self._key = None
         self._parts = {}
         self._size = 0
-        return body
+        return size
+
+    def expire(self, now: float) -> int:
+        """Drop the message in progress if it is older than MAX_AGE; the bytes dropped."""
+        if self._key is not None and now - self._started > self.MAX_AGE:
+            return self._reset()
+        return 0
+
+    def add(self, frame: Jt808Frame, now: float) -> bytes | None:
+        """Store one packet; return the whole body once every packet has arrived."""
+        if frame.packet_total > self.MAX_PACKETS:
+            raise DecodeError(f"sub-package count {frame.packet_total} over the limit")
+        body = frame.body
+        if len(body) > MAX_BODY:
+            raise DecodeError(f"sub-package body of {len(body)} bytes over {MAX_BODY}")
+        self.expire(now)
+        key = (frame.msg_id, frame.packet_total)
+        if key != self._key:
+            self._reset()
+            self._key = key
+            self._started = now
+        parts = self._parts
+        previous = parts.get(frame.packet_index)
+        size = self._size + len(body) - (0 if previous is None else len(previous))
+        if size > self.MAX_BYTES:
+            self._reset()
+            raise DecodeError("sub-packaged message over the size limit")
+        parts[frame.packet_index] = body
+        self._size = size
+        if len(parts) < frame.packet_total:
+            return None
+        whole = b"".join(parts[index] for index in range(1, frame.packet_total + 1))
+        self._reset()
+        return whole

@@ -115,6 +115,13 @@ def battery_from_scale(raw: int) -> int | None:
 _DAYS_BEFORE_MONTH: Final = (0, 0, 31, 59, 90, 120, 151, 181, 212, 243, 273, 304, 334)
 
 
+def days_in_month(year: int, month: int) -> int:
+    """Days in a month of the proleptic Gregorian calendar."""
+    if month == 2:
+        return 29 if year % 4 == 0 and (year % 100 != 0 or year % 400 == 0) else 28
+    return 30 if month in (4, 6, 9, 11) else 31
+
+
 def epoch_seconds(year: int, month: int, day: int, hour: int, minute: int, second: int) -> int:
     """UTC seconds since the epoch, computed arithmetically.
 

@@ -288,7 +288,8 @@ class TrackerConnection:
             ident = parsed.ident
         if self.ident is not None and ident != self.ident:
             raise ProtocolError(f"device ID {ident} on the connection of {self.ident}")
-        self._settings_for(ident)
+        if ident != self._resolved:
+            self._settings_for(ident)
         event = self._jt808_event(frame, parsed, ident, now)
         # Known once a frame decoded (as for H02): a rejected frame identifies nothing.
         self.ident = ident

@@ -2,15 +2,19 @@
 # Python 3.14 environment is built and cached under ${SINOTRACK_CACHE:-~/.cache/sinotrack-ha}).
 #
 #   make test        set everything up, then run the whole suite against Home Assistant
-#                    2026.10 (with coverage) and 2026.5 (the oldest supported line)
+#                    2026.10 (with coverage) and 2026.5 (the oldest supported line); the
+#                    end-to-end tests start a real Home Assistant 2026.11 (the current
+#                    release; 2026.5 for the oldest line) and drive its frontend in headless
+#                    Chromium (screenshots in test-artifacts/browser/)
 #   make test-fast   the same against the main Home Assistant version only
 #                    extra pytest arguments: make test PYTEST_ARGS='-k h02 -x'
 #   make lint        ruff check, ruff format --check, mypy --strict
 #   make format      apply ruff's fixes and formatting
 #   make bench       run every benchmarks/bench_*.py
 #   make fuzz        fuzz the codec for SECONDS seconds (default 600): make fuzz SECONDS=3600
-#   make run         a real Home Assistant on http://localhost:8123 with the integration and a
-#                    simulated tracker driving (login dev / dev-password-123); Ctrl-C stops it
+#   make run         a real Home Assistant (2026.11) on http://localhost:8123 with the
+#                    integration and a simulated tracker driving (login dev /
+#                    dev-password-123); Ctrl-C stops it
 #                    options: make run RUN_ARGS='--interval 2 --protocol jt808'
 #   make screenshot  docs/device-page.png: the device page, taken with headless Chromium
 #   make lock        regenerate requirements/{test,run}-*.txt from requirements/{test,run}-*.in

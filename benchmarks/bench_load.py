@@ -441,7 +441,7 @@ async def _run(
     not_loaded = [entry.title for entry in entries if entry.state is not ConfigEntryState.LOADED]
     if not_loaded:
         raise RuntimeError(f"entries not loaded: {not_loaded[:5]}...")
-    listener = get_pool(hass).get(HOST, port)
+    listener = get_pool(hass).get(port)
     assert listener is not None
 
     writes = results.writes

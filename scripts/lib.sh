@@ -12,6 +12,8 @@
 #       opt/venvs/<env>-<lockhash>/      one venv per lock file requirements/test-<env>.txt
 #                                        (requirements/run-<ha>.txt for the run envs)
 #       var/cache/uv/                    uv's download cache
+#       opt/npm/<lockhash>/node_modules/ the npm packages of tools/icu/package-lock.json
+#       .sinotrack-debs-<key>            marker: the Debian packages $SNT_ENV_DEBS are installed
 #     host/                              the same layout when a host python3.14 is used
 #     provision.lock                     serialises concurrent set-ups
 # A half-built rootfs or venv has no `.sinotrack-complete` marker and is rebuilt.
@@ -30,10 +32,20 @@ SNT_SHARED="$(cd "$SNT_REPO/.." && pwd -P)/shared"
 SNT_MAIN_ENV=ha2026.10
 SNT_ALL_ENVS=(ha2026.10 ha2026.5)
 # The run environments: a real Home Assistant with its frontend, for `make run`, the screenshot
-# and the end-to-end tests: requirements/run-<ha>.in -> requirements/run-<ha>.txt. The
-# end-to-end tests of test env <ha> start Home Assistant from run env run-<ha>.
-SNT_RUN_ENV=run-ha2026.10
-SNT_RUN_ENVS=(run-ha2026.10 run-ha2026.5)
+# and the end-to-end tests: requirements/run-<ha>.in -> requirements/run-<ha>.txt. SNT_RUN_ENV
+# is the current release's, the default of `make run` and `make screenshot`.
+SNT_RUN_ENV=run-ha2026.11
+SNT_RUN_ENVS=(run-ha2026.11 run-ha2026.5)
+# The end-to-end tests (tests/e2e) of the main test env run Home Assistant from the current
+# release's run env (SNT_RUN_ENV); those of another test env <ha> from run-<ha>.
+snt_e2e_run_env() {
+	if [[ $1 == "$SNT_MAIN_ENV" ]]; then printf '%s' "$SNT_RUN_ENV"; else printf 'run-%s' "$1"; fi
+}
+# Debian packages the tests need inside the env (the chroot, or the host when it has Python
+# 3.14): chromium for the browser tests, node and npm for the translation check (the npm
+# packages of tools/icu/package-lock.json, installed with `npm ci`).
+SNT_ENV_DEBS=(chromium nodejs npm)
+SNT_NPM_PROJECT=tools/icu
 
 SNT_UV_VERSION=0.13.9
 SNT_MIN_PYTHON=3.14.2
@@ -191,7 +203,10 @@ snt_build_cmd() {
 		envs+=(VIRTUAL_ENV="$venv" MYPY_CACHE_DIR="$venv/mypy-cache" UV_PYTHON="$venv/bin/python")
 		name="${venv##*/}"
 		envs+=(SINOTRACK_ENV="${name%-*}" SINOTRACK_VENV="$venv")
+		[[ $name == run-* ]] || envs+=(SINOTRACK_E2E_RUN_ENV="$(snt_e2e_run_env "${name%-*}")")
 	fi
+	snt_npm_path
+	envs+=(SINOTRACK_NODE_MODULES="$SNT_NPM_DIR/node_modules")
 	[[ $bind == 1 ]] && envs+=(PYTHONPATH="$SNT_REPO")
 	if [[ $SNT_MODE == host ]]; then
 		init=("$SNT_IN_PY" -I -S "$SNT_SCRIPTS/_pidns_init.py")
@@ -353,12 +368,89 @@ snt_ensure_venv() {
 	done
 }
 
+# The Debian packages SNT_ENV_DEBS, in the chroot (apt-get inside it; a marker file keyed by
+# the list says they are there, so that the rootfs itself need not be rebuilt), or on the host.
+snt_debs_marker() {
+	printf '%s/.sinotrack-debs-%s' "$SNT_ROOT" "$(printf '%s\n' "${SNT_ENV_DEBS[@]}" | sha256sum | cut -c1-12)"
+}
+# On the host, a package counts as there when its command is (node and npm may come from
+# another source than Debian's packages, which would conflict with them).
+snt_host_missing_debs() {
+	local p cmd
+	SNT_MISSING_DEBS=()
+	for p in "${SNT_ENV_DEBS[@]}"; do
+		case "$p" in nodejs) cmd=node ;; *) cmd="$p" ;; esac
+		command -v "$cmd" >/dev/null 2>&1 || SNT_MISSING_DEBS+=("$p")
+	done
+}
+snt_debs_ready() {
+	if [[ $SNT_MODE == host ]]; then
+		snt_host_missing_debs
+		((${#SNT_MISSING_DEBS[@]} == 0))
+		return
+	fi
+	[[ -f $(snt_debs_marker) ]]
+}
+snt_ensure_debs() {
+	snt_debs_ready && return 0
+	if [[ $SNT_MODE == host ]]; then
+		snt_apt_install "${SNT_MISSING_DEBS[@]}"
+		return
+	fi
+	snt_need_root "installing ${SNT_ENV_DEBS[*]} into the chroot"
+	local t0=$SECONDS log="$SNT_CACHE/apt.log"
+	local apt=(env DEBIAN_FRONTEND=noninteractive apt-get -q -o Acquire::Check-Valid-Until=false)
+	snt_log "installing ${SNT_ENV_DEBS[*]} into the chroot (once; a few minutes; log: $log)"
+	snt_sync_host_files "$SNT_ROOT"
+	# Check-Valid-Until: a mirror snapshot keeps serving the Release file debootstrap used.
+	if ! { snt_inside "$SNT_ROOT" "" -- "${apt[@]}" update &&
+		snt_inside "$SNT_ROOT" "" -- "${apt[@]}" install -y --no-install-recommends \
+			"${SNT_ENV_DEBS[@]}" </dev/null; } >"$log" 2>&1; then
+		tail -n 30 "$log" >&2
+		snt_die "installing ${SNT_ENV_DEBS[*]} into the chroot failed (full log: $log)"
+	fi
+	rm -f "$SNT_ROOT"/var/cache/apt/archives/*.deb
+	touch "$(snt_debs_marker)"
+	snt_log "${SNT_ENV_DEBS[*]} installed in $((SECONDS - t0)) s"
+}
+
+# Sets SNT_NPM_DIR (path inside the env) to where `npm ci` installs tools/icu's lock.
+snt_npm_path() {
+	local hash
+	hash="$(cat "$SNT_REPO/$SNT_NPM_PROJECT/package.json" "$SNT_REPO/$SNT_NPM_PROJECT/package-lock.json" \
+		2>/dev/null | sha256sum | cut -c1-12)"
+	SNT_NPM_DIR="$SNT_IN_BASE/npm/$hash"
+}
+snt_ensure_npm() {
+	snt_npm_path
+	local dir="$SNT_NPM_DIR" out
+	out="$(snt_out "$dir")"
+	[[ -f $out/$SNT_MARKER ]] && return 0
+	snt_log "npm ci: $SNT_NPM_PROJECT/package-lock.json"
+	snt_rmtree "$out"
+	mkdir -p "$out"
+	cp "$SNT_REPO/$SNT_NPM_PROJECT/package.json" "$SNT_REPO/$SNT_NPM_PROJECT/package-lock.json" "$out/"
+	snt_inside "$SNT_ROOT" "" -- env -C "$dir" npm ci --no-audit --no-fund --ignore-scripts \
+		--cache "$dir/.npm-cache" >&2
+	rm -rf "$out/.npm-cache"
+	touch "$out/$SNT_MARKER"
+	local old # keep the three newest installs (other clones or branches may use older locks)
+	while read -r old; do
+		snt_rmtree "${old%/"$SNT_MARKER"}"
+	done < <(ls -1t "$(snt_out "$SNT_IN_BASE/npm")"/*/"$SNT_MARKER" 2>/dev/null | tail -n +4)
+}
+
 snt_all_ready() {
 	local name
 	if [[ $SNT_MODE == host ]]; then
 		[[ -f $SNT_CACHE/host/uv/$SNT_MARKER ]] || return 1
 	else
 		[[ -f $SNT_ROOT/$SNT_MARKER ]] || return 1
+	fi
+	if [[ ${SNT_WITH_TOOLS:-0} == 1 ]]; then
+		snt_debs_ready || return 1
+		snt_npm_path
+		[[ -f $(snt_out "$SNT_NPM_DIR")/$SNT_MARKER ]] || return 1
 	fi
 	for name in "$@"; do
 		snt_venv_path "$name" || return 1
@@ -367,12 +459,17 @@ snt_all_ready() {
 }
 
 # snt_provision [ENV...]: the chroot (or host uv) and the venvs, under a lock. Idempotent.
+# With SNT_WITH_TOOLS=1 also the Debian packages SNT_ENV_DEBS and the npm packages.
 snt_provision() {
 	snt_all_ready "$@" && return 0
 	mkdir -p "$SNT_CACHE/host"
 	(
 		flock 9
 		snt_ensure_rootfs
+		if [[ ${SNT_WITH_TOOLS:-0} == 1 ]]; then
+			snt_ensure_debs
+			snt_ensure_npm
+		fi
 		local name
 		for name in "$@"; do snt_ensure_venv "$name"; done
 	) 9>"$SNT_CACHE/provision.lock"

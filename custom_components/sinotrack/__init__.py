@@ -16,6 +16,7 @@ else:
     from .entry import (
         CONFIG_SCHEMA,
         PLATFORMS,
+        async_migrate_entry,
         async_remove_entry,
         async_setup,
         async_setup_entry,
@@ -26,6 +27,7 @@ else:
     __all__ = [
         "CONFIG_SCHEMA",
         "PLATFORMS",
+        "async_migrate_entry",
         "async_remove_entry",
         "async_setup",
         "async_setup_entry",

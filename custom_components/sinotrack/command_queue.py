@@ -12,7 +12,13 @@ the odometer).
 What is not kept: a command already sent (the tracker may have executed it; its reply
 is lost with the connection, as with any disconnect mid-command), a command whose action
 call was cancelled while Home Assistant kept running (the caller gave up), and an engine
-command once engine commands are no longer allowed in the options.
+command (engine_stop, engine_resume, or a raw payload that is one) once engine commands
+are no longer allowed in the options.
+
+Bounds: at most ``MAX_WAITING_COMMANDS`` (20) commands are stored per tracker, the
+listener's own limit per tracker (the next call fails with ``CommandQueueFullError``), and a command identical to one already waiting is not
+stored again: the second call waits for the first one's command and shares its outcome
+(the same reply, or the same error). The tracker receives it once.
 """
 
 from __future__ import annotations
@@ -29,13 +35,27 @@ from homeassistant.helpers.storage import Store
 from homeassistant.util.hass_dict import HassKey
 
 from .const import DEFAULT_COMMAND_TIMEOUT, DOMAIN, LOGGER
-from .listener import CommandResult, Listener, ListenerClosedError
+from .listener import (
+    MAX_WAITING_COMMANDS,
+    CommandQueueFullError,
+    CommandResult,
+    Listener,
+    ListenerClosedError,
+)
 from .protocol import Command, CommandKind, message as p
+from .protocol.commands import is_engine_payload
 
 STORAGE_VERSION: Final = 1
 SAVE_DELAY: Final = 1.0
 ENGINE_COMMANDS: Final = frozenset({CommandKind.ENGINE_STOP, CommandKind.ENGINE_RESUME})
 DATA_QUEUES: HassKey[dict[str, CommandQueue]] = HassKey(f"{DOMAIN}_command_queues")
+
+
+def is_engine_command(command: Command) -> bool:
+    """True for engine stop/resume, and for a raw payload the tracker takes as one."""
+    return command.kind in ENGINE_COMMANDS or (
+        command.kind is CommandKind.CUSTOM and is_engine_payload(command.payload)
+    )
 
 
 @dataclass(slots=True)
@@ -88,6 +108,8 @@ class CommandQueue:
         self._items: dict[str, _Queued] = {}
         self._live: set[str] = set()
         """Items someone waits for now (an action call or a resumed send)."""
+        self._followers: dict[str, list[asyncio.Future[CommandResult]]] = {}
+        """Calls waiting for the outcome of an identical item."""
         self._loaded = False
 
     @property
@@ -119,11 +141,40 @@ class CommandQueue:
         timeout: float,  # noqa: ASYNC109 - the reply timeout, passed on
         expiry: float,
     ) -> CommandResult:
-        """``listener.send_command(..., queue_if_offline=True)``, stored until it is sent."""
+        """``listener.send_command(..., queue_if_offline=True)``, stored until it is sent.
+
+        An identical command already waiting is not stored again: this call shares its
+        outcome. Raises ``CommandQueueFullError`` when ``MAX_WAITING_COMMANDS`` wait already.
+        """
+        while (same := self._waiting_like(command)) is not None:
+            follower: asyncio.Future[CommandResult] = self.hass.loop.create_future()
+            self._followers.setdefault(same, []).append(follower)
+            try:
+                return await follower
+            except asyncio.CancelledError:
+                task = asyncio.current_task()
+                if not follower.cancelled() or (task is not None and task.cancelling()):
+                    raise
+                # The first caller gave up, not this one: queue the command afresh.
+        if len(self._items) >= MAX_WAITING_COMMANDS:
+            raise CommandQueueFullError(
+                f"{MAX_WAITING_COMMANDS} commands are queued for tracker {ident} already"
+            )
         item_id = uuid.uuid4().hex
         self._items[item_id] = _Queued(command, time.time() + expiry)
         self._save()
         return await self._send(listener, ident, item_id, timeout, resumed=False)
+
+    def _waiting_like(self, command: Command) -> str | None:
+        """The ID of a stored item with the same command that someone waits for now."""
+        return next(
+            (
+                item_id
+                for item_id, item in self._items.items()
+                if item_id in self._live and item.command == command
+            ),
+            None,
+        )
 
     @callback
     def resume(
@@ -134,7 +185,7 @@ class CommandQueue:
         for item_id, item in list(self._items.items()):
             if item_id in self._live:
                 continue
-            if item.expires <= now or (item.command.kind in ENGINE_COMMANDS and not allow_engine):
+            if item.expires <= now or (is_engine_command(item.command) and not allow_engine):
                 LOGGER.warning(
                     "Tracker %s: dropping the queued %s command (%s)",
                     ident,
@@ -184,7 +235,7 @@ class CommandQueue:
         item = self._items[item_id]
         self._live.add(item_id)
         try:
-            return await listener.send_command(
+            result = await listener.send_command(
                 ident,
                 item.command,
                 timeout=timeout,
@@ -192,17 +243,35 @@ class CommandQueue:
                 queue_expiry=max(0.001, item.expires - time.time()),
                 on_sent=lambda: self._discard(item_id),
             )
-        except ListenerClosedError:
+        except ListenerClosedError as err:
+            self._settle(item_id, err)
             raise  # Home Assistant stops, or the entry unloads: kept for the next start
         except asyncio.CancelledError:
             if not resumed and not self.hass.is_stopping:
                 self._discard(item_id)  # the caller gave up
+            self._settle(item_id, None)
             raise
-        except BaseException:
+        except Exception as err:
             self._discard(item_id)
+            self._settle(item_id, err)
             raise
+        else:
+            self._settle(item_id, result)
+            return result
         finally:
             self._live.discard(item_id)
+
+    def _settle(self, item_id: str, outcome: CommandResult | Exception | None) -> None:
+        """Hand an item's outcome to the identical calls that wait for it (None: cancelled)."""
+        for follower in self._followers.pop(item_id, ()):
+            if follower.done():
+                continue
+            if outcome is None:
+                follower.cancel()
+            elif isinstance(outcome, Exception):
+                follower.set_exception(outcome)
+            else:
+                follower.set_result(outcome)
 
     def _discard(self, item_id: str) -> None:
         if self._items.pop(item_id, None) is not None:

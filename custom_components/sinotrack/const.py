@@ -19,21 +19,37 @@ CONF_OFFLINE_TIMEOUT: Final = "offline_timeout"
 CONF_JT808_UTC_OFFSET: Final = "jt808_utc_offset"
 CONF_ALLOW_INVALID_FIX: Final = "allow_invalid_fix"
 CONF_ALLOW_ENGINE_COMMANDS: Final = "allow_engine_commands"
+CONF_ALLOWED_NETWORKS: Final = "allowed_networks"
 
 DEFAULT_PORT: Final = 5013
-DEFAULT_BIND_ADDRESS: Final = "0.0.0.0"  # noqa: S104 - trackers connect from the internet
+ALL_ADDRESSES: Final = "::"
+"""The bind address meaning every IPv4 and IPv6 address of the machine (one dual-stack
+socket; on a machine without IPv6, every IPv4 address)."""
+ALL_IPV4_ADDRESSES: Final = "0.0.0.0"  # noqa: S104 - trackers connect from the internet
+"""The bind address meaning every IPv4 address only. Entries of minor version 1 stored it
+as their "all addresses" default; ``async_migrate_entry`` moves them to ``ALL_ADDRESSES``."""
+DEFAULT_BIND_ADDRESS: Final = ALL_ADDRESSES
 DEFAULT_OFFLINE_TIMEOUT: Final = 30
 """Minutes without a frame before a tracker counts as offline (a sleeping ST-903 sends a
 heartbeat every few minutes)."""
 DEFAULT_JT808_UTC_OFFSET: Final = 8.0
 DEFAULT_COMMAND_TIMEOUT: Final = 30.0
 DEFAULT_QUEUE_EXPIRY: Final = 3600.0
+MAX_DISCOVERY_FLOWS: Final = 10
+"""Sinotrack discovery flows ("tracker found") in progress at once; an unknown ID beyond
+them is not offered until some are dismissed or added."""
 
 MOVING_SPEED: Final = 5.0
 """km/h above which a tracker counts as moving (GPS jitter stays below it when parked)."""
 
-NEVER_CONNECTED_AFTER: Final = 86400.0
-"""Seconds after setup without a frame before the "never connected" repair issue."""
+SETUP_URL: Final = (
+    "https://github.com/sinotrack-ha/sinotrack-ha#point-the-tracker-at-home-assistant"
+)
+"""The README's steps to point a tracker at Home Assistant (linked from the repair issue
+of a tracker that has not connected yet)."""
+WAIT_FOR_TRACKER: Final = 300.0
+"""Seconds the set-up flow's "Wait for the tracker" step waits for the first frame before
+it offers to wait again or finish (a tracker just set by SMS connects within minutes)."""
 
 ATTR_DEVICE_ID: Final = "device_id"
 ATTR_CONFIG_ENTRY_ID: Final = "config_entry_id"
@@ -50,3 +66,4 @@ SERVICE_ENGINE_STOP: Final = "engine_stop"
 SERVICE_ENGINE_RESUME: Final = "engine_resume"
 SERVICE_ARM: Final = "arm"
 SERVICE_DISARM: Final = "disarm"
+SERVICE_RESET_JT808_AUTH: Final = "reset_jt808_auth"

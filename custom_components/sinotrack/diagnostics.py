@@ -43,6 +43,14 @@ async def async_get_config_entry_diagnostics(
         state = runtime.state
         tracker = dict(state.as_dict())
         tracker.update(connected=state.connected, online=state.online, peer=state.peer)
+        tracker["safety"] = {
+            "allowed_networks": [str(network) for network in runtime.allowed_networks],
+            "alarm_events_suppressed": dict(sorted(runtime.alarm_limit.suppressed.items())),
+            "values_refused": runtime.values_refused,
+            "subscriber_errors": runtime.subscriber_errors,
+            "jt808_auth_code_stored": runtime.jt808_auth_code is not None,
+            "jt808_registrations_refused": runtime.registrations_refused,
+        }
         listener = runtime.listener
         if listener is not None:
             listener_data = listener.diagnostics()

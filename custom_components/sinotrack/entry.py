@@ -2,29 +2,40 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
 from functools import partial
+import re
+from typing import Final
 
-from homeassistant.config_entries import SOURCE_INTEGRATION_DISCOVERY
+from homeassistant.config_entries import (
+    SOURCE_INTEGRATION_DISCOVERY,
+    ConfigEntry,
+    ConfigEntryState,
+)
 from homeassistant.const import CONF_PORT, EVENT_HOMEASSISTANT_STOP, Platform
 from homeassistant.core import Event, HomeAssistant, callback
 from homeassistant.exceptions import ConfigEntryNotReady
-from homeassistant.helpers import config_validation as cv, discovery_flow, issue_registry as ir
-from homeassistant.helpers.event import async_call_later
+from homeassistant.helpers import (
+    config_validation as cv,
+    device_registry as dr,
+    discovery_flow,
+    issue_registry as ir,
+)
 from homeassistant.helpers.typing import ConfigType
-from homeassistant.util import dt as dt_util
 from homeassistant.util.hass_dict import HassKey
 
 from .command_queue import async_remove_command_queue, get_command_queue
 from .const import (
+    ALL_ADDRESSES,
+    ALL_IPV4_ADDRESSES,
     CONF_BIND_ADDRESS,
     CONF_TRACKER_ID,
     DOMAIN,
     LOGGER,
-    NEVER_CONNECTED_AFTER,
+    MAX_DISCOVERY_FLOWS,
+    SETUP_URL,
 )
 from .listener import ListenerBindError, ListenerConfig, ListenerPool
-from .runtime import SinotrackConfigEntry, SinotrackRuntime
+from .runtime import SinotrackConfigEntry, SinotrackRuntime, auth_refused_issue_id
 from .services import async_setup_services
 
 PLATFORMS: list[Platform] = [
@@ -35,10 +46,37 @@ PLATFORMS: list[Platform] = [
 ]
 CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
 DATA_POOL: HassKey[ListenerPool] = HassKey(DOMAIN)
+TRACKER_ID_PATTERN: Final = re.compile(r"[0-9]{10,20}")
+"""A tracker ID as the user form accepts it, once spaces and dashes are taken out."""
+DISCOVERED_ID_PATTERN: Final = re.compile(r"[0-9]{1,20}")
+"""A discovered ID, as the listener reports it (without the leading zeros of a JT/T 808
+terminal number, which the form also accepts and drops): ASCII digits only, nothing else."""
+
+
+@callback
+def discovery_flows_in_progress(hass: HomeAssistant, *, but: str | None = None) -> int:
+    """Sinotrack discovery flows in progress (those just started included), ``but`` one."""
+    return sum(
+        1
+        for flow in hass.config_entries.flow.async_progress_by_handler(
+            DOMAIN,
+            include_uninitialized=True,
+            match_context={"source": SOURCE_INTEGRATION_DISCOVERY},
+        )
+        if flow["flow_id"] != but
+    )
+
+
+DEVICE_MODEL: Final = "device.model"
+"""The runtime value holding the model a tracker reported (JT/T 808 registration)."""
+CONFIG_VERSION: Final = 1
+CONFIG_MINOR_VERSION: Final = 2
+"""Minor version 2: "all addresses" is ``::`` (every IPv4 and IPv6 address), no longer
+``0.0.0.0`` (IPv4 only)."""
 
 
 def get_pool(hass: HomeAssistant) -> ListenerPool:
-    """The shared listeners: one per (bind address, port), used by every entry on it."""
+    """The shared listeners: one per port, used by every entry on it."""
     pool = hass.data.get(DATA_POOL)
     if pool is None:
         pool = hass.data[DATA_POOL] = ListenerPool()
@@ -56,6 +94,68 @@ async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
 
     hass.bus.async_listen_once(EVENT_HOMEASSISTANT_STOP, close_listeners)
     return True
+
+
+async def async_migrate_entry(hass: HomeAssistant, entry: ConfigEntry) -> bool:
+    """Bring an entry stored by an older version up to date.
+
+    1.1 -> 1.2: ``0.0.0.0``, the old default ("all addresses", which covered IPv4 only) becomes
+    ``::``, today's "all addresses" (IPv4 and IPv6): IPv4 trackers keep connecting as before.
+    """
+    if entry.version > CONFIG_VERSION:
+        return False  # stored by a newer version of the integration
+    if entry.version == CONFIG_VERSION and entry.minor_version < CONFIG_MINOR_VERSION:
+        data = dict(entry.data)
+        if data.get(CONF_BIND_ADDRESS) == ALL_IPV4_ADDRESSES:
+            data[CONF_BIND_ADDRESS] = ALL_ADDRESSES
+        hass.config_entries.async_update_entry(entry, data=data, minor_version=CONFIG_MINOR_VERSION)
+        LOGGER.debug("Migrated entry %s to version 1.2", entry.title)
+    return True
+
+
+@callback
+def entries_on_port(hass: HomeAssistant, port: int) -> list[SinotrackConfigEntry]:
+    """Every entry whose tracker connects to ``port`` (they share its listener)."""
+    return [
+        entry
+        for entry in hass.config_entries.async_entries(DOMAIN)
+        if entry.data.get(CONF_PORT) == port
+    ]
+
+
+@callback
+def bind_address_of_port(hass: HomeAssistant, port: int, *, but: str | None = None) -> str | None:
+    """The bind address of ``port`` (that of its running listener, else that stored by its
+    entries), or None if no entry uses the port. ``but``: an entry ID left out."""
+    listener = get_pool(hass).get(port)
+    if listener is not None and isinstance(listener.config.host, str):
+        users = [e for e in entries_on_port(hass, port) if e.entry_id != but]
+        if users:
+            return listener.config.host
+    for entry in entries_on_port(hass, port):
+        if entry.entry_id != but:
+            return str(entry.data[CONF_BIND_ADDRESS])
+    return None
+
+
+async def async_rebind_port(hass: HomeAssistant, port: int, host: str) -> None:
+    """Move the listener of ``port`` to bind address ``host``, with every entry on it.
+
+    All the port's entries store the new address; those that run are all unloaded (the last
+    one closes the listener), then set up again (the first one opens it on ``host``).
+    """
+    entries = entries_on_port(hass, port)
+    for entry in entries:
+        hass.config_entries.async_update_entry(entry, data={**entry.data, CONF_BIND_ADDRESS: host})
+    running = [
+        entry
+        for entry in entries
+        if entry.state.recoverable and entry.state is not ConfigEntryState.NOT_LOADED
+    ]
+    for entry in running:
+        await hass.config_entries.async_unload(entry.entry_id)
+    for entry in running:
+        await hass.config_entries.async_setup(entry.entry_id)
 
 
 def port_issue_id(entry_id: str) -> str:
@@ -97,6 +197,17 @@ async def async_setup_entry(hass: HomeAssistant, entry: SinotrackConfigEntry) ->
             translation_placeholders={"port": str(port), "host": host, "error": err.detail},
         ) from err
     ir.async_delete_issue(hass, DOMAIN, port_issue_id(entry.entry_id))
+    if isinstance(listener.config.host, str) and listener.config.host != host:
+        # The port has one bind address, that of the entry that opened it: this one joined.
+        LOGGER.info(
+            "Tracker %s joins port %s, which listens on %s (not %s)",
+            entry.title,
+            port,
+            listener.config.host,
+            host,
+        )
+        host = listener.config.host
+        hass.config_entries.async_update_entry(entry, data={**entry.data, CONF_BIND_ADDRESS: host})
     runtime.listener = listener
     entry.runtime_data = runtime
     listener.set_unknown_tracker_callback(partial(_async_discovered, hass, host, port))
@@ -135,6 +246,7 @@ async def async_unload_entry(hass: HomeAssistant, entry: SinotrackConfigEntry) -
 async def async_remove_entry(hass: HomeAssistant, entry: SinotrackConfigEntry) -> None:
     ir.async_delete_issue(hass, DOMAIN, port_issue_id(entry.entry_id))
     ir.async_delete_issue(hass, DOMAIN, never_connected_issue_id(entry.entry_id))
+    ir.async_delete_issue(hass, DOMAIN, auth_refused_issue_id(entry.entry_id))
     await async_remove_command_queue(hass, entry.entry_id)
     await SinotrackRuntime(
         hass, entry_id=entry.entry_id, ident=entry.data[CONF_TRACKER_ID], options={}
@@ -145,7 +257,18 @@ async def async_remove_entry(hass: HomeAssistant, entry: SinotrackConfigEntry) -
 def _async_discovered(
     hass: HomeAssistant, host: str, port: int, ident: str, protocol: str, peer: str | None
 ) -> None:
-    """A tracker no entry owns connected: offer to add it."""
+    """A tracker no entry owns connected: offer to add it (within the limits)."""
+    if DISCOVERED_ID_PATTERN.fullmatch(ident) is None:
+        LOGGER.debug("Not offering tracker ID %r: not one the setup form accepts", ident)
+        return
+    if discovery_flows_in_progress(hass) >= MAX_DISCOVERY_FLOWS:
+        LOGGER.info(
+            "Unknown tracker %s connected from %s; not offered: %d trackers found are waiting",
+            ident,
+            peer,
+            MAX_DISCOVERY_FLOWS,
+        )
+        return
     LOGGER.info("Unknown tracker %s (%s) connected from %s", ident, protocol, peer)
     discovery_flow.async_create_flow(
         hass,
@@ -164,37 +287,51 @@ def _async_discovered(
 def _watch_first_connection(
     hass: HomeAssistant, entry: SinotrackConfigEntry, runtime: SinotrackRuntime
 ) -> None:
-    """Raise a repair issue if the tracker has not connected a day after setup."""
+    """Until the tracker's first frame, a repair issue says that it is waiting for it and
+    links to the set-up steps; the device shows a model only once the tracker reported one.
+    """
     issue_id = never_connected_issue_id(entry.entry_id)
-    if runtime.state.last_seen is not None:
+    _sync_device_model(hass, runtime)
+
+    def contacted() -> bool:
+        state = runtime.state
+        return state.last_seen is not None or state.connected
+
+    if contacted():
         ir.async_delete_issue(hass, DOMAIN, issue_id)
-        return
-
-    @callback
-    def connected() -> None:
-        ir.async_delete_issue(hass, DOMAIN, issue_id)
-
-    @callback
-    def check(_now: object = None) -> None:
-        if runtime.state.last_seen is None:
-            ir.async_create_issue(
-                hass,
-                DOMAIN,
-                issue_id,
-                is_fixable=False,
-                severity=ir.IssueSeverity.WARNING,
-                translation_key="never_connected",
-                translation_placeholders={
-                    "name": entry.title,
-                    "tracker_id": runtime.ident,
-                    "port": str(entry.data[CONF_PORT]),
-                },
-            )
-
-    runtime.first_frame_callbacks.append(connected)
-    deadline = entry.created_at + timedelta(seconds=NEVER_CONNECTED_AFTER)
-    remaining = (deadline - dt_util.utcnow()).total_seconds()
-    if remaining <= 0:
-        check()
     else:
-        entry.async_on_unload(async_call_later(hass, remaining, check))
+        ir.async_create_issue(
+            hass,
+            DOMAIN,
+            issue_id,
+            is_fixable=False,
+            severity=ir.IssueSeverity.WARNING,
+            translation_key="never_connected",
+            translation_placeholders={
+                "name": entry.title,
+                "tracker_id": runtime.ident,
+                "port": str(entry.data[CONF_PORT]),
+            },
+            learn_more_url=SETUP_URL,
+        )
+
+    @callback
+    def changed(keys: set[str]) -> None:
+        if DEVICE_MODEL in keys:
+            _sync_device_model(hass, runtime)
+        if contacted():
+            ir.async_delete_issue(hass, DOMAIN, issue_id)
+
+    entry.async_on_unload(runtime.add_listener(changed))
+
+
+@callback
+def _sync_device_model(hass: HomeAssistant, runtime: SinotrackRuntime) -> None:
+    """The device's model is the one the tracker reported (JT/T 808 registration), else
+    none: the integration does not guess it."""
+    registry = dr.async_get(hass)
+    reported = runtime.state.values.get(DEVICE_MODEL)
+    model = str(reported) if reported else None
+    for device in dr.async_entries_for_config_entry(registry, runtime.entry_id):
+        if (DOMAIN, runtime.ident) in device.identifiers and device.model != model:
+            registry.async_update_device(device.id, model=model)

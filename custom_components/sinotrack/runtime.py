@@ -18,6 +18,13 @@ Rules:
   vehicle that reports often still adds up its way.
 * The state is saved at most ``SAVE_DELAY`` seconds after a change, even while frames keep
   coming, so an unclean restart loses little (the odometer never goes backwards by more).
+* Only what the store can write back enters the state (``model.storable``): a value no
+  JSON writer keeps (a 300-digit number, an infinite mileage) is dropped where messages
+  come in, and counted.
+* Alarm events are rate-limited per type (``model.AlarmRateLimit``); the state's alarm
+  flags still follow every frame.
+* One subscriber failing (an entity whose write raises) does not stop the others: each is
+  called on its own, its error logged.
 """
 
 from __future__ import annotations
@@ -25,11 +32,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+import ipaddress
+import logging
 import math
 from typing import Any, Final
 
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
+from homeassistant.helpers import issue_registry as ir
 from homeassistant.helpers.event import async_call_later, async_track_time_interval
 from homeassistant.helpers.storage import Store
 from homeassistant.util import dt as dt_util
@@ -37,6 +47,7 @@ from homeassistant.util import dt as dt_util
 from .const import (
     CONF_ALLOW_ENGINE_COMMANDS,
     CONF_ALLOW_INVALID_FIX,
+    CONF_ALLOWED_NETWORKS,
     CONF_JT808_UTC_OFFSET,
     CONF_OFFLINE_TIMEOUT,
     DEFAULT_JT808_UTC_OFFSET,
@@ -46,7 +57,8 @@ from .const import (
     MOVING_SPEED,
 )
 from .listener import Listener
-from .protocol import Message, message as p
+from .model import AlarmRateLimit, storable_items, storable_timestamp
+from .protocol import Message, TrackerSettings, message as p
 
 STORAGE_VERSION: Final = 1
 SAVE_DELAY: Final = 30.0
@@ -94,6 +106,26 @@ ALARM_EVENTS: Final[dict[str, str]] = {
 EVENT_TYPES: Final = sorted(set(ALARM_EVENTS.values()))
 
 VEHICLE_STATES: Final = ["moving", "idling", "parked", "towing"]
+
+KEY_AUTH_CODE: Final = "jt808_auth_code"
+"""Store key of the JT/T 808 auth code issued to the tracker (beside the state's keys)."""
+
+type IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def parse_networks(values: Any) -> tuple[IPNetwork, ...]:
+    """The networks of the "allowed source networks" option; raises ValueError for a bad one."""
+    if not values:
+        return ()
+    if isinstance(values, str):
+        values = [values]
+    return tuple(ipaddress.ip_network(str(value).strip(), strict=False) for value in values)
+
+
+def auth_refused_issue_id(entry_id: str) -> str:
+    """The repair issue raised when a JT/T 808 registration of the entry's ID was refused."""
+    return f"jt808_registration_refused_{entry_id}"
+
 
 _MAX_PLAUSIBLE_KMH: Final = 400.0
 _MIN_STEP_KM: Final = 0.02
@@ -150,9 +182,7 @@ class TrackerState:
     def as_dict(self) -> dict[str, Any]:
         """JSON-able form for the store."""
         return {
-            "values": {
-                k: v for k, v in self.values.items() if isinstance(v, (str, int, float, bool))
-            },
+            "values": storable_items(self.values),
             "latitude": self.latitude,
             "longitude": self.longitude,
             "accuracy": self.accuracy,
@@ -179,7 +209,7 @@ class TrackerState:
         )
 
         return cls(
-            values=dict(data.get("values") or {}),
+            values=storable_items(data.get("values") or {}),
             latitude=data.get("latitude"),
             longitude=data.get("longitude"),
             accuracy=float(data.get("accuracy") or 0.0),
@@ -223,6 +253,15 @@ class SinotrackRuntime:
         self.first_frame_callbacks: list[Callable[[], None]] = []
         self.listener: Listener | None = None
         self.unregister: Callable[[], None] | None = None
+        self.alarm_limit = AlarmRateLimit()
+        self.values_refused = 0
+        """Values of the tracker's messages dropped because the store could not keep them."""
+        self.subscriber_errors = 0
+        """Subscriber calls (entity writes) that raised."""
+        self.jt808_auth_code: str | None = None
+        """The JT/T 808 auth code issued to the tracker, kept in the store."""
+        self.registrations_refused = 0
+        self._allowed_networks = parse_networks(options.get(CONF_ALLOWED_NETWORKS))
 
     # -- options --------------------------------------------------------------------------
 
@@ -244,10 +283,22 @@ class SinotrackRuntime:
     def allow_engine_commands(self) -> bool:
         return bool(self._options.get(CONF_ALLOW_ENGINE_COMMANDS, False))
 
+    @property
+    def allowed_networks(self) -> tuple[IPNetwork, ...]:
+        """Source networks the tracker may connect from; () for any (the listener reads it)."""
+        return self._allowed_networks
+
+    def tracker_settings(self) -> TrackerSettings:
+        """What the codec applies to this tracker's frames (the listener reads it)."""
+        return TrackerSettings(
+            jt808_utc_offset=self.jt808_utc_offset, jt808_auth_code=self.jt808_auth_code
+        )
+
     @callback
     def update_options(self, options: dict[str, Any]) -> None:
         """Apply new options at once (no reload needed)."""
         self._options = options
+        self._allowed_networks = parse_networks(options.get(CONF_ALLOWED_NETWORKS))
         if self.listener is not None:
             self.listener.sink_changed(self.ident)
         self._check_online()
@@ -260,6 +311,8 @@ class SinotrackRuntime:
         if data:
             self.state = TrackerState.from_dict(data)
             self._last_seen_written = self.state.last_seen
+            code = data.get(KEY_AUTH_CODE)
+            self.jt808_auth_code = code if isinstance(code, str) and code else None
 
     @callback
     def async_start(self) -> None:
@@ -277,7 +330,11 @@ class SinotrackRuntime:
         if self._unsub_save is not None:
             self._unsub_save()
             self._unsub_save = None
-        await self._store.async_save(self.state.as_dict())
+        await self._store.async_save(self._data())
+
+    def _data(self) -> dict[str, Any]:
+        """What the store keeps: the state and the JT/T 808 auth code."""
+        return {**self.state.as_dict(), KEY_AUTH_CODE: self.jt808_auth_code}
 
     async def async_remove_store(self) -> None:
         await self._store.async_remove()
@@ -307,12 +364,64 @@ class SinotrackRuntime:
             # write again, and a tracker reporting every few seconds would never be saved.
             self._unsub_save = async_call_later(self.hass, SAVE_DELAY, self._async_save)
         for listener in list(self._listeners):
-            listener(changed)
+            self._call_subscriber(listener, changed)
+
+    def _call_subscriber[*A](self, subscriber: Callable[[*A], None], *args: *A) -> None:
+        """Call one subscriber; its failure is logged and does not reach the others."""
+        try:
+            subscriber(*args)
+        except Exception:  # noqa: BLE001 - any error of one subscriber stays with it
+            self.subscriber_errors += 1
+            LOGGER.exception("%s: a subscriber failed to take an update", self.ident)
 
     @callback
     def _async_save(self, _now: datetime) -> None:
         self._unsub_save = None
-        self._store.async_delay_save(self.state.as_dict)
+        self._store.async_delay_save(self._data)
+
+    # -- JT/T 808 authentication ------------------------------------------------------------
+
+    @callback
+    def auth_code_issued(self, code: str) -> None:
+        """The listener issued ``code`` to the tracker: keep it (written at once, it survives
+        restarts and crashes)."""
+        if code == self.jt808_auth_code:
+            return
+        self.jt808_auth_code = code
+        self._store.async_delay_save(self._data, 0)
+        ir.async_delete_issue(self.hass, DOMAIN, auth_refused_issue_id(self.entry_id))
+
+    @callback
+    def registration_refused(self, peer: str) -> None:
+        """A JT/T 808 connection for this ID could not authenticate (a code is stored and it
+        did not send it): tell the user."""
+        self.registrations_refused += 1
+        # Once at warning level: whoever keeps trying must not fill the log.
+        LOGGER.log(
+            logging.WARNING if self.registrations_refused == 1 else logging.DEBUG,
+            "Tracker %s: a JT/T 808 connection from %s could not authenticate (a new"
+            " registration is refused while an auth code is stored)",
+            self.ident,
+            peer,
+        )
+        ir.async_create_issue(
+            self.hass,
+            DOMAIN,
+            auth_refused_issue_id(self.entry_id),
+            is_fixable=False,
+            severity=ir.IssueSeverity.WARNING,
+            translation_key="jt808_registration_refused",
+            translation_placeholders={"tracker_id": self.ident, "peer": peer},
+        )
+
+    @callback
+    def reset_jt808_auth(self) -> None:
+        """Forget the stored auth code: the tracker's next registration is accepted."""
+        self.jt808_auth_code = None
+        self._store.async_delay_save(self._data, 0)
+        if self.listener is not None:
+            self.listener.sink_changed(self.ident)
+        ir.async_delete_issue(self.hass, DOMAIN, auth_refused_issue_id(self.entry_id))
 
     # -- the listener's sink --------------------------------------------------------------
 
@@ -335,7 +444,7 @@ class SinotrackRuntime:
         first = state.last_seen is None
         changed: set[str] = set()
         for message in messages:
-            self._apply(message, now, changed)
+            self._apply(self._storable(message), now, changed)
         state.last_seen = now
         if self._last_seen_written is None or now - self._last_seen_written >= LAST_SEEN_RESOLUTION:
             self._last_seen_written = now
@@ -345,7 +454,22 @@ class SinotrackRuntime:
         self._notify(changed)
         if first:
             for callback_ in self.first_frame_callbacks:
-                callback_()
+                self._call_subscriber(callback_)
+
+    def _storable(self, message: Message) -> Message:
+        """The message without the values the store could not keep (the one way in)."""
+        kept = storable_items(message)
+        timestamp = kept.get(p.TIMESTAMP)
+        if timestamp is not None and not storable_timestamp(timestamp):
+            del kept[p.TIMESTAMP]
+        if len(kept) != len(message):
+            self.values_refused += len(message) - len(kept)
+            LOGGER.debug(
+                "%s: dropped values the store cannot keep: %s",
+                self.ident,
+                sorted(str(key) for key in message if key not in kept),
+            )
+        return kept
 
     def _apply(self, message: Message, now: datetime, changed: set[str]) -> None:
         state = self.state
@@ -367,7 +491,7 @@ class SinotrackRuntime:
             if values.get(key) != value:
                 values[key] = value
                 changed.add(key)
-        if p.LATITUDE in message:
+        if p.LATITUDE in message and p.LONGITUDE in message:
             self._apply_position(message, now, changed)
         self._apply_mileage(message, changed)
         if state.vehicle_state != before_state:
@@ -449,6 +573,9 @@ class SinotrackRuntime:
             self._fire(event_type, message, now)
 
     def _fire(self, event_type: str, message: Message, now: datetime) -> None:
+        if not self.alarm_limit.allow(event_type, now.timestamp()):
+            LOGGER.debug("%s: %s alarm within the rate limit, no event", self.ident, event_type)
+            return
         LOGGER.info("%s: %s alarm", self.ident, event_type)
         if self._event_listener is None:
             return
@@ -464,7 +591,7 @@ class SinotrackRuntime:
             data["position_valid"] = bool(message.get(p.VALID, True))
         if p.SPEED in message:
             data["speed"] = message[p.SPEED]
-        self._event_listener(event_type, data)
+        self._call_subscriber(self._event_listener, event_type, data)
 
     # -- availability ---------------------------------------------------------------------
 

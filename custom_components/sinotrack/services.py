@@ -1,4 +1,10 @@
-"""Actions: send a command, query the mileage, request a position, engine stop/resume..."""
+"""Actions: send a command, query the mileage, request a position, engine stop/resume...
+
+Every action is registered for administrators only (``async_register_admin_service``):
+Home Assistant refuses a call from a user who is not an administrator, whether it comes
+through the websocket API, the REST API or the UI. A raw command can do anything the
+device can, and the others move or reconfigure a vehicle.
+"""
 
 from __future__ import annotations
 
@@ -15,13 +21,14 @@ from homeassistant.core import (
 )
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 from homeassistant.helpers import config_validation as cv, device_registry as dr
+from homeassistant.helpers.service import async_register_admin_service
 
 if TYPE_CHECKING:  # Home Assistant 2026.9+ validates with probatio, aliased as voluptuous
     import probatio as vol
 else:
     import voluptuous as vol
 
-from .command_queue import get_command_queue
+from .command_queue import get_command_queue, is_engine_command
 from .const import (
     ATTR_CONFIG_ENTRY_ID,
     ATTR_DEVICE_ID,
@@ -38,16 +45,20 @@ from .const import (
     SERVICE_ENGINE_STOP,
     SERVICE_QUERY_MILEAGE,
     SERVICE_REQUEST_POSITION,
+    SERVICE_RESET_JT808_AUTH,
     SERVICE_SEND_COMMAND,
     SERVICE_SET_INTERVAL,
 )
 from .listener import (
+    MAX_WAITING_COMMANDS,
     CommandExpiredError,
+    CommandQueueFullError,
     CommandTimeoutError,
     ListenerError,
     TrackerDisconnectedError,
     TrackerOfflineError,
 )
+from .model import storable
 from .protocol import Command, CommandError, CommandKind, Message, message as p
 from .protocol.commands import check_payload
 
@@ -63,6 +74,12 @@ _TARGET: Final = {
     vol.Optional(ATTR_QUEUE_IF_OFFLINE, default=False): cv.boolean,
 }
 BASE_SCHEMA: Final = vol.Schema(_TARGET)
+RESET_AUTH_SCHEMA: Final = vol.Schema(
+    {
+        vol.Exclusive(ATTR_DEVICE_ID, "target"): cv.string,
+        vol.Exclusive(ATTR_CONFIG_ENTRY_ID, "target"): cv.string,
+    }
+)
 SEND_COMMAND_SCHEMA: Final = vol.Schema({**_TARGET, vol.Required(ATTR_PAYLOAD): cv.string})
 SET_INTERVAL_SCHEMA: Final = vol.Schema(
     {**_TARGET, vol.Required(ATTR_INTERVAL): vol.All(vol.Coerce(int), vol.Range(min=5, max=86400))}
@@ -76,7 +93,6 @@ _SIMPLE: Final[dict[str, CommandKind]] = {
     SERVICE_ARM: CommandKind.ARM,
     SERVICE_DISARM: CommandKind.DISARM,
 }
-_ENGINE: Final = frozenset({CommandKind.ENGINE_STOP, CommandKind.ENGINE_RESUME})
 
 
 def _runtime(hass: HomeAssistant, call: ServiceCall) -> SinotrackRuntime:
@@ -122,7 +138,7 @@ def _runtime(hass: HomeAssistant, call: ServiceCall) -> SinotrackRuntime:
 
 
 def _json(value: Any) -> Any:
-    return value if isinstance(value, (str, int, float, bool)) or value is None else str(value)
+    return value if storable(value) else str(value)
 
 
 def reply_data(reply: Message) -> dict[str, Any]:
@@ -142,7 +158,8 @@ async def _send(
     hass: HomeAssistant, call: ServiceCall, command: Command
 ) -> tuple[SinotrackRuntime, Message]:
     runtime = _runtime(hass, call)
-    if command.kind in _ENGINE and not runtime.allow_engine_commands:
+    if is_engine_command(command) and not runtime.allow_engine_commands:
+        # Raw payloads too: S20 for H02, RELAY and the engine texts for JT/T 808.
         raise ServiceValidationError(
             translation_domain=DOMAIN, translation_key="engine_commands_disabled"
         )
@@ -180,6 +197,15 @@ async def _send(
             translation_domain=DOMAIN,
             translation_key="command_timeout",
             translation_placeholders=placeholders,
+        ) from err
+    except CommandQueueFullError as err:
+        raise HomeAssistantError(
+            translation_domain=DOMAIN,
+            translation_key="command_queue_full",
+            translation_placeholders={
+                **placeholders,
+                "max": str(MAX_WAITING_COMMANDS),
+            },
         ) from err
     except CommandExpiredError as err:
         raise HomeAssistantError(
@@ -224,7 +250,7 @@ def async_setup_services(hass: HomeAssistant) -> None:
     async def query_mileage(call: ServiceCall) -> ServiceResponse:
         runtime, reply = await _send(hass, call, Command(CommandKind.MILEAGE))
         mileage = reply.get(p.MILEAGE)
-        if mileage is None:
+        if mileage is None or not storable(mileage):  # none, or no number (a 400-digit one)
             raise HomeAssistantError(
                 translation_domain=DOMAIN,
                 translation_key="no_mileage",
@@ -244,14 +270,21 @@ def async_setup_services(hass: HomeAssistant) -> None:
 
         return handler
 
-    register = hass.services.async_register
-    register(
-        DOMAIN, SERVICE_SEND_COMMAND, send_command, SEND_COMMAND_SCHEMA, SupportsResponse.OPTIONAL
-    )
-    register(DOMAIN, SERVICE_QUERY_MILEAGE, query_mileage, BASE_SCHEMA, SupportsResponse.OPTIONAL)
-    register(
-        DOMAIN, SERVICE_SET_INTERVAL, set_interval, SET_INTERVAL_SCHEMA, SupportsResponse.OPTIONAL
-    )
+    async def reset_jt808_auth(call: ServiceCall) -> None:
+        _runtime(hass, call).reset_jt808_auth()
+
+    def register(
+        name: str,
+        handler: Callable[[ServiceCall], Coroutine[Any, Any, ServiceResponse]],
+        schema: vol.Schema,
+        supports_response: SupportsResponse = SupportsResponse.OPTIONAL,
+    ) -> None:
+        async_register_admin_service(hass, DOMAIN, name, handler, schema, supports_response)
+
+    register(SERVICE_SEND_COMMAND, send_command, SEND_COMMAND_SCHEMA)
+    register(SERVICE_QUERY_MILEAGE, query_mileage, BASE_SCHEMA)
+    register(SERVICE_SET_INTERVAL, set_interval, SET_INTERVAL_SCHEMA)
     for name, kind in _SIMPLE.items():
         if name != SERVICE_QUERY_MILEAGE:
-            register(DOMAIN, name, simple(kind), BASE_SCHEMA, SupportsResponse.OPTIONAL)
+            register(name, simple(kind), BASE_SCHEMA)
+    register(SERVICE_RESET_JT808_AUTH, reset_jt808_auth, RESET_AUTH_SCHEMA, SupportsResponse.NONE)

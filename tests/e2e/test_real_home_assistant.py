@@ -10,17 +10,14 @@ keeps reporting it, the mileage query's response, and nothing left once Home Ass
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 import contextlib
-from dataclasses import dataclass
 import math
 import os
 from pathlib import Path
-import re
 import time
 from typing import Any, Final
 
-import aiohttp
 import pytest
 
 from tools.devhass import (
@@ -31,13 +28,12 @@ from tools.devhass import (
     HOME_LONGITUDE,
     TRACKER_ID,
     HassClient,
-    HassProcess,
     HassWebsocket,
-    free_port,
-    write_config,
 )
 from tools.devhass.setup import find_device, tracker_form
 from tools.simulator import Fix, SimulatedTracker, haversine_km
+
+from .harness import WAIT, Clock, Instance, integration_warnings, unexpected_errors, wait_state
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
 
@@ -45,8 +41,6 @@ NAME: Final = "Car"
 BATTERY: Final = 80
 """Percent; H02 positions carry it on the 1-6 scale, where 5 means 80 %."""
 MILEAGE: Final = 1234.5
-WAIT: Final = 20.0
-"""Longest wait for Home Assistant to show what the tracker sent."""
 
 EXPECTED_ENTITIES: Final = {
     "tracker": "device_tracker",
@@ -66,77 +60,6 @@ EXPECTED_ENTITIES: Final = {
 }
 """Entity description keys (unique id ``<tracker id>_<key>``) -> platform; not every one."""
 
-# Errors a fresh run env logs that have nothing to do with the integration: onboarding starts
-# the flows of Google Translate, Met.no and Radio Browser, whose requirements are not in the
-# run env (they need the internet anyway); the ffmpeg and libturbojpeg system tools are not
-# in the env either.
-ALLOWED_ERRORS: Final = (
-    re.compile(r"No module named '(gtts|metno|radios|radios\.\w+)'"),
-    re.compile(r"FFmpeg fails \[Errno 2\] No such file or directory: 'ffmpeg'"),
-    re.compile(r"Error loading libturbojpeg"),
-)
-_RECORD: Final = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d+ (\w+) ", re.MULTILINE)
-
-
-class Clock:
-    """Whole seconds, one more on every call, from a minute ago: each fix has its own time."""
-
-    def __init__(self) -> None:
-        self.now = int(time.time()) - 60
-
-    def __call__(self) -> float:
-        self.now = max(self.now + 1, int(time.time()) - 60)
-        return float(self.now)
-
-
-@dataclass(slots=True)
-class Instance:
-    """The running Home Assistant, its client and the test's view of it."""
-
-    hass: HassProcess
-    client: HassClient
-    config_dir: Path
-    http_port: int
-    tracker_port: int
-
-
-@pytest.fixture
-async def instance(
-    hass_python: Path, tmp_path: Path, socket_enabled: None
-) -> AsyncIterator[Instance]:
-    """A fresh Home Assistant, started and onboarded; stopped at teardown if still running."""
-    http_port, tracker_port = free_port(), free_port()
-    while tracker_port == http_port:
-        tracker_port = free_port()
-    config_dir = tmp_path / "config"
-    ha_dir = next(hass_python.parent.parent.glob("lib/python*/site-packages/homeassistant"))
-    write_config(config_dir, host="127.0.0.1", port=http_port, ha_dir=ha_dir)
-    url = f"http://127.0.0.1:{http_port}"
-    hass = HassProcess(config_dir, python=str(hass_python), url=url)
-    async with aiohttp.ClientSession() as session:
-        await hass.start()
-        try:
-            await hass.wait_http(session)
-            yield Instance(hass, HassClient(session, url), config_dir, http_port, tracker_port)
-        finally:
-            await hass.stop()
-
-
-async def wait_state(
-    client: HassClient, entity_id: str, check: Callable[[dict[str, Any]], bool]
-) -> dict[str, Any]:
-    """Poll ``entity_id``'s state until ``check`` accepts it; the state."""
-    state: dict[str, Any] | None = None
-    try:
-        async with asyncio.timeout(WAIT):
-            while True:
-                state = await client.state(entity_id)
-                if state is not None and check(state):
-                    return state
-                await asyncio.sleep(0.1)
-    except TimeoutError:
-        pytest.fail(f"{entity_id} never got there; last state: {state}")
-
 
 def shows(fix: Fix) -> Callable[[dict[str, Any]], bool]:
     """The device tracker's state is at ``fix``."""
@@ -152,17 +75,6 @@ def shows(fix: Fix) -> Callable[[dict[str, Any]], bool]:
 
 def away_km(fix: Fix) -> float:
     return haversine_km(HOME_LATITUDE, HOME_LONGITUDE, fix.latitude, fix.longitude)
-
-
-def error_records(log: str) -> list[str]:
-    """The ERROR (and worse) records of a Home Assistant log, each with its traceback."""
-    starts = list(_RECORD.finditer(log))
-    records = []
-    for index, match in enumerate(starts):
-        end = starts[index + 1].start() if index + 1 < len(starts) else len(log)
-        if match.group(1) in ("ERROR", "CRITICAL"):
-            records.append(log[match.start() : end].strip())
-    return records
 
 
 def processes_using(path: Path) -> list[str]:
@@ -213,7 +125,7 @@ async def onboard_and_add_tracker(instance: Instance) -> tuple[str, str, dict[st
         assert (device["name"], device["manufacturer"], device["model"]) == (
             NAME,
             "SinoTrack",
-            "ST-903",
+            None,  # an H02 tracker never says its model: none is invented
         )
         assert device["serial_number"] == TRACKER_ID
         assert entry_id in device["config_entries"]
@@ -365,10 +277,8 @@ async def stop_and_check(instance: Instance, tracker: SimulatedTracker) -> None:
         while tracker.connected:  # noqa: ASYNC110 - until Home Assistant closed the connection
             await asyncio.sleep(0.05)
 
-    log = (instance.config_dir / "home-assistant.log").read_text(encoding="utf-8")
-    unexpected = [
-        record
-        for record in error_records(log)
-        if not any(allowed.search(record) for allowed in ALLOWED_ERRORS)
-    ]
+    log = instance.log()
+    unexpected = unexpected_errors(log)
     assert unexpected == [], "\n\n".join(unexpected)
+    warnings = integration_warnings(log)
+    assert warnings == [], "Home Assistant warns about the integration:\n" + "\n\n".join(warnings)

@@ -14,7 +14,7 @@ import json
 from pathlib import Path
 import re
 import socket
-from typing import Any
+from typing import Any, cast
 
 from homeassistant.config_entries import ConfigEntryState, ConfigFlowResult
 from homeassistant.core import HomeAssistant
@@ -116,12 +116,25 @@ def assert_translated(result: ConfigFlowResult, flow: str = "config") -> None:
             _assert_fields(step, schema, f"{flow}.step.{step_id}")
         for error in (result["errors"] or {}).values():
             assert error in strings.get("error", {}), f"{flow}.error.{error} is missing"
+    elif kind is FlowResultType.MENU:
+        step_id = result["step_id"]
+        step = strings["step"].get(step_id)
+        assert step is not None, f"{flow}.step.{step_id} is missing"
+        for text in (step.get("title", ""), step.get("description", "")):
+            assert _placeholders(text) <= given, f"{flow}.step.{step_id}: {text!r} vs {given}"
+        options = cast("list[str]", result["menu_options"])
+        assert set(options) <= set(step.get("menu_options", {})), f"{flow}.step.{step_id}"
+    elif kind is FlowResultType.SHOW_PROGRESS:
+        action = result["progress_action"]
+        text = strings.get("progress", {}).get(action)
+        assert text is not None, f"{flow}.progress.{action} is missing"
+        assert _placeholders(text) <= given, f"{flow}.progress.{action}: {text!r} vs {given}"
     elif kind is FlowResultType.ABORT:
         reason = result["reason"]
         assert reason in strings.get("abort", {}), f"{flow}.abort.{reason} is missing"
         assert _placeholders(strings["abort"][reason]) <= given
     elif kind is FlowResultType.CREATE_ENTRY and flow == "config":
-        text = strings["create_entry"]["default"]
+        text = strings["create_entry"][result.get("description") or "default"]
         assert _placeholders(text) <= given, f"{text!r} vs {given}"
 
 

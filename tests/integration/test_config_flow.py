@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 from unittest.mock import AsyncMock, patch
 
+from freezegun.api import FrozenDateTimeFactory
 from homeassistant.config_entries import (
     SOURCE_INTEGRATION_DISCOVERY,
     SOURCE_USER,
@@ -30,10 +31,12 @@ from custom_components.sinotrack.const import (
     CONF_ADVANCED,
     CONF_ALLOW_ENGINE_COMMANDS,
     CONF_ALLOW_INVALID_FIX,
+    CONF_ALLOWED_NETWORKS,
     CONF_BIND_ADDRESS,
     CONF_JT808_UTC_OFFSET,
     CONF_OFFLINE_TIMEOUT,
     CONF_TRACKER_ID,
+    DEFAULT_PORT,
     DOMAIN,
 )
 from custom_components.sinotrack.runtime import SinotrackConfigEntry
@@ -57,6 +60,7 @@ DEFAULT_OPTIONS = {
     CONF_JT808_UTC_OFFSET: 8.0,
     CONF_ALLOW_INVALID_FIX: False,
     CONF_ALLOW_ENGINE_COMMANDS: False,
+    CONF_ALLOWED_NETWORKS: [],
 }
 
 
@@ -106,6 +110,18 @@ async def submit(
     return result
 
 
+async def submit_user(
+    hass: HomeAssistant, result: ConfigFlowResult, data: dict[str, Any]
+) -> ConfigFlowResult:
+    """Submit the user form; once it is accepted, choose "Finish now" in the next step."""
+    result = await submit(hass, result, data)
+    if result["type"] is FlowResultType.MENU:
+        assert result["step_id"] == "connect"
+        assert result["menu_options"] == ["wait", "finish"]
+        result = await submit(hass, result, {"next_step_id": "finish"})
+    return result
+
+
 def entry_of(result: ConfigFlowResult) -> SinotrackConfigEntry:
     """The entry a flow created (a real ConfigEntry, which ``connect`` accepts as well)."""
     assert result["type"] is FlowResultType.CREATE_ENTRY
@@ -133,7 +149,7 @@ async def test_user_creates_entry(hass: HomeAssistant, typed: str, tracker_id: s
     result = await start_user_flow(hass)
     port = free_port()
 
-    result = await submit(hass, result, user_input(typed, port))
+    result = await submit_user(hass, result, user_input(typed, port))
 
     entry = entry_of(result)
     assert result["title"] == "Car"
@@ -159,7 +175,7 @@ async def test_user_entry_receives_its_tracker(
 ) -> None:
     """The ID as typed by the user matches the ID the tracker sends."""
     result = await start_user_flow(hass)
-    entry = entry_of(await submit(hass, result, user_input("421-005-1415")))
+    entry = entry_of(await submit_user(hass, result, user_input("421-005-1415")))
 
     tracker = await connect(cast("MockConfigEntry", entry))
     await tracker.send(v1_frame(TRACKER_ID))
@@ -175,7 +191,7 @@ async def test_create_entry_without_source_ip(hass: HomeAssistant, source_ip: As
     source_ip.side_effect = HomeAssistantError("no IPv4 address")
     result = await start_user_flow(hass)
 
-    result = await submit(hass, result, user_input())
+    result = await submit_user(hass, result, user_input())
 
     assert result["type"] is FlowResultType.CREATE_ENTRY
     placeholders = result["description_placeholders"]
@@ -197,11 +213,11 @@ async def test_create_entry_without_source_ip(hass: HomeAssistant, source_ip: As
 async def test_user_invalid_id_then_fixed(hass: HomeAssistant, bad_id: str) -> None:
     result = await start_user_flow(hass)
 
-    result = await submit(hass, result, user_input(bad_id))
+    result = await submit_user(hass, result, user_input(bad_id))
     assert result["type"] is FlowResultType.FORM
     assert result["errors"] == {CONF_TRACKER_ID: "invalid_id"}
 
-    result = await submit(hass, result, user_input(TRACKER_ID))
+    result = await submit_user(hass, result, user_input(TRACKER_ID))
     assert entry_of(result).unique_id == TRACKER_ID
 
 
@@ -209,11 +225,11 @@ async def test_user_invalid_id_then_fixed(hass: HomeAssistant, bad_id: str) -> N
 async def test_user_invalid_bind_address_then_fixed(hass: HomeAssistant, bad_address: str) -> None:
     result = await start_user_flow(hass)
 
-    result = await submit(hass, result, user_input(host=bad_address))
+    result = await submit_user(hass, result, user_input(host=bad_address))
     assert result["type"] is FlowResultType.FORM
     assert result["errors"] == {CONF_ADVANCED: "invalid_address"}
 
-    result = await submit(hass, result, user_input(host=" 127.0.0.1 "))
+    result = await submit_user(hass, result, user_input(host=" 127.0.0.1 "))
     assert entry_of(result).data[CONF_BIND_ADDRESS] == "127.0.0.1"
 
 
@@ -221,12 +237,12 @@ async def test_user_port_in_use_then_other_port(hass: HomeAssistant) -> None:
     """A port another program listens on is refused; another port works."""
     result = await start_user_flow(hass)
     with occupied_port() as busy:
-        result = await submit(hass, result, user_input(port=busy))
+        result = await submit_user(hass, result, user_input(port=busy))
         assert result["type"] is FlowResultType.FORM
         assert result["errors"] == {CONF_PORT: "cannot_bind"}
 
         port = free_port()
-        result = await submit(hass, result, user_input(port=port))
+        result = await submit_user(hass, result, user_input(port=port))
     entry = entry_of(result)
     assert entry.data[CONF_PORT] == port
     assert entry.state is ConfigEntryState.LOADED
@@ -241,7 +257,7 @@ async def test_user_port_shared_with_another_tracker(
     port = first.data[CONF_PORT]
 
     result = await start_user_flow(hass)
-    result = await submit(hass, result, user_input(OTHER_ID, port, name="Van"))
+    result = await submit_user(hass, result, user_input(OTHER_ID, port, name="Van"))
     second = entry_of(result)
     assert second.data[CONF_PORT] == port
     assert second.state is ConfigEntryState.LOADED
@@ -257,12 +273,76 @@ async def test_user_port_shared_with_another_tracker(
     assert second.runtime_data.state.last_seen is not None
 
 
+async def test_user_second_tracker_joins_port_whatever_the_form_address(
+    hass: HomeAssistant, connect: TrackerFactory
+) -> None:
+    """The first tracker listens on 127.0.0.1; a second one added on its port with the
+    form's default bind address joins it (the form says which address the port uses)."""
+    first = make_entry()
+    await load_entry(hass, first)
+    port = first.data[CONF_PORT]
+
+    result = await start_user_flow(hass)
+    placeholders = result["description_placeholders"]
+    assert placeholders is not None
+    assert placeholders["ports_in_use"] == f"{port} on 127.0.0.1"
+    schema = result["data_schema"]
+    assert schema is not None
+    form_default = schema({CONF_TRACKER_ID: OTHER_ID, CONF_ADVANCED: {}})[CONF_ADVANCED]
+    assert form_default == {CONF_BIND_ADDRESS: "::"}  # the default: every address
+
+    result = await submit_user(
+        hass, result, {**user_input(OTHER_ID, port, name="Van"), CONF_ADVANCED: form_default}
+    )
+
+    second = entry_of(result)
+    assert second.data[CONF_BIND_ADDRESS] == "127.0.0.1"
+    assert second.state is ConfigEntryState.LOADED
+    assert second.runtime_data.listener is first.runtime_data.listener
+    tracker = await connect(cast("MockConfigEntry", second))
+    await tracker.send(v1_frame(OTHER_ID))
+    await tracker.read_until(b"#")
+    await hass.async_block_till_done()
+    assert second.runtime_data.state.last_seen is not None
+
+
+async def test_user_form_offers_the_address_in_use_on_the_default_port(
+    hass: HomeAssistant,
+) -> None:
+    make_entry(port=DEFAULT_PORT).add_to_hass(hass)  # stored on 127.0.0.1, not running
+
+    result = await start_user_flow(hass)
+
+    schema = result["data_schema"]
+    assert schema is not None
+    shown = schema({CONF_TRACKER_ID: OTHER_ID, CONF_ADVANCED: {}})
+    assert shown[CONF_ADVANCED] == {CONF_BIND_ADDRESS: "127.0.0.1"}
+
+
+async def test_user_every_error_at_once_and_none_left_when_fixed(hass: HomeAssistant) -> None:
+    """One submit shows the error of every wrong field; a corrected field loses its error."""
+    result = await start_user_flow(hass)
+
+    result = await submit_user(hass, result, user_input("42100", host="my-server"))
+    assert result["errors"] == {CONF_TRACKER_ID: "invalid_id", CONF_ADVANCED: "invalid_address"}
+
+    with occupied_port() as busy:
+        result = await submit_user(hass, result, user_input("42100", port=busy))
+        assert result["errors"] == {CONF_TRACKER_ID: "invalid_id", CONF_PORT: "cannot_bind"}
+
+        result = await submit_user(hass, result, user_input(TRACKER_ID, port=busy))
+        assert result["errors"] == {CONF_PORT: "cannot_bind"}
+
+    result = await submit_user(hass, result, user_input(TRACKER_ID))
+    assert entry_of(result).unique_id == TRACKER_ID
+
+
 @pytest.mark.parametrize("typed", ["4210051415", "0421-005-1415"])
 async def test_user_already_configured(hass: HomeAssistant, typed: str) -> None:
     make_entry().add_to_hass(hass)
     result = await start_user_flow(hass)
 
-    result = await submit(hass, result, user_input(typed))
+    result = await submit_user(hass, result, user_input(typed))
 
     assert result["type"] is FlowResultType.ABORT
     assert result["reason"] == "already_configured"
@@ -280,7 +360,7 @@ async def test_user_adds_tracker_while_it_is_discovered(hass: HomeAssistant) -> 
     assert discovered["type"] is FlowResultType.FORM
 
     result = await start_user_flow(hass)
-    result = await submit(hass, result, user_input(OTHER_ID, port))
+    result = await submit_user(hass, result, user_input(OTHER_ID, port))
 
     assert entry_of(result).unique_id == OTHER_ID
     assert hass.config_entries.flow.async_progress() == []
@@ -359,11 +439,17 @@ async def test_discovery_already_in_progress(hass: HomeAssistant) -> None:
     assert len(hass.config_entries.flow.async_progress()) == 1
 
 
-async def test_unknown_tracker_is_discovered(hass: HomeAssistant, connect: TrackerFactory) -> None:
-    """A tracker no entry owns connects to a running listener: Home Assistant offers it."""
+async def test_unknown_tracker_is_discovered(
+    hass: HomeAssistant, connect: TrackerFactory, freezer: FrozenDateTimeFactory
+) -> None:
+    """A tracker no entry owns connects to a running listener and keeps reporting for 30 s
+    (the listener's discovery delay): Home Assistant offers it."""
     entry = make_entry()
     await load_entry(hass, entry)
     tracker = await connect(entry)
+    await tracker.send(v1_frame(OTHER_ID))
+    await tracker.read_until(b"#")
+    freezer.tick(timedelta(seconds=31))
     await tracker.send(v1_frame(OTHER_ID))
     await tracker.read_until(b"#")
 
@@ -401,7 +487,11 @@ async def start_reconfigure(hass: HomeAssistant, entry: MockConfigEntry) -> Conf
     result = await entry.start_reconfigure_flow(hass)
     assert result["type"] is FlowResultType.FORM
     assert result["step_id"] == "reconfigure"
-    assert result["description_placeholders"] == {"tracker_id": TRACKER_ID}
+    placeholders = result["description_placeholders"]
+    assert placeholders is not None
+    assert placeholders["tracker_id"] == TRACKER_ID
+    port = entry.data[CONF_PORT]
+    assert f"{port} on {entry.data[CONF_BIND_ADDRESS]}" in placeholders["ports_in_use"]
     assert_translated(result)
     return result
 
@@ -451,18 +541,51 @@ async def test_reconfigure_bind_address_on_same_port(hass: HomeAssistant) -> Non
     assert await port_accepts(port)
 
 
-async def test_reconfigure_address_of_shared_port_in_use(hass: HomeAssistant) -> None:
-    """Another entry keeps the port on the old address: the new address cannot get it."""
+async def test_reconfigure_address_of_shared_port_moves_every_tracker(
+    hass: HomeAssistant, connect: TrackerFactory
+) -> None:
+    """A new bind address for a port other trackers share: a second step names them; once
+    confirmed, the port listens on the new address for all of them."""
     entry = make_entry()
     await load_entry(hass, entry)
     port = entry.data[CONF_PORT]
-    await load_entry(hass, make_entry(OTHER_ID, port))
+    other = make_entry(OTHER_ID, port)
+    await load_entry(hass, other)
+    hass.config_entries.async_update_entry(other, title="Van")
+    elsewhere = make_entry("4210051417")
+    await load_entry(hass, elsewhere)
 
     result = await start_reconfigure(hass, entry)
-    result = await submit(hass, result, reconfigure_input(port, host="0.0.0.0"))
+    result = await submit(hass, result, reconfigure_input(port, host="::", name="Car 2"))
 
     assert result["type"] is FlowResultType.FORM
-    assert result["errors"] == {CONF_PORT: "cannot_bind"}
+    assert result["step_id"] == "reconfigure_shared"
+    assert result["description_placeholders"] == {
+        "port": str(port),
+        "old_host": "127.0.0.1",
+        "host": "::",
+        "trackers": "Van",
+    }
+    assert entry.data[CONF_BIND_ADDRESS] == "127.0.0.1"  # nothing changed yet
+
+    result = await submit(hass, result, {})
+
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "reconfigure_successful"
+    assert entry.title == "Car 2"
+    for moved in (entry, other):
+        assert moved.data[CONF_BIND_ADDRESS] == "::"
+        assert moved.state is ConfigEntryState.LOADED
+    listener = entry.runtime_data.listener
+    assert listener is not None
+    assert listener is other.runtime_data.listener
+    assert listener.config.host == "::"
+    assert elsewhere.data[CONF_BIND_ADDRESS] == "127.0.0.1"  # another port: untouched
+    tracker = await connect(other)
+    await tracker.send(v1_frame(OTHER_ID))
+    await tracker.read_until(b"#")
+    await hass.async_block_till_done()
+    assert other.runtime_data.state.last_seen is not None
 
 
 async def test_reconfigure_errors_then_fixed(hass: HomeAssistant) -> None:
@@ -537,7 +660,12 @@ async def change_options(hass: HomeAssistant, entry: MockConfigEntry) -> ConfigF
     assert result["type"] is FlowResultType.FORM
     assert result["step_id"] == "init"
     assert_translated(result, "options")
-    result = await hass.config_entries.options.async_configure(result["flow_id"], NEW_OPTIONS)
+    schema = result["data_schema"]
+    assert schema is not None
+    shown = {str(key) for key in schema.schema}
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], {key: value for key, value in NEW_OPTIONS.items() if key in shown}
+    )
     await hass.async_block_till_done()
     assert_translated(result, "options")
     assert result["type"] is FlowResultType.CREATE_ENTRY
@@ -555,11 +683,16 @@ async def test_options_apply_without_reload(hass: HomeAssistant, connect: Tracke
 
     await change_options(hass, entry)
 
-    assert entry.options == NEW_OPTIONS
+    # The tracker reported in H02: the JT/T 808 time zone was not shown and stays as it was.
+    assert entry.options == {
+        **NEW_OPTIONS,
+        CONF_JT808_UTC_OFFSET: 8.0,
+        CONF_ALLOWED_NETWORKS: [],
+    }
     assert entry.runtime_data is runtime  # not reloaded
     assert tracker.writer.transport.is_closing() is False
     assert runtime.offline_timeout == timedelta(minutes=5)
-    assert runtime.jt808_utc_offset == -3.5
+    assert runtime.jt808_utc_offset == 8.0
     assert runtime.allow_invalid_fix
     assert runtime.allow_engine_commands
     # An invalid fix now moves the tracker, on the connection that stayed open.
@@ -601,6 +734,49 @@ async def test_options_form_shows_current_values(hass: HomeAssistant) -> None:
         CONF_ALLOW_INVALID_FIX: True,
         CONF_ALLOW_ENGINE_COMMANDS: False,
     }
+
+
+def option_fields(result: ConfigFlowResult) -> set[str]:
+    schema = result["data_schema"]
+    assert schema is not None
+    return {str(key) for key in schema.schema}
+
+
+async def test_options_hide_the_jt808_zone_for_an_h02_tracker(
+    hass: HomeAssistant, connect: TrackerFactory
+) -> None:
+    """Before the first report the JT/T 808 time zone is shown (its text says it applies to
+    JT/T 808 only); once the tracker reported in H02 it is hidden."""
+    entry = make_entry()
+    await load_entry(hass, entry)
+    result = await hass.config_entries.options.async_init(entry.entry_id)
+    assert CONF_JT808_UTC_OFFSET in option_fields(result)
+    hass.config_entries.options.async_abort(result["flow_id"])
+
+    tracker = await connect(entry)
+    await tracker.send(v1_frame(TRACKER_ID))
+    await tracker.read_until(b"#")
+    await hass.async_block_till_done()
+
+    result = await hass.config_entries.options.async_init(entry.entry_id)
+    assert_translated(result, "options")
+    assert CONF_JT808_UTC_OFFSET not in option_fields(result)
+    assert CONF_OFFLINE_TIMEOUT in option_fields(result)
+
+
+async def test_options_show_the_jt808_zone_for_a_jt808_tracker(
+    hass: HomeAssistant, connect: TrackerFactory
+) -> None:
+    entry = make_entry("51160004464")
+    await load_entry(hass, entry)
+    tracker = await connect(entry)
+    await tracker.send(JT808_LOCATION)
+    await tracker.read_jt808()
+    await hass.async_block_till_done()
+
+    result = await hass.config_entries.options.async_init(entry.entry_id)
+
+    assert CONF_JT808_UTC_OFFSET in option_fields(result)
 
 
 @pytest.mark.parametrize("port", [0, 65536])

@@ -48,12 +48,14 @@ async def test_diagnostics_redacted(
     assert diagnostics["listener"]["addresses"] == [f"127.0.0.1:{port}"]
     assert diagnostics["tracker"]["connected"] is True
     assert diagnostics["listener"]["tracker"]["frames"] == 1
-    # The port is an ephemeral one: the snapshot records only that it is a number.
+    # The port is an ephemeral one, and the connection cap follows the process's open-file
+    # limit: the snapshot records only that they are numbers.
     assert diagnostics == snapshot(
         matcher=path_type(
             {
                 "entry.data.port": (int,),
                 "listener.config.port": (int,),
+                "listener.config.max_connections": (int,),
                 "listener.addresses.0": (str,),
             }
         )

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 import re
 from typing import Any
 from unittest.mock import patch
 
-from freezegun.api import FrozenDateTimeFactory
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.const import CONF_PORT
 from homeassistant.core import HomeAssistant
-from homeassistant.helpers import issue_registry as ir
+from homeassistant.helpers import device_registry as dr, issue_registry as ir
 from homeassistant.util import dt as dt_util
 import pytest
 from pytest_homeassistant_custom_component.common import (
@@ -19,7 +19,8 @@ from pytest_homeassistant_custom_component.common import (
     async_fire_time_changed,
 )
 
-from custom_components.sinotrack.const import DOMAIN, NEVER_CONNECTED_AFTER
+from custom_components.sinotrack.const import CONF_BIND_ADDRESS, DOMAIN, SETUP_URL
+from tests.listener.helpers import JT808_ID, jt808_register
 
 from .conftest import TRACKER_ID, TrackerFactory, make_entry
 from .flow_helpers import (
@@ -35,16 +36,23 @@ from .flow_helpers import (
 )
 
 REPLY = re.compile(rb"\*HQ,(\d+),V4,V1,\d{14}#")
-DAY = timedelta(seconds=NEVER_CONNECTED_AFTER)
 
 
-async def report(connect: TrackerFactory, entry: MockConfigEntry, tracker_id: str) -> None:
-    """Tracker ``tracker_id`` connects to ``entry``'s port and sends a position."""
+async def report(
+    connect: TrackerFactory, entry: MockConfigEntry, tracker_id: str
+) -> Callable[[], Awaitable[None]]:
+    """Tracker ``tracker_id`` connects to ``entry``'s port and sends a position; returns
+    how to send another one on that connection."""
     tracker = await connect(entry)
-    await tracker.send(v1_frame(tracker_id))
-    reply = REPLY.fullmatch(await tracker.read_until(b"#"))
-    assert reply is not None
-    assert reply.group(1).decode() == tracker_id
+
+    async def send() -> None:
+        await tracker.send(v1_frame(tracker_id))
+        reply = REPLY.fullmatch(await tracker.read_until(b"#"))
+        assert reply is not None
+        assert reply.group(1).decode() == tracker_id
+
+    await send()
+    return send
 
 
 def port_issue(issue_registry: ir.IssueRegistry, entry: MockConfigEntry) -> ir.IssueEntry | None:
@@ -80,7 +88,7 @@ async def test_entries_share_a_port(hass: HomeAssistant, connect: TrackerFactory
     assert first.runtime_data.listener is second.runtime_data.listener
 
     await report(connect, first, TRACKER_ID)
-    await report(connect, second, OTHER_ID)
+    resend = await report(connect, second, OTHER_ID)
     await hass.async_block_till_done()
     assert first.runtime_data.state.last_seen is not None
     assert second.runtime_data.state.last_seen is not None
@@ -88,9 +96,10 @@ async def test_entries_share_a_port(hass: HomeAssistant, connect: TrackerFactory
     assert await hass.config_entries.async_unload(first.entry_id)
     await hass.async_block_till_done()
     assert first.state is ConfigEntryState.NOT_LOADED
-    # The other tracker still reports on the same port.
+    # The other tracker still reports on the same port (on its connection: while it is
+    # alive, another connection claiming its ID would be refused).
     second.runtime_data.state.last_seen = None
-    await report(connect, second, OTHER_ID)
+    await resend()
     await hass.async_block_till_done()
     assert second.runtime_data.state.last_seen is not None
 
@@ -164,77 +173,37 @@ async def test_failed_setup_releases_the_port(hass: HomeAssistant) -> None:
     assert not await port_accepts(entry.data[CONF_PORT])
 
 
-# -- "never connected" repair issue -----------------------------------------------------------
+# -- "waiting for its first connection" repair issue -----------------------------------------
 
 
-async def test_never_connected_issue_after_a_day(
-    hass: HomeAssistant,
-    freezer: FrozenDateTimeFactory,
-    issue_registry: ir.IssueRegistry,
-    connect: TrackerFactory,
+async def test_waiting_issue_at_once_until_first_frame(
+    hass: HomeAssistant, issue_registry: ir.IssueRegistry, connect: TrackerFactory
 ) -> None:
+    """A tracker that never reported: the repair issue says so as soon as the entry is set
+    up (not a day later), links to the set-up steps, and goes at the first frame."""
     entry = make_entry()
     await load_entry(hass, entry)
 
-    freezer.tick(DAY - timedelta(minutes=1))
-    async_fire_time_changed(hass)
-    await hass.async_block_till_done()
-    assert never_connected_issue(issue_registry, entry) is None
-
-    freezer.tick(timedelta(minutes=2))
-    async_fire_time_changed(hass)
-    await hass.async_block_till_done()
     issue = never_connected_issue(issue_registry, entry)
     assert issue is not None
     assert issue.translation_key == "never_connected"
     assert issue.severity is ir.IssueSeverity.WARNING
+    assert issue.learn_more_url == SETUP_URL
     assert issue.translation_placeholders == {
         "name": "Car",
         "tracker_id": TRACKER_ID,
         "port": str(entry.data[CONF_PORT]),
     }
     assert_issue_translated(issue)
+    assert "waiting for its first connection" in TRANSLATIONS["issues"]["never_connected"]["title"]
 
-    # The tracker finally connects: the issue goes away.
     await report(connect, entry, TRACKER_ID)
     await hass.async_block_till_done()
     assert never_connected_issue(issue_registry, entry) is None
 
 
-async def test_no_never_connected_issue_when_connected(
+async def test_no_waiting_issue_after_restart(
     hass: HomeAssistant,
-    freezer: FrozenDateTimeFactory,
-    issue_registry: ir.IssueRegistry,
-    connect: TrackerFactory,
-) -> None:
-    entry = make_entry()
-    await load_entry(hass, entry)
-    await report(connect, entry, TRACKER_ID)
-    await hass.async_block_till_done()
-
-    freezer.tick(DAY + timedelta(minutes=1))
-    async_fire_time_changed(hass)
-    await hass.async_block_till_done()
-
-    assert never_connected_issue(issue_registry, entry) is None
-
-
-async def test_never_connected_issue_at_once_for_old_entry(
-    hass: HomeAssistant, freezer: FrozenDateTimeFactory, issue_registry: ir.IssueRegistry
-) -> None:
-    """An entry added more than a day ago whose tracker never reported: the issue is raised
-    when Home Assistant starts, not a day later."""
-    entry = make_entry()
-    freezer.tick(DAY * 2)
-
-    await load_entry(hass, entry)
-
-    assert never_connected_issue(issue_registry, entry) is not None
-
-
-async def test_no_never_connected_issue_after_restart(
-    hass: HomeAssistant,
-    freezer: FrozenDateTimeFactory,
     issue_registry: ir.IssueRegistry,
     connect: TrackerFactory,
 ) -> None:
@@ -246,7 +215,6 @@ async def test_no_never_connected_issue_after_restart(
     assert await hass.config_entries.async_unload(entry.entry_id)
     await hass.async_block_till_done()
 
-    freezer.tick(DAY * 2)
     assert await hass.config_entries.async_setup(entry.entry_id)
     await hass.async_block_till_done()
 
@@ -254,18 +222,118 @@ async def test_no_never_connected_issue_after_restart(
     assert never_connected_issue(issue_registry, entry) is None
 
 
+# -- the device's model -------------------------------------------------------------------------
+
+
+async def test_model_shown_only_once_reported(
+    hass: HomeAssistant, device_registry: dr.DeviceRegistry, connect: TrackerFactory
+) -> None:
+    """No invented model: an H02 tracker reports none; a JT/T 808 registration names one."""
+    entry = make_entry(JT808_ID)
+    await load_entry(hass, entry)
+    (device,) = dr.async_entries_for_config_entry(device_registry, entry.entry_id)
+    assert device.model is None
+
+    tracker = await connect(entry)
+    await tracker.send(jt808_register())
+    await tracker.read_jt808()
+    await hass.async_block_till_done()
+
+    (device,) = dr.async_entries_for_config_entry(device_registry, entry.entry_id)
+    assert device.model == "MODEL123"
+
+    # After a restart the model stays (from the saved state), not replaced by a guess.
+    await hass.config_entries.async_reload(entry.entry_id)
+    await hass.async_block_till_done()
+    (device,) = dr.async_entries_for_config_entry(device_registry, entry.entry_id)
+    assert device.model == "MODEL123"
+
+
+# -- one bind address per port, and the upgrade ----------------------------------------------
+
+
+async def test_old_all_addresses_entry_migrates_to_dual_stack(hass: HomeAssistant) -> None:
+    """An entry stored with 0.0.0.0 (the old "all addresses", IPv4 only) becomes :: (every
+    IPv4 and IPv6 address) and still serves IPv4 trackers; another address is kept."""
+    old = make_entry()
+    old = MockConfigEntry(
+        domain=DOMAIN,
+        title="Car",
+        unique_id=TRACKER_ID,
+        version=1,
+        minor_version=1,
+        data={**old.data, CONF_BIND_ADDRESS: "0.0.0.0"},
+        options=dict(old.options),
+    )
+    kept = make_entry(OTHER_ID)
+    kept = MockConfigEntry(
+        domain=DOMAIN,
+        title="Van",
+        unique_id=OTHER_ID,
+        version=1,
+        minor_version=1,
+        data=dict(kept.data),
+        options=dict(kept.options),
+    )
+    await load_entry(hass, old)
+    await load_entry(hass, kept)
+
+    assert (old.version, old.minor_version) == (1, 2)
+    assert old.data[CONF_BIND_ADDRESS] == "::"
+    assert old.runtime_data.listener is not None
+    assert old.runtime_data.listener.config.host == "::"
+    assert await port_accepts(old.data[CONF_PORT])  # IPv4 on the dual-stack socket
+    assert (kept.version, kept.minor_version) == (1, 2)
+    assert kept.data[CONF_BIND_ADDRESS] == "127.0.0.1"
+
+
+async def test_entry_from_a_newer_version_is_not_loaded(hass: HomeAssistant) -> None:
+    entry = make_entry()
+    newer = MockConfigEntry(
+        domain=DOMAIN, title="Car", unique_id=TRACKER_ID, version=2, data=dict(entry.data)
+    )
+    await setup_entry(hass, newer)
+    assert newer.state is ConfigEntryState.MIGRATION_ERROR
+
+
+async def test_entry_joins_the_bind_address_in_use_on_its_port(
+    hass: HomeAssistant, connect: TrackerFactory
+) -> None:
+    """Two entries stored with different bind addresses on one port (an upgrade from a
+    version that allowed it): the second joins the first's listener instead of failing,
+    and stores the address in use."""
+    first = make_entry()
+    await load_entry(hass, first)
+    port = first.data[CONF_PORT]
+    stored = make_entry(OTHER_ID, port)
+    second = MockConfigEntry(
+        domain=DOMAIN,
+        title="Van",
+        unique_id=OTHER_ID,
+        version=1,
+        minor_version=2,
+        data={**stored.data, CONF_BIND_ADDRESS: "::"},
+        options=dict(stored.options),
+    )
+    await load_entry(hass, second)
+
+    assert second.runtime_data.listener is first.runtime_data.listener
+    assert second.data[CONF_BIND_ADDRESS] == "127.0.0.1"
+    await report(connect, second, OTHER_ID)
+    await hass.async_block_till_done()
+    assert second.runtime_data.state.last_seen is not None
+
+
 # -- removal and shutdown ---------------------------------------------------------------------
 
 
 async def test_remove_entry_cleans_up(
     hass: HomeAssistant,
-    freezer: FrozenDateTimeFactory,
     issue_registry: ir.IssueRegistry,
     hass_storage: dict[str, Any],
 ) -> None:
     """Removing a tracker removes its repair issue and its saved state."""
     entry = make_entry()
-    freezer.tick(DAY * 2)
     await load_entry(hass, entry)
     assert never_connected_issue(issue_registry, entry) is not None
     assert await hass.config_entries.async_unload(entry.entry_id)

@@ -242,14 +242,18 @@ async def test_h02_geofence(
     assert alarms.types == ["geofence_enter", "geofence_exit"]
 
 
-async def test_jt808_geofence(hass: HomeAssistant, connect: TrackerFactory) -> None:
-    """JT/T 808 item 0x12 (area id, in or out): one event per crossing."""
+async def test_jt808_geofence(
+    hass: HomeAssistant, connect: TrackerFactory, freezer: FrozenDateTimeFactory
+) -> None:
+    """JT/T 808 item 0x12 (area id, in or out): one event per crossing (the same crossing
+    again fires after the 30 s alarm event limit)."""
     alarms = Alarms(hass)
     device = await jt808_tracker(hass, connect)
     await device.location(jt808_location(T0, items=area_item(enter=True)))
     await device.location(jt808_location(T0 + SECOND))
     await device.location(jt808_location(T0 + 2 * SECOND, items=area_item(enter=False)))
     await device.location(jt808_location(T0 + 3 * SECOND))
+    freezer.tick(31 * SECOND)
     await device.location(jt808_location(T0 + 4 * SECOND, items=area_item(enter=True)))
     await wait_state(hass, "sensor.car_last_fix", (T0 + 4 * SECOND).isoformat())
     assert alarms.types == ["geofence_enter", "geofence_exit", "geofence_enter"]

@@ -244,8 +244,9 @@ async def test_without_response_data(
 
 
 async def test_send_command_jt808(hass: HomeAssistant, connect: TrackerFactory) -> None:
-    """A JT/T 808 text message (0x8300): acknowledged (0x0001), then answered in text."""
-    entry, device = await jt808_setup(hass, connect)
+    """A JT/T 808 text message (0x8300): acknowledged (0x0001), then answered in text.
+    (RELAY is an engine command: it needs the engine option.)"""
+    entry, device = await jt808_setup(hass, connect, allow_engine_commands=True)
     task = call(hass, "send_command", entry_target(entry), payload="RELAY,1#")
     msg_id, serial, body = await device.read()
     assert (msg_id, body) == (0x8300, b"\x01RELAY,1#")

@@ -51,8 +51,8 @@ async def test_pool_shares_a_port_and_the_last_release_closes_it() -> None:
     second = await pool.acquire(ListenerConfig(host="127.0.0.1", port=0, idle_timeout=60))
     assert first is second
     assert pool.users(first) == 2
-    assert pool.get("127.0.0.1", 0) is first
-    assert pool.get("127.0.0.1", 1) is None
+    assert pool.get(0) is first
+    assert pool.get(1) is None
     port = first.port
     first.register("1", RecordingSink())
     second.register("2", RecordingSink())
@@ -65,7 +65,7 @@ async def test_pool_shares_a_port_and_the_last_release_closes_it() -> None:
 
     await pool.release(second)
     assert pool.listeners == []
-    assert pool.get("127.0.0.1", 0) is None
+    assert pool.get(0) is None
     assert await client.wait_closed_by_server() == b""
     await client.close()
     await assert_released(first, port)

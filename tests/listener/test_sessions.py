@@ -415,14 +415,56 @@ async def test_jt808_auth_codes_reach_the_sink(
     await again.send(jt808_register(0))
     msg_id, _, body = jt808_parse(await again.recv_jt808())
     assert (msg_id, body[2:]) == (0x8100, b"\x03")
-    await until(lambda: sink.refused_registrations == [again.peer])
-    # A wrong code is refused; the stored one is accepted.
+    assert sink.refused_registrations == []  # a device that kept its code sends it next
+    assert sink.connections == [(True, first.peer), (False, first.peer)]  # not yet online
+    # A wrong code is refused, and the owner told; the stored one is accepted.
     await again.send(jt808_auth(1, "WRONG"))
     assert jt808_parse(await again.recv_jt808())[2][-1] == 1  # 0x8001 failure
+    await until(lambda: sink.refused_registrations == [again.peer])
     await again.send(jt808_auth(2, code))
     assert jt808_parse(await again.recv_jt808())[2][-1] == 0
+    await until(lambda: sink.connections[-1] == (True, again.peer))
     auth = listener.diagnostics()["jt808_auth"]
     assert auth == {"codes_issued": 1, "refused": 1, "registrations_refused": 1}
+
+
+async def test_a_tracker_that_registers_again_with_its_code_is_not_reported(
+    make_listener: ListenerFactory, connect: ClientFactory
+) -> None:
+    """Trackers that register at every start answer "already registered" with their code."""
+    listener = await make_listener()
+    sink = RecordingSink()
+    listener.register(JT808_ID, sink)
+    first = await connect(listener.port)
+    code = await jt808_sign_in(first)
+    await first.close()
+    await until(lambda: not listener.is_connected(JT808_ID))
+    again = await connect(listener.port)
+    await again.send(jt808_register(0))
+    assert jt808_parse(await again.recv_jt808())[2][2:] == b"\x03"
+    await again.send(jt808_auth(1, code))
+    assert jt808_parse(await again.recv_jt808())[2][-1] == 0
+    await again.close()
+    await until(lambda: not listener.is_connected(JT808_ID))
+    assert sink.refused_registrations == []
+
+
+async def test_a_registration_refused_then_silent_is_reported_when_it_closes(
+    make_listener: ListenerFactory, connect: ClientFactory
+) -> None:
+    """A tracker that lost its code cannot authenticate: its owner hears of it."""
+    listener = await make_listener()
+    sink = RecordingSink()
+    listener.register(JT808_ID, sink)
+    first = await connect(listener.port)
+    await jt808_sign_in(first)
+    await first.close()
+    await until(lambda: not listener.is_connected(JT808_ID))
+    lost = await connect(listener.port)
+    await lost.send(jt808_register(0))
+    assert jt808_parse(await lost.recv_jt808())[2][2:] == b"\x03"
+    await lost.close()
+    await until(lambda: sink.refused_registrations == [lost.peer])
 
 
 async def test_a_code_issued_before_the_entry_existed_is_handed_to_it(

@@ -140,6 +140,32 @@ async def test_cli_authenticates_with_the_code_given(
     assert server.connections[0].auth[:2] == [AuthEvent.ALREADY_REGISTERED, AuthEvent.ACCEPTED]
 
 
+async def test_cli_keeps_the_issued_code_in_its_auth_file(
+    server: CodecServer, simulator: Launch, tmp_path: Path
+) -> None:
+    """A second run reads the code the first run was issued, as a device keeps it."""
+    server.store_auth_codes = True
+    auth_file = tmp_path / "codes.json"
+    args = (
+        "--port", str(server.port), "--id", "4210051417", "--protocol", "jt808",
+        "--interval", "0.1", "--jt808-auth-file", str(auth_file),
+    )  # fmt: skip
+    first = await simulator(*args)
+    await server.wait_messages(_from("4210051417", "0x0200"), within=START)
+    first.type("quit")
+    assert await first.wait() == 0
+    issued = server.auth_codes["4210051417"]
+    assert issued in auth_file.read_text()
+    second = await simulator(*args)
+    await server.until(
+        lambda: len(server.connections) >= 2 and AuthEvent.ACCEPTED in server.connections[-1].auth,
+        within=START,
+    )
+    second.type("quit")
+    assert await second.wait() == 0
+    assert server.connections[-1].auth[:2] == [AuthEvent.ALREADY_REGISTERED, AuthEvent.ACCEPTED]
+
+
 async def test_cli_exits_1_when_it_cannot_connect(
     simulator: Launch,
 ) -> None:

@@ -16,7 +16,7 @@ Home Assistant, its frontend and the requirements of the integrations it sets up
   :data:`DEV_USERNAME` / :data:`DEV_PASSWORD`), the login flow, config flows, states and
   actions; :class:`HassWebsocket` its websocket API (commands, event subscriptions).
 
-Command line (inside a run env: ``scripts/envrun --env run-ha2026.10 python -m tools.devhass``)::
+Command line (inside a run env: ``scripts/envrun --env run-ha2026.11 python -m tools.devhass``)::
 
     python -m tools.devhass run [--config-dir dev-config] [--host 127.0.0.1] [--port 8123]
         [--tracker-port 5013] [--protocol h02] [--interval 5] [--no-simulator]

@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 import signal
 import sys
-from typing import Any
+from typing import Any, Final
 
 import aiohttp
 
@@ -126,7 +126,16 @@ sys.exit(main())
 """
 
 
-def simulator_command(port: int, protocol: str, interval: float) -> list[str]:
+SIMULATOR_AUTH_FILE: Final = "simulator-auth-codes.json"
+"""In the config folder: the simulated tracker's JT/T 808 auth code, kept across runs as a
+device keeps it (Home Assistant keeps its side in its storage)."""
+
+
+def simulator_command(
+    port: int, protocol: str, interval: float, auth_file: Path | None = None
+) -> list[str]:
+    """The simulator's command line; ``auth_file`` keeps its JT/T 808 auth code across runs."""
+    extra = ["--jt808-auth-file", str(auth_file)] if auth_file is not None else []
     return [
         sys.executable,
         "-c",
@@ -145,17 +154,20 @@ def simulator_command(port: int, protocol: str, interval: float) -> list[str]:
         f"{SIMULATOR_MILEAGE}",
         "--connect-attempts",
         "0",
+        *extra,
     ]
 
 
-async def start_simulator(port: int, protocol: str, interval: float) -> asyncio.subprocess.Process:
+async def start_simulator(
+    port: int, protocol: str, interval: float, auth_file: Path | None = None
+) -> asyncio.subprocess.Process:
     """``python -m tools.simulator`` in this terminal (it reads its commands from it)."""
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(
         path for path in (str(REPO), env.get("PYTHONPATH", "")) if path
     )
     return await asyncio.create_subprocess_exec(
-        *simulator_command(port, protocol, interval), cwd=REPO, env=env
+        *simulator_command(port, protocol, interval, auth_file), cwd=REPO, env=env
     )
 
 
@@ -246,7 +258,12 @@ async def run(args: argparse.Namespace) -> int:
                 if tracker.created:
                     say(f"added tracker {TRACKER_ID} on port {tracker.port}")
             if not args.no_simulator:
-                simulator = await start_simulator(tracker.port, args.protocol, args.interval)
+                simulator = await start_simulator(
+                    tracker.port,
+                    args.protocol,
+                    args.interval,
+                    config_dir / SIMULATOR_AUTH_FILE,
+                )
             print(banner(url, args, tracker, version, config_dir), flush=True)
             return await supervise(session, hass, simulator)
         except (HassExitedError, TimeoutError) as err:  # with the end of its output

@@ -187,7 +187,10 @@ class HassClient:
         return entries
 
     async def config_flow(self, handler: str, *steps: dict[str, Any]) -> dict[str, Any]:
-        """Start ``handler``'s config flow and submit ``steps`` in turn; the last result."""
+        """Start ``handler``'s config flow and submit ``steps`` in turn; the last result.
+
+        A menu offering ``finish`` after the last step (Sinotrack's "Finish now") is chosen.
+        """
         result: dict[str, Any] = await self.post(
             "/api/config/config_entries/flow", {"handler": handler, "show_advanced_options": False}
         )
@@ -195,6 +198,10 @@ class HassClient:
             if result.get("type") != "form":
                 raise HassError(f"config flow {handler}: expected a form, got {result}")
             result = await self.post(f"/api/config/config_entries/flow/{result['flow_id']}", step)
+        if result.get("type") == "menu" and "finish" in result.get("menu_options", []):
+            result = await self.post(
+                f"/api/config/config_entries/flow/{result['flow_id']}", {"next_step_id": "finish"}
+            )
         return result
 
     async def state(self, entity_id: str) -> dict[str, Any] | None:

@@ -27,6 +27,7 @@ from tools.simulator import SimulatedTracker
 
 from .client import HassClient
 from .config import TRACKER_ID, free_port, write_config
+from .pagetext import PAGE_TEXT_JS
 from .process import HassProcess
 from .setup import (
     ensure_tracker,
@@ -39,21 +40,6 @@ SHOT_ROUTE_OFFSET = 12
 """Start the car past its parking spot, so that it is driving."""
 SHOT_REPORTS = 12
 """Positions before the shot: the odometer and the speed have moved."""
-
-# Every text node of the page, through the shadow roots the frontend is made of.
-_PAGE_TEXT_JS = """
-(() => {
-  const parts = [];
-  const walk = (node) => {
-    if (node.nodeType === Node.TEXT_NODE) { parts.push(node.textContent); return; }
-    if (node.nodeName === "STYLE" || node.nodeName === "SCRIPT") return;
-    if (node.shadowRoot) walk(node.shadowRoot);
-    for (const child of node.childNodes) walk(child);
-  };
-  walk(document.documentElement);
-  return parts.join(" ").replace(/\\s+/g, " ");
-})()
-"""
 
 
 class DevTools:
@@ -99,7 +85,7 @@ async def wait_for_text(
     try:
         async with asyncio.timeout(timeout):
             while True:
-                text = str(await tab.evaluate(_PAGE_TEXT_JS) or "")
+                text = str(await tab.evaluate(PAGE_TEXT_JS) or "")
                 if all(needle in text for needle in needles):
                     return text
                 await asyncio.sleep(0.5)

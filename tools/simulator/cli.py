@@ -6,8 +6,10 @@ import argparse
 import asyncio
 from collections.abc import Callable, Coroutine, Sequence
 import contextlib
+import json
 import logging
 import os
+from pathlib import Path
 import signal
 import sys
 import threading
@@ -88,6 +90,12 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="CODE",
         help="JT/T 808 auth code the server issued earlier (when it answers 'already "
         "registered'); without it, the code the server issues is used",
+    )
+    add(
+        "--jt808-auth-file",
+        metavar="FILE",
+        help="JSON file keeping each ID's JT/T 808 auth code across runs, as a device keeps "
+        "it in its memory (read at start, written when the server issues a code)",
     )
     add("--reconnect-after", type=float, metavar="S", help="drop the connection every S s")
     add(
@@ -308,6 +316,28 @@ def watch_stdin(
     return stop
 
 
+def auth_code_file(
+    path: str | None,
+) -> tuple[dict[str, str], Callable[[str, str], None] | None]:
+    """The auth codes kept in ``path`` (ID -> code) and a callback that keeps a new one."""
+    if path is None:
+        return {}, None
+    file = Path(path)
+    try:
+        loaded = json.loads(file.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        loaded = {}
+    except (OSError, ValueError) as err:
+        raise SystemExit(f"cannot read the auth code file {path}: {err}") from err
+    codes = {str(k): str(v) for k, v in loaded.items()} if isinstance(loaded, dict) else {}
+
+    def remember(ident: str, code: str) -> None:
+        codes[ident] = code
+        file.write_text(json.dumps(codes, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+
+    return dict(codes), remember
+
+
 async def run(args: argparse.Namespace, ids: Sequence[str]) -> int:
     """Run the fleet until ``quit``, Ctrl-C or SIGTERM. Exit status 1 if one never connected."""
     loop = asyncio.get_running_loop()
@@ -316,6 +346,7 @@ async def run(args: argparse.Namespace, ids: Sequence[str]) -> int:
     count = len(ids)
     spread = min(args.interval, 10.0)
     offline = args.offline if args.offline is not None else 2 * args.interval
+    codes, remember = auth_code_file(args.jt808_auth_file)
     trackers = [
         SimulatedTracker(
             ident,
@@ -329,7 +360,7 @@ async def run(args: argparse.Namespace, ids: Sequence[str]) -> int:
             mileage_km=args.mileage,
             battery=args.battery,
             jt808_utc_offset=args.jt808_utc_offset,
-            jt808_auth_code=args.jt808_auth_code,
+            jt808_auth_code=args.jt808_auth_code or codes.get(ident),
             alarms=args.alarm,
             alarm_hold=args.alarm_hold,
             reconnect_delay=args.reconnect_delay,
@@ -337,6 +368,7 @@ async def run(args: argparse.Namespace, ids: Sequence[str]) -> int:
             start_delay=index * spread / count,
             reconnect_after=args.reconnect_after,
             offline_time=offline,
+            on_auth_code=remember,
         )
         for index, ident in enumerate(ids)
     ]

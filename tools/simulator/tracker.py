@@ -172,6 +172,7 @@ class SimulatedTracker:
         clock: Callable[[], float] = time.time,
         on_command: CommandHook | None = None,
         on_sent: SentHook | None = None,
+        on_auth_code: Callable[[str, str], None] | None = None,
     ) -> None:
         self.protocol = WireProtocol(protocol)
         self._terminal = b""
@@ -204,6 +205,7 @@ class SimulatedTracker:
         self.jt808_auth_code = jt808_auth_code
         """The JT/T 808 auth code the server issued (kept across reconnections, as the
         device keeps it), or the one given; None until the server issues one."""
+        self._on_auth_code = on_auth_code
         self.schedule = tuple(alarms)
         self.alarm_hold = alarm_hold
         """Reports an alarm stays raised for (0: until cleared)."""
@@ -456,6 +458,8 @@ class SimulatedTracker:
         if result == frames.RESULT_SUCCESS:
             code = bytes(body[3:])
             self.jt808_auth_code = code.decode("latin-1")
+            if self._on_auth_code is not None:
+                self._on_auth_code(self.ident, self.jt808_auth_code)
         elif (
             result == frames.REGISTER_TERMINAL_ALREADY_REGISTERED
             and self.jt808_auth_code is not None

@@ -42,7 +42,7 @@ The package, by capability:
 ``server``
     :class:`Listener`, which ties them together.
 ``pool``
-    :class:`ListenerPool`: one listener per (address, port), shared.
+    :class:`ListenerPool`: one listener per port (its bind address that of the first acquirer), shared.
 
 Behaviour
 ---------
@@ -61,6 +61,9 @@ Behaviour
   per ID (until it is registered and unregistered again). Its frames are still answered, so
   that it stays connected until a discovery flow adopts it.
 * A command's reply is accepted only from the session it was sent on.
+* :meth:`Listener.expect` (a set-up flow waiting for its tracker): the expected ID is exempt
+  from the limits of unknown IDs and not offered for discovery, and a watcher sees every
+  frame decoded on the listener, whatever its ID, at once.
 
 Logging: connects, disconnects and skipped frames at DEBUG; the first skipped frame of a
 connection, refused connections and IDs, takeovers and accept pauses at WARNING, at most
@@ -98,7 +101,7 @@ from .errors import (
 )
 from .pool import ListenerPool
 from .routes import Route, TrackerInfo, TrackerSink
-from .server import Listener, UnknownTrackerCallback
+from .server import Expectation, FrameWatcher, Listener, UnknownTrackerCallback
 from .session import Session
 from .stats import (
     CLOSED_BY_PEER,
@@ -153,6 +156,8 @@ __all__ = [
     "CommandQueueFullError",
     "CommandResult",
     "CommandTimeoutError",
+    "Expectation",
+    "FrameWatcher",
     "IPAddress",
     "IPNetwork",
     "Listener",

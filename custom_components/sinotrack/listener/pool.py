@@ -1,4 +1,4 @@
-"""Shared listeners, one per (bind address, port), reference-counted."""
+"""Shared listeners, one per port, reference-counted."""
 
 from __future__ import annotations
 
@@ -21,33 +21,36 @@ class _PoolEntry:
 
 
 class ListenerPool:
-    """Shared listeners, one per (bind address, port), reference-counted.
+    """Shared listeners, one per port, reference-counted.
 
     Keep one pool per process (Home Assistant: in ``hass.data``); tests make their own.
-    Entries that ask for the same address and port share one listener, whose limits are
-    those of the first :meth:`acquire`; the last :meth:`release` closes it.
+    Entries that ask for the same port share one listener, whose bind address and limits
+    are those of the first :meth:`acquire` (a port has one bind address: two listeners on
+    one port would refuse each other); the last :meth:`release` closes it.
     """
 
     def __init__(self, factory: Callable[[ListenerConfig], Listener] = Listener) -> None:
         self._factory = factory
-        self._entries: dict[tuple[str | tuple[str, ...] | None, int], _PoolEntry] = {}
+        self._entries: dict[int, _PoolEntry] = {}
         self._lock = asyncio.Lock()
 
     async def acquire(self, config: ListenerConfig) -> Listener:
-        """The running listener for ``config``'s address and port, started if needed.
+        """The running listener on ``config``'s port, started on its address if needed.
 
         Raises :class:`ListenerBindError`; nothing is held then.
         """
         async with self._lock:
-            entry = self._entries.get(config.key)
+            entry = self._entries.get(config.port)
             if entry is None:
                 listener = self._factory(config)
                 await listener.start()
-                entry = self._entries[config.key] = _PoolEntry(listener)
+                entry = self._entries[config.port] = _PoolEntry(listener)
             elif entry.listener.config != config:
                 _LOGGER.debug(
-                    "Sharing the listener on port %s; its limits stay those it started with",
+                    "Sharing the listener on port %s; its bind address (%s) and limits stay"
+                    " those it started with",
                     config.port,
+                    entry.listener.config.host,
                 )
             entry.users += 1
             return entry.listener
@@ -64,9 +67,9 @@ class ListenerPool:
                     return
         _LOGGER.debug("Release of a listener that is not in the pool (already closed)")
 
-    def get(self, host: str | tuple[str, ...] | None, port: int) -> Listener | None:
-        """The running listener on ``host`` and ``port``, if the pool has one."""
-        entry = self._entries.get((host, port))
+    def get(self, port: int) -> Listener | None:
+        """The running listener on ``port``, if the pool has one."""
+        entry = self._entries.get(port)
         return entry.listener if entry is not None else None
 
     def users(self, listener: Listener) -> int:

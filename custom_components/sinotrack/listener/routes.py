@@ -59,7 +59,8 @@ class TrackerSink(Protocol):
         """A JT/T 808 auth code was issued to this tracker: store it (it survives restarts)."""
 
     def registration_refused(self, peer: str) -> None:
-        """A JT/T 808 registration from ``peer`` was answered "already registered"."""
+        """A JT/T 808 tracker from ``peer`` could not authenticate: its auth code was wrong,
+        or it registered, was told "already registered" and never sent the stored code."""
 
 
 def call_sink(sink: TrackerSink, name: str, key: str, *args: object) -> None:
@@ -135,14 +136,15 @@ class Route:
         return max(minimum, _GAP_FACTOR * statistics.median(self._gaps))
 
     def may_take_over(self, now: float, minimum: float) -> bool:
-        """The takeover rule: the live session closed, or was silent for long enough.
+        """The takeover rule: the live session closed, never became ready (a JT/T 808
+        connection that did not authenticate), or was silent for long enough.
 
         A real tracker that changed network, or whose old link died without a FIN, goes
         quiet on its old connection; a spoofer next to a live tracker does not get in.
         """
         old = self.session
-        if old is None or old.closing is not None:
-            return True
+        if old is None or old.closing is not None or not old.ready:
+            return True  # closed, or never authenticated: it holds nothing
         return now - old.last_frame >= self.silence_needed(minimum)
 
 

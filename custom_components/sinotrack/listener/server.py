@@ -53,9 +53,30 @@ _LOGGER: Final = logging.getLogger(__package__)
 
 type UnknownTrackerCallback = Callable[[str, str, str], None]
 """``callback(ident, protocol, peer)``: an ID nobody registered; ``ident`` is normalised."""
+type FrameWatcher = Callable[[str, str, str], None]
+"""``watcher(ident, protocol, peer)``: a frame was decoded from tracker ``ident`` (normalised)."""
 
 _WARN_INTERVAL: Final = 30.0
 _MAX_REPORTED: Final = 1024
+
+
+class Expectation:
+    """What :meth:`Listener.expect` returns: :meth:`close` it (or leave its ``with``) to end it."""
+
+    __slots__ = ("_close",)
+
+    def __init__(self, close: Callable[[], None]) -> None:
+        self._close = close
+
+    def close(self) -> None:
+        """Stop expecting the tracker (idempotent)."""
+        self._close()
+
+    def __enter__(self) -> Expectation:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
 
 
 class Listener:
@@ -77,6 +98,8 @@ class Listener:
         self._drained = asyncio.Event()
         self._reported: dict[str, None] = {}
         self._unknown_callback: UnknownTrackerCallback | None = None
+        self._expected: dict[str, int] = {}
+        self._watchers: list[FrameWatcher] = []
         self._warned_at: dict[str, float] = {}
 
     # -- lifecycle ----------------------------------------------------------------------------
@@ -238,7 +261,8 @@ class Listener:
                 call_sink(sink, "auth_code_issued", key, code)
                 settings = TrackerSettings(settings.jt808_utc_offset, code)
             session.configure(settings)
-            self._connected(route, session)
+            if session.ready:
+                self._connected(route, session)
 
         def unregister() -> None:
             """Stop routing to ``sink`` (idempotent)."""
@@ -248,10 +272,46 @@ class Listener:
             route.info = TrackerInfo()
             self._reported.pop(key, None)
             if route.session is not None:
-                self.admission.set_owned(route.session, False)
+                self.admission.set_owned(route.session, key in self._expected)
             self.routes.release(route)
 
         return unregister
+
+    def expect(self, ident: str, watcher: FrameWatcher) -> Expectation:
+        """Someone (a set-up flow) waits for tracker ``ident``, which no sink owns yet.
+
+        Until the returned handle is closed, that ID is exempt from the limits of unknown
+        IDs (the cap of their connections, their short idle timeout, eviction first) and is
+        not offered to the unknown-tracker callback; ``watcher(ident, protocol, peer)`` is
+        called for every frame decoded on this listener, whatever its ID, at once (no
+        discovery delay), so that the waiting side sees its tracker or a mistyped ID.
+        """
+        key = normalize_ident(ident)
+        self._expected[key] = self._expected.get(key, 0) + 1
+        self._watchers.append(watcher)
+        self._expected_changed(key)
+        closed = False
+
+        def close() -> None:
+            nonlocal closed
+            if closed:
+                return
+            closed = True
+            self._watchers.remove(watcher)
+            left = self._expected[key] - 1
+            if left:
+                self._expected[key] = left
+            else:
+                del self._expected[key]
+                self._expected_changed(key)
+
+        return Expectation(close)
+
+    def _expected_changed(self, key: str) -> None:
+        """An unowned live connection of ``key`` counts as owned while ``key`` is expected."""
+        route = self.routes.get(key)
+        if route is not None and route.sink is None and route.session is not None:
+            self.admission.set_owned(route.session, key in self._expected)
 
     def sink_changed(self, ident: str) -> None:
         """Apply what the sink of ``ident`` says now (settings, allowed networks) to the
@@ -381,7 +441,12 @@ class Listener:
             else:
                 refusal = CLOSED_ID_IN_USE
                 self.stats.takeovers_refused += 1
-        elif refusal is None and route.sink is None and self.admission.unknown_full():
+        elif (
+            refusal is None
+            and route.sink is None
+            and key not in self._expected
+            and self.admission.unknown_full()
+        ):
             refusal = CLOSED_UNKNOWN_CAP
         if refusal is not None:
             level = logging.WARNING if self.may_warn("refused_id") else logging.DEBUG
@@ -392,9 +457,7 @@ class Listener:
         session.key = key
         session.route = route
         route.session = session
-        self.admission.set_owned(session, route.sink is not None)
-        if route.sink is not None:
-            self._connected(route, session)
+        self.admission.set_owned(session, route.sink is not None or key in self._expected)
         self._notify(route)
         return True
 
@@ -409,8 +472,13 @@ class Listener:
         if event.auth is not None:
             self._auth(session, route, event.auth)
         sink = route.sink
-        if sink is None and event.warning is None:
+        if sink is None and event.warning is None and route.ident not in self._expected:
             self._discover(session, route, now)
+        for watcher in list(self._watchers):
+            try:
+                watcher(route.ident, session.protocol or "", session.peer)
+            except Exception:
+                _LOGGER.exception("Error in a frame watcher for %s", route.ident)
         messages = event.messages
         if not messages:
             return
@@ -425,9 +493,13 @@ class Listener:
                 _LOGGER.exception("Error handling the messages of tracker %s", route.ident)
 
     def became_ready(self, session: Session) -> None:
-        """Commands may go to this session now."""
-        if session.route is not None and session.route.session is session:
-            self._notify(session.route)
+        """The session may carry the tracker's messages and commands now: its owner learns
+        that the tracker is connected (a JT/T 808 tracker once it authenticated)."""
+        route = session.route
+        if route is not None and route.session is session:
+            if route.sink is not None:
+                self._connected(route, session)
+            self._notify(route)
 
     def closed(self, session: Session, exc: BaseException | None) -> None:
         """A connection closed (by us, the peer, or before it was set up): forget it."""
@@ -460,10 +532,12 @@ class Listener:
             )
             if lane.session_lost(session, error) and not self._closed:
                 self.stats.commands_disconnected += 1
+        if session.auth_pending and route.sink is not None:
+            call_sink(route.sink, "registration_refused", route.ident, session.peer)
         if route.session is not session:
             return
         route.session = None
-        if route.sink is not None:
+        if route.sink is not None and session.ready:
             route.info.disconnected_at = time.time()
             route.info.disconnect_reason = reason
             call_sink(route.sink, "connection_changed", route.ident, False, session.peer)
@@ -538,12 +612,18 @@ class Listener:
             code = session.auth_code
             if sink is not None and code is not None:
                 call_sink(sink, "auth_code_issued", route.ident, code)
+        elif event is AuthEvent.ACCEPTED:
+            session.auth_pending = False
         elif event is AuthEvent.REFUSED:
             stats.auth_refused += 1
-        elif event is AuthEvent.ALREADY_REGISTERED:
-            stats.registrations_refused += 1
+            session.auth_pending = False
             if sink is not None:
                 call_sink(sink, "registration_refused", route.ident, session.peer)
+        elif event is AuthEvent.ALREADY_REGISTERED:
+            # A device that registers on every start answers with its stored code next;
+            # the owner hears of it only if that does not follow (REFUSED, or closed).
+            stats.registrations_refused += 1
+            session.auth_pending = True
 
     def _discover(self, session: Session, route: Route, now: float) -> None:
         """Offer an unknown ID: digits only (as sent), after ``discovery_delay`` of good

@@ -86,6 +86,7 @@ class Session(asyncio.BufferedProtocol):
         "_warned",
         "address",
         "allowance",
+        "auth_pending",
         "closing",
         "frames",
         "good_since",
@@ -132,6 +133,9 @@ class Session(asyncio.BufferedProtocol):
         self.key: str | None = None
         self.route: Route | None = None
         self.ready = False
+        self.auth_pending = False
+        """JT/T 808: its registration was answered "already registered" and it has not
+        authenticated since (a tracker that lost its code cannot get in)."""
         self.closing: str | None = None
         self.frames = 0
         self.offered = False

@@ -1,0 +1,267 @@
+"""The integration as a person sees it: Home Assistant's own frontend in headless Chromium.
+
+Against a real ``hass`` of the current release (see ``conftest.py``), one person's session:
+log in through the login page; add a tracker through Settings > Devices & services > Add
+integration, filling the form field by field, and read the setup instructions of the final
+step; add a second tracker on the same port; see both on the integration's page and open a
+tracker's options; open the device page and read the entities and
+their values once the simulated tracker has reported; open Developer tools > Actions >
+``sinotrack.send_command`` and read its help; raise an SOS on the tracker and find the alarm
+on the device page and in the Activity log. Every page visited is saved as a screenshot (see
+``browser.py``) and must not show "Translation error" anywhere.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+import shutil
+from typing import Any, Final
+
+from playwright.async_api import Page
+import pytest
+
+from tools.devhass import DEV_NAME, DEV_PASSWORD, DEV_USERNAME, TRACKER_ID
+from tools.devhass.setup import find_device
+from tools.simulator import SimulatedTracker
+
+from .browser import ARTIFACTS, VIEWPORT, UserPage, chromium
+from .harness import WAIT, Clock, Instance, integration_warnings, unexpected_errors, wait_state
+
+pytestmark = [pytest.mark.e2e, pytest.mark.browser, pytest.mark.timeout(480)]
+
+CAR: Final = "Car"
+VAN: Final = "Van"
+VAN_ID: Final = "4210051416"
+BATTERY: Final = 80
+MILEAGE: Final = 1234.5
+BIND: Final = "127.0.0.1"
+
+DEVICE_PAGE: Final = (
+    rf"Battery {BATTERY} ?%",
+    r"Speed [\d.]+ km/h",
+    r"Odometer [\d.,]+ km",
+    r"Ignition (Not running|Running)",
+    r"Vehicle state (Parked|Moving|Idle|Driving)",
+    r"SOS Safe",
+    r"Connected Connected",
+    r"Last seen [\w ]*(ago|now)",
+)
+"""What a user reads on the tracker's device page once it has reported: entity names (after
+the device's) with their values."""
+
+
+@pytest.fixture(scope="session")
+def artifacts() -> Path:
+    """The screenshot folder, emptied first; printed at the end of the run."""
+    shutil.rmtree(ARTIFACTS, ignore_errors=True)
+    ARTIFACTS.mkdir(parents=True)
+    return ARTIFACTS
+
+
+@pytest.fixture
+async def user(instance: Instance, artifacts: Path) -> AsyncIterator[UserPage]:
+    """A browser tab on the instance's frontend (nobody logged in yet)."""
+    async with chromium() as browser:
+        page: Page = await browser.new_page(viewport=VIEWPORT)  # type: ignore[arg-type]
+        yield UserPage(page, instance.url, artifacts)
+
+
+def simulated(ident: str, port: int) -> SimulatedTracker:
+    """An H02 tracker that reports when the test says so."""
+    return SimulatedTracker(
+        ident,
+        "h02",
+        "127.0.0.1",
+        port,
+        interval=3600,
+        heartbeat=None,
+        mileage_km=MILEAGE,
+        battery=BATTERY,
+        clock=Clock(),
+    )
+
+
+def has_value(value: float) -> Callable[[dict[str, Any]], bool]:
+    """A sensor's state is the number ``value``."""
+
+    def check(state: dict[str, Any]) -> bool:
+        try:
+            return float(state["state"]) == value
+        except ValueError:
+            return False
+
+    return check
+
+
+async def log_in(user: UserPage) -> None:
+    """The login page: user name, password, Log in; then the Overview."""
+    page = user.page
+    await user.goto("/")
+    await page.locator("input[name=username]").fill(DEV_USERNAME)
+    await page.locator("input[name=password]").fill(DEV_PASSWORD)
+    await user.check("login", "Log in")
+    await page.get_by_role("button", name="Log in").click()
+    await user.check("overview", "Overview", "Settings")
+
+
+async def add_tracker(user: UserPage, name: str, tracker_id: str, port: int) -> str:
+    """Settings > Devices & services > Add integration > Sinotrack, the form filled in as a
+    person would; the final step's text (the setup instructions)."""
+    page = user.page
+    await user.goto("/config/integrations/dashboard")
+    await user.check(f"{name}-integrations", "Add integration")
+    await page.get_by_role("button", name="Add integration").click()
+    await user.wait_for_text("Select brand")
+    await page.keyboard.type("Sinotrack")
+    await user.wait_for_text("Custom integration")
+    await page.get_by_text("Sinotrack", exact=True).last.click()
+    await user.check(f"{name}-form", "Tracker ID", "Port")
+    await page.locator("input[name=name]").fill(name)
+    await page.locator("input[name=tracker_id]").fill(tracker_id)
+    await page.locator("input[type=number]").fill(str(port))
+    bind = page.locator("input[name=bind_address]")
+    if await bind.count():  # the port's bind address, where the form still offers it
+        if not await bind.is_visible():
+            await page.get_by_text("Advanced", exact=True).click()
+        if await bind.is_editable():
+            await bind.fill(BIND)
+    await user.screenshot(f"{name}-form-filled")
+    await page.get_by_role("button", name="Submit").click()
+    await finish_now_if_offered(user)
+    text = await user.check(f"{name}-instructions", tracker_id, str(port), "SMS")
+    assert "router" in text, text
+    await (
+        page.get_by_role("button", name="Finish")
+        .or_(page.get_by_role("button", name="Skip and finish"))
+        .first.click()
+    )
+    return text
+
+
+async def entries_and_options(user: UserPage) -> None:
+    """The integration's page lists both trackers; the Car's options open and close."""
+    page = user.page
+    await user.goto("/config/integrations/integration/sinotrack")
+    await user.check("integration-entries", CAR, VAN)
+    await page.get_by_role("button", name="Configure").first.click()
+    await user.check("options", "Offline after", "Submit")
+    await page.get_by_role("button", name="Close").first.click()
+
+
+async def finish_now_if_offered(user: UserPage) -> None:
+    """Where the flow asks whether to wait for the tracker, take "Finish now"."""
+    deadline = asyncio.get_running_loop().time() + WAIT
+    while asyncio.get_running_loop().time() < deadline:
+        text = await user.text()
+        if "Finish now" in text:
+            await user.check("finish-now-menu", "Finish now")
+            await user.page.get_by_text("Finish now").first.click()
+            return
+        if "SMS" in text or "Translation error" in text or "Device name" in text:
+            return
+        await asyncio.sleep(0.25)
+
+
+async def entity_ids(instance: Instance, tracker_id: str) -> tuple[str, dict[str, str]]:
+    """The device id of ``tracker_id`` and its entities (description key -> entity id)."""
+    async with instance.client.websocket() as ws:
+        device = await find_device(ws, tracker_id)
+        assert device is not None, f"no device for tracker {tracker_id}"
+        registry: list[dict[str, Any]] = await ws.command("config/entity_registry/list")
+    return device["id"], {
+        entity["unique_id"].removeprefix(f"{tracker_id}_"): entity["entity_id"]
+        for entity in registry
+        if entity["device_id"] == device["id"]
+    }
+
+
+async def test_a_person_sets_up_trackers_in_the_browser(instance: Instance, user: UserPage) -> None:
+    client = instance.client
+    await client.onboard(name=DEV_NAME, username=DEV_USERNAME, password=DEV_PASSWORD)
+    await client.wait_running()
+    await log_in(user)
+
+    port = instance.tracker_port
+    await add_tracker(user, CAR, TRACKER_ID, port)
+    await add_tracker(user, VAN, VAN_ID, port)  # the same port, the same bind address
+    await entries_and_options(user)
+
+    car, van = simulated(TRACKER_ID, port), simulated(VAN_ID, port)
+    try:
+        device_id, ids = await entity_ids(instance, TRACKER_ID)
+        _, van_ids = await entity_ids(instance, VAN_ID)
+        car.start()
+        van.start()
+        async with asyncio.timeout(WAIT):
+            await car.wait_connected()
+            await van.wait_connected()
+        await wait_state(client, ids["connected"], lambda state: state["state"] == "on")
+        await wait_state(client, van_ids["connected"], lambda state: state["state"] == "on")
+        for _ in range(3):
+            car.send_position()
+        await wait_state(client, ids["battery"], has_value(BATTERY))
+        await device_page(user, device_id)
+        await send_command_help(user)
+        await sos(user, client, car, device_id, ids)
+        await map_page(user)
+    finally:
+        await car.stop()
+        await van.stop()
+    log = instance.log()
+    unexpected = unexpected_errors(log)
+    assert unexpected == [], "\n\n".join(unexpected)
+    warnings = integration_warnings(log)
+    assert warnings == [], "Home Assistant warns about the integration:\n" + "\n\n".join(warnings)
+
+
+async def device_page(user: UserPage, device_id: str) -> None:
+    """The device page names the tracker and shows its entities with their values."""
+    await user.goto(f"/config/devices/device/{device_id}")
+    await user.check("device-page", CAR, "SinoTrack", "Serial number: " + TRACKER_ID)
+    for pattern in DEVICE_PAGE:
+        await user.wait_for_pattern(pattern)
+
+
+async def send_command_help(user: UserPage) -> None:
+    """Developer tools > Actions > Sinotrack: Send command, with its help texts."""
+    page = user.page
+    await user.goto("/developer-tools/action")
+    await user.check("actions", "Perform action")
+    await page.locator("ha-service-picker").click()
+    await page.locator("ha-service-picker input, ha-picker-combo-box input").first.fill(
+        "sinotrack.send_command"
+    )
+    await user.wait_for_text("Send command")
+    await user.screenshot("actions-search")
+    await page.get_by_text("Send command", exact=False).first.click()
+    text = await user.check("send-command", "sinotrack.send_command", "Payload", "*HQ,")
+    assert "JT/T 808" in text, text
+
+
+async def sos(
+    user: UserPage, client: Any, car: SimulatedTracker, device_id: str, ids: dict[str, str]
+) -> None:
+    """An SOS from the tracker: the alarm event on the device page and in the Activity log."""
+    assert await car.raise_alarm("sos")
+    await wait_state(client, ids["sos"], lambda state: state["state"] == "on")
+    event = await wait_state(client, ids["alarm"], lambda state: state["state"] != "unknown")
+    assert event["attributes"]["event_type"] == "sos"
+    await user.goto(f"/config/devices/device/{device_id}")
+    await user.check("device-page-sos", CAR, "Alarm")
+    await user.wait_for_pattern(r"SOS Unsafe")
+    await user.goto("/logbook")
+    await user.check("activity-sos", "Activity", CAR)
+    await user.wait_for_pattern(rf"Alarm\W+SOS\W+{CAR}\b")
+    await user.wait_for_pattern(rf"SOS\W+Unsafe\W+{CAR}\b")
+
+
+async def map_page(user: UserPage) -> None:
+    """The Map shows the car (the README's map screenshot)."""
+    await user.goto("/map")
+    await user.check("map", "Map")
+    await user.page.locator("ha-map").first.wait_for()
+    # Trackers that belong to no person are under Devices, not the default People tab.
+    await user.page.get_by_text("Devices", exact=True).first.click()
+    await user.check("map-devices", CAR, VAN)

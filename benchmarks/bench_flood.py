@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import cProfile
 import contextlib
 from dataclasses import dataclass, field
 import gc
@@ -50,6 +51,7 @@ import json
 import math
 import os
 from pathlib import Path
+import pstats
 import resource
 import sys
 import time
@@ -328,7 +330,10 @@ class Bench:
             if name != "quiet":
                 attacker = await Client.start(*self.attack_arguments(name, port))
             sampler = asyncio.create_task(self.sample(listener, result, peaks))
+            profiler = cProfile.Profile() if args.profile and name != "quiet" else None
             window.begin()
+            if profiler is not None:
+                profiler.enable()
             if name == "d":
                 assert attacker is not None
                 with contextlib.suppress(TimeoutError):
@@ -338,6 +343,11 @@ class Bench:
                 result.late = (await bystanders.read(30))["late"]
             await asyncio.sleep(max(0.0, window.start + seconds - time.time()))
             window.finish()
+            if profiler is not None:
+                profiler.disable()
+                say(f"  profile of the listener process, scenario {name}:")
+                stats = pstats.Stats(profiler, stream=sys.stderr)
+                stats.sort_stats("tottime").print_stats(20)
             sampler.cancel()
             result.counters = counters(listener)
             if tracemalloc.is_tracing():
@@ -575,6 +585,9 @@ def main() -> None:
     )
     parser.add_argument("--no-tracemalloc", action="store_true", help="memory from RSS only")
     parser.add_argument("--quick", action="store_true", help="a smoke run of a few seconds")
+    parser.add_argument(
+        "--profile", action="store_true", help="cProfile each attack (figures then not comparable)"
+    )
     args = parser.parse_args()
     args.scenarios = [name.strip() for name in args.scenarios.split(",") if name.strip()]
     unknown = set(args.scenarios) - set(SCENARIOS)

@@ -42,8 +42,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import cProfile
 import contextlib
+import cProfile
 from dataclasses import dataclass, field
 import gc
 import ipaddress

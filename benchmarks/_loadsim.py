@@ -19,6 +19,10 @@ stdin with one JSON object per line and answers each on stdout, one JSON object 
 
 Only position frames are sent (no heartbeats), so that every message decoded on the other
 side is one of the frames recorded here.
+
+``--sources N`` binds the trackers' connections to ``N`` distinct loopback addresses
+(``127.1.x.y``, tracker ``i`` on address ``i % N``), so that the listener sees them as
+distinct sources; 0 connects from the default address (127.0.0.1).
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+from contextvars import ContextVar
 import json
 import os
 from pathlib import Path
@@ -35,9 +40,26 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks._measure import loopback_source
 from tools.simulator import Fix, SimulatedTracker
 
 FIRST_ID = 4_100_000_000
+SOURCE_BLOCK = 1
+"""Second byte of the trackers' source addresses (127.1.x.y)."""
+
+_source: ContextVar[str | None] = ContextVar("source", default=None)
+"""The source address of the connections made in this context (a tracker's task)."""
+
+
+class BoundLoop(asyncio.SelectorEventLoop):
+    """An event loop whose outgoing connections come from the context's source address."""
+
+    async def create_connection(self, *args: Any, **kwargs: Any) -> Any:
+        """``create_connection`` with ``local_addr`` set from the context, unless given."""
+        address = _source.get()
+        if address is not None and kwargs.get("local_addr") is None and "sock" not in kwargs:
+            kwargs["local_addr"] = (address, 0)
+        return await super().create_connection(*args, **kwargs)
 
 
 def tracker_id(index: int) -> str:
@@ -48,11 +70,12 @@ def tracker_id(index: int) -> str:
 class Fleet:
     """The simulated trackers and what they sent."""
 
-    def __init__(self, host: str, port: int, count: int, protocol: str) -> None:
+    def __init__(self, host: str, port: int, count: int, protocol: str, sources: int) -> None:
         self.host = host
         self.port = port
         self.count = count
         self.protocol = protocol
+        self.sources = sources
         self.trackers: list[SimulatedTracker] = []
         self.sent: list[tuple[int, int, float, bool]] = []
         self.bursting = False
@@ -82,7 +105,12 @@ class Fleet:
                 on_sent=self._hook(index),
             )
             self.trackers.append(tracker)
-            tracker.start()
+            address = loopback_source(SOURCE_BLOCK, index % self.sources) if self.sources else None
+            token = _source.set(address)
+            try:
+                tracker.start()  # its task keeps a copy of this context
+            finally:
+                _source.reset(token)
             self._drivers.append(asyncio.create_task(self._drive(tracker, interval)))
         async with asyncio.timeout(spread + 60):
             await asyncio.gather(*(tracker.wait_connected() for tracker in self.trackers))
@@ -154,11 +182,13 @@ def main() -> None:
     parser.add_argument("--trackers", type=int, default=1000)
     parser.add_argument("--protocol", default="h02")
     parser.add_argument("--cpu", type=int, default=None, help="pin to this CPU")
+    parser.add_argument("--sources", type=int, default=0, help="distinct source addresses")
     args = parser.parse_args()
     if args.cpu is not None:
         with contextlib.suppress(AttributeError, OSError):
             os.sched_setaffinity(0, {args.cpu})
-    asyncio.run(serve(Fleet(args.host, args.port, args.trackers, args.protocol)))
+    fleet = Fleet(args.host, args.port, args.trackers, args.protocol, args.sources)
+    asyncio.run(serve(fleet), loop_factory=BoundLoop)
 
 
 if __name__ == "__main__":

@@ -5,10 +5,12 @@ reads them: framing, decoding (timestamps, every status and alarm bit, every ite
 the reply the device expects. Figures are printed, never asserted.
 
     make bench        # or: python -m benchmarks.bench_codec
+    python -m benchmarks.bench_codec --quick      # a smoke run (10,000 frames, once each)
 """
 
 from __future__ import annotations
 
+import argparse
 from collections.abc import Callable
 from pathlib import Path
 import statistics
@@ -106,11 +108,15 @@ def measure(name: str, build: Callable[[int], bytes], count: int, repeat: int = 
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--quick", action="store_true", help="a smoke run (figures noisy)")
+    args = parser.parse_args()
+    count, repeat = (10_000, 1) if args.quick else (100_000, 5)
     print(f"Python {sys.version.split()[0]}, one core, {CHUNK}-byte reads")
-    measure("H02 text V1", h02_text_stream, 100_000)
-    measure("H02 binary $ 32 bytes", h02_binary_stream, 100_000)
-    measure("H02 binary $ 45 bytes", h02_binary45_stream, 100_000)
-    measure("JT808 0x0200", jt808_stream, 100_000)
+    measure("H02 text V1", h02_text_stream, count, repeat)
+    measure("H02 binary $ 32 bytes", h02_binary_stream, count, repeat)
+    measure("H02 binary $ 45 bytes", h02_binary45_stream, count, repeat)
+    measure("JT808 0x0200", jt808_stream, count, repeat)
 
 
 if __name__ == "__main__":

@@ -28,6 +28,7 @@ from .helpers import H02_ID, JT808_TERMINAL, RecordingSink, h02_v1, until
         ("jt808_utc_offset", 15.0, r"between -12 and \+14 hours"),
         ("memory_budget", 0, "memory_budget must be at least 1"),
         ("loop_read_budget", 0, "loop_read_budget must be at least 1"),
+        ("loop_read_time", 0.0, "loop_read_time must be positive"),
         ("max_frame_rate", -1, "max_frame_rate must not be negative"),
         ("takeover_silence", 0, "takeover_silence must be positive"),
         ("discoveries_per_source", -1, "discoveries_per_source must not be negative"),

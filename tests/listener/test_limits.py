@@ -301,3 +301,26 @@ async def test_the_loop_iteration_budget_is_shared(
     await until(lambda: all(len(sink.messages) == 41 for sink in sinks.values()))
     assert listener.stats.iteration_deferred > 0
     assert listener.stats.rejected_frames == 0
+
+
+async def test_the_loop_iteration_time_budget_defers_without_losing_a_frame(
+    make_listener: ListenerFactory, connect: ClientFactory
+) -> None:
+    """Past the iteration's time, a ready connection takes one byte and waits for the next
+    iteration: the work of one iteration is bounded, and every frame still arrives."""
+    listener = await make_listener(loop_read_time=1e-9, max_frame_rate=0)
+    sinks = {f"42100007{n:02d}": RecordingSink() for n in range(4)}
+    clients = []
+    for ident, sink in sinks.items():
+        listener.register(ident, sink)
+        client = await connect(listener.port)
+        await client.send(h02_v1(ident))
+        await client.recv_text()
+        clients.append(client)
+    reads = listener.stats.reads
+    await asyncio.gather(*(c.send(h02_v1(i) * 40) for c, i in zip(clients, sinks, strict=True)))
+    await until(lambda: all(len(sink.messages) == 41 for sink in sinks.values()))
+    assert listener.stats.iteration_deferred > 0
+    assert listener.stats.rejected_frames == 0
+    # Each deferred connection's notice read was one byte: many more reads than chunks.
+    assert listener.stats.reads - reads > 8

@@ -7,7 +7,7 @@ Every budget of the listener lives here:
   of unknown-ID connections, the per-source cap, the allow-list;
 * reads: per connection (bytes/s; a smaller budget until the first good frame), per
   tracker (frames/s), per source address (bytes/s), and per event-loop iteration
-  (listener-wide, with a share per source). Throttling always means reads paused (TCP
+  (listener-wide time and bytes, with a byte share per source). Throttling always means reads paused (TCP
   back-pressure), never a frame dropped;
 * memory: what all connections hold together (partial frames, JT/T 808 sub-packages,
   unsent replies);
@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 from collections import deque
 from collections.abc import Callable
+import time
 from typing import TYPE_CHECKING, Final
 
 from .config import IPAddress, ListenerConfig, in_networks
@@ -40,8 +41,9 @@ from .stats import (
 if TYPE_CHECKING:
     from .session import Session
 
-MIN_READ: Final = 256
-"""Smallest read once an iteration's budget is spent (the read that notices it)."""
+MIN_READ: Final = 1
+"""The read once an iteration's budget is spent: asyncio reads into a non-empty buffer, so a
+ready connection takes one byte (held by the codec, nothing decoded) and waits."""
 _HOUR: Final = 3600.0
 _MAX_SOURCES_REMEMBERED: Final = 4096
 """Source addresses whose introduced IDs are remembered (oldest forgotten first)."""
@@ -116,6 +118,8 @@ class Admission:
         self._introduced: dict[str, deque[float]] = {}
         self._iteration_bytes = 0
         self._iteration_open = False
+        self._iteration_started = 0.0
+        """``time.perf_counter()`` at the iteration's first read."""
         self._touched: list[Source] = []
         self._deferred: list[Session] = []
         self.held = 0
@@ -209,6 +213,10 @@ class Admission:
     def read_size(self, session: Session) -> int:
         """How many bytes the next read of ``session`` may take."""
         config = self.config
+        if not self._iteration_open:
+            self._open_iteration()
+        elif time.perf_counter() - self._iteration_started >= config.loop_read_time:
+            return MIN_READ
         size = config.read_size if session.good_since is not None else config.unidentified_read_size
         remaining = config.loop_read_budget - self._iteration_bytes
         source = session.source
@@ -225,8 +233,7 @@ class Admission:
         allowance = session.allowance
         source = session.source
         if not self._iteration_open:
-            self._iteration_open = True
-            self._loop().call_soon(self._new_iteration)
+            self._open_iteration()
         self._iteration_bytes += nbytes
         wait = 0.0
         if session.good_since is not None:
@@ -243,7 +250,10 @@ class Admission:
             if delay:
                 stats.frame_rate_throttled += 1
                 wait = max(wait, delay)
-        iteration_spent = self._iteration_bytes >= config.loop_read_budget
+        iteration_spent = (
+            self._iteration_bytes >= config.loop_read_budget
+            or time.perf_counter() - self._iteration_started >= config.loop_read_time
+        )
         if not source.exempt:
             if not source.iteration_bytes:
                 self._touched.append(source)
@@ -268,6 +278,12 @@ class Admission:
             stats.iteration_deferred += 1
             session.pause_reading()
             self._deferred.append(session)
+
+    def _open_iteration(self) -> None:
+        """The first read of an event-loop iteration: its budgets start now."""
+        self._iteration_open = True
+        self._iteration_started = time.perf_counter()
+        self._loop().call_soon(self._new_iteration)
 
     def _new_iteration(self) -> None:
         """A new event-loop iteration: budgets refilled, put-off connections read again."""

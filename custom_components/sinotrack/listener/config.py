@@ -107,10 +107,17 @@ class ListenerConfig:
     address cannot take the loop."""
     source_read_burst: int = 262144
     """Bucket size of ``source_read_rate``."""
-    loop_read_budget: int = 262144
+    loop_read_budget: int = 65536
     """Bytes all connections together may read in one event-loop iteration; a connection
     past it waits for the next iteration, so one busy moment cannot stall the loop (the
     other integrations of Home Assistant run between iterations)."""
+    loop_read_time: float = 0.015
+    """Seconds of reading, decoding and delivering (Home Assistant's state writes included)
+    all connections together may spend in one event-loop iteration. Bytes are a poor
+    measure of work (4 KiB of tiny JT/T 808 sub-packages cost far more than one 4 KiB
+    batch), time is the one that matters to the loop: past it, every connection that is
+    ready takes one byte and waits for the next iteration. 15 ms keeps Home Assistant's
+    timers within tens of milliseconds while a whole fleet replays its buffers."""
     source_iteration_share: int = 32768
     """Bytes one source may read in one iteration: the iteration's budget is shared between
     sources, not taken by the one with the most connections."""
@@ -184,6 +191,8 @@ class ListenerConfig:
         ):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1")
+        if not self.loop_read_time > 0:
+            raise ValueError("loop_read_time must be positive")
         for name in (
             "max_read_rate",
             "read_burst",

@@ -16,6 +16,8 @@ import pytest
 
 from custom_components.sinotrack.listener import Listener, ListenerConfig
 
+from .helpers import Bystanders
+
 type ListenerFactory = Callable[..., Awaitable[Listener]]
 
 FAST: dict[str, Any] = {
@@ -67,3 +69,12 @@ async def make_listener() -> AsyncIterator[ListenerFactory]:
     for listener in listeners:
         await listener.close()
         assert listener.connection_count == 0
+
+
+@pytest.fixture
+async def bystanders_for() -> AsyncIterator[list[Bystanders]]:
+    """Bystanders started by a test (``start_bystanders``); stopped if the test fails."""
+    started: list[Bystanders] = []
+    yield started
+    for group in started:
+        await group.abort()

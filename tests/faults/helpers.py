@@ -192,3 +192,11 @@ def h02_binary(ident: str) -> bytes:
         battery=100,
     )
     return h02_binary_position(ident, fix)
+
+
+async def start_bystanders(listener: Listener, started: list[Bystanders]) -> Bystanders:
+    """Start a group of bystander trackers on ``listener``; ``started`` stops it at the end."""
+    group = Bystanders(listener)
+    started.append(group)
+    await group.start()
+    return group

@@ -9,7 +9,7 @@ message, and that the budget meant to stop the attack counted it.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 import contextlib
 from pathlib import Path
 import resource
@@ -24,26 +24,10 @@ from custom_components.sinotrack.listener import CLOSED_GARBAGE, CLOSED_MEMORY, 
 from custom_components.sinotrack.protocol import jt808
 
 from .conftest import ListenerFactory
-from .helpers import WAIT, Bystanders, raw_connect, until
+from .helpers import WAIT, Bystanders, raw_connect, start_bystanders, until
 
 FLOODERS = 50
 """Connections of the flooding source (its per-source cap)."""
-
-
-@pytest.fixture
-async def bystanders_for() -> AsyncIterator[list[Bystanders]]:
-    """Bystanders started by a test; stopped if the test fails."""
-    started: list[Bystanders] = []
-    yield started
-    for group in started:
-        await group.abort()
-
-
-async def start_bystanders(listener: Listener, started: list[Bystanders]) -> Bystanders:
-    group = Bystanders(listener)
-    started.append(group)
-    await group.start()
-    return group
 
 
 def bc_batch(ident: str, segments: int = 48) -> bytes:

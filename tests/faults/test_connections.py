@@ -9,7 +9,6 @@ keep being served and nothing is lost.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 import contextlib
 import random
 import socket
@@ -26,7 +25,6 @@ from custom_components.sinotrack.listener import (
     CLOSED_IDLE,
     CLOSED_REPLACED,
     REFUSED_TOO_MANY_FROM_SOURCE,
-    Listener,
 )
 from custom_components.sinotrack.protocol import jt808
 
@@ -39,28 +37,13 @@ from .helpers import (
     h02_binary,
     h02_v1,
     raw_connect,
+    start_bystanders,
     until,
 )
 
 IDLE = 2000
 """Idle connections of the flood test."""
 HANDSHAKE = 8.0
-
-
-@pytest.fixture
-async def bystanders_for() -> AsyncIterator[list[Bystanders]]:
-    """Bystanders started by a test (``await start(listener)``); stopped if the test fails."""
-    started: list[Bystanders] = []
-    yield started
-    for group in started:
-        await group.abort()
-
-
-async def start_bystanders(listener: Listener, started: list[Bystanders]) -> Bystanders:
-    group = Bystanders(listener)
-    started.append(group)
-    await group.start()
-    return group
 
 
 async def open_idle(port: int, count: int, source: str | None = None) -> list[socket.socket]:

@@ -87,14 +87,19 @@ class Source:
 class Allowance:
     """One connection's budgets and why its reads are paused."""
 
-    __slots__ = ("bytes", "deferred", "frames", "held", "timer")
+    __slots__ = ("bytes", "called", "frames", "held", "owed", "served", "timer")
 
     def __init__(self, config: ListenerConfig, now: float) -> None:
         self.bytes = Bucket(float(max(config.unidentified_read_rate, config.read_size)), now)
         self.frames = Bucket(float(config.frame_burst), now)
         self.held = 0
         self.timer: asyncio.TimerHandle | None = None
-        self.deferred = False
+        self.owed = False
+        """A read was cut short by the iteration's budget: served first in the next ones."""
+        self.called = 0
+        """The iteration in which it was last offered a read."""
+        self.served = 0
+        """The iteration in which it last had a whole read."""
 
 
 class Admission:
@@ -121,7 +126,14 @@ class Admission:
         self._iteration_started = 0.0
         """``time.perf_counter()`` at the iteration's first read."""
         self._touched: list[Source] = []
-        self._deferred: list[Session] = []
+        self._iteration = 0
+        self._owed: dict[Session, None] = {}
+        """Connections whose read the budget cut short, in that order: until they are served,
+        the others yield (round robin: the sockets that the selector reports first cannot
+        take every iteration's budget)."""
+        self._spent = False
+        """The iteration's budget ran out (else an owed connection not offered a read had
+        nothing to read, and is owed nothing more)."""
         self.held = 0
         """Bytes held by all connections together (see ``memory_budget``)."""
         self._holders: dict[Session, None] = {}
@@ -193,6 +205,9 @@ class Admission:
         if allowance.timer is not None:
             allowance.timer.cancel()
             allowance.timer = None
+        if allowance.owed:
+            allowance.owed = False
+            self._owed.pop(session, None)
 
     def set_owned(self, session: Session, owned: bool) -> None:
         """``session`` identified; ``owned``: an entry owns its ID."""
@@ -215,16 +230,40 @@ class Admission:
         config = self.config
         if not self._iteration_open:
             self._open_iteration()
-        elif time.perf_counter() - self._iteration_started >= config.loop_read_time:
-            return MIN_READ
+        allowance = session.allowance
+        allowance.called = self._iteration
+        if self._spent:
+            return self._cut_short(session)
+        if time.perf_counter() - self._iteration_started >= config.loop_read_time:
+            self._spent = True
+            return self._cut_short(session)
+        if self._owed and not allowance.owed and allowance.served == self._iteration - 1:
+            return MIN_READ  # served last time: those cut short go first now
+        left = config.loop_read_budget - self._iteration_bytes
+        if left <= 0:
+            self._spent = True
+            return self._cut_short(session)
         size = config.read_size if session.good_since is not None else config.unidentified_read_size
-        remaining = config.loop_read_budget - self._iteration_bytes
         source = session.source
         if not source.exempt:
-            remaining = min(remaining, config.source_iteration_share - source.iteration_bytes)
-        if remaining < size:
-            size = max(MIN_READ, remaining)
-        return min(size, config.read_size)
+            share = config.source_iteration_share - source.iteration_bytes
+            if share <= 0:
+                return self._cut_short(session)  # this source's share: others go on
+            size = min(size, share)
+        if allowance.owed:
+            allowance.owed = False
+            del self._owed[session]
+        allowance.served = self._iteration
+        return min(size, left)
+
+    def _cut_short(self, session: Session) -> int:
+        """The budget is spent: one byte now, and a place in the queue of those owed."""
+        allowance = session.allowance
+        if not allowance.owed:
+            allowance.owed = True
+            self._owed[session] = None
+            self.stats.iteration_deferred += 1
+        return MIN_READ
 
     def after_read(self, session: Session, nbytes: int, frames: int, now: float) -> None:
         """Charge a read of ``nbytes`` that decoded ``frames`` frames; pause if over budget."""
@@ -250,17 +289,10 @@ class Admission:
             if delay:
                 stats.frame_rate_throttled += 1
                 wait = max(wait, delay)
-        iteration_spent = (
-            self._iteration_bytes >= config.loop_read_budget
-            or time.perf_counter() - self._iteration_started >= config.loop_read_time
-        )
         if not source.exempt:
             if not source.iteration_bytes:
                 self._touched.append(source)
             source.iteration_bytes += nbytes
-            iteration_spent = (
-                iteration_spent or source.iteration_bytes >= config.source_iteration_share
-            )
             if config.source_read_rate:
                 delay = source.bucket.take(
                     nbytes, now, config.source_read_rate, config.source_read_burst
@@ -273,29 +305,28 @@ class Admission:
             return
         if wait:
             self._pause_for(session, wait)
-        elif iteration_spent and not allowance.deferred:
-            allowance.deferred = True
-            stats.iteration_deferred += 1
-            session.pause_reading()
-            self._deferred.append(session)
 
     def _open_iteration(self) -> None:
         """The first read of an event-loop iteration: its budgets start now."""
         self._iteration_open = True
+        self._iteration += 1
+        self._spent = False
         self._iteration_started = time.perf_counter()
         self._loop().call_soon(self._new_iteration)
 
     def _new_iteration(self) -> None:
-        """A new event-loop iteration: budgets refilled, put-off connections read again."""
+        """A new event-loop iteration: budgets refilled; an owed connection that was not
+        offered a read while the budget lasted had nothing to read: it is owed nothing."""
         self._iteration_open = False
         self._iteration_bytes = 0
         for source in self._touched:
             source.iteration_bytes = 0
         self._touched.clear()
-        deferred, self._deferred = self._deferred, []
-        for session in deferred:
-            session.allowance.deferred = False
-            self._release(session)
+        if self._owed and not self._spent:
+            iteration = self._iteration
+            for session in [s for s in self._owed if s.allowance.called != iteration]:
+                session.allowance.owed = False
+                del self._owed[session]
 
     def _pause_for(self, session: Session, seconds: float) -> None:
         allowance = session.allowance
@@ -311,7 +342,7 @@ class Admission:
     def _release(self, session: Session) -> None:
         """Resume reading unless another budget still holds ``session``."""
         allowance = session.allowance
-        if allowance.timer is None and not allowance.deferred and session.closing is None:
+        if allowance.timer is None and session.closing is None:
             session.resume_reading()
 
     # -- memory -----------------------------------------------------------------------------------

@@ -41,6 +41,9 @@ from .stats import (
 if TYPE_CHECKING:
     from .session import Session
 
+UNOWNED_SHARE: Final = 0.25
+"""Share of an iteration's read time that connections no entry owns (not identified yet, or
+an unknown ID) may take together: a crowd of strangers cannot delay the owners' trackers."""
 MIN_READ: Final = 1
 """The read once an iteration's budget is spent: asyncio reads into a non-empty buffer, so a
 ready connection takes one byte (held by the codec, nothing decoded) and waits."""
@@ -127,10 +130,14 @@ class Admission:
         """``time.perf_counter()`` at the iteration's first read."""
         self._touched: list[Source] = []
         self._iteration = 0
-        self._owed: dict[Session, None] = {}
+        self._owed: tuple[dict[Session, None], dict[Session, None]] = ({}, {})
         """Connections whose read the budget cut short, in that order: until they are served,
         the others yield (round robin: the sockets that the selector reports first cannot
         take every iteration's budget)."""
+        self._unowned_time = 0.0
+        """Seconds the connections no entry owns read in this iteration."""
+        self._read_from = 0.0
+        self._read_unowned = False
         self._spent = False
         """The iteration's budget ran out (else an owed connection not offered a read had
         nothing to read, and is owed nothing more)."""
@@ -207,7 +214,8 @@ class Admission:
             allowance.timer = None
         if allowance.owed:
             allowance.owed = False
-            self._owed.pop(session, None)
+            for owed in self._owed:
+                owed.pop(session, None)
 
     def set_owned(self, session: Session, owned: bool) -> None:
         """``session`` identified; ``owned``: an entry owns its ID."""
@@ -232,36 +240,43 @@ class Admission:
             self._open_iteration()
         allowance = session.allowance
         allowance.called = self._iteration
+        unowned = session in self.unidentified or session in self.unknown
+        owed = self._owed[unowned]
+        now = time.perf_counter()
+        self._read_from = now
+        self._read_unowned = unowned
         if self._spent:
-            return self._cut_short(session)
-        if time.perf_counter() - self._iteration_started >= config.loop_read_time:
+            return self._cut_short(session, owed)
+        if now - self._iteration_started >= config.loop_read_time:
             self._spent = True
-            return self._cut_short(session)
-        if self._owed and not allowance.owed and allowance.served == self._iteration - 1:
+            return self._cut_short(session, owed)
+        if unowned and self._unowned_time >= config.loop_read_time * UNOWNED_SHARE:
+            return self._cut_short(session, owed)
+        if owed and not allowance.owed and allowance.served == self._iteration - 1:
             return MIN_READ  # served last time: those cut short go first now
         left = config.loop_read_budget - self._iteration_bytes
         if left <= 0:
             self._spent = True
-            return self._cut_short(session)
+            return self._cut_short(session, owed)
         size = config.read_size if session.good_since is not None else config.unidentified_read_size
         source = session.source
         if not source.exempt:
             share = config.source_iteration_share - source.iteration_bytes
             if share <= 0:
-                return self._cut_short(session)  # this source's share: others go on
+                return self._cut_short(session, owed)  # this source's share: others go on
             size = min(size, share)
         if allowance.owed:
             allowance.owed = False
-            del self._owed[session]
+            owed.pop(session, None)
         allowance.served = self._iteration
         return min(size, left)
 
-    def _cut_short(self, session: Session) -> int:
-        """The budget is spent: one byte now, and a place in the queue of those owed."""
+    def _cut_short(self, session: Session, owed: dict[Session, None]) -> int:
+        """The budget is spent: one byte now, and a place among those owed."""
         allowance = session.allowance
         if not allowance.owed:
             allowance.owed = True
-            self._owed[session] = None
+            owed[session] = None
             self.stats.iteration_deferred += 1
         return MIN_READ
 
@@ -273,6 +288,8 @@ class Admission:
         source = session.source
         if not self._iteration_open:
             self._open_iteration()
+        if self._read_unowned:
+            self._unowned_time += time.perf_counter() - self._read_from
         self._iteration_bytes += nbytes
         wait = 0.0
         if session.good_since is not None:
@@ -322,11 +339,13 @@ class Admission:
         for source in self._touched:
             source.iteration_bytes = 0
         self._touched.clear()
-        if self._owed and not self._spent:
+        self._unowned_time = 0.0
+        if not self._spent:
             iteration = self._iteration
-            for session in [s for s in self._owed if s.allowance.called != iteration]:
-                session.allowance.owed = False
-                del self._owed[session]
+            for owed in self._owed:
+                for session in [s for s in owed if s.allowance.called != iteration]:
+                    session.allowance.owed = False
+                    del owed[session]
 
     def _pause_for(self, session: Session, seconds: float) -> None:
         allowance = session.allowance

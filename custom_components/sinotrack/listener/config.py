@@ -111,12 +111,12 @@ class ListenerConfig:
     """Bytes all connections together may read in one event-loop iteration; a connection
     past it waits for the next iteration, so one busy moment cannot stall the loop (the
     other integrations of Home Assistant run between iterations)."""
-    loop_read_time: float = 0.015
+    loop_read_time: float = 0.008
     """Seconds of reading, decoding and delivering (Home Assistant's state writes included)
     all connections together may spend in one event-loop iteration. Bytes are a poor
     measure of work (4 KiB of tiny JT/T 808 sub-packages cost far more than one 4 KiB
     batch), time is the one that matters to the loop: past it, every connection that is
-    ready takes one byte and waits for the next iteration. 15 ms keeps Home Assistant's
+    ready takes one byte and waits for the next iteration. 8 ms keeps Home Assistant's
     timers within tens of milliseconds while a whole fleet replays its buffers."""
     source_iteration_share: int = 32768
     """Bytes one source may read in one iteration: the iteration's budget is shared between

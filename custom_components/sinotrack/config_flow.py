@@ -51,10 +51,16 @@ from .entry import (
     entries_on_port,
     get_pool,
 )
-from .listener import Expectation, Listener, ListenerBindError, ListenerConfig
+from .listener import (
+    Expectation,
+    Listener,
+    ListenerBindError,
+    ListenerConfig,
+    parse_networks,
+)
 from .protocol import normalize_ident
 from .protocol.message import PROTOCOL_H02, PROTOCOL_ID
-from .runtime import SinotrackConfigEntry, SinotrackRuntime, parse_networks
+from .runtime import SinotrackConfigEntry, SinotrackRuntime
 
 DEFAULT_NAME = "Sinotrack"
 MAX_OTHER_IDS = 5

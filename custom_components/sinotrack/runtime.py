@@ -45,7 +45,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-import ipaddress
 import logging
 import math
 from typing import Any, Final
@@ -69,7 +68,7 @@ from .const import (
     LOGGER,
     MOVING_SPEED,
 )
-from .listener import Listener
+from .listener import IPNetwork, Listener, parse_networks
 from .model import AlarmRateLimit, storable_items, storable_timestamp
 from .protocol import Message, TrackerSettings, message as p
 
@@ -138,17 +137,6 @@ VEHICLE_STATES: Final = ["moving", "idling", "parked", "towing"]
 
 KEY_AUTH_CODE: Final = "jt808_auth_code"
 """Store key of the JT/T 808 auth code issued to the tracker (beside the state's keys)."""
-
-type IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
-
-
-def parse_networks(values: Any) -> tuple[IPNetwork, ...]:
-    """The networks of the "allowed source networks" option; raises ValueError for a bad one."""
-    if not values:
-        return ()
-    if isinstance(values, str):
-        values = [values]
-    return tuple(ipaddress.ip_network(str(value).strip(), strict=False) for value in values)
 
 
 def auth_refused_issue_id(entry_id: str) -> str:

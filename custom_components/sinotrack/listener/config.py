@@ -46,12 +46,17 @@ def default_max_connections() -> int:
     return max(16, min(_CONNECTIONS_CEILING, (soft - _RESERVED_FILES) // 2))
 
 
-def parse_networks(values: Iterable[str]) -> tuple[IPNetwork, ...]:
-    """Networks from strings (``192.168.0.0/16``, ``2001:db8::/32``, a bare address).
+def parse_networks(values: Iterable[str] | str | None) -> tuple[IPNetwork, ...]:
+    """Networks from strings (``192.168.0.0/16``, ``2001:db8::/32``, a bare address); one
+    string is one network, ``None`` none.
 
     Raises ``ValueError`` for a value that is not a network.
     """
-    return tuple(ipaddress.ip_network(value.strip(), strict=False) for value in values)
+    if not values:
+        return ()
+    if isinstance(values, str):
+        values = [values]
+    return tuple(ipaddress.ip_network(str(value).strip(), strict=False) for value in values)
 
 
 def in_networks(address: IPAddress | None, networks: tuple[IPNetwork, ...]) -> bool:

@@ -46,7 +46,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 import logging
-import math
 from typing import Any, Final
 
 from homeassistant.config_entries import ConfigEntry
@@ -70,6 +69,7 @@ from .const import (
 )
 from .listener import IPNetwork, Listener, parse_networks
 from .model import AlarmRateLimit, storable_items, storable_timestamp
+from .model.geo import haversine_km
 from .protocol import Message, TrackerSettings, message as p
 
 STORAGE_VERSION: Final = 1
@@ -155,15 +155,6 @@ def fix_accuracy(hdop: Any) -> float:
     if hdop is None:
         return DEFAULT_ACCURACY_M
     return max(METERS_PER_HDOP, float(hdop) * METERS_PER_HDOP)
-
-
-def haversine_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
-    """Great-circle distance in km."""
-    phi1, phi2 = math.radians(lat1), math.radians(lat2)
-    dphi = phi2 - phi1
-    dlambda = math.radians(lon2 - lon1)
-    a = math.sin(dphi / 2) ** 2 + math.cos(phi1) * math.cos(phi2) * math.sin(dlambda / 2) ** 2
-    return 12742.0 * math.asin(min(1.0, math.sqrt(a)))
 
 
 @dataclass(slots=True)

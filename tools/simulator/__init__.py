@@ -92,8 +92,10 @@ tell the rest. Give many trackers a ``start_delay`` each so that they do not all
 in the same instant, as the command line does.
 """
 
+from custom_components.sinotrack.model.geo import haversine_km
+
 from .frames import AlarmKind, Fix, battery_scale
-from .route import Route, RoutePoint, haversine_km
+from .route import Route, RoutePoint
 from .tracker import (
     HandshakeError,
     ReceivedCommand,

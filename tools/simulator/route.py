@@ -15,18 +15,10 @@ from functools import cache
 import math
 from typing import Final
 
-EARTH_RADIUS_KM: Final = 6371.0088
+from custom_components.sinotrack.model.geo import haversine_km
+
 SAMPLE_SECONDS: Final = 10
 """Driving time between two points of the built-in route."""
-
-
-def haversine_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
-    """Great-circle distance in km."""
-    phi1, phi2 = math.radians(lat1), math.radians(lat2)
-    dphi = phi2 - phi1
-    dlambda = math.radians(lon2 - lon1)
-    a = math.sin(dphi / 2) ** 2 + math.cos(phi1) * math.cos(phi2) * math.sin(dlambda / 2) ** 2
-    return 2 * EARTH_RADIUS_KM * math.asin(min(1.0, math.sqrt(a)))
 
 
 def bearing(lat1: float, lon1: float, lat2: float, lon2: float) -> int:

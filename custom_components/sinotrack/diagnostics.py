@@ -24,10 +24,10 @@ TO_REDACT = {
     "peers",
     "last_peer",
     p.SIM_ICCID,
-    "device.imei",
+    p.DEVICE_IMEI,
     p.GSM_LAC,
     p.GSM_CELLID,
-    "vehicle.plate",
+    p.VEHICLE_PLATE,
     "title",
 }
 

@@ -52,6 +52,7 @@ from .message import (
     COMMAND_RESPONSE,
     COMMAND_RESULT,
     CRASH,
+    DEVICE_IMEI,
     DEVICE_MODEL,
     DIRECTION,
     ENGINE_BLOCKED,
@@ -85,6 +86,8 @@ from .message import (
     STATE_BITMASK,
     TIMESTAMP,
     VALID,
+    VEHICLE_PLATE,
+    VEHICLE_PLATE_COLOR,
     VIBRATION,
     DecodeError,
     FrameError,
@@ -565,7 +568,7 @@ def _imei(value: bytes, message: Message) -> None:
     if len(value) == 8:
         digits = value.hex().lstrip("0")
         if digits.isdigit():
-            message["device.imei"] = digits
+            message[DEVICE_IMEI] = digits
 
 
 def _extended(value: bytes, message: Message) -> None:
@@ -751,10 +754,10 @@ def _decode_register(body: bytes, version_2019: bool, message: Message) -> None:
     position += model
     message["manufacturer.device.code"] = _ascii(body[position : position + device])
     position += device
-    message["vehicle.plate.color"] = body[position]
+    message[VEHICLE_PLATE_COLOR] = body[position]
     plate = body[position + 1 :].decode("gbk", "replace").strip("\x00 ")
     if plate:
-        message["vehicle.plate"] = plate
+        message[VEHICLE_PLATE] = plate
 
 
 # --- replies and downlinks -----------------------------------------------------------------

@@ -2,8 +2,9 @@
 
     python3 -I -S _pidns_init.py [--mount-proc] [--] CMD [ARG...]
 
-scripts/lib.sh runs it with the env's own python3.14 (inside the chroot, where it is copied to
-/usr/local/lib/sinotrack/pidns_init.py, or the host's python3.14). This process stays in the
+Every command the scripts run in the env runs under it (scripts/lib-chroot.sh and
+scripts/lib-host.sh), with the env's own python3.14: inside the chroot, where it is copied to
+/usr/local/lib/sinotrack/pidns_init.py, or the host's python3.14. This process stays in the
 caller's PID namespace and forks the namespace's init (PID 1), which mounts a fresh /proc
 (with --mount-proc; only ever inside a private mount namespace), forks CMD, reaps orphans and
 exits with CMD's exit status. When PID 1 exits, the kernel kills everything still running in

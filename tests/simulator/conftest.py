@@ -7,8 +7,6 @@ import contextlib
 
 import pytest
 
-import tools  # noqa: F401  # makes the codec importable without Home Assistant
-
 from .server import CodecServer
 
 

@@ -150,11 +150,9 @@ snt_host_python() {
 }
 
 if SNT_HOST_PY="$(snt_host_python)"; then
-	SNT_MODE=host
 	# shellcheck source-path=SCRIPTDIR source=lib-host.sh
 	source "$SNT_SCRIPTS/lib-host.sh"
 else
-	SNT_MODE=chroot
 	# shellcheck source-path=SCRIPTDIR source=lib-chroot.sh
 	source "$SNT_SCRIPTS/lib-chroot.sh"
 fi

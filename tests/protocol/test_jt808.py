@@ -721,9 +721,9 @@ def test_expire_drops_an_incomplete_message() -> None:
     _, first, _ = split_location()
     connection = TrackerConnection()
     feed(jt808_frame(0x0200, TERMINAL, 1, first, packet=(2, 1)), connection)
-    connection.expire(NOW + 30)
+    connection.handle_timer(NOW + 30)
     assert connection.held_bytes == len(first)
-    connection.expire(NOW + 60.5)
+    connection.handle_timer(NOW + 60.5)
     assert connection.held_bytes == 0
 
 

@@ -241,11 +241,11 @@ class Listener:
         tracker is connected already, ``sink.connection_changed(True, peer)`` is called now
         (and ``sink.auth_code_issued`` if the connection holds a code the sink lacks).
         """
-        key = normalize_ident(ident)
-        route = self.routes.obtain(key)
+        ident = normalize_ident(ident)
+        route = self.routes.obtain(ident)
         if route.sink is not None:
             raise TrackerAlreadyRegisteredError(
-                f"tracker {key} is already registered on port {self.config.port}"
+                f"tracker {ident} is already registered on port {self.config.port}"
             )
         route.sink = sink
         route.info = TrackerInfo()
@@ -254,11 +254,11 @@ class Listener:
             route.session = None  # closing; the sink never saw it connected
         elif session is not None:
             self.admission.set_owned(session, True)
-            settings = self._settings(sink, key)
+            settings = self._settings(sink, ident)
             code = session.auth_code
             if code is not None and settings.jt808_auth_code is None:
                 # Issued while no entry owned the ID (discovery): the sink stores it now.
-                call_sink(sink, "auth_code_issued", key, code)
+                call_sink(sink, "auth_code_issued", ident, code)
                 settings = TrackerSettings(settings.jt808_utc_offset, code)
             session.configure(settings)
             if session.ready:
@@ -270,9 +270,9 @@ class Listener:
                 return
             route.sink = None
             route.info = TrackerInfo()
-            self._reported.pop(key, None)
+            self._reported.pop(route.ident, None)
             if route.session is not None:
-                self.admission.set_owned(route.session, key in self._expected)
+                self.admission.set_owned(route.session, route.ident in self._expected)
             self.routes.release(route)
 
         return unregister
@@ -286,10 +286,10 @@ class Listener:
         called for every frame decoded on this listener, whatever its ID, at once (no
         discovery delay), so that the waiting side sees its tracker or a mistyped ID.
         """
-        key = normalize_ident(ident)
-        self._expected[key] = self._expected.get(key, 0) + 1
+        ident = normalize_ident(ident)
+        self._expected[ident] = self._expected.get(ident, 0) + 1
         self._watchers.append(watcher)
-        self._expected_changed(key)
+        self._expected_changed(ident)
         closed = False
 
         def close() -> None:
@@ -298,20 +298,20 @@ class Listener:
                 return
             closed = True
             self._watchers.remove(watcher)
-            left = self._expected[key] - 1
+            left = self._expected[ident] - 1
             if left:
-                self._expected[key] = left
+                self._expected[ident] = left
             else:
-                del self._expected[key]
-                self._expected_changed(key)
+                del self._expected[ident]
+                self._expected_changed(ident)
 
         return Expectation(close)
 
-    def _expected_changed(self, key: str) -> None:
-        """An unowned live connection of ``key`` counts as owned while ``key`` is expected."""
-        route = self.routes.get(key)
+    def _expected_changed(self, ident: str) -> None:
+        """An unowned live connection of ``ident`` counts as owned while it is expected."""
+        route = self.routes.get(ident)
         if route is not None and route.sink is None and route.session is not None:
-            self.admission.set_owned(route.session, key in self._expected)
+            self.admission.set_owned(route.session, ident in self._expected)
 
     def sink_changed(self, ident: str) -> None:
         """Apply what the sink of ``ident`` says now (settings, allowed networks) to the
@@ -369,11 +369,11 @@ class Listener:
             raise ValueError("timeout and queue_expiry must be positive")
         if self._closed or self._loop is None:
             raise ListenerClosedError("the listener is not running")
-        key = normalize_ident(ident)
-        if not queue_if_offline and not self.is_connected(key):
-            raise TrackerOfflineError(f"tracker {key} is not connected")
+        ident = normalize_ident(ident)
+        if not queue_if_offline and not self.is_connected(ident):
+            raise TrackerOfflineError(f"tracker {ident} is not connected")
         expires = self._loop.time() + queue_expiry if queue_if_offline else None
-        return await commands.send_command(self, key, command, timeout, expires, on_sent)
+        return await commands.send_command(self, ident, command, timeout, expires, on_sent)
 
     # -- diagnostics --------------------------------------------------------------------------
 
@@ -412,11 +412,10 @@ class Listener:
 
     def settings_for(self, ident: str) -> TrackerSettings:
         """What the owner of ``ident`` tells the codec (defaults when no entry owns it)."""
-        key = normalize_ident(ident)
-        route = self.routes.get(key)
+        route = self.routes.get(normalize_ident(ident))
         if route is None or route.sink is None:
             return TrackerSettings()
-        return self._settings(route.sink, key)
+        return self._settings(route.sink, route.ident)
 
     def opened(self, session: Session) -> None:
         """A connection's transport exists."""
@@ -424,9 +423,8 @@ class Listener:
 
     def identified(self, session: Session) -> bool:
         """The first frame named the tracker: apply the allow-list and the takeover rule."""
-        ident = session.ident or ""
-        key = normalize_ident(ident)
-        route = self.routes.obtain(key)
+        ident = normalize_ident(session.claimed or "")
+        route = self.routes.obtain(ident)
         refusal = None
         if not self._allowed(route, session, refuse=False):
             refusal = CLOSED_NETWORK
@@ -444,20 +442,20 @@ class Listener:
         elif (
             refusal is None
             and route.sink is None
-            and key not in self._expected
+            and ident not in self._expected
             and self.admission.unknown_full()
         ):
             refusal = CLOSED_UNKNOWN_CAP
         if refusal is not None:
             level = logging.WARNING if self.may_warn("refused_id") else logging.DEBUG
-            _LOGGER.log(level, "Refused tracker %s from %s: %s", key, session.peer, refusal)
+            _LOGGER.log(level, "Refused tracker %s from %s: %s", ident, session.peer, refusal)
             session.close(refusal)
             self.routes.release(route)
             return False
-        session.key = key
+        session.ident = ident
         session.route = route
         route.session = session
-        self.admission.set_owned(session, route.sink is not None or key in self._expected)
+        self.admission.set_owned(session, route.sink is not None or ident in self._expected)
         self._notify(route)
         return True
 
@@ -513,7 +511,7 @@ class Listener:
         _LOGGER.debug(
             "Connection from %s (tracker %s) closed: %s",
             session.peer,
-            session.key,
+            session.ident,
             reason if exc is None else f"{reason}: {exc}",
         )
         if not self._sessions:
@@ -587,11 +585,11 @@ class Listener:
         return False
 
     @staticmethod
-    def _settings(sink: TrackerSink, key: str) -> TrackerSettings:
+    def _settings(sink: TrackerSink, ident: str) -> TrackerSettings:
         try:
             return sink.tracker_settings()
         except Exception:
-            _LOGGER.exception("Error reading the settings of tracker %s", key)
+            _LOGGER.exception("Error reading the settings of tracker %s", ident)
             return TrackerSettings()
 
     def _connected(self, route: Route, session: Session) -> None:
@@ -635,8 +633,8 @@ class Listener:
         if good_since is None or now - good_since < self.config.discovery_delay:
             return
         session.offered = True
-        ident = session.ident or ""
-        if not (ident.isascii() and ident.isdigit()):
+        claimed = session.claimed or ""
+        if not (claimed.isascii() and claimed.isdigit()):
             self.stats.discovery_not_digits += 1
             return
         if not self.admission.may_introduce(session, now):
@@ -666,9 +664,9 @@ class Listener:
         if self._closed:
             return
         loop = self.loop
-        for session, reason in self.admission.sweep(loop.time(), time.time()):
+        for session, reason in self.admission.sweep(loop.time()):
             _LOGGER.debug(
-                "Closing the connection from %s (%s): %s", session.peer, session.key, reason
+                "Closing the connection from %s (%s): %s", session.peer, session.ident, reason
             )
             session.close(reason)
         self._sweep_handle = loop.call_later(self.config.sweep_interval, self._sweep)

@@ -864,9 +864,14 @@ class Reassembler:
         self._size = 0
         return size
 
+    @property
+    def deadline(self) -> float | None:
+        """When the message in progress expires, or None."""
+        return None if self._key is None else self._started + self.MAX_AGE
+
     def expire(self, now: float) -> int:
-        """Drop the message in progress if it is older than MAX_AGE; the bytes dropped."""
-        if self._key is not None and now - self._started > self.MAX_AGE:
+        """Drop the message in progress once MAX_AGE has passed; the bytes dropped."""
+        if self._key is not None and now >= self._started + self.MAX_AGE:
             return self._reset()
         return 0
 

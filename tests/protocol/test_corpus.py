@@ -70,6 +70,8 @@ from custom_components.sinotrack.protocol.message import (
     TIMESTAMP,
     VALID,
     VIBRATION,
+    Flag,
+    Key,
 )
 
 from . import corpus
@@ -166,7 +168,7 @@ NULL_RESULTS: Final[dict[str, str]] = {
     "jt808-dec-093": "0x0002 heartbeat: a liveness message, no position; 0x8001",
 }
 
-QUIRKS: Final[dict[str, dict[str, Any]]] = {
+QUIRKS: Final[dict[str, dict[Key, Any]]] = {
     # traccar_quirk frames: Traccar's regex lets an optional group swallow the date and/or the
     # status word (SPEC.md 2.2), so it uses the server time and loses the status. Splitting on
     # commas finds both; the values below are read off the frames by hand.
@@ -215,7 +217,7 @@ CELL_MCC: Final[dict[str, int]] = {
     "h02-binary-dec-013": 460,  # China
 }
 
-ATTRIBUTES: Final = {
+ATTRIBUTES: Final[dict[str, Key]] = {
     "sat": SATELLITES,
     "batteryLevel": BATTERY_LEVEL,
     "battery": BATTERY_VOLTAGE,
@@ -237,7 +239,7 @@ ALARMS: Final[dict[str, tuple[str, ...]]] = {
 }
 H02_ALARM_PRIORITY: Final = ("vibration", "sos", "overspeed", "powerCut")
 """Traccar reports at most one H02 alarm per frame, in this order (SPEC.md 2.5)."""
-H02_ALARM_NAMES: Final = {
+H02_ALARM_NAMES: Final[dict[str, Flag]] = {
     "vibration": VIBRATION,
     "sos": SOS,
     "overspeed": OVERSPEED,

@@ -48,6 +48,8 @@ from custom_components.sinotrack.protocol.message import (
     STATE_BITMASK,
     TIMESTAMP,
     VALID,
+    Flag,
+    Key,
 )
 
 from .helpers import NOW, POSITION_KEYS, binary_frame, binary_tail_45, epoch
@@ -414,7 +416,7 @@ def test_blind_spot_batch_without_segments_is_rejected() -> None:
 
 
 @pytest.mark.parametrize(("code", "name"), [("1", SOS), ("2", LOW_BATTERY), ("3", GEOFENCE)])
-def test_alrm(code: str, name: str) -> None:
+def test_alrm(code: str, name: Flag) -> None:
     message = decode_one(f"*HQ,{ID},ALRM,{code},123456#")
     assert message[MESSAGE_TYPE] == "ALRM"
     assert message[name] is True
@@ -514,7 +516,7 @@ def test_invalid_coordinates_are_rejected(lat: str, ns: str, lon: str, ew: str) 
 
 # Active-low bit -> the parameter it raises, from the table of SPEC.md 2.5 (bits 11-13 are
 # reserved/undefined and raise nothing; bit 10 is the ignition, active-high).
-STATUS_BIT_NAMES: Final[dict[int, str | None]] = {
+STATUS_BIT_NAMES: Final[dict[int, Flag | None]] = {
     0: "vibration.alarm",
     1: SOS,
     2: OVERSPEED,
@@ -833,7 +835,7 @@ def test_binary_status_word_is_the_text_status_word() -> None:
     status = 0xFFFFFFFF & ~((1 << 0) | (1 << 18))
     binary = h02.decode_binary(binary_frame(status=status))
     text = status_message(status)
-    names: set[str] = {*STATUS_NAMES, IGNITION, STATE_BITMASK}
+    names: set[Key] = {*STATUS_NAMES, IGNITION, STATE_BITMASK}
     assert {name: binary[name] for name in names} == {name: text[name] for name in names}
 
 

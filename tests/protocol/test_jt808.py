@@ -59,6 +59,7 @@ from custom_components.sinotrack.protocol.message import (
     STATE_BITMASK,
     TIMESTAMP,
     VALID,
+    Flag,
 )
 
 from .helpers import (
@@ -226,7 +227,7 @@ def test_several_alarms_in_one_frame() -> None:
     assert message[ALARM_BITMASK] == alarm
 
 
-STATUS_BIT_NAMES: Final = {
+STATUS_BIT_NAMES: Final[dict[int, Flag]] = {
     0: IGNITION,
     1: VALID,
     10: ENGINE_BLOCKED,

@@ -27,7 +27,7 @@ Decisions beyond the wire format (see SPEC.md sections 2 and 3):
 from __future__ import annotations
 
 import math
-from typing import Any, Final
+from typing import Final
 
 from .limits import (
     MAX_CELLID,
@@ -41,19 +41,28 @@ from .limits import (
     put,
 )
 from .message import (
+    ALARM_CODE,
     ALTITUDE,
+    ANALOG_OVERLIMIT,
     ARCHIVE,
     ARMED,
     BATTERY_LEVEL,
+    BATTERY_REMOVED,
     COMMAND_CODE,
     COMMAND_RESPONSE,
     COMMAND_RESULT,
     COMMAND_TIME,
+    CUSTOM_ALARM,
     DIRECTION,
+    DOOR_OPEN,
     ENGINE_BLOCKED,
     GEOFENCE,
     GEOFENCE_IN,
     GEOFENCE_OUT,
+    GNSS_ANTENNA_CUT,
+    GNSS_ANTENNA_SHORT,
+    GNSS_FAULT,
+    GPRS_BLOCKED,
     GSM_CELLID,
     GSM_LAC,
     GSM_MCC,
@@ -61,25 +70,33 @@ from .message import (
     GSM_SIGNAL,
     IDENT,
     IGNITION,
+    ILLEGAL_IGNITION,
     LATITUDE,
     LONGITUDE,
     LOW_BATTERY,
     MESSAGE_TYPE,
     MILEAGE,
     OVERSPEED,
+    PASSWORD_WRONG,
     POWER_CUT,
     PROTOCOL_H02,
     PROTOCOL_ID,
     SATELLITES,
+    SENSOR_HIGH_1,
+    SENSOR_HIGH_2,
+    SENSOR_LOW_1,
+    SENSOR_LOW_2,
     SEQNUM,
     SIM_ICCID,
     SOS,
     SPEED,
     STATE_BITMASK,
+    TEMPERATURE_ALARM,
     TIMESTAMP,
     VALID,
     VIBRATION,
     DecodeError,
+    Flag,
     Message,
     battery_from_scale,
     civil_from_days,
@@ -96,30 +113,30 @@ A segment is at least about 45 bytes (70 with its cell fields), so a frame of th
 limit is configured, without cutting a batch of the default size."""
 
 # Active-low status bits: parameter -> mask (any cleared bit of the mask = active).
-STATUS_BITS: Final[tuple[tuple[str, int], ...]] = (
+STATUS_BITS: Final[tuple[tuple[Flag, int], ...]] = (
     (VIBRATION, 1 << 0),  # theft alarm
     (SOS, (1 << 1) | (1 << 18)),  # robbery alarm, SOS alarm
     (OVERSPEED, (1 << 2) | (1 << 15)),
-    ("illegal.ignition.alarm", 1 << 3),
+    (ILLEGAL_IGNITION, 1 << 3),
     (GEOFENCE_IN, 1 << 4),
-    ("gnss.antenna.cut.alarm", (1 << 5) | (1 << 21)),
-    ("gnss.antenna.short.alarm", (1 << 6) | (1 << 22)),
+    (GNSS_ANTENNA_CUT, (1 << 5) | (1 << 21)),
+    (GNSS_ANTENNA_SHORT, (1 << 6) | (1 << 22)),
     (GEOFENCE_OUT, 1 << 7),
-    ("door.open.status", 1 << 8),
+    (DOOR_OPEN, 1 << 8),
     (ARMED, 1 << 9),
-    ("custom.alarm", 1 << 14),
-    ("gnss.fault.alarm", 1 << 16),
-    ("analog.overlimit.alarm", 1 << 17),
+    (CUSTOM_ALARM, 1 << 14),
+    (GNSS_FAULT, 1 << 16),
+    (ANALOG_OVERLIMIT, 1 << 17),
     (POWER_CUT, 1 << 19),
-    ("battery.removed.alarm", (1 << 20) | (1 << 28)),
-    ("sensor.low.2.status", 1 << 23),
-    ("temperature.alarm", 1 << 24),
-    ("password.wrong.alarm", 1 << 25),
-    ("gprs.blocked.alarm", 1 << 26),
+    (BATTERY_REMOVED, (1 << 20) | (1 << 28)),
+    (SENSOR_LOW_2, 1 << 23),
+    (TEMPERATURE_ALARM, 1 << 24),
+    (PASSWORD_WRONG, 1 << 25),
+    (GPRS_BLOCKED, 1 << 26),
     (ENGINE_BLOCKED, 1 << 27),
-    ("sensor.high.1.status", 1 << 29),
-    ("sensor.high.2.status", 1 << 30),
-    ("sensor.low.1.status", 1 << 31),
+    (SENSOR_HIGH_1, 1 << 29),
+    (SENSOR_HIGH_2, 1 << 30),
+    (SENSOR_LOW_1, 1 << 31),
 )
 _IGNITION_BIT: Final = 1 << 10
 
@@ -128,21 +145,24 @@ _MAX_PACKED_MOTION: Final = int(MAX_SPEED / KNOTS_TO_KMH) * 1000 + 999
 """Binary frames pack knots * 1000 + course: above this, the speed is out of range."""
 _BINARY_TAIL_KEYS: Final = (GSM_SIGNAL, SATELLITES, MILEAGE)
 
-_status_cache: dict[int, dict[str, Any]] = {}
+_status_cache: dict[int, Message] = {}
 _STATUS_CACHE_MAX: Final = 4096
 
 
-def status_params(status: int) -> dict[str, Any]:
+def status_params(status: int) -> Message:
     """Parameters of a 32-bit H02 status word (cached: devices repeat a few values)."""
-    params = _status_cache.get(status)
-    if params is None:
-        inverted = ~status
-        params = {name: bool(inverted & mask) for name, mask in STATUS_BITS}
-        params[IGNITION] = bool(status & _IGNITION_BIT)
-        params[STATE_BITMASK] = status
-        if len(_status_cache) >= _STATUS_CACHE_MAX:
-            _status_cache.clear()
-        _status_cache[status] = params
+    cached = _status_cache.get(status)
+    if cached is not None:
+        return cached
+    inverted = ~status
+    params: Message = {}
+    for name, mask in STATUS_BITS:
+        params[name] = bool(inverted & mask)
+    params[IGNITION] = bool(status & _IGNITION_BIT)
+    params[STATE_BITMASK] = status
+    if len(_status_cache) >= _STATUS_CACHE_MAX:
+        _status_cache.clear()
+    _status_cache[status] = params
     return params
 
 
@@ -531,7 +551,7 @@ def _decode_vp1(fields: list[str], message: Message) -> None:
         _battery_field(fields[12], message)
 
 
-_ALRM_TYPES: Final = {"1": SOS, "2": LOW_BATTERY, "3": GEOFENCE}
+_ALRM_TYPES: Final[dict[str, Flag]] = {"1": SOS, "2": LOW_BATTERY, "3": GEOFENCE}
 
 
 def _decode_text_body(text: str, now: float) -> list[Message]:
@@ -567,7 +587,7 @@ def _decode_text_body(text: str, now: float) -> list[Message]:
         if len(fields) < 4 or fields[3].strip() not in _ALRM_TYPES:
             raise DecodeError("ALRM frame with an unknown alarm type")
         message[_ALRM_TYPES[fields[3].strip()]] = True
-        message["alarm.code"] = int(fields[3])
+        message[ALARM_CODE] = int(fields[3])
     elif kind == "BC":
         return _decode_blind_batch(fields, message, now)
     else:
@@ -599,7 +619,7 @@ def _decode_blind_batch(fields: list[str], header: Message, now: float) -> list[
         parts = segment.split(",", 13)
         if len(parts) < 9:
             continue
-        message = dict(header)
+        message = header.copy()
         message[ARCHIVE] = True
         stamp = parts[7]
         _decode_position([stamp[2:], *parts[0:7]], 0, message)

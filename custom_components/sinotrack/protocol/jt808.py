@@ -27,7 +27,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 import struct
-from typing import Any, Final
+from typing import Final
 
 from .limits import (
     MAX_ALTITUDE,
@@ -47,49 +47,87 @@ from .message import (
     ARCHIVE,
     BATTERY_LEVEL,
     BATTERY_VOLTAGE,
+    BEIDOU_USED,
+    CAMERA_FAULT,
+    CITY_ID,
     COMMAND_REPLY_ID,
     COMMAND_REPLY_SERIAL,
     COMMAND_RESPONSE,
     COMMAND_RESULT,
     CRASH,
+    DANGER_WARNING,
     DEVICE_IMEI,
     DEVICE_MODEL,
     DIRECTION,
+    DOOR_ILLEGAL_OPEN,
+    DOOR_LOCKED,
+    DOOR_OPEN,
+    DRIVING_TIME_EXCEEDED,
+    ELECTRIC_BLOCKED,
     ENGINE_BLOCKED,
     FATIGUE,
+    FATIGUE_WARNING,
+    FUEL_ABNORMAL,
+    GALILEO_USED,
     GEOFENCE,
+    GEOFENCE_ID,
     GEOFENCE_IN,
     GEOFENCE_OUT,
+    GLONASS_USED,
+    GNSS_ANTENNA_CUT,
+    GNSS_ANTENNA_SHORT,
+    GNSS_FAULT,
+    GPS_USED,
     GSM_CELLID,
     GSM_LAC,
     GSM_MCC,
     GSM_MNC,
     GSM_SIGNAL,
+    ICCARD_FAULT,
     IDENT,
     IGNITION,
+    ILLEGAL_DISPLACEMENT,
+    ILLEGAL_IGNITION,
     LATITUDE,
+    LCD_FAULT,
     LONGITUDE,
     LOW_BATTERY,
+    MANUFACTURER,
+    MANUFACTURER_DEVICE,
     MESSAGE_TYPE,
     MILEAGE,
+    MOVING,
     OVERSPEED,
+    OVERSPEED_WARNING,
+    PARKING_TIMEOUT,
     POWER_CUT,
     POWER_VOLTAGE,
     PROTOCOL_ID,
     PROTOCOL_JT808,
+    PROVINCE_ID,
     ROLLOVER,
+    ROUTE_ALARM,
+    ROUTE_DEVIATION,
+    ROUTE_TIME,
     SATELLITES,
     SEQNUM,
     SIM_ICCID,
     SOS,
     SPEED,
     STATE_BITMASK,
+    THEFT,
     TIMESTAMP,
+    TTS_FAULT,
     VALID,
     VEHICLE_PLATE,
     VEHICLE_PLATE_COLOR,
+    VENDOR_15,
+    VENDOR_16,
+    VENDOR_17,
     VIBRATION,
+    VSS_FAULT,
     DecodeError,
+    Flag,
     FrameError,
     Message,
     epoch_seconds,
@@ -169,78 +207,81 @@ NOT_ACKNOWLEDGED: Final = frozenset(
 )
 
 # Alarm word (1 = active): bit -> parameter. Every bit has a name.
-ALARM_BITS: Final[tuple[str, ...]] = (
+ALARM_BITS: Final[tuple[Flag, ...]] = (
     SOS,
     OVERSPEED,
     FATIGUE,
-    "danger.warning.alarm",
-    "gnss.fault.alarm",
-    "gnss.antenna.cut.alarm",
-    "gnss.antenna.short.alarm",
+    DANGER_WARNING,
+    GNSS_FAULT,
+    GNSS_ANTENNA_CUT,
+    GNSS_ANTENNA_SHORT,
     LOW_BATTERY,
     POWER_CUT,
-    "lcd.fault.alarm",
-    "tts.fault.alarm",
-    "camera.fault.alarm",
-    "iccard.fault.alarm",
-    "overspeed.warning.alarm",
-    "fatigue.warning.alarm",
-    "vendor.15.alarm",  # reserved by the standard; vendors disagree on bits 15-17
-    "vendor.16.alarm",
-    "vendor.17.alarm",
-    "driving.time.exceeded.alarm",
-    "parking.timeout.alarm",
+    LCD_FAULT,
+    TTS_FAULT,
+    CAMERA_FAULT,
+    ICCARD_FAULT,
+    OVERSPEED_WARNING,
+    FATIGUE_WARNING,
+    VENDOR_15,  # reserved by the standard; vendors disagree on bits 15-17
+    VENDOR_16,
+    VENDOR_17,
+    DRIVING_TIME_EXCEEDED,
+    PARKING_TIMEOUT,
     GEOFENCE,
-    "route.alarm",
-    "route.time.alarm",
-    "route.deviation.alarm",
-    "vss.fault.alarm",
-    "fuel.abnormal.alarm",
-    "theft.alarm",
-    "illegal.ignition.alarm",
-    "illegal.displacement.alarm",
+    ROUTE_ALARM,
+    ROUTE_TIME,
+    ROUTE_DEVIATION,
+    VSS_FAULT,
+    FUEL_ABNORMAL,
+    THEFT,
+    ILLEGAL_IGNITION,
+    ILLEGAL_DISPLACEMENT,
     CRASH,
     ROLLOVER,
-    "door.illegal.open.alarm",
+    DOOR_ILLEGAL_OPEN,
 )
 
 # Status word (1 = set): parameter -> bit.
-STATUS_BITS: Final[tuple[tuple[str, int], ...]] = (
+STATUS_BITS: Final[tuple[tuple[Flag, int], ...]] = (
     (IGNITION, 0),
     (VALID, 1),
     (ENGINE_BLOCKED, 10),
-    ("electric.blocked.status", 11),
-    ("door.locked.status", 12),
-    ("door.open.status", 13),
-    ("gps.satellites.status", 18),
-    ("beidou.satellites.status", 19),
-    ("glonass.satellites.status", 20),
-    ("galileo.satellites.status", 21),
-    ("movement.status", 22),
+    (ELECTRIC_BLOCKED, 11),
+    (DOOR_LOCKED, 12),
+    (DOOR_OPEN, 13),
+    (GPS_USED, 18),
+    (BEIDOU_USED, 19),
+    (GLONASS_USED, 20),
+    (GALILEO_USED, 21),
+    (MOVING, 22),
 )
 
-_flags_cache: dict[int, dict[str, Any]] = {}
+_flags_cache: dict[int, Message] = {}
 _CACHE_MAX: Final = 4096
 
 
-def flag_params(alarm: int, status: int) -> dict[str, Any]:
+def flag_params(alarm: int, status: int) -> Message:
     """Every alarm bit and the named status bits as booleans, plus both raw words.
 
     Cached per (alarm, status) pair: a tracker repeats a handful of them.
     """
     key = alarm << 32 | status
-    params = _flags_cache.get(key)
-    if params is None:
-        params = {name: bool(alarm >> bit & 1) for bit, name in enumerate(ALARM_BITS)}
-        params[ALARM_BITMASK] = alarm
-        # Which way the geofence was crossed comes with item 0x12; without it, neither.
-        params[GEOFENCE_IN] = params[GEOFENCE_OUT] = False
-        for name, bit in STATUS_BITS:
-            params[name] = bool(status >> bit & 1)
-        params[STATE_BITMASK] = status
-        if len(_flags_cache) >= _CACHE_MAX:
-            _flags_cache.clear()
-        _flags_cache[key] = params
+    cached = _flags_cache.get(key)
+    if cached is not None:
+        return cached
+    params: Message = {}
+    for bit, name in enumerate(ALARM_BITS):
+        params[name] = bool(alarm >> bit & 1)
+    params[ALARM_BITMASK] = alarm
+    # Which way the geofence was crossed comes with item 0x12; without it, neither.
+    params[GEOFENCE_IN] = params[GEOFENCE_OUT] = False
+    for name, bit in STATUS_BITS:
+        params[name] = bool(status >> bit & 1)
+    params[STATE_BITMASK] = status
+    if len(_flags_cache) >= _CACHE_MAX:
+        _flags_cache.clear()
+    _flags_cache[key] = params
     return params
 
 
@@ -543,7 +584,7 @@ def _satellites(value: bytes, message: Message) -> None:
 def _area(value: bytes, message: Message) -> None:
     """0x12: area type, area id (DWORD), direction (0 = entering, 1 = leaving)."""
     if len(value) == 6:
-        message["geofence.id"] = int.from_bytes(value[1:5])
+        message[GEOFENCE_ID] = int.from_bytes(value[1:5])
         message[GEOFENCE_IN] = value[5] == 0
         message[GEOFENCE_OUT] = value[5] == 1
 
@@ -745,14 +786,14 @@ def _decode_register(body: bytes, version_2019: bool, message: Message) -> None:
     maker, model, device = sizes
     if len(body) < 4 + maker + model + device + 1:
         raise DecodeError("0x0100 body too short")
-    message["province.id"] = int.from_bytes(body[0:2])
-    message["city.id"] = int.from_bytes(body[2:4])
+    message[PROVINCE_ID] = int.from_bytes(body[0:2])
+    message[CITY_ID] = int.from_bytes(body[2:4])
     position = 4
-    message["manufacturer.code"] = _ascii(body[position : position + maker])
+    message[MANUFACTURER] = _ascii(body[position : position + maker])
     position += maker
     message[DEVICE_MODEL] = _ascii(body[position : position + model])
     position += model
-    message["manufacturer.device.code"] = _ascii(body[position : position + device])
+    message[MANUFACTURER_DEVICE] = _ascii(body[position : position + device])
     position += device
     message[VEHICLE_PLATE_COLOR] = body[position]
     plate = body[position + 1 :].decode("gbk", "replace").strip("\x00 ")

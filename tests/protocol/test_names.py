@@ -27,7 +27,9 @@ def test_every_key_has_its_constant_and_every_constant_is_a_key() -> None:
     constants = {
         value
         for name, value in vars(message).items()
-        if name.isupper() and isinstance(value, str) and name not in ("PROTOCOL_H02", "PROTOCOL_JT808")
+        if name.isupper()
+        and isinstance(value, str)
+        and name not in ("PROTOCOL_H02", "PROTOCOL_JT808")
     }
     assert constants == KEYS
 
@@ -44,11 +46,14 @@ def test_the_key_types_match_the_message() -> None:
 def test_no_parameter_name_is_spelt_out_elsewhere() -> None:
     root = Path(custom_components.sinotrack.__file__).parent
     dotted = {key for key in KEYS if "." in key}
-    found = []
+    found: list[str] = []
     for path in sorted(root.rglob("*.py")):
         if path.name == "message.py" and path.parent.name == "protocol":
             continue
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            if isinstance(node, ast.Constant) and node.value in dotted:
-                found.append(f"{path.relative_to(root)}:{node.lineno} {node.value}")
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        found.extend(
+            f"{path.relative_to(root)}:{node.lineno} {node.value}"
+            for node in ast.walk(tree)
+            if isinstance(node, ast.Constant) and node.value in dotted
+        )
     assert found == []

@@ -1,4 +1,4 @@
-"""JT/T 808 frames of our own, built from SPEC.md section 4 with the builders in helpers.py."""
+"""JT/T 808 frames of our own, built from docs/protocol.md section 4 with helpers.py's builders."""
 
 from __future__ import annotations
 
@@ -96,7 +96,7 @@ def decode_one(msg_id: int, body: bytes, *, serial: int = 1) -> Message:
 
 
 def ack(msg_id: int, serial: int, result: int = 0, *, reply_serial: int = 0) -> bytes:
-    """The 0x8001 general response to ``msg_id`` with ``serial`` (SPEC.md 4.3)."""
+    """The 0x8001 general response to ``msg_id`` with ``serial`` (docs/protocol.md section 4.3)."""
     body = serial.to_bytes(2, "big") + msg_id.to_bytes(2, "big") + bytes((result,))
     return jt808_frame(0x8001, TERMINAL, reply_serial, body)
 
@@ -212,7 +212,7 @@ def test_alarm_bit(bit: int) -> None:
 
 
 def test_alarm_names() -> None:
-    # The flespi names of SPEC.md section 5 sit on their standard bits; every bit has a name.
+    # The flespi names of docs/protocol.md 5 sit on their standard bits; every bit has a name.
     bits = jt808.ALARM_BITS
     assert len(bits) == len(set(bits)) == 32
     expected = {0: SOS, 1: OVERSPEED, 2: FATIGUE, 7: LOW_BATTERY, 8: POWER_CUT, 20: GEOFENCE}

@@ -3,7 +3,7 @@
 This module decodes each text type and answers it; the fields of text frames are read in
 :mod:`.h02_fields`, binary frames and the status word in :mod:`.h02_binary`.
 
-Decisions beyond the wire format (see SPEC.md sections 2 and 3):
+Decisions beyond the wire format (see docs/protocol.md sections 2 and 3):
 
 * Text frames are split on commas and fields are identified by position and shape, not by
   one regular expression, so an optional battery field or SIM info never swallows the
@@ -315,7 +315,7 @@ def decode_text(frame: bytes, now: float) -> list[Message]:
 
 
 def text_reply(frame: bytes, messages: list[Message], now: float) -> bytes | None:
-    """What the server sends back for a text frame (SPEC.md section 2.6), or None."""
+    """What the server sends back for a text frame (docs/protocol.md section 2.6), or None."""
     if not messages:
         return None
     message = messages[0]

@@ -240,7 +240,7 @@ def decode_binary(frame: bytes) -> Message:
 
 
 def _decode_binary_tail(frame: bytes, message: Message) -> None:
-    """Bytes 29-44 of a 45-byte frame (SPEC.md section 3.2, inferred layout)."""
+    """Bytes 29-44 of a 45-byte frame (docs/protocol.md section 3.2, inferred layout)."""
     if frame[29] == 0xFF and frame[30] == 0x00:
         # Bytes 31-36 are firmware-dependent; trusted only behind the usual ff 00 marker.
         message[GSM_SIGNAL] = frame[31]

@@ -62,7 +62,7 @@ def ident_field(value: str) -> str:
 
 
 def coordinate(value: str, hemisphere: str, positive: str, negative: str, limit: float) -> float:
-    """Parse one coordinate in any of the three H02 forms (SPEC.md section 2.3)."""
+    """Parse one coordinate in any of the three H02 forms (docs/protocol.md section 2.3)."""
     if len(value) > _MAX_COORDINATE:
         raise DecodeError(f"invalid coordinate {value[:16]!r}")
     if value[:1] == "-":  # -D-M.MMMM
@@ -183,7 +183,7 @@ _TAIL_KEYS: Final = (GSM_MCC, GSM_MNC, GSM_LAC, GSM_CELLID, MILEAGE, ALTITUDE)
 
 
 def decode_tail(tail: list[str], message: Message) -> None:
-    """Firmware-specific fields after the status word (SPEC.md section 2.2)."""
+    """Firmware-specific fields after the status word (docs/protocol.md section 2.2)."""
     count = len(tail)
     if count >= 4:
         mcc, mnc, lac, cid = tail[0], tail[1], tail[2], tail[3]

@@ -2,7 +2,7 @@
 
 Positions (0x0200, its items, the batches) are decoded in :mod:`.jt808_location`.
 
-Decisions beyond the standard (see SPEC.md section 4):
+Decisions beyond the standard (see docs/protocol.md section 4):
 
 * Checksum: a frame whose XOR checksum is wrong is still decoded, and the mismatch is
   reported (``Jt808Frame.checksum_ok``) for the caller to log and count. Devices in the
@@ -388,7 +388,7 @@ def reply_for(
     result: int | None = None,
     auth_code: str | None = None,
 ) -> bytes | None:
-    """The platform's answer to an uplink frame (SPEC.md section 4.3), or None.
+    """The platform's answer to an uplink frame (docs/protocol.md section 4.3), or None.
 
     ``result``: the 0x8100 or 0x8001 result (default: success, or unsupported for a
     message the platform does not know). ``auth_code``: the code a successful 0x8100

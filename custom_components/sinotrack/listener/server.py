@@ -363,7 +363,7 @@ class Listener(SessionHost):
         return route.diagnostics(self._loop) if route is not None and route.sink else None
 
     def _sweep(self) -> None:
-        """Close connections past their timeouts; expire old JT/T 808 parts; every few s."""
+        """Close connections past their timeouts; recount what each holds; every few s."""
         self._sweep_handle = None
         if self._closed:
             return

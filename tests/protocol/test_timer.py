@@ -55,3 +55,10 @@ def test_an_incomplete_sub_packaged_message_expires_after_60_s() -> None:
     assert event.size == 20
     assert connection.held_bytes == 0
     assert connection.timer() is None
+
+
+def test_the_quiet_delay_is_the_connections() -> None:
+    connection = TrackerConnection(quiet_flush=0.02)
+    connection.feed(LONE_BINARY, NOW)
+    assert connection.timer() == NOW + 0.02
+    assert len(connection.handle_timer(NOW + 0.02)) == 1

@@ -105,12 +105,15 @@ class TrackerConnection:
         max_frame: int = MAX_TEXT_FRAME,
         resolve: Resolve | None = None,
         jt808_auth: bool = True,
+        quiet_flush: float = QUIET_FLUSH,
     ) -> None:
         """``resolve(ident)``: the settings of the tracker ID, asked once when it is known
         (before that frame's messages are built); what it raises propagates out of ``feed``.
 
         ``jt808_auth=False`` decodes every frame as it comes, without the JT/T 808
         registration and authentication rules (for decoding a capture offline).
+        ``quiet_flush``: seconds of silence before bytes held back are decoded as they are
+        (see :meth:`timer`).
         """
         self._framer = Framer(protocol, max_frame=max_frame)
         self._default_offset = jt808_utc_offset
@@ -131,6 +134,7 @@ class TrackerConnection:
         self._authenticated = False
         self._enforce_auth = jt808_auth
         self._last_feed = 0.0
+        self._quiet_flush = quiet_flush
 
     @property
     def protocol(self) -> str | None:
@@ -194,13 +198,13 @@ class TrackerConnection:
         """When :meth:`handle_timer` has work next (in the clock of ``now``), or None.
 
         Two rules set it: bytes held back for more data are decoded as they are once the
-        peer has been quiet for :data:`QUIET_FLUSH` seconds (see ``Framer.flush``), and a
+        peer has been quiet for ``quiet_flush`` seconds (see ``Framer.flush``), and a
         JT/T 808 sub-packaged message still incomplete ``Reassembler.MAX_AGE`` seconds
         after its first part is dropped.
         """
         deadline = self._reassembler.deadline
         if self._framer.buffered:
-            quiet = self._last_feed + QUIET_FLUSH
+            quiet = self._last_feed + self._quiet_flush
             if deadline is None or quiet < deadline:
                 return quiet
         return deadline
@@ -210,7 +214,7 @@ class TrackerConnection:
         events: list[Event] = []
         if self._reassembler.held:
             self._expired(now, events)
-        if self._framer.buffered and now >= self._last_feed + QUIET_FLUSH:
+        if self._framer.buffered and now >= self._last_feed + self._quiet_flush:
             return self._events(self._framer.flush(), now, events)
         return events
 

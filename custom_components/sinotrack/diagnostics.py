@@ -13,7 +13,6 @@ from .runtime import SinotrackConfigEntry, SinotrackRuntime
 
 TO_REDACT = {
     CONF_TRACKER_ID,
-    "ident",
     p.IDENT,
     p.LATITUDE,
     p.LONGITUDE,

@@ -46,7 +46,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 import logging
-from typing import Any, Final
+from typing import Any, Final, cast
 
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
@@ -538,7 +538,7 @@ class SinotrackRuntime:
                 self.ident,
                 sorted(str(key) for key in message if key not in kept),
             )
-        return kept
+        return cast("Message", kept)
 
     def _apply(self, message: Message, now: datetime, changed: set[str]) -> None:
         state = self.state

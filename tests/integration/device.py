@@ -1,6 +1,6 @@
 """The device side for the integration tests: frames a tracker sends, and replies to commands.
 
-Frames follow the wire formats (SPEC.md); only the JT/T 808 envelope (header, checksum,
+Frames follow the wire formats (docs/protocol.md); only the JT/T 808 envelope (header, checksum,
 escaping) comes from the codec, through ``jt808.build_frame``.
 """
 

@@ -14,7 +14,7 @@ from custom_components.sinotrack.listener import IPNetwork, Listener
 from custom_components.sinotrack.protocol import Message, TrackerSettings, jt808
 from custom_components.sinotrack.protocol.message import utc_fields
 
-# -- frames (SPEC.md) --------------------------------------------------------------------------
+# -- frames (docs/protocol.md) ---------------------------------------------------------------------
 
 H02_ID = "4210051415"
 

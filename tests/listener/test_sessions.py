@@ -8,7 +8,7 @@ import logging
 import pytest
 
 from custom_components.sinotrack.listener import TrackerAlreadyRegisteredError
-from custom_components.sinotrack.protocol import TrackerSettings
+from custom_components.sinotrack.protocol import Message, TrackerSettings
 
 from .conftest import ClientFactory, ListenerFactory
 from .helpers import (
@@ -157,7 +157,7 @@ async def test_frames_split_byte_by_byte_or_coalesced(
         )
     )
 
-    def strip(messages: list[dict[str, object]]) -> list[dict[str, object]]:
+    def strip(messages: list[Message]) -> list[dict[str, object]]:
         return [{k: v for k, v in m.items() if k != "ident"} for m in messages]
 
     assert strip(split_sink.messages) == strip(joined_sink.messages)
@@ -288,7 +288,7 @@ async def test_sink_errors_do_not_break_the_connection(
     make_listener: ListenerFactory, connect: ClientFactory, caplog: pytest.LogCaptureFixture
 ) -> None:
     class FailingSink(RecordingSink):
-        def handle_messages(self, messages: list[dict[str, object]]) -> None:
+        def handle_messages(self, messages: list[Message]) -> None:
             super().handle_messages(messages)
             raise RuntimeError("boom")
 
@@ -363,7 +363,7 @@ async def test_the_device_is_answered_before_its_messages_are_handled(
     written_before: list[int] = []
 
     class SlowSink(RecordingSink):
-        def handle_messages(self, messages: list[dict[str, object]]) -> None:
+        def handle_messages(self, messages: list[Message]) -> None:
             written_before.append(listener.stats.replies_sent)
             super().handle_messages(messages)
 

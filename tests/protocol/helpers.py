@@ -1,4 +1,4 @@
-"""Frame builders for the codec tests, written from SPEC.md and independent of the codec.
+"""Frame builders for the codec tests, written from docs/protocol.md and independent of the codec.
 
 The tests build their own frames with these instead of the codec's encoders, so that a bug
 in an encoder cannot hide the same bug in the decoder.
@@ -38,7 +38,7 @@ def binary_frame(
     status: int = 0xFFFFFBFF,
     tail: bytes = b"\xff\x00\x07",
 ) -> bytes:
-    """An H02 ``$`` frame (SPEC.md 3.1): 29 fixed bytes, then ``tail``.
+    """An H02 ``$`` frame (docs/protocol.md section 3.1): 29 fixed bytes, then ``tail``.
 
     ``ident`` is 10 digits (5-byte ID) or 16 nibbles (8-byte ID, 42-byte frames).
     """
@@ -57,7 +57,7 @@ def binary_tail_45(
     cid: int = 0x0F17,
     seq: int = 0x0A,
 ) -> bytes:
-    """Bytes 29-44 of a 45-byte ``$`` frame (SPEC.md 3.2)."""
+    """Bytes 29-44 of a 45-byte ``$`` frame (docs/protocol.md section 3.2)."""
     return (
         b"\xff\x00"
         + bytes((signal, satellites))
@@ -100,7 +100,7 @@ def jt808_content(
     declared_length: int | None = None,
     checksum: int | None = None,
 ) -> bytes:
-    """Un-escaped bytes between the delimiters: header, body, checksum (SPEC.md 4.1).
+    """Un-escaped bytes between the delimiters: header, body, checksum (docs/protocol.md 4.1).
 
     ``terminal`` is the terminal number as hex (12 digits, or 20 with ``version``);
     ``version`` makes a 2019 header; ``packet`` = (total, index) sets the sub-package bit.
@@ -161,7 +161,7 @@ def location_body(
     clock: str = "240315203456",
     items: bytes = b"",
 ) -> bytes:
-    """A 0x0200 body: the 28-byte basic block (SPEC.md 4.7) and additional items."""
+    """A 0x0200 body: the 28-byte basic block (docs/protocol.md 4.7), then additional items."""
     return (
         alarm.to_bytes(4, "big")
         + status.to_bytes(4, "big")

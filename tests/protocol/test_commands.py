@@ -1,4 +1,4 @@
-"""Server-to-device commands (SPEC.md 2.7 and 4.11) and the matching of their replies."""
+"""Server-to-device commands (docs/protocol.md 2.7 and 4.11) and the matching of their replies."""
 
 from __future__ import annotations
 

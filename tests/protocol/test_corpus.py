@@ -4,7 +4,7 @@ Each record is checked against what Traccar asserts (``expect``) and against the
 decode (``derived``) where it states a value. Where this codec deliberately differs, the
 tables below say so and why; the test then asserts what this codec produces instead.
 
-Traccar's names map to ours as follows (SPEC.md section 5): latitude/longitude/valid/time ->
+Traccar's names map to ours as follows (docs/protocol.md 5): latitude/longitude/valid/time ->
 ``position.*`` and ``timestamp``; knots -> km/h (x 1.852); course -> ``position.direction``;
 ``sat`` -> ``position.satellites``; ``batteryLevel`` -> ``battery.level``; ``battery`` (V) ->
 ``battery.voltage``; ``power`` (V) -> ``external.powersource.voltage``; ``status`` ->
@@ -70,6 +70,8 @@ from custom_components.sinotrack.protocol.message import (
     TIMESTAMP,
     VALID,
     VIBRATION,
+    Flag,
+    Key,
 )
 
 from . import corpus
@@ -166,10 +168,10 @@ NULL_RESULTS: Final[dict[str, str]] = {
     "jt808-dec-093": "0x0002 heartbeat: a liveness message, no position; 0x8001",
 }
 
-QUIRKS: Final[dict[str, dict[str, Any]]] = {
+QUIRKS: Final[dict[str, dict[Key, Any]]] = {
     # traccar_quirk frames: Traccar's regex lets an optional group swallow the date and/or the
-    # status word (SPEC.md 2.2), so it uses the server time and loses the status. Splitting on
-    # commas finds both; the values below are read off the frames by hand.
+    # status word (docs/protocol.md 2.2), so it uses the server time and loses the status.
+    # Splitting on commas finds both; the values below are read off the frames by hand.
     "h02-text-dec-010": {  # ...,047,4,080918,EEE7FBDF,4261193,0 (4 = battery scale -> 60 %)
         TIMESTAMP: epoch("2018-09-08T05:40:48Z"),
         STATE_BITMASK: 0xEEE7FBDF,
@@ -215,7 +217,7 @@ CELL_MCC: Final[dict[str, int]] = {
     "h02-binary-dec-013": 460,  # China
 }
 
-ATTRIBUTES: Final = {
+ATTRIBUTES: Final[dict[str, Key]] = {
     "sat": SATELLITES,
     "batteryLevel": BATTERY_LEVEL,
     "battery": BATTERY_VOLTAGE,
@@ -231,13 +233,13 @@ ALARMS: Final[dict[str, tuple[str, ...]]] = {
     "overspeed": (OVERSPEED,),
     "vibration": (VIBRATION,),
     "lowBattery": (LOW_BATTERY,),
-    # Bits 15-17 are reserved by JT/T 808 and vendors disagree on them (SPEC.md 4.7);
+    # Bits 15-17 are reserved by JT/T 808 and vendors disagree on them (docs/protocol.md 4.7);
     # Traccar calls 16 and 17 `tampering`. This codec names them by their bit number.
     "tampering": ("vendor.16.alarm", "vendor.17.alarm"),
 }
 H02_ALARM_PRIORITY: Final = ("vibration", "sos", "overspeed", "powerCut")
-"""Traccar reports at most one H02 alarm per frame, in this order (SPEC.md 2.5)."""
-H02_ALARM_NAMES: Final = {
+"""Traccar reports at most one H02 alarm per frame, in this order (docs/protocol.md section 2.5)."""
+H02_ALARM_NAMES: Final[dict[str, Flag]] = {
     "vibration": VIBRATION,
     "sos": SOS,
     "overspeed": OVERSPEED,
@@ -592,7 +594,7 @@ def test_jt808_frame(record: Record | None) -> None:
     if future:
         assert event.warning is not None
         assert "ahead of the server clock" in event.warning
-    # A wrong checksum or length is logged, not fatal (SPEC.md 4.1: Traccar does not check).
+    # A wrong checksum or length is logged, not fatal (docs/protocol.md 6.5; Traccar does not check).
     if not frame.checksum_ok:
         assert event.warning is not None
         assert "checksum" in event.warning

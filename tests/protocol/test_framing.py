@@ -186,7 +186,7 @@ def test_32_byte_frames_fed_byte_by_byte() -> None:
 
 def test_lone_first_32_byte_frame_waits_for_what_follows() -> None:
     # 32 bytes after a `$` on a new connection: a whole frame, or the start of a 45-byte
-    # one (SPEC.md section 1). The framer waits for the next byte, or for flush() when the
+    # one (docs/protocol.md section 1). The framer waits for the next byte, or for flush() when the
     # peer has gone quiet; Traccar guesses from the size of the first read instead.
     framer = Framer()
     assert frames(framer.feed(BIN32)) == []
@@ -410,7 +410,7 @@ def test_a_bad_frame_does_not_hide_the_good_ones_around_it() -> None:
 
 
 def test_jt808_wrong_checksum_is_accepted_with_a_warning() -> None:
-    # SPEC.md 4.1: Traccar does not verify the checksum and devices get it wrong; log it.
+    # docs/protocol.md 6.5: Traccar does not verify the checksum, devices get it wrong; log it.
     frame = jt808_frame(0x0200, TERMINAL, 1, location_body(), checksum=0x00)
     events = TrackerConnection().feed(frame, NOW)
     (event,) = decoded(events)

@@ -1,4 +1,4 @@
-"""H02 text and binary frames of our own, built from SPEC.md sections 2 and 3."""
+"""H02 text and binary frames of our own, built from docs/protocol.md sections 2 and 3."""
 
 from __future__ import annotations
 
@@ -48,6 +48,8 @@ from custom_components.sinotrack.protocol.message import (
     STATE_BITMASK,
     TIMESTAMP,
     VALID,
+    Flag,
+    Key,
 )
 
 from .helpers import NOW, POSITION_KEYS, binary_frame, binary_tail_45, epoch
@@ -414,7 +416,7 @@ def test_blind_spot_batch_without_segments_is_rejected() -> None:
 
 
 @pytest.mark.parametrize(("code", "name"), [("1", SOS), ("2", LOW_BATTERY), ("3", GEOFENCE)])
-def test_alrm(code: str, name: str) -> None:
+def test_alrm(code: str, name: Flag) -> None:
     message = decode_one(f"*HQ,{ID},ALRM,{code},123456#")
     assert message[MESSAGE_TYPE] == "ALRM"
     assert message[name] is True
@@ -450,7 +452,7 @@ def test_decode_error_is_a_protocol_error() -> None:
     assert issubclass(DecodeError, ProtocolError)
 
 
-# --- coordinates (SPEC.md 2.3) -------------------------------------------------------------------
+# --- coordinates (docs/protocol.md section 2.3) ---------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -510,11 +512,11 @@ def test_invalid_coordinates_are_rejected(lat: str, ns: str, lon: str, ew: str) 
         h02.decode_text(text.encode(), NOW)
 
 
-# --- the status word (SPEC.md 2.5), every bit on its own -----------------------------------------
+# --- the status word (docs/protocol.md section 2.5), every bit on its own -------------------------
 
-# Active-low bit -> the parameter it raises, from the table of SPEC.md 2.5 (bits 11-13 are
-# reserved/undefined and raise nothing; bit 10 is the ignition, active-high).
-STATUS_BIT_NAMES: Final[dict[int, str | None]] = {
+# Active-low bit -> the parameter it raises, from the table of docs/protocol.md 2.5 (bits 11-13
+# are reserved/undefined and raise nothing; bit 10 is the ignition, active-high).
+STATUS_BIT_NAMES: Final[dict[int, Flag | None]] = {
     0: "vibration.alarm",
     1: SOS,
     2: OVERSPEED,
@@ -659,7 +661,7 @@ def test_impossible_date_gives_no_timestamp(date: str) -> None:
     assert message[LATITUDE] == pytest.approx(LAT)  # the position is still reported
 
 
-# --- replies (SPEC.md 2.6) -------------------------------------------------------------------------
+# --- replies (docs/protocol.md section 2.6) -------------------------------------------------------
 
 
 def reply(text: str) -> bytes | None:
@@ -707,7 +709,7 @@ def test_other_frames_get_no_reply(text: str) -> None:
     assert reply(text) is None
 
 
-# --- binary `$` frames (SPEC.md 3) -----------------------------------------------------------------
+# --- binary `$` frames (docs/protocol.md section 3) -----------------------------------------------
 
 
 def test_binary_32_bytes() -> None:
@@ -760,7 +762,7 @@ def test_binary_45_bytes_with_tail() -> None:
 
 
 def test_binary_45_bytes_without_the_ff00_marker() -> None:
-    # Bytes 29-36 are firmware-dependent (SPEC.md 3.2): only trusted behind `ff 00`.
+    # Bytes 29-36 are firmware-dependent (docs/protocol.md 3.2): only trusted behind `ff 00`.
     tail = b"\x00\xbd\xf0\x90\x00\x00\x00\x00" + binary_tail_45()[8:]
     message = h02.decode_binary(binary_frame(tail=tail))
     assert SATELLITES not in message
@@ -833,7 +835,7 @@ def test_binary_status_word_is_the_text_status_word() -> None:
     status = 0xFFFFFFFF & ~((1 << 0) | (1 << 18))
     binary = h02.decode_binary(binary_frame(status=status))
     text = status_message(status)
-    names: set[str] = {*STATUS_NAMES, IGNITION, STATE_BITMASK}
+    names: set[Key] = {*STATUS_NAMES, IGNITION, STATE_BITMASK}
     assert {name: binary[name] for name in names} == {name: text[name] for name in names}
 
 

@@ -1,4 +1,4 @@
-"""JT/T 808 frames of our own, built from SPEC.md section 4 with the builders in helpers.py."""
+"""JT/T 808 frames of our own, built from docs/protocol.md section 4 with helpers.py's builders."""
 
 from __future__ import annotations
 
@@ -59,6 +59,7 @@ from custom_components.sinotrack.protocol.message import (
     STATE_BITMASK,
     TIMESTAMP,
     VALID,
+    Flag,
 )
 
 from .helpers import (
@@ -95,7 +96,7 @@ def decode_one(msg_id: int, body: bytes, *, serial: int = 1) -> Message:
 
 
 def ack(msg_id: int, serial: int, result: int = 0, *, reply_serial: int = 0) -> bytes:
-    """The 0x8001 general response to ``msg_id`` with ``serial`` (SPEC.md 4.3)."""
+    """The 0x8001 general response to ``msg_id`` with ``serial`` (docs/protocol.md section 4.3)."""
     body = serial.to_bytes(2, "big") + msg_id.to_bytes(2, "big") + bytes((result,))
     return jt808_frame(0x8001, TERMINAL, reply_serial, body)
 
@@ -211,7 +212,7 @@ def test_alarm_bit(bit: int) -> None:
 
 
 def test_alarm_names() -> None:
-    # The flespi names of SPEC.md section 5 sit on their standard bits; every bit has a name.
+    # The flespi names of docs/protocol.md 5 sit on their standard bits; every bit has a name.
     bits = jt808.ALARM_BITS
     assert len(bits) == len(set(bits)) == 32
     expected = {0: SOS, 1: OVERSPEED, 2: FATIGUE, 7: LOW_BATTERY, 8: POWER_CUT, 20: GEOFENCE}
@@ -226,7 +227,7 @@ def test_several_alarms_in_one_frame() -> None:
     assert message[ALARM_BITMASK] == alarm
 
 
-STATUS_BIT_NAMES: Final = {
+STATUS_BIT_NAMES: Final[dict[int, Flag]] = {
     0: IGNITION,
     1: VALID,
     10: ENGINE_BLOCKED,
@@ -721,9 +722,9 @@ def test_expire_drops_an_incomplete_message() -> None:
     _, first, _ = split_location()
     connection = TrackerConnection()
     feed(jt808_frame(0x0200, TERMINAL, 1, first, packet=(2, 1)), connection)
-    connection.expire(NOW + 30)
+    connection.handle_timer(NOW + 30)
     assert connection.held_bytes == len(first)
-    connection.expire(NOW + 60.5)
+    connection.handle_timer(NOW + 60.5)
     assert connection.held_bytes == 0
 
 

@@ -33,6 +33,7 @@ from custom_components.sinotrack.protocol.message import (
     SATELLITES,
     SPEED,
     TIMESTAMP,
+    Message,
 )
 
 from .helpers import NOW, binary_frame, binary_tail_45, epoch, item, jt808_frame, location_body
@@ -248,7 +249,7 @@ def test_every_range_has_a_reason() -> None:
 
 @pytest.mark.parametrize("value", [math.nan, math.inf, -math.inf])
 def test_non_finite_values_are_dropped(value: float) -> None:
-    message = {SPEED: value, BATTERY_LEVEL: 50}
+    message: Message = {SPEED: value, BATTERY_LEVEL: 50}
     enforce(message, (SPEED, BATTERY_LEVEL))
     notes = finish_message(message, NOW)
     assert notes is not None

@@ -256,7 +256,7 @@ def test_h02_stream_cut_anywhere_decodes_the_same(frames: list[bytes], cuts: lis
     cuts=cuts_strategy,
 )
 def test_45_byte_stream_cut_anywhere_decodes_the_same(frames: list[bytes], cuts: list[int]) -> None:
-    # A `$` frame's length is ambiguous until what follows it is known (SPEC.md section 1);
+    # A `$` frame's length is ambiguous until what follows it is known (docs/protocol.md section 1);
     # the framer waits for it, even when a read ends 32 bytes into a 45-byte frame.
     data = b"".join(frames)
     whole = feed_whole(data)

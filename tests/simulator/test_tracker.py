@@ -11,6 +11,7 @@ from typing import Any, Final
 import pytest
 
 from custom_components.sinotrack.protocol import AuthEvent, Command, CommandKind, Message, jt808
+from custom_components.sinotrack.protocol.message import Flag
 from tools.simulator import (
     AlarmKind,
     Fix,
@@ -33,7 +34,7 @@ POSITION_TYPES: Final = {
     "h02-binary": ("$",),
     "jt808": ("0x0200", "0x0704"),
 }
-ALARM_FLAGS: Final = {
+ALARM_FLAGS: Final[dict[AlarmKind, Flag]] = {
     AlarmKind.SOS: "sos.alarm",
     AlarmKind.POWER_CUT: "power.cut.alarm",
     AlarmKind.CRASH: "crash.event",

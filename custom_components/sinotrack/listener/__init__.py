@@ -27,7 +27,13 @@ The package, by capability:
 ``session``
     :class:`Session`: one connection (an ``asyncio.BufferedProtocol``, no task per
     connection). Bytes in, codec events out; the replies the device expects are written in
-    the same loop iteration, before the messages go to the sink.
+    the same loop iteration, before the messages go to the sink. It knows no protocol
+    rule: the codec says what to answer, when the tracker is ready, and when it needs the
+    time again (``timer()`` / ``handle_timer(now)``, run with one loop timer).
+``host``
+    :class:`SessionHost`, the sessions' owner (``SessionOwner`` is all a session sees):
+    the allow-list and the takeover rule when a connection names its tracker, then every
+    decoded frame to auth events, discovery, watchers, the command lane and the sink.
 ``admission``
     Every cap and budget: connection caps (unknown and unidentified connections evicted
     first), allow-lists, read budgets (per connection, per tracker frame rate, per source,
@@ -40,7 +46,8 @@ The package, by capability:
 ``stats``
     Counters and the diagnostics layout.
 ``server``
-    :class:`Listener`, which ties them together.
+    :class:`Listener`: the sockets and the accept loop, the trackers' API (``register``,
+    ``expect``, ``send_command``, diagnostics) and the sweep, on top of :class:`SessionHost`.
 ``pool``
     :class:`ListenerPool`: one listener per port (its bind address that of the first acquirer), shared.
 
@@ -70,8 +77,8 @@ connection, refused connections and IDs, takeovers and accept pauses at WARNING,
 once per 30 s per kind per listener. Nothing is logged per frame above DEBUG.
 
 Timers: one sweep per listener (every ``min(timeouts) / 4``, at most 5 s); a timer per
-connection only while a budget pauses it or while the codec holds back bytes it cannot
-frame yet. One short task per accepted connection (``loop.connect_accepted_socket``).
+connection only while a budget pauses it or while its codec has a deadline (bytes held back
+that it cannot frame yet, a JT/T 808 message still incomplete). One short task per accepted connection (``loop.connect_accepted_socket``).
 """
 
 from .commands import MAX_WAITING_COMMANDS, CommandLane, CommandResult

@@ -424,8 +424,8 @@ class Admission:
 
     # -- the sweep --------------------------------------------------------------------------------
 
-    def sweep(self, now: float, wall: float) -> list[tuple[Session, str]]:
-        """Connections past their timeout, and what each holds re-read after expiry."""
+    def sweep(self, now: float) -> list[tuple[Session, str]]:
+        """Connections past their timeout; what each holder holds counted again."""
         config = self.config
         handshake_before = now - config.handshake_timeout
         unknown_before = now - config.unknown_idle_timeout
@@ -435,14 +435,13 @@ class Admission:
         for session in self.connections:
             if session.closing is not None:
                 continue
-            if session.key is None:
+            if session.ident is None:
                 if session.opened_at < handshake_before:
                     expired.append((session, CLOSED_HANDSHAKE))
             elif session.last_frame < (unknown_before if session in unknown else idle_before):
                 expired.append((session, CLOSED_IDLE))
         for session in list(self._holders):
-            session.expire(wall)
-            self.held_changed(session)
+            self.held_changed(session)  # unsent replies drain
         return expired
 
     def diagnostics(self) -> dict[str, int]:

@@ -124,14 +124,14 @@ class CommandHost(Protocol):
 
 async def send_command(
     host: CommandHost,
-    key: str,
+    ident: str,
     command: Command,
     timeout: float,  # noqa: ASYNC109 - the reply timeout, not a cancel scope
     expires: float | None,
     on_sent: Callable[[], None] | None,
 ) -> CommandResult:
-    """Wait for the lane of ``key`` and the tracker, send, wait for the reply."""
-    route = host.routes.obtain(key)
+    """Wait for the lane of ``ident`` and the tracker, send, wait for the reply."""
+    route = host.routes.obtain(ident)
     lane = route.lane
     if lane is None:
         lane = route.lane = CommandLane()
@@ -139,7 +139,7 @@ async def send_command(
         host.stats.commands_refused_full += 1
         host.routes.release(route)
         raise CommandQueueFullError(
-            f"{MAX_WAITING_COMMANDS} commands already wait for tracker {key}"
+            f"{MAX_WAITING_COMMANDS} commands already wait for tracker {ident}"
         )
     lane.users += 1
     try:
@@ -149,7 +149,7 @@ async def send_command(
         except TimeoutError:
             host.stats.commands_expired += 1
             raise CommandExpiredError(
-                f"the command for tracker {key} expired in the queue"
+                f"the command for tracker {ident} expired in the queue"
             ) from None
         try:
             session = await _wait_ready(host, route, lane, timeout, expires)
@@ -170,7 +170,7 @@ async def _wait_ready(
     reply_timeout: float,
     expires: float | None,
 ) -> Session:
-    key = route.ident
+    ident = route.ident
     deadline = expires if expires is not None else host.loop.time() + reply_timeout
     while True:
         if host.is_closed:
@@ -179,7 +179,7 @@ async def _wait_ready(
         if session is not None and session.closing is None and session.ready:
             return session
         if session is None and expires is None:
-            raise TrackerOfflineError(f"tracker {key} is not connected")
+            raise TrackerOfflineError(f"tracker {ident} is not connected")
         lane.changed.clear()
         try:
             async with asyncio.timeout_at(deadline):
@@ -188,10 +188,12 @@ async def _wait_ready(
             if expires is not None:
                 host.stats.commands_expired += 1
                 raise CommandExpiredError(
-                    f"tracker {key} did not connect before the command expired"
+                    f"tracker {ident} did not connect before the command expired"
                 ) from None
             host.stats.commands_timed_out += 1
-            raise CommandTimeoutError(f"tracker {key} was not ready for commands in time") from None
+            raise CommandTimeoutError(
+                f"tracker {ident} was not ready for commands in time"
+            ) from None
 
 
 async def _exchange(
@@ -203,7 +205,7 @@ async def _exchange(
     reply_timeout: float,
     on_sent: Callable[[], None] | None,
 ) -> CommandResult:
-    key = route.ident
+    ident = route.ident
     encoded = session.encode(command, time.time())  # CommandError propagates
     future: asyncio.Future[CommandResult] = host.loop.create_future()
     pending = lane.pending = PendingCommand(encoded, future, session)
@@ -211,14 +213,14 @@ async def _exchange(
     host.stats.commands_sent += 1
     if on_sent is not None:
         on_sent()
-    _LOGGER.debug("Sent %s to tracker %s: %r", command.kind.value, key, encoded.data)
+    _LOGGER.debug("Sent %s to tracker %s: %r", command.kind.value, ident, encoded.data)
     try:
         async with asyncio.timeout(reply_timeout):
             result = await future
     except TimeoutError:
         host.stats.commands_timed_out += 1
         raise CommandTimeoutError(
-            f"tracker {key} did not answer the command within {reply_timeout:g} s", pending.ack
+            f"tracker {ident} did not answer the command within {reply_timeout:g} s", pending.ack
         ) from None
     finally:
         if lane.pending is pending:
@@ -227,8 +229,8 @@ async def _exchange(
     return result
 
 
-def disconnected_error(key: str | None, reason: str) -> TrackerDisconnectedError:
+def disconnected_error(ident: str | None, reason: str) -> TrackerDisconnectedError:
     """The error of a command whose connection closed before its reply."""
     return TrackerDisconnectedError(
-        f"the connection of tracker {key} closed ({reason}) before its reply"
+        f"the connection of tracker {ident} closed ({reason}) before its reply"
     )

@@ -63,12 +63,12 @@ class TrackerSink(Protocol):
         or it registered, was told "already registered" and never sent the stored code."""
 
 
-def call_sink(sink: TrackerSink, name: str, key: str, *args: object) -> None:
+def call_sink(sink: TrackerSink, name: str, ident: str, *args: object) -> None:
     """Call the sink's method ``name``; an error is logged, never raised into a connection."""
     try:
         getattr(sink, name)(*args)
     except Exception:
-        _LOGGER.exception("Error in %s of tracker %s", name, key)
+        _LOGGER.exception("Error in %s of tracker %s", name, ident)
 
 
 @dataclass(slots=True)

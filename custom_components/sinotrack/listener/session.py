@@ -3,6 +3,9 @@
 A :class:`Session` keeps its state private and talks to its owner (the listener) through a
 narrow interface, :class:`SessionOwner`: ``opened``, ``identified``, ``delivered``,
 ``became_ready``, ``closed``, plus the budgets' hooks of :class:`Admission`.
+
+The session knows no protocol rule: the codec says what to answer, when the tracker is
+``ready``, and when it needs the time again (``timer()``, run with one loop timer).
 """
 
 from __future__ import annotations
@@ -30,9 +33,6 @@ if TYPE_CHECKING:
     from .stats import Stats
 
 _LOGGER: Final = logging.getLogger(__package__)
-
-QUIET_FLUSH: Final = 0.5
-"""Seconds of silence after which bytes held back by the codec are decoded as they are."""
 
 
 class SessionOwner(Protocol):
@@ -77,11 +77,11 @@ class Session(asyncio.BufferedProtocol):
     __slots__ = (
         "_buffer",
         "_codec",
-        "_flush_handle",
-        "_last_read",
         "_owner",
         "_rejected_bytes",
         "_rejected_run",
+        "_timer_at",
+        "_timer_handle",
         "_transport",
         "_warned",
         "address",
@@ -91,7 +91,7 @@ class Session(asyncio.BufferedProtocol):
         "frames",
         "good_since",
         "host",
-        "key",
+        "ident",
         "last_frame",
         "offered",
         "opened_at",
@@ -121,7 +121,8 @@ class Session(asyncio.BufferedProtocol):
         self._transport: asyncio.Transport | None = None
         shared = owner.read_buffer()
         self._buffer = shared if shared is not None else memoryview(bytearray(config.read_size))
-        self._flush_handle: asyncio.TimerHandle | None = None
+        self._timer_handle: asyncio.TimerHandle | None = None
+        self._timer_at = 0.0
         self._rejected_run = 0
         self._rejected_bytes = 0
         self._warned = False
@@ -130,7 +131,8 @@ class Session(asyncio.BufferedProtocol):
         self.peer = peer
         self.source = source
         self.allowance = allowance
-        self.key: str | None = None
+        self.ident: str | None = None
+        """The tracker's ID (normalised) once the owner accepted it."""
         self.route: Route | None = None
         self.ready = False
         self.auth_pending = False
@@ -143,7 +145,7 @@ class Session(asyncio.BufferedProtocol):
         self.good_since: float | None = None
         """Loop time of the first frame decoded without a warning."""
         now = owner.loop.time()
-        self.opened_at = self.last_frame = self._last_read = now
+        self.opened_at = self.last_frame = now
         self.opened_wall = time.time()
 
     # -- what the owner may ask -----------------------------------------------------------------
@@ -154,8 +156,8 @@ class Session(asyncio.BufferedProtocol):
         return self._codec.protocol
 
     @property
-    def ident(self) -> str | None:
-        """The ID as the tracker sent it, once known."""
+    def claimed(self) -> str | None:
+        """The ID as the tracker sent it, once the codec knows it (before the owner accepts it)."""
         return self._codec.ident
 
     @property
@@ -173,10 +175,6 @@ class Session(asyncio.BufferedProtocol):
     def configure(self, settings: TrackerSettings) -> None:
         """Apply changed settings of the ID's owner to the codec."""
         self._codec.configure(settings)
-
-    def expire(self, now: float) -> None:
-        """Let the codec drop incomplete messages that are too old (``now``: epoch seconds)."""
-        self._codec.expire(now)
 
     def encode(self, command: Command, now: float) -> EncodedCommand:
         """``command`` encoded for this tracker (the codec's ``CommandError`` propagates)."""
@@ -228,7 +226,7 @@ class Session(asyncio.BufferedProtocol):
         stats = owner.stats
         stats.reads += 1
         stats.bytes_in += nbytes
-        now = self._last_read = owner.loop.time()
+        now = owner.loop.time()
         try:
             events = self._codec.feed(data, time.time())
             frames = self._handle(events, now) if events else 0
@@ -239,8 +237,8 @@ class Session(asyncio.BufferedProtocol):
         if self.closing is not None:
             return
         owner.admission.after_read(self, nbytes, frames, now)
-        if self._flush_handle is None and self._codec.buffered and self.closing is None:
-            self._flush_handle = owner.loop.call_later(QUIET_FLUSH, self._quiet)
+        if self.closing is None:
+            self._arm()
 
     def eof_received(self) -> bool | None:
         """The peer is done sending: decode and answer what the codec still holds."""
@@ -253,29 +251,56 @@ class Session(asyncio.BufferedProtocol):
         self.close(CLOSED_NOT_READING)
 
     def connection_lost(self, exc: Exception | None) -> None:
-        """Cancel the timers and tell the owner."""
-        if self._flush_handle is not None:
-            self._flush_handle.cancel()
-            self._flush_handle = None
+        """Cancel the timer and tell the owner."""
+        if self._timer_handle is not None:
+            self._timer_handle.cancel()
+            self._timer_handle = None
         self._transport = None
         self._owner.closed(self, exc)
 
     # -- internals ------------------------------------------------------------------------------
 
-    def _quiet(self) -> None:
-        """Flush the codec once no byte came for ``QUIET_FLUSH`` seconds."""
-        self._flush_handle = None
-        if self.closing is not None or not self._codec.buffered:
+    def _arm(self) -> None:
+        """Keep one loop timer for the codec's next deadline (it runs on the wall clock).
+
+        A timer already due earlier stays: when it fires, nothing is due yet and it is
+        armed again, so a connection reading steadily does not reschedule on every read.
+        """
+        deadline = self._codec.timer()
+        if deadline is None:
             return
-        loop = self._owner.loop
-        now = loop.time()
-        waited = now - self._last_read
-        if waited < QUIET_FLUSH:
-            self._flush_handle = loop.call_later(QUIET_FLUSH - waited, self._quiet)
+        handle = self._timer_handle
+        if handle is not None:
+            if self._timer_at <= deadline:
+                return
+            handle.cancel()
+        self._timer_at = deadline
+        delay = max(0.0, deadline - time.time())
+        self._timer_handle = self._owner.loop.call_later(delay, self._on_timer)
+
+    def _on_timer(self) -> None:
+        """Run the codec's timer; answer and deliver what it decoded."""
+        self._timer_handle = None
+        if self.closing is None:
+            self._run_timer()
+
+    def _run_timer(self) -> None:
+        try:
+            events = self._codec.handle_timer(time.time())
+            if events:
+                self._handle(events, self._owner.loop.time())
+        except Exception:
+            _LOGGER.exception("Error on the connection from %s", self.peer)
+            self.close(CLOSED_INTERNAL)
             return
-        self._flush(now)
+        if self.closing is not None:
+            return
+        if events:
+            self._owner.admission.held_changed(self)
+        self._arm()
 
     def _flush(self, now: float) -> None:
+        """The peer sent its last byte: the codec decodes what it still holds."""
         try:
             events = self._codec.flush(time.time())
             if events:
@@ -291,7 +316,7 @@ class Session(asyncio.BufferedProtocol):
         """Answer every decoded frame, then deliver them; returns how many were decoded."""
         owner = self._owner
         stats = owner.stats
-        if self.key is None and self._codec.ident is not None and not owner.identified(self):
+        if self.ident is None and self._codec.ident is not None and not owner.identified(self):
             return 0
         replies: list[bytes] = []
         decoded: list[Decoded] = []
@@ -304,7 +329,7 @@ class Session(asyncio.BufferedProtocol):
                     replies.append(event.reply)
                 if event.warning is not None:
                     stats.frame_warnings += 1
-                    _LOGGER.debug("Frame from %s (%s): %s", self.peer, self.key, event.warning)
+                    _LOGGER.debug("Frame from %s (%s): %s", self.peer, self.ident, event.warning)
                 elif self.good_since is None:
                     self.good_since = now
             else:
@@ -346,7 +371,7 @@ class Session(asyncio.BufferedProtocol):
                 " (further skipped frames on this connection are logged at debug level)",
                 event.size,
                 self.peer,
-                self.key or "not identified",
+                self.ident or "not identified",
                 event.reason,
                 event.sample,
             )
@@ -355,7 +380,7 @@ class Session(asyncio.BufferedProtocol):
                 "Skipped %d bytes from %s (%s): %s %r",
                 event.size,
                 self.peer,
-                self.key,
+                self.ident,
                 event.reason,
                 event.sample,
             )

@@ -15,7 +15,11 @@ messages (flat mappings with flespi parameter names) and the bytes to send back.
 
 Implausible values never come out (see ``limits``): they are dropped and counted
 (``Decoded.dropped``, ``TrackerConnection.values_dropped``). ``held_bytes`` is the memory
-a connection's codec holds; ``expire(now)`` drops a JT/T 808 message left incomplete.
+a connection's codec holds. The codec's timers are the caller's to run: ``timer()`` is the
+next deadline (in the clock of ``now``, or None) and ``handle_timer(now)`` returns events
+as ``feed`` does (bytes held back decoded once the peer is quiet, a JT/T 808 message left
+incomplete dropped). ``flush(now)`` is the end of input. ``ready`` says when the tracker
+may report and take commands (JT/T 808: registered and authenticated).
 """
 
 from .auth import AuthEvent

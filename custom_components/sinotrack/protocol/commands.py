@@ -4,11 +4,11 @@ A :class:`Command` says what to do, protocol-neutral. :meth:`TrackerConnection.e
 (in ``connection.py``) turns it into an :class:`EncodedCommand` for the connection's
 protocol: the bytes to send and what reply completes it.
 
-H02 (SPEC.md section 2.7): ``*HQ,<ID>,<code>,<hhmmss>[,params]#`` with the server's UTC
+H02 (docs/protocol.md section 2.7): ``*HQ,<ID>,<code>,<hhmmss>[,params]#`` with the server's UTC
 time, answered by ``V4,<code>,...``. A custom payload is sent as ``*HQ,<ID>,<payload>#``
 and its reply matched by the payload's first field (the command code).
 
-JT/T 808 (SPEC.md section 4.11): 0x8300 text, 0x8105 terminal control, 0x8201 position
+JT/T 808 (docs/protocol.md section 4.11): 0x8300 text, 0x8105 terminal control, 0x8201 position
 query, 0x8103 set parameters. The device acknowledges with 0x0001 (matched by serial and
 message id); a position query is answered by 0x0201 (matched by serial); a text command's
 answer is a text reply (0x0701, 0x6006 or 0x1300) that follows the 0x0001.

@@ -52,6 +52,8 @@ _NOTES_SHOWN: Final = 5
 """Dropped values described in a frame's warning (a batch can drop many)."""
 DEFAULT_JT808_UTC_OFFSET: Final = 8.0
 """JT/T 808 devices send local time; the standard's zone is GMT+8."""
+QUIET_FLUSH: Final = 0.5
+"""Seconds of silence after which bytes held back for more data are decoded as they are."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,12 +105,15 @@ class TrackerConnection:
         max_frame: int = MAX_TEXT_FRAME,
         resolve: Resolve | None = None,
         jt808_auth: bool = True,
+        quiet_flush: float = QUIET_FLUSH,
     ) -> None:
         """``resolve(ident)``: the settings of the tracker ID, asked once when it is known
         (before that frame's messages are built); what it raises propagates out of ``feed``.
 
         ``jt808_auth=False`` decodes every frame as it comes, without the JT/T 808
         registration and authentication rules (for decoding a capture offline).
+        ``quiet_flush``: seconds of silence before bytes held back are decoded as they are
+        (see :meth:`timer`).
         """
         self._framer = Framer(protocol, max_frame=max_frame)
         self._default_offset = jt808_utc_offset
@@ -128,6 +133,8 @@ class TrackerConnection:
         self._issued_here: str | None = None
         self._authenticated = False
         self._enforce_auth = jt808_auth
+        self._last_feed = 0.0
+        self._quiet_flush = quiet_flush
 
     @property
     def protocol(self) -> str | None:
@@ -175,20 +182,41 @@ class TrackerConnection:
             if code != self._issued_here:
                 self._issued_here = None
 
-    def expire(self, now: float) -> None:
-        """Drop an incomplete JT/T 808 sub-packaged message older than 60 s."""
-        self._reassembler.expire(now)
-
     def feed(self, data: bytes, now: float) -> list[Event]:
         """Process received bytes; ``now`` is the server time (epoch seconds)."""
         events: list[Event] = []
+        self._last_feed = now
         if self._reassembler.held:
             self._expired(now, events)
         return self._events(self._framer.feed(data), now, events)
 
     def flush(self, now: float) -> list[Event]:
-        """Decode what waits for more data once the peer has gone quiet (see Framer.flush)."""
+        """The peer will send nothing more (end of input): decode what waits for more data."""
         return self._events(self._framer.flush(), now, [])
+
+    def timer(self) -> float | None:
+        """When :meth:`handle_timer` has work next (in the clock of ``now``), or None.
+
+        Two rules set it: bytes held back for more data are decoded as they are once the
+        peer has been quiet for ``quiet_flush`` seconds (see ``Framer.flush``), and a
+        JT/T 808 sub-packaged message still incomplete ``Reassembler.MAX_AGE`` seconds
+        after its first part is dropped.
+        """
+        deadline = self._reassembler.deadline
+        if self._framer.buffered:
+            quiet = self._last_feed + self._quiet_flush
+            if deadline is None or quiet < deadline:
+                return quiet
+        return deadline
+
+    def handle_timer(self, now: float) -> list[Event]:
+        """Do what is due at ``now`` (see :meth:`timer`); nothing before its time."""
+        events: list[Event] = []
+        if self._reassembler.held:
+            self._expired(now, events)
+        if self._framer.buffered and now >= self._last_feed + self._quiet_flush:
+            return self._events(self._framer.flush(), now, events)
+        return events
 
     def _expired(self, now: float, events: list[Event]) -> None:
         size = self._reassembler.expire(now)

@@ -1,6 +1,8 @@
-"""JT/T 808 (2011/2013/2019) frames: unescaping, header, decoders, replies and encoders.
+"""JT/T 808 (2011/2013/2019) envelope: unescaping, header, message bodies, replies, encoders.
 
-Decisions beyond the standard (see SPEC.md section 4):
+Positions (0x0200, its items, the batches) are decoded in :mod:`.jt808_location`.
+
+Decisions beyond the standard (see docs/protocol.md section 4):
 
 * Checksum: a frame whose XOR checksum is wrong is still decoded, and the mismatch is
   reported (``Jt808Frame.checksum_ok``) for the caller to log and count. Devices in the
@@ -27,72 +29,36 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 import struct
-from typing import Any, Final
+from typing import Final
 
-from .limits import (
-    MAX_ALTITUDE,
-    MAX_DIRECTION,
-    MAX_MILEAGE,
-    MAX_SATELLITES,
-    MAX_SIGNAL,
-    MAX_SPEED,
-    MIN_ALTITUDE,
-    drop,
-    enforce,
-    put,
+# Positions live in jt808_location; these names are part of this module's interface too.
+from .jt808_location import (
+    ALARM_BITS as ALARM_BITS,  # noqa: PLC0414
+    BASIC_SIZE as BASIC_SIZE,  # noqa: PLC0414
+    STATUS_BITS as STATUS_BITS,  # noqa: PLC0414
+    base_message,
+    bcd_time as bcd_time,  # noqa: PLC0414
+    decode_batch,
+    decode_batch_alt,
+    decode_location as decode_location,  # noqa: PLC0414
+    flag_params as flag_params,  # noqa: PLC0414
 )
 from .message import (
-    ALARM_BITMASK,
-    ALTITUDE,
-    ARCHIVE,
-    BATTERY_LEVEL,
-    BATTERY_VOLTAGE,
+    CITY_ID,
     COMMAND_REPLY_ID,
     COMMAND_REPLY_SERIAL,
     COMMAND_RESPONSE,
     COMMAND_RESULT,
-    CRASH,
-    DEVICE_IMEI,
     DEVICE_MODEL,
-    DIRECTION,
-    ENGINE_BLOCKED,
-    FATIGUE,
-    GEOFENCE,
-    GEOFENCE_IN,
-    GEOFENCE_OUT,
-    GSM_CELLID,
-    GSM_LAC,
-    GSM_MCC,
-    GSM_MNC,
-    GSM_SIGNAL,
-    IDENT,
-    IGNITION,
-    LATITUDE,
-    LONGITUDE,
-    LOW_BATTERY,
-    MESSAGE_TYPE,
-    MILEAGE,
-    OVERSPEED,
-    POWER_CUT,
-    POWER_VOLTAGE,
-    PROTOCOL_ID,
-    PROTOCOL_JT808,
-    ROLLOVER,
-    SATELLITES,
+    MANUFACTURER,
+    MANUFACTURER_DEVICE,
+    PROVINCE_ID,
     SEQNUM,
-    SIM_ICCID,
-    SOS,
-    SPEED,
-    STATE_BITMASK,
-    TIMESTAMP,
-    VALID,
     VEHICLE_PLATE,
     VEHICLE_PLATE_COLOR,
-    VIBRATION,
     DecodeError,
     FrameError,
     Message,
-    epoch_seconds,
     utc_fields,
 )
 
@@ -167,82 +133,6 @@ NOT_ACKNOWLEDGED: Final = frozenset(
         0x5502,
     }
 )
-
-# Alarm word (1 = active): bit -> parameter. Every bit has a name.
-ALARM_BITS: Final[tuple[str, ...]] = (
-    SOS,
-    OVERSPEED,
-    FATIGUE,
-    "danger.warning.alarm",
-    "gnss.fault.alarm",
-    "gnss.antenna.cut.alarm",
-    "gnss.antenna.short.alarm",
-    LOW_BATTERY,
-    POWER_CUT,
-    "lcd.fault.alarm",
-    "tts.fault.alarm",
-    "camera.fault.alarm",
-    "iccard.fault.alarm",
-    "overspeed.warning.alarm",
-    "fatigue.warning.alarm",
-    "vendor.15.alarm",  # reserved by the standard; vendors disagree on bits 15-17
-    "vendor.16.alarm",
-    "vendor.17.alarm",
-    "driving.time.exceeded.alarm",
-    "parking.timeout.alarm",
-    GEOFENCE,
-    "route.alarm",
-    "route.time.alarm",
-    "route.deviation.alarm",
-    "vss.fault.alarm",
-    "fuel.abnormal.alarm",
-    "theft.alarm",
-    "illegal.ignition.alarm",
-    "illegal.displacement.alarm",
-    CRASH,
-    ROLLOVER,
-    "door.illegal.open.alarm",
-)
-
-# Status word (1 = set): parameter -> bit.
-STATUS_BITS: Final[tuple[tuple[str, int], ...]] = (
-    (IGNITION, 0),
-    (VALID, 1),
-    (ENGINE_BLOCKED, 10),
-    ("electric.blocked.status", 11),
-    ("door.locked.status", 12),
-    ("door.open.status", 13),
-    ("gps.satellites.status", 18),
-    ("beidou.satellites.status", 19),
-    ("glonass.satellites.status", 20),
-    ("galileo.satellites.status", 21),
-    ("movement.status", 22),
-)
-
-_flags_cache: dict[int, dict[str, Any]] = {}
-_CACHE_MAX: Final = 4096
-
-
-def flag_params(alarm: int, status: int) -> dict[str, Any]:
-    """Every alarm bit and the named status bits as booleans, plus both raw words.
-
-    Cached per (alarm, status) pair: a tracker repeats a handful of them.
-    """
-    key = alarm << 32 | status
-    params = _flags_cache.get(key)
-    if params is None:
-        params = {name: bool(alarm >> bit & 1) for bit, name in enumerate(ALARM_BITS)}
-        params[ALARM_BITMASK] = alarm
-        # Which way the geofence was crossed comes with item 0x12; without it, neither.
-        params[GEOFENCE_IN] = params[GEOFENCE_OUT] = False
-        for name, bit in STATUS_BITS:
-            params[name] = bool(status >> bit & 1)
-        params[STATE_BITMASK] = status
-        if len(_flags_cache) >= _CACHE_MAX:
-            _flags_cache.clear()
-        _flags_cache[key] = params
-    return params
-
 
 # --- framing helpers ---------------------------------------------------------------------
 
@@ -385,257 +275,7 @@ def parse_frame(content: bytes) -> Jt808Frame:
     )
 
 
-# --- location ------------------------------------------------------------------------------
-
-_BASIC: Final = struct.Struct(">IIIIhHH6s")
-_BASIC_KEYS: Final = (ALTITUDE, SPEED, DIRECTION)
-_MAX_SPEED_TENTHS: Final = MAX_SPEED * 10
-BASIC_SIZE: Final = 28
-
-
-def decode_location(body: bytes, ident: str, utc_offset: float, kind: str) -> Message:
-    """Decode a 0x0200 body (basic block and additional items)."""
-    if len(body) < BASIC_SIZE:
-        raise DecodeError(f"location body too short ({len(body)} bytes)")
-    alarm, status, lat, lon, altitude, speed, direction, clock = _BASIC.unpack_from(body)
-    if lat > 90_000_000 or lon > 180_000_000:
-        raise DecodeError("location coordinates out of range")
-    message: Message = {
-        PROTOCOL_ID: PROTOCOL_JT808,
-        MESSAGE_TYPE: kind,
-        IDENT: ident,
-        LATITUDE: -lat / 1e6 if status & 4 else lat / 1e6,
-        LONGITUDE: -lon / 1e6 if status & 8 else lon / 1e6,
-        ALTITUDE: altitude,
-        SPEED: speed / 10,
-        DIRECTION: direction,
-    }
-    if not (
-        MIN_ALTITUDE <= altitude <= MAX_ALTITUDE
-        and speed <= _MAX_SPEED_TENTHS
-        and direction <= MAX_DIRECTION
-    ):
-        enforce(message, _BASIC_KEYS)
-    timestamp = bcd_time(clock, utc_offset)
-    if timestamp is not None:
-        message[TIMESTAMP] = timestamp
-    message.update(flag_params(alarm, status))
-    if len(body) > BASIC_SIZE:
-        _decode_items(body, message)
-    return message
-
-
-_day_cache: dict[bytes, int] = {}
-
-
-def bcd_time(clock: bytes, utc_offset: float) -> int | None:
-    """UTC epoch seconds from a 6-byte BCD ``YYMMDDhhmmss`` in local time; None if invalid."""
-    date = clock[0:3]
-    day = _day_cache.get(date)
-    if day is None:
-        digits = date.hex()
-        if len(digits) != 6 or not digits.isdigit():
-            return None
-        try:
-            day = epoch_seconds(
-                2000 + int(digits[0:2]), int(digits[2:4]), int(digits[4:6]), 0, 0, 0
-            )
-        except DecodeError:
-            return None
-        if len(_day_cache) >= _CACHE_MAX:
-            _day_cache.clear()
-        _day_cache[date] = day
-    digits = clock[3:6].hex()
-    if len(digits) != 6 or not digits.isdigit():
-        return None
-    packed = int(digits)
-    seconds = packed // 10000 * 3600 + packed // 100 % 100 * 60 + packed % 100
-    return day + seconds - round(utc_offset * 3600)
-
-
-def _items_exact(body: bytes) -> bool:
-    """Whether the bytes after the basic block are a whole number of items."""
-    end = len(body)
-    position = BASIC_SIZE
-    while position + 2 <= end:
-        position += 2 + body[position + 1]
-    return position == end
-
-
-def _decode_items(body: bytes, message: Message) -> None:
-    """Additional-information items ``id(1) len(1) value`` after the basic block."""
-    end = len(body)
-    if end - BASIC_SIZE == 18 and not _items_exact(body):
-        # A fixed vendor layout instead of items: skip 4, mileage km, battery V/10,
-        # area id, signal, 3 reserved.
-        message[MILEAGE] = int.from_bytes(body[32:36])
-        message[BATTERY_VOLTAGE] = int.from_bytes(body[36:38]) / 10
-        message[GSM_SIGNAL] = body[42]
-        enforce(message, (MILEAGE, BATTERY_VOLTAGE, GSM_SIGNAL))
-        return
-    handlers = _ITEM_HANDLERS
-    position = BASIC_SIZE
-    while position + 2 <= end:
-        start = position + 2
-        position = start + body[position + 1]
-        if position > end:
-            return  # a truncated last item is ignored
-        handler = handlers.get(body[start - 2])
-        if handler is not None:
-            handler(body[start:position], message)
-
-
-def _mileage(value: bytes, message: Message) -> None:
-    if len(value) == 4:
-        mileage = int.from_bytes(value) / 10
-        if mileage <= MAX_MILEAGE:
-            message[MILEAGE] = mileage
-        else:
-            drop(message, MILEAGE, mileage)
-
-
-def _battery_byte(value: bytes, message: Message) -> None:
-    if len(value) == 1 and value[0] <= 100:
-        message[BATTERY_LEVEL] = value[0]
-
-
-def _battery_tenths(value: bytes, message: Message) -> None:
-    if value and value[0] <= 10:
-        message[BATTERY_LEVEL] = value[0] * 10
-
-
-def _battery_second(value: bytes, message: Message) -> None:
-    if len(value) == 2 and value[1] <= 100:
-        message[BATTERY_LEVEL] = value[1]
-
-
-def _battery_volts_hundredths(value: bytes, message: Message) -> None:
-    if len(value) == 2:
-        put(message, BATTERY_VOLTAGE, int.from_bytes(value) / 100)
-
-
-def _power_hundredths(value: bytes, message: Message) -> None:
-    if len(value) == 2:
-        put(message, POWER_VOLTAGE, int.from_bytes(value) / 100)
-
-
-def _power_thousandths(value: bytes, message: Message) -> None:
-    if len(value) == 4:
-        put(message, POWER_VOLTAGE, int.from_bytes(value) / 1000)
-
-
-def _signal(value: bytes, message: Message) -> None:
-    if len(value) == 1:
-        if value[0] <= MAX_SIGNAL:
-            message[GSM_SIGNAL] = value[0]
-        else:
-            drop(message, GSM_SIGNAL, value[0])
-
-
-def _satellites(value: bytes, message: Message) -> None:
-    if len(value) == 1:
-        if value[0] <= MAX_SATELLITES:
-            message[SATELLITES] = value[0]
-        else:
-            drop(message, SATELLITES, value[0])
-
-
-def _area(value: bytes, message: Message) -> None:
-    """0x12: area type, area id (DWORD), direction (0 = entering, 1 = leaving)."""
-    if len(value) == 6:
-        message["geofence.id"] = int.from_bytes(value[1:5])
-        message[GEOFENCE_IN] = value[5] == 0
-        message[GEOFENCE_OUT] = value[5] == 1
-
-
-def _wide_battery(value: bytes, message: Message) -> None:
-    if len(value) == 1:
-        _battery_byte(value, message)
-    elif len(value) == 2:
-        put(message, POWER_VOLTAGE, int.from_bytes(value) / 10)
-
-
-def _cells_f0(value: bytes, message: Message) -> None:
-    """0xF0: MCC WORD, MNC WORD, CID DWORD, LAC DWORD, RSSI BYTE."""
-    if len(value) >= 13:
-        put(message, GSM_MCC, int.from_bytes(value[0:2]))
-        put(message, GSM_MNC, int.from_bytes(value[2:4]))
-        message[GSM_CELLID] = int.from_bytes(value[4:8])
-        put(message, GSM_LAC, int.from_bytes(value[8:12]))
-
-
-def _imei(value: bytes, message: Message) -> None:
-    if len(value) == 8:
-        digits = value.hex().lstrip("0")
-        if digits.isdigit():
-            message[DEVICE_IMEI] = digits
-
-
-def _extended(value: bytes, message: Message) -> None:
-    """0xEB: a cell list, or nested ``len(2) type(2) value`` items."""
-    size = len(value)
-    if size >= 8 and int.from_bytes(value[0:2]) > 200 and (size - 3) % 5 == 0:
-        put(message, GSM_MCC, int.from_bytes(value[0:2]))
-        message[GSM_MNC] = value[2]
-        message[GSM_LAC] = int.from_bytes(value[3:5])
-        message[GSM_CELLID] = int.from_bytes(value[5:7])
-        return
-    position = 0
-    while position + 4 <= size:
-        length = int.from_bytes(value[position : position + 2])
-        end = position + 2 + length
-        if length < 2 or end > size:
-            return
-        kind = int.from_bytes(value[position + 2 : position + 4])
-        data = value[position + 4 : end]
-        position = end
-        if kind == 0x00B2:
-            iccid = data.hex().rstrip("f")
-            if iccid.isalnum():
-                message[SIM_ICCID] = iccid
-        elif kind == 0x002D and len(data) == 2:
-            put(message, BATTERY_VOLTAGE, int.from_bytes(data) / 1000)
-        elif kind in {0x00A8, 0x00E1} and len(data) == 1 and data[0] <= 100:
-            message[BATTERY_LEVEL] = data[0]
-        elif kind == 0x00CE and len(data) == 2:
-            put(message, POWER_VOLTAGE, int.from_bytes(data) / 100)
-        elif kind == 0x0089 and len(data) == 4:
-            alarms = int.from_bytes(data)
-            if not alarms & 1:
-                message[POWER_CUT] = True
-        elif kind == 0x00C5 and len(data) == 4:
-            flags = int.from_bytes(data)
-            if not flags & 0x40:
-                message[VIBRATION] = True
-
-
-_ITEM_HANDLERS: Final = {
-    0x01: _mileage,
-    0x06: _battery_byte,
-    0x12: _area,
-    0x30: _signal,
-    0x31: _satellites,
-    0x56: _battery_tenths,
-    0x61: _power_hundredths,
-    0x69: _battery_volts_hundredths,
-    0xD4: _battery_byte,
-    0xD5: _battery_volts_hundredths,
-    0xE1: _battery_byte,
-    0xE4: _battery_second,
-    0xE9: _battery_byte,
-    0xEB: _extended,
-    0xF0: _cells_f0,
-    0xF1: _power_thousandths,
-    0xF6: _imei,
-    0xFE: _wide_battery,
-}
-
-
 # --- other uplinks -------------------------------------------------------------------------
-
-
-def _base(kind: str, ident: str) -> Message:
-    return {PROTOCOL_ID: PROTOCOL_JT808, MESSAGE_TYPE: kind, IDENT: ident}
 
 
 def _text(data: bytes, encoding: str) -> str:
@@ -652,14 +292,14 @@ def decode_body(frame: Jt808Frame, body: bytes, ident: str, utc_offset: float) -
             message[SEQNUM] = frame.serial
             return [message]
         if msg_id == LOCATION_BATCH:
-            return _decode_batch(body, ident, utc_offset, kind)
+            return decode_batch(body, ident, utc_offset, kind)
         if msg_id == POSITION_REPLY:
             message = decode_location(body[2:], ident, utc_offset, kind)
             message[COMMAND_REPLY_SERIAL] = int.from_bytes(body[0:2])
             return [message]
         if msg_id == LOCATION_BATCH_ALT:
-            return _decode_batch_alt(body, ident, utc_offset, kind)
-        message = _base(kind, ident)
+            return decode_batch_alt(body, ident, utc_offset, kind)
+        message = base_message(kind, ident)
         if msg_id == TERMINAL_RESPONSE:
             if len(body) < 5:
                 raise DecodeError("0x0001 body too short")
@@ -686,50 +326,6 @@ def decode_body(frame: Jt808Frame, body: bytes, ident: str, utc_offset: float) -
         raise DecodeError(f"malformed {kind} body: {err}") from None
 
 
-def _decode_batch(body: bytes, ident: str, utc_offset: float, kind: str) -> list[Message]:
-    """0x0704: count WORD, type BYTE (1 = blind-area re-upload), then length-prefixed bodies."""
-    if len(body) < 3:
-        raise DecodeError("0x0704 body too short")
-    count = int.from_bytes(body[0:2])
-    archive = body[2] == 1
-    position = 3
-    messages = []
-    for _ in range(count):
-        length = int.from_bytes(body[position : position + 2])
-        start = position + 2
-        position = start + length
-        if position > len(body):
-            raise DecodeError("0x0704 item runs past the body")
-        message = decode_location(body[start:position], ident, utc_offset, kind)
-        message[ARCHIVE] = archive
-        messages.append(message)
-    return messages
-
-
-def _decode_batch_alt(body: bytes, ident: str, utc_offset: float, kind: str) -> list[Message]:
-    """0x0210: a 7-byte battery + time ping, or items with a 1-byte length."""
-    if len(body) == 7:
-        message = _base(kind, ident)
-        if body[0] <= 100:
-            message[BATTERY_LEVEL] = body[0]
-        timestamp = bcd_time(body[1:7], utc_offset)
-        if timestamp is not None:
-            message[TIMESTAMP] = timestamp
-        return [message]
-    messages = []
-    position = 0
-    while position < len(body):
-        length = body[position]
-        start = position + 1
-        position = start + length
-        if position > len(body):
-            raise DecodeError("0x0210 item runs past the body")
-        message = decode_location(body[start:position], ident, utc_offset, kind)
-        message[ARCHIVE] = True
-        messages.append(message)
-    return messages
-
-
 def _ascii(data: bytes) -> str:
     return data.decode("ascii", "replace").strip("\x00 ")
 
@@ -745,14 +341,14 @@ def _decode_register(body: bytes, version_2019: bool, message: Message) -> None:
     maker, model, device = sizes
     if len(body) < 4 + maker + model + device + 1:
         raise DecodeError("0x0100 body too short")
-    message["province.id"] = int.from_bytes(body[0:2])
-    message["city.id"] = int.from_bytes(body[2:4])
+    message[PROVINCE_ID] = int.from_bytes(body[0:2])
+    message[CITY_ID] = int.from_bytes(body[2:4])
     position = 4
-    message["manufacturer.code"] = _ascii(body[position : position + maker])
+    message[MANUFACTURER] = _ascii(body[position : position + maker])
     position += maker
     message[DEVICE_MODEL] = _ascii(body[position : position + model])
     position += model
-    message["manufacturer.device.code"] = _ascii(body[position : position + device])
+    message[MANUFACTURER_DEVICE] = _ascii(body[position : position + device])
     position += device
     message[VEHICLE_PLATE_COLOR] = body[position]
     plate = body[position + 1 :].decode("gbk", "replace").strip("\x00 ")
@@ -792,7 +388,7 @@ def reply_for(
     result: int | None = None,
     auth_code: str | None = None,
 ) -> bytes | None:
-    """The platform's answer to an uplink frame (SPEC.md section 4.3), or None.
+    """The platform's answer to an uplink frame (docs/protocol.md section 4.3), or None.
 
     ``result``: the 0x8100 or 0x8001 result (default: success, or unsupported for a
     message the platform does not know). ``auth_code``: the code a successful 0x8100
@@ -864,9 +460,14 @@ class Reassembler:
         self._size = 0
         return size
 
+    @property
+    def deadline(self) -> float | None:
+        """When the message in progress expires, or None."""
+        return None if self._key is None else self._started + self.MAX_AGE
+
     def expire(self, now: float) -> int:
-        """Drop the message in progress if it is older than MAX_AGE; the bytes dropped."""
-        if self._key is not None and now - self._started > self.MAX_AGE:
+        """Drop the message in progress once MAX_AGE has passed; the bytes dropped."""
+        if self._key is not None and now >= self._started + self.MAX_AGE:
             return self._reset()
         return 0
 

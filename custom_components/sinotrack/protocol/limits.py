@@ -28,6 +28,7 @@ from .message import (
     BATTERY_LEVEL,
     BATTERY_VOLTAGE,
     DIRECTION,
+    DROPPED as DROPPED,  # noqa: PLC0414 - re-exported
     GSM_CELLID,
     GSM_LAC,
     GSM_MCC,
@@ -39,6 +40,7 @@ from .message import (
     SATELLITES,
     SPEED,
     TIMESTAMP,
+    Measure,
     Message,
 )
 
@@ -52,7 +54,7 @@ class Range:
     reason: str
 
 
-RANGES: Final[dict[str, Range]] = {
+RANGES: Final[dict[Measure, Range]] = {
     SPEED: Range(0, 400, "km/h; no road vehicle a tracker is fitted to goes faster"),
     DIRECTION: Range(0, 360, "degrees from north"),
     ALTITUDE: Range(-500, 10_000, "m; the Dead Sea shore is -430 m, roads end near 5,800 m"),
@@ -77,9 +79,6 @@ drift and time zones are misconfigured by hours, never by more than a day."""
 MAX_DIGITS: Final = 12
 """Default digits :func:`bounded_int` parses: more than any field of these protocols."""
 
-DROPPED: Final = "_dropped"
-"""Private key: descriptions of the values a decoder dropped from a message. The connection
-removes it (:func:`finish_message`); it never reaches the listener."""
 
 # Bounds the hot decoding paths compare against inline (from the table, not restated).
 MAX_SPEED: Final = RANGES[SPEED].high
@@ -93,22 +92,21 @@ MAX_MNC: Final = RANGES[GSM_MNC].high
 MAX_CELLID: Final = RANGES[GSM_CELLID].high
 
 
-def enforce(message: Message, keys: tuple[str, ...]) -> None:
+def enforce(message: Message, keys: tuple[Measure, ...]) -> None:
     """Drop the values of ``keys`` that are outside their range, noting each one.
 
     The decoders call it for the parameters they set that can be out of range (and only
     those): on the hot paths after an inline comparison with the bounds above failed.
     """
-    get = message.get
     for key in keys:
-        value = get(key)
+        value = message.get(key)
         if value is not None:
             bounds = RANGES[key]
             if not bounds.low <= value <= bounds.high:
                 drop(message, key, message.pop(key))
 
 
-def put(message: Message, key: str, value: float) -> None:
+def put(message: Message, key: Measure, value: float) -> None:
     """Store ``value`` under ``key`` if it is within its range, otherwise note it dropped."""
     bounds = RANGES[key]
     if bounds.low <= value <= bounds.high:
@@ -117,7 +115,7 @@ def put(message: Message, key: str, value: float) -> None:
         drop(message, key, value)
 
 
-def drop(message: Message, key: str, value: object) -> None:
+def drop(message: Message, key: Measure, value: object) -> None:
     """Note that ``value`` of ``key`` was dropped from ``message``."""
     text = repr(value)
     if len(text) > 24:

@@ -1,8 +1,13 @@
-"""Message model shared by the H02 and JT/T 808 decoders.
+"""The names module: every parameter name, the message type, the codec's errors.
 
 A decoded message is a flat ``dict`` keyed by flespi parameter names (``ident``,
 ``timestamp``, ``position.latitude``...), plus ``message.type`` and ``protocol.id``.
 A parameter the frame does not carry is absent, never guessed.
+
+Every name is a constant here, and nowhere else in the integration is one spelt out.
+:data:`Message` is a ``TypedDict`` (a plain ``dict`` at run time) so that mypy checks each
+key and its value's type; :data:`Flag`, :data:`Measure` and :data:`Key` type a name chosen
+at run time (a table of status bits, the ranges of ``limits``).
 
 Units: speed km/h, mileage km, altitude m, voltages V, ``timestamp`` in UTC seconds
 since the Unix epoch (an ``int``).
@@ -10,10 +15,7 @@ since the Unix epoch (an ``int``).
 
 from __future__ import annotations
 
-from typing import Any, Final
-
-type Message = dict[str, Any]
-"""One decoded message: flespi parameter name -> value."""
+from typing import Final, Literal, TypedDict
 
 
 class ProtocolError(Exception):
@@ -35,7 +37,8 @@ class CommandError(ProtocolError):
 PROTOCOL_H02: Final = "h02"
 PROTOCOL_JT808: Final = "jt808"
 
-# Parameter names (flespi's where flespi has one).
+# -- parameter names (flespi's where flespi has one) -----------------------------------------
+
 IDENT: Final = "ident"
 TIMESTAMP: Final = "timestamp"
 MESSAGE_TYPE: Final = "message.type"
@@ -59,6 +62,8 @@ VEHICLE_PLATE: Final = "vehicle.plate"
 VEHICLE_PLATE_COLOR: Final = "vehicle.plate.color"
 STATE_BITMASK: Final = "vehicle.state.bitmask"
 ALARM_BITMASK: Final = "alarm.bitmask"
+ALARM_CODE: Final = "alarm.code"
+"""H02 ``ALRM``: the alarm number the device sent."""
 SEQNUM: Final = "event.seqnum"
 GSM_MCC: Final = "gsm.mcc"
 GSM_MNC: Final = "gsm.mnc"
@@ -66,9 +71,16 @@ GSM_LAC: Final = "gsm.lac"
 GSM_CELLID: Final = "gsm.cellid"
 GSM_SIGNAL: Final = "gsm.signal.level"
 SIM_ICCID: Final = "gsm.sim.iccid"
+GEOFENCE_ID: Final = "geofence.id"
+"""JT/T 808 item 0x12: the area whose border was crossed."""
+PROVINCE_ID: Final = "province.id"
+CITY_ID: Final = "city.id"
+MANUFACTURER: Final = "manufacturer.code"
+MANUFACTURER_DEVICE: Final = "manufacturer.device.code"
 ARCHIVE: Final = "message.archive"
 """True for fixes re-sent from the device's memory (blind-area / batch uploads)."""
 
+# Alarms and conditions (booleans).
 SOS: Final = "sos.alarm"
 POWER_CUT: Final = "power.cut.alarm"
 CRASH: Final = "crash.event"
@@ -92,8 +104,38 @@ DOOR_ILLEGAL_OPEN: Final = "door.illegal.open.alarm"
 PARKING_TIMEOUT: Final = "parking.timeout.alarm"
 DANGER_WARNING: Final = "danger.warning.alarm"
 CUSTOM_ALARM: Final = "custom.alarm"
+ANALOG_OVERLIMIT: Final = "analog.overlimit.alarm"
+PASSWORD_WRONG: Final = "password.wrong.alarm"  # noqa: S105 - a parameter name
+GPRS_BLOCKED: Final = "gprs.blocked.alarm"
+LCD_FAULT: Final = "lcd.fault.alarm"
+TTS_FAULT: Final = "tts.fault.alarm"
+CAMERA_FAULT: Final = "camera.fault.alarm"
+ICCARD_FAULT: Final = "iccard.fault.alarm"
+OVERSPEED_WARNING: Final = "overspeed.warning.alarm"
+FATIGUE_WARNING: Final = "fatigue.warning.alarm"
+VENDOR_15: Final = "vendor.15.alarm"
+VENDOR_16: Final = "vendor.16.alarm"
+VENDOR_17: Final = "vendor.17.alarm"
+DRIVING_TIME_EXCEEDED: Final = "driving.time.exceeded.alarm"
+ROUTE_ALARM: Final = "route.alarm"
+ROUTE_TIME: Final = "route.time.alarm"
+ROUTE_DEVIATION: Final = "route.deviation.alarm"
+VSS_FAULT: Final = "vss.fault.alarm"
+FUEL_ABNORMAL: Final = "fuel.abnormal.alarm"
 ENGINE_BLOCKED: Final = "engine.blocked.status"
+ELECTRIC_BLOCKED: Final = "electric.blocked.status"
 ARMED: Final = "security.status"
+DOOR_OPEN: Final = "door.open.status"
+DOOR_LOCKED: Final = "door.locked.status"
+SENSOR_HIGH_1: Final = "sensor.high.1.status"
+SENSOR_HIGH_2: Final = "sensor.high.2.status"
+SENSOR_LOW_1: Final = "sensor.low.1.status"
+SENSOR_LOW_2: Final = "sensor.low.2.status"
+GPS_USED: Final = "gps.satellites.status"
+BEIDOU_USED: Final = "beidou.satellites.status"
+GLONASS_USED: Final = "glonass.satellites.status"
+GALILEO_USED: Final = "galileo.satellites.status"
+MOVING: Final = "movement.status"
 
 # Replies to server commands.
 COMMAND_CODE: Final = "command.code"
@@ -108,6 +150,233 @@ COMMAND_REPLY_ID: Final = "command.reply.id"
 """JT808: message id of the server message this answers."""
 COMMAND_RESPONSE: Final = "command.response"
 """Free text the device sent back (H02 SMS, JT808 0x0701 / 0x6006 / 0x1300)."""
+
+DROPPED: Final = "_dropped"
+"""Private key: descriptions of the values a decoder dropped from a message. The connection
+removes it (``limits.finish_message``); it never leaves the codec."""
+
+# -- the message type ---------------------------------------------------------------------
+# Literal keys below (a TypedDict or a Literal cannot name the constants above); mypy checks
+# every use of a constant as a key against them, so a misspelt pair does not pass.
+
+Message = TypedDict(
+    "Message",
+    {
+        "ident": str,
+        "timestamp": int,
+        "message.type": str,
+        "protocol.id": str,
+        "position.latitude": float,
+        "position.longitude": float,
+        "position.speed": float,
+        "position.direction": float,
+        "position.altitude": float,
+        "position.valid": bool,
+        "position.satellites": float,
+        "position.hdop": float,
+        "battery.level": float,
+        "battery.voltage": float,
+        "external.powersource.voltage": float,
+        "engine.ignition.status": bool,
+        "vehicle.mileage": float,
+        "device.model": str,
+        "device.imei": str,
+        "vehicle.plate": str,
+        "vehicle.plate.color": int,
+        "vehicle.state.bitmask": int,
+        "alarm.bitmask": int,
+        "alarm.code": int,
+        "event.seqnum": int,
+        "gsm.mcc": float,
+        "gsm.mnc": float,
+        "gsm.lac": float,
+        "gsm.cellid": float,
+        "gsm.signal.level": float,
+        "gsm.sim.iccid": str,
+        "geofence.id": int,
+        "province.id": int,
+        "city.id": int,
+        "manufacturer.code": str,
+        "manufacturer.device.code": str,
+        "message.archive": bool,
+        "sos.alarm": bool,
+        "power.cut.alarm": bool,
+        "crash.event": bool,
+        "rollover.event": bool,
+        "overspeeding.event": bool,
+        "fatigue.driving.status": bool,
+        "battery.low.alarm": bool,
+        "vibration.alarm": bool,
+        "geofence.in.alarm": bool,
+        "geofence.out.alarm": bool,
+        "geofence.alarm": bool,
+        "gnss.antenna.cut.alarm": bool,
+        "gnss.antenna.short.alarm": bool,
+        "gnss.fault.alarm": bool,
+        "illegal.ignition.alarm": bool,
+        "battery.removed.alarm": bool,
+        "temperature.alarm": bool,
+        "theft.alarm": bool,
+        "illegal.displacement.alarm": bool,
+        "door.illegal.open.alarm": bool,
+        "parking.timeout.alarm": bool,
+        "danger.warning.alarm": bool,
+        "custom.alarm": bool,
+        "analog.overlimit.alarm": bool,
+        "password.wrong.alarm": bool,
+        "gprs.blocked.alarm": bool,
+        "lcd.fault.alarm": bool,
+        "tts.fault.alarm": bool,
+        "camera.fault.alarm": bool,
+        "iccard.fault.alarm": bool,
+        "overspeed.warning.alarm": bool,
+        "fatigue.warning.alarm": bool,
+        "vendor.15.alarm": bool,
+        "vendor.16.alarm": bool,
+        "vendor.17.alarm": bool,
+        "driving.time.exceeded.alarm": bool,
+        "route.alarm": bool,
+        "route.time.alarm": bool,
+        "route.deviation.alarm": bool,
+        "vss.fault.alarm": bool,
+        "fuel.abnormal.alarm": bool,
+        "engine.blocked.status": bool,
+        "electric.blocked.status": bool,
+        "security.status": bool,
+        "door.open.status": bool,
+        "door.locked.status": bool,
+        "sensor.high.1.status": bool,
+        "sensor.high.2.status": bool,
+        "sensor.low.1.status": bool,
+        "sensor.low.2.status": bool,
+        "gps.satellites.status": bool,
+        "beidou.satellites.status": bool,
+        "glonass.satellites.status": bool,
+        "galileo.satellites.status": bool,
+        "movement.status": bool,
+        "command.code": str,
+        "command.result": str,
+        "command.time": str,
+        "command.reply.serial": int,
+        "command.reply.id": int,
+        "command.response": str,
+        "_dropped": list[str],
+    },
+    total=False,
+)
+"""One decoded message: parameter name -> value; a plain ``dict`` at run time."""
+
+type Measure = Literal[
+    "position.speed",
+    "position.direction",
+    "position.altitude",
+    "position.satellites",
+    "position.hdop",
+    "gsm.signal.level",
+    "gsm.mcc",
+    "gsm.mnc",
+    "gsm.lac",
+    "gsm.cellid",
+    "vehicle.mileage",
+    "battery.level",
+    "battery.voltage",
+    "external.powersource.voltage",
+]
+"""Parameters with a plausible range (``limits.RANGES``): numbers."""
+
+type Flag = Literal[
+    "engine.ignition.status",
+    "position.valid",
+    "sos.alarm",
+    "power.cut.alarm",
+    "crash.event",
+    "rollover.event",
+    "overspeeding.event",
+    "fatigue.driving.status",
+    "battery.low.alarm",
+    "vibration.alarm",
+    "geofence.in.alarm",
+    "geofence.out.alarm",
+    "geofence.alarm",
+    "gnss.antenna.cut.alarm",
+    "gnss.antenna.short.alarm",
+    "gnss.fault.alarm",
+    "illegal.ignition.alarm",
+    "battery.removed.alarm",
+    "temperature.alarm",
+    "theft.alarm",
+    "illegal.displacement.alarm",
+    "door.illegal.open.alarm",
+    "parking.timeout.alarm",
+    "danger.warning.alarm",
+    "custom.alarm",
+    "analog.overlimit.alarm",
+    "password.wrong.alarm",
+    "gprs.blocked.alarm",
+    "lcd.fault.alarm",
+    "tts.fault.alarm",
+    "camera.fault.alarm",
+    "iccard.fault.alarm",
+    "overspeed.warning.alarm",
+    "fatigue.warning.alarm",
+    "vendor.15.alarm",
+    "vendor.16.alarm",
+    "vendor.17.alarm",
+    "driving.time.exceeded.alarm",
+    "route.alarm",
+    "route.time.alarm",
+    "route.deviation.alarm",
+    "vss.fault.alarm",
+    "fuel.abnormal.alarm",
+    "engine.blocked.status",
+    "electric.blocked.status",
+    "security.status",
+    "door.open.status",
+    "door.locked.status",
+    "sensor.high.1.status",
+    "sensor.high.2.status",
+    "sensor.low.1.status",
+    "sensor.low.2.status",
+    "gps.satellites.status",
+    "beidou.satellites.status",
+    "glonass.satellites.status",
+    "galileo.satellites.status",
+    "movement.status",
+]
+"""Parameters that are booleans (alarm and status bits)."""
+
+type Key = Literal[
+    Measure,
+    Flag,
+    "ident",
+    "timestamp",
+    "message.type",
+    "protocol.id",
+    "position.latitude",
+    "position.longitude",
+    "device.model",
+    "device.imei",
+    "vehicle.plate",
+    "vehicle.plate.color",
+    "vehicle.state.bitmask",
+    "alarm.bitmask",
+    "alarm.code",
+    "event.seqnum",
+    "gsm.sim.iccid",
+    "geofence.id",
+    "province.id",
+    "city.id",
+    "manufacturer.code",
+    "manufacturer.device.code",
+    "message.archive",
+    "command.code",
+    "command.result",
+    "command.time",
+    "command.reply.serial",
+    "command.reply.id",
+    "command.response",
+]
+"""Every parameter name (all but the private ``DROPPED``): for a key chosen at run time."""
 
 
 def battery_from_scale(raw: int) -> int | None:

@@ -10,7 +10,8 @@ from homeassistant.helpers.entity import EntityDescription
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .entity import SinotrackEntity
-from .runtime import KEY_POSITION, SinotrackConfigEntry, SinotrackRuntime
+from .model import KEY_POSITION
+from .runtime import SinotrackConfigEntry, SinotrackRuntime
 
 PARALLEL_UPDATES = 0
 

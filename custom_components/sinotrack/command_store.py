@@ -34,8 +34,9 @@ from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.storage import Store
 from homeassistant.util.hass_dict import HassKey
 
-from .const import DEFAULT_COMMAND_TIMEOUT, DOMAIN, LOGGER
+from .const import DOMAIN, LOGGER
 from .listener import (
+    DEFAULT_COMMAND_TIMEOUT,
     MAX_WAITING_COMMANDS,
     CommandQueueFullError,
     CommandResult,

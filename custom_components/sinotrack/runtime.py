@@ -45,11 +45,10 @@ from .const import (
     CONF_TRACKER_ID,
     DEFAULT_JT808_UTC_OFFSET,
     DEFAULT_OFFLINE_TIMEOUT,
-    DEFAULT_QUEUE_EXPIRY,
     DOMAIN,
     LOGGER,
 )
-from .listener import CommandResult, IPNetwork, Listener, parse_networks
+from .listener import DEFAULT_QUEUE_EXPIRY, CommandResult, IPNetwork, Listener, parse_networks
 from .model import (
     KEY_LAST_SEEN,
     KEY_ONLINE,
@@ -97,6 +96,11 @@ async def async_remove_state_store(hass: HomeAssistant, entry_id: str) -> None:
     await _state_store(hass, entry_id).async_remove()
 
 
+def _offline_timeout(options: Mapping[str, Any]) -> timedelta:
+    """The "offline after" option (minutes)."""
+    return timedelta(minutes=float(options.get(CONF_OFFLINE_TIMEOUT, DEFAULT_OFFLINE_TIMEOUT)))
+
+
 class SinotrackRuntime:
     """One tracker (one config entry) in Home Assistant."""
 
@@ -115,7 +119,7 @@ class SinotrackRuntime:
         """The listener of the tracker's port (shared with the other entries on it)."""
         self.commands = commands
         """The entry's stored queued commands."""
-        self.tracker = Tracker()
+        self.tracker = Tracker(offline_timeout=_offline_timeout(entry.options))
         """The tracker model: the state and its rules."""
         self._configured = (entry.title, dict(entry.data))
         """What the runtime was built with: a change of it needs a reload."""
@@ -192,9 +196,7 @@ class SinotrackRuntime:
     def _apply_options(self, options: Mapping[str, Any]) -> None:
         """Take the entry's options into the model and the listener's view of the sink."""
         self._options = dict(options)
-        self.tracker.offline_timeout = timedelta(
-            minutes=float(options.get(CONF_OFFLINE_TIMEOUT, DEFAULT_OFFLINE_TIMEOUT))
-        )
+        self.tracker.offline_timeout = _offline_timeout(options)
         self.tracker.allow_invalid_fix = bool(options.get(CONF_ALLOW_INVALID_FIX, False))
         self._allowed_networks = parse_networks(options.get(CONF_ALLOWED_NETWORKS))
 

@@ -38,7 +38,6 @@ from .const import (
     ATTR_PAYLOAD,
     ATTR_QUEUE_IF_OFFLINE,
     ATTR_TIMEOUT,
-    DEFAULT_COMMAND_TIMEOUT,
     DOMAIN,
     SERVICE_ARM,
     SERVICE_DISARM,
@@ -51,6 +50,7 @@ from .const import (
     SERVICE_SET_INTERVAL,
 )
 from .listener import (
+    DEFAULT_COMMAND_TIMEOUT,
     MAX_WAITING_COMMANDS,
     CommandExpiredError,
     CommandQueueFullError,

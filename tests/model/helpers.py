@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from custom_components.sinotrack.model import Tracker, TrackerState
 from custom_components.sinotrack.protocol import Message, message as p
 
 T0 = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
@@ -13,6 +14,13 @@ T0 = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
 SECOND = timedelta(seconds=1)
 METER_LATITUDE = 1 / 111_195
 """About one metre north, in degrees of latitude."""
+OFFLINE_TIMEOUT = timedelta(minutes=30)
+
+
+def new_tracker(state: TrackerState | None = None) -> Tracker:
+    """A tracker (from ``state``) with the default options: offline after 30 minutes,
+    invalid fixes ignored."""
+    return Tracker(state, offline_timeout=OFFLINE_TIMEOUT)
 
 
 def fix(

@@ -13,26 +13,26 @@ from custom_components.sinotrack.model import (
 )
 from custom_components.sinotrack.protocol import message as p
 
-from .helpers import SECOND, T0, fix, status
+from .helpers import SECOND, T0, fix, new_tracker, status
 
 STOP = timedelta(seconds=STOP_DELAY)
 
 
 def driving(ignition: bool = True) -> Tracker:
-    tracker = Tracker()
+    tracker = new_tracker()
     tracker.apply([fix(T0, speed=50.0, extra={p.IGNITION: ignition})], T0)
     return tracker
 
 
 def test_unknown_until_a_speed_or_the_ignition_is_known() -> None:
-    tracker = Tracker()
+    tracker = new_tracker()
     tracker.apply([status(T0, **{p.BATTERY_LEVEL: 90})], T0)
     assert tracker.state.vehicle_state is None
     assert tracker.state.moving is None
 
 
 def test_parked_then_moving() -> None:
-    tracker = Tracker()
+    tracker = new_tracker()
     update = tracker.apply([fix(T0, speed=0.0, extra={p.IGNITION: False})], T0)
     assert {KEY_MOVING, KEY_VEHICLE_STATE} <= update.changed
     assert (tracker.state.vehicle_state, tracker.state.moving) == ("parked", False)
@@ -91,6 +91,6 @@ def test_moving_with_the_ignition_off_is_towing() -> None:
 
 
 def test_stopped_with_the_engine_on_is_idling() -> None:
-    tracker = Tracker()
+    tracker = new_tracker()
     tracker.apply([fix(T0, speed=0.0, extra={p.IGNITION: True})], T0)
     assert tracker.state.vehicle_state == "idling"

@@ -15,20 +15,20 @@ from custom_components.sinotrack.model import (
 )
 from custom_components.sinotrack.protocol import message as p
 
-from .helpers import METER_LATITUDE, SECOND, T0, fix
+from .helpers import METER_LATITUDE, SECOND, T0, fix, new_tracker
 
 MINUTE = timedelta(minutes=1)
 
 
 def parked(latitude: float = 9.9) -> Tracker:
     """A tracker whose position is shown, standing still."""
-    tracker = Tracker()
+    tracker = new_tracker()
     tracker.apply([fix(T0, latitude=latitude, speed=0.0)], T0)
     return tracker
 
 
 def test_the_first_valid_fix_is_shown_with_its_device_time() -> None:
-    tracker = Tracker()
+    tracker = new_tracker()
     update = tracker.apply([fix(T0 - MINUTE, latitude=9.9, longitude=-84.1)], T0)
     assert {KEY_POSITION, KEY_DISTANCE} <= update.changed
     state = tracker.state
@@ -79,7 +79,7 @@ def test_a_parked_tracker_stays_within_its_accuracy() -> None:
 
 
 def test_a_moving_vehicle_moves_by_every_fix() -> None:
-    tracker = Tracker()
+    tracker = new_tracker()
     tracker.apply([fix(T0, latitude=9.9, speed=30.0)], T0)
     update = tracker.apply(
         [fix(T0 + SECOND, latitude=9.9 + 5 * METER_LATITUDE, speed=30.0)], T0 + SECOND
@@ -105,7 +105,7 @@ def test_accuracy_from_hdop(hdop: float | None, accuracy: float) -> None:
 def test_the_distance_counts_slow_driving_from_the_last_counted_fix() -> None:
     """Steps of 15 m each (under the 20 m jitter) still add up: every other one counts
     the way from the last counted fix."""
-    tracker = Tracker()
+    tracker = new_tracker()
     for step in range(11):
         at = T0 + step * 10 * SECOND
         tracker.apply([fix(at, latitude=9.9 + step * 15 * METER_LATITUDE, speed=5.0)], at)

@@ -12,12 +12,12 @@ import pytest
 from custom_components.sinotrack.model import Tracker, TrackerState, holds_counted_odometer
 from custom_components.sinotrack.protocol import message as p
 
-from .helpers import SECOND, T0, fix, status
+from .helpers import SECOND, T0, fix, new_tracker, status
 
 
 def driven() -> Tracker:
     """A tracker that drove, stopped at a light, reported its mileage and an SOS."""
-    tracker = Tracker()
+    tracker = new_tracker()
     tracker.set_connected(True, "192.0.2.1:4000", T0)
     tracker.apply([fix(T0, latitude=9.9, speed=40.0, extra={p.IGNITION: True})], T0)
     at = T0 + 60 * SECOND
@@ -40,7 +40,7 @@ def test_round_trip() -> None:
 
 
 def test_stored_alarm_flags_fire_no_second_event_after_a_restart() -> None:
-    restored = Tracker(TrackerState.from_dict(driven().state.as_dict()))
+    restored = new_tracker(TrackerState.from_dict(driven().state.as_dict()))
     at = T0 + 120 * SECOND
     assert restored.apply([status(at, **{p.SOS: True})], at).alarms == ()
 

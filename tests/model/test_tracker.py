@@ -21,7 +21,7 @@ from custom_components.sinotrack.model import (
 )
 from custom_components.sinotrack.protocol import message as p
 
-from .helpers import SECOND, T0, fix, status
+from .helpers import SECOND, T0, fix, new_tracker, status
 
 MINUTE = timedelta(minutes=1)
 
@@ -36,7 +36,7 @@ def connected_tracker() -> Tracker:
 
 
 def test_a_newer_message_is_applied() -> None:
-    tracker = Tracker()
+    tracker = new_tracker()
     tracker.apply([fix(T0, latitude=9.9, extra={p.BATTERY_LEVEL: 80})], T0)
     update = tracker.apply([fix(T0 + 60 * SECOND, latitude=9.95)], T0 + 60 * SECOND)
     assert KEY_POSITION in update.changed
@@ -46,7 +46,7 @@ def test_a_newer_message_is_applied() -> None:
 
 def test_an_older_message_changes_nothing() -> None:
     """Batch uploads arrive out of order: an older fix moves nothing and sets no value."""
-    tracker = Tracker()
+    tracker = new_tracker()
     tracker.apply([fix(T0 + 60 * SECOND, latitude=9.95, extra={p.BATTERY_LEVEL: 80})], T0)
     update = tracker.apply(
         [fix(T0, latitude=9.9, extra={p.BATTERY_LEVEL: 20, p.SOS: True})], T0 + SECOND
@@ -61,7 +61,7 @@ def test_an_older_message_changes_nothing() -> None:
 
 def test_an_older_command_reply_still_brings_its_mileage() -> None:
     """The mileage query's reply answers now, whatever (older) fix it carries."""
-    tracker = Tracker()
+    tracker = new_tracker()
     tracker.apply([fix(T0 + 60 * SECOND)], T0)
     reply = fix(T0, extra={p.COMMAND_CODE: "S32", p.MILEAGE: 1234.5})
     update = tracker.apply([reply], T0 + SECOND)
@@ -72,7 +72,7 @@ def test_an_older_command_reply_still_brings_its_mileage() -> None:
 
 
 def test_a_date_in_the_future_does_not_hold_back_later_messages() -> None:
-    tracker = Tracker()
+    tracker = new_tracker()
     tracker.apply([fix(T0 + timedelta(days=365), latitude=9.9)], T0)
     assert tracker.state.newest == T0.timestamp() + FUTURE_TOLERANCE
     update = tracker.apply([fix(T0 + 2 * MINUTE, latitude=9.95)], T0 + 2 * MINUTE)
@@ -81,7 +81,7 @@ def test_a_date_in_the_future_does_not_hold_back_later_messages() -> None:
 
 
 def test_undated_messages_always_apply() -> None:
-    tracker = Tracker()
+    tracker = new_tracker()
     tracker.apply([fix(T0 + 60 * SECOND)], T0)
     update = tracker.apply([{p.MESSAGE_TYPE: "LINK", p.BATTERY_LEVEL: 55}], T0 + SECOND)
     assert update.changed >= {p.BATTERY_LEVEL}
@@ -89,7 +89,7 @@ def test_undated_messages_always_apply() -> None:
 
 
 def test_only_changed_values_are_news() -> None:
-    tracker = Tracker()
+    tracker = new_tracker()
     first = tracker.apply([status(T0, **{p.BATTERY_LEVEL: 80, p.IGNITION: False})], T0)
     assert {p.BATTERY_LEVEL, p.IGNITION} <= first.changed
     again = tracker.apply(
@@ -102,7 +102,7 @@ def test_only_changed_values_are_news() -> None:
 
 
 def test_values_the_store_cannot_keep_are_dropped_and_counted() -> None:
-    tracker = Tracker()
+    tracker = new_tracker()
     message = fix(
         T0,
         extra={
@@ -122,7 +122,7 @@ def test_values_the_store_cannot_keep_are_dropped_and_counted() -> None:
 
 
 def test_a_timestamp_no_date_can_hold_makes_the_message_undated() -> None:
-    tracker = Tracker()
+    tracker = new_tracker()
     update = tracker.apply([fix(T0, extra={p.TIMESTAMP: 1e300})], T0 + SECOND)
     assert update.dropped == (p.TIMESTAMP,)
     assert tracker.state.fix_time == T0 + SECOND  # the server's time
@@ -137,7 +137,7 @@ def odometer(tracker: Tracker) -> float | None:
 
 
 def test_the_odometer_is_the_trackers_mileage_only() -> None:
-    tracker = Tracker()
+    tracker = new_tracker()
     update = tracker.apply([fix(T0, latitude=9.9)], T0)
     assert KEY_ODOMETER not in update.changed
     assert odometer(tracker) is None
@@ -168,7 +168,7 @@ def test_online_rule(connected: bool, last_seen_ago: timedelta | None, online: b
 
 
 def test_connected_and_a_message_make_it_online() -> None:
-    tracker = Tracker()
+    tracker = new_tracker()
     update = tracker.set_connected(True, "192.0.2.1:4000", T0)
     assert update.changed == {KEY_CONNECTED}  # no message yet
     assert tracker.state.peer == "192.0.2.1:4000"

@@ -56,7 +56,6 @@ from .storable import (
     storable_timestamp,
 )
 from .tracker import (
-    DEFAULT_OFFLINE_TIMEOUT,
     FUTURE_TOLERANCE,
     LAST_SEEN_RESOLUTION,
     Tracker,
@@ -68,7 +67,6 @@ __all__ = [
     "ALARM_EVENTS",
     "ALARM_EVENT_INTERVAL",
     "DEFAULT_ACCURACY_M",
-    "DEFAULT_OFFLINE_TIMEOUT",
     "EVENT_TYPES",
     "FUTURE_TOLERANCE",
     "JITTER_KM",

@@ -49,7 +49,6 @@ LAST_SEEN_RESOLUTION: Final = timedelta(minutes=15)
 is a row in the database and a line in the logbook, and "Connected" already says that the
 tracker reports. It is exact whenever it matters: when the tracker goes offline (the time
 of its last frame) or comes back."""
-DEFAULT_OFFLINE_TIMEOUT: Final = timedelta(minutes=30)
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,7 +91,7 @@ class Tracker:
         self,
         state: TrackerState | None = None,
         *,
-        offline_timeout: timedelta = DEFAULT_OFFLINE_TIMEOUT,
+        offline_timeout: timedelta,
         allow_invalid_fix: bool = False,
         alarm_limit: AlarmRateLimit | None = None,
     ) -> None:

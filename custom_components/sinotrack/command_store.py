@@ -49,7 +49,7 @@ from .protocol.commands import is_engine_payload
 STORAGE_VERSION: Final = 1
 SAVE_DELAY: Final = 1.0
 ENGINE_COMMANDS: Final = frozenset({CommandKind.ENGINE_STOP, CommandKind.ENGINE_RESUME})
-DATA_COMMAND_STORES: HassKey[dict[str, CommandStore]] = HassKey(f"{DOMAIN}_command_queues")
+DATA_COMMAND_STORES: HassKey[dict[str, CommandStore]] = HassKey(f"{DOMAIN}_command_stores")
 
 
 class EngineCommandsDisabledError(Exception):

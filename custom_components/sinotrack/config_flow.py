@@ -510,10 +510,11 @@ class SinotrackConfigFlow(ConfigFlow, domain=DOMAIN):
     def _update_and_abort(
         self, entry: SinotrackConfigEntry, *, title: str, data_updates: dict[str, Any]
     ) -> ConfigFlowResult:
-        """Store the new name, port and bind address; the entry reloads with them.
+        """Store the new name, port and bind address.
 
-        A loaded entry's update listener schedules the reload (on a change). An entry that
-        is not loaded (waiting for its port, say) has no listener: it is reloaded here.
+        A loaded entry's update listener applies them (a new port reloads it; a new name
+        renames the device). An entry that is not loaded (waiting for its port, say) has no
+        update listener: it is set up again here, with what was stored.
         """
         loaded = entry.state is ConfigEntryState.LOADED
         result = self.async_update_and_abort(entry, title=title, data_updates=data_updates)

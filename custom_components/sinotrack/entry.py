@@ -234,8 +234,9 @@ async def async_setup_entry(hass: HomeAssistant, entry: SinotrackConfigEntry) ->
 
 
 async def _async_entry_updated(hass: HomeAssistant, entry: SinotrackConfigEntry) -> None:
-    """Options apply at once; a new name, port or bind address reloads the entry."""
-    entry.runtime_data.async_entry_updated(entry)
+    """Options and a new name apply at once; a new port or bind address reloads the entry."""
+    if entry.state is ConfigEntryState.LOADED:  # not while it unloads (a port moves)
+        entry.runtime_data.async_entry_updated(entry)
 
 
 async def async_unload_entry(hass: HomeAssistant, entry: SinotrackConfigEntry) -> bool:

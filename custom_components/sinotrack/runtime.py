@@ -30,7 +30,7 @@ from typing import Any, Final
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.const import EVENT_HOMEASSISTANT_STOP
 from homeassistant.core import CALLBACK_TYPE, Event, HomeAssistant, callback
-from homeassistant.helpers import issue_registry as ir
+from homeassistant.helpers import device_registry as dr, issue_registry as ir
 from homeassistant.helpers.event import async_call_later, async_track_time_interval
 from homeassistant.helpers.storage import Store
 from homeassistant.util import dt as dt_util
@@ -121,8 +121,9 @@ class SinotrackRuntime:
         """The entry's stored queued commands."""
         self.tracker = Tracker(offline_timeout=_offline_timeout(entry.options))
         """The tracker model: the state and its rules."""
-        self._configured = (entry.title, dict(entry.data))
-        """What the runtime was built with: a change of it needs a reload."""
+        self._title = entry.title
+        self._entry_data = dict(entry.data)
+        """What the runtime was built with (ID, port, bind address): a change needs a reload."""
         self._options: dict[str, Any] = {}
         self._allowed_networks: tuple[IPNetwork, ...] = ()
         self._apply_options(entry.options)
@@ -202,16 +203,21 @@ class SinotrackRuntime:
 
     @callback
     def async_entry_updated(self, entry: SinotrackConfigEntry) -> None:
-        """The entry changed: options apply at once; a new name, port or bind address
-        reloads the entry."""
-        if (entry.title, dict(entry.data)) != self._configured:
+        """The entry changed: a new port or bind address reloads it; a new name renames
+        the device, and options apply, at once (the tracker stays connected)."""
+        if dict(entry.data) != self._entry_data:
             self.hass.config_entries.async_schedule_reload(entry.entry_id)
             return
-        if dict(entry.options) == self._options:
-            return
-        self._apply_options(entry.options)
-        self.listener.sink_changed(self.ident)
-        self._publish(self.tracker.refresh_online(dt_util.utcnow()))
+        if entry.title != self._title:
+            self._title = entry.title
+            registry = dr.async_get(self.hass)
+            device = registry.async_get_device(identifiers={(DOMAIN, self.ident)})
+            if device is not None:
+                registry.async_update_device(device.id, name=entry.title)
+        if dict(entry.options) != self._options:
+            self._apply_options(entry.options)
+            self.listener.sink_changed(self.ident)
+            self._publish(self.tracker.refresh_online(dt_util.utcnow()))
 
     # -- lifecycle ------------------------------------------------------------------------
 

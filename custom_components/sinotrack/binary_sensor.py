@@ -102,6 +102,7 @@ async def async_setup_entry(
     entry: SinotrackConfigEntry,
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
+    """Add the binary sensors (each once it exists for the tracker)."""
     runtime = entry.runtime_data
     pending = list(BINARY_SENSORS)
 
@@ -128,4 +129,5 @@ class SinotrackBinarySensor(SinotrackEntity, BinarySensorEntity):
 
     @property
     def is_on(self) -> bool | None:
+        """The condition as last reported."""
         return self.entity_description.value_fn(self.runtime.state)

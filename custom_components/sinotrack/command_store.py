@@ -71,6 +71,7 @@ class _Queued:
     """Epoch seconds."""
 
     def as_dict(self) -> dict[str, Any]:
+        """JSON-able form for the store."""
         return {
             "kind": self.command.kind.value,
             "payload": self.command.payload,
@@ -80,6 +81,7 @@ class _Queued:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> _Queued:
+        """The item stored by :meth:`as_dict`."""
         command = Command(
             CommandKind(data["kind"]), str(data.get("payload", "")), int(data.get("interval", 0))
         )

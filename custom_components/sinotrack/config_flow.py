@@ -239,6 +239,7 @@ class SinotrackConfigFlow(ConfigFlow, domain=DOMAIN):
     @staticmethod
     @callback
     def async_get_options_flow(config_entry: SinotrackConfigEntry) -> SinotrackOptionsFlow:
+        """The options flow of an entry."""
         return SinotrackOptionsFlow()
 
     @callback
@@ -440,6 +441,7 @@ class SinotrackConfigFlow(ConfigFlow, domain=DOMAIN):
     async def async_step_discovery_confirm(
         self, user_input: dict[str, Any] | None = None
     ) -> ConfigFlowResult:
+        """Name a discovered tracker and add it."""
         info = self._discovered
         if user_input is not None:
             return await self._finish(

@@ -89,6 +89,7 @@ def get_pool(hass: HomeAssistant) -> ListenerPool:
 
 
 async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
+    """Register the actions, and close the listeners when Home Assistant stops."""
     async_setup_services(hass)
 
     async def close_listeners(_event: Event) -> None:
@@ -167,10 +168,12 @@ async def async_rebind_port(hass: HomeAssistant, port: int, host: str) -> None:
 
 
 def port_issue_id(entry_id: str) -> str:
+    """The repair issue raised while the entry cannot listen on its port."""
     return f"port_unavailable_{entry_id}"
 
 
 def never_connected_issue_id(entry_id: str) -> str:
+    """The repair issue shown until the tracker first connects."""
     return f"never_connected_{entry_id}"
 
 

@@ -20,6 +20,7 @@ async def async_setup_entry(
     entry: SinotrackConfigEntry,
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
+    """Add the alarm event entity."""
     async_add_entities([SinotrackAlarmEvent(entry.runtime_data, entry.title)])
 
 

@@ -76,6 +76,7 @@ class SinotrackOptionsFlow(OptionsFlow):
     """Options that apply at once, without a reload."""
 
     async def async_step_init(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
+        """The options form; the options apply when the entry is updated."""
         errors: dict[str, str] = {}
         if user_input is not None:
             networks = _networks(user_input.get(CONF_ALLOWED_NETWORKS))

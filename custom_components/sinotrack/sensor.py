@@ -207,6 +207,7 @@ async def async_setup_entry(
     entry: SinotrackConfigEntry,
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
+    """Add the sensors (each once it exists for the tracker)."""
     runtime = entry.runtime_data
     _migrate_registry(hass, runtime)
     pending = list(SENSORS)
@@ -263,4 +264,5 @@ class SinotrackSensor(SinotrackEntity, SensorEntity):
 
     @property
     def native_value(self) -> str | int | float | datetime | None:
+        """The value from the tracker state."""
         return self.entity_description.value_fn(self.runtime.state)  # type: ignore[no-any-return]

@@ -196,6 +196,7 @@ ERRORS: Final[tuple[tuple[type[Exception], _Translated], ...]] = (
 )
 """The one table from an error of sending a command to the translated error raised (the
 first row whose type matches: subclasses before their base)."""
+_TRANSLATED: Final = tuple(error_type for error_type, _ in ERRORS)
 
 
 def translated_error(err: Exception, call: ServiceCall, ident: str = "") -> Exception:
@@ -229,7 +230,7 @@ async def _send(
             timeout=call.data[ATTR_TIMEOUT],
             queue_if_offline=call.data[ATTR_QUEUE_IF_OFFLINE],
         )
-    except (EngineCommandsDisabledError, CommandError, ListenerError) as err:
+    except _TRANSLATED as err:
         raise translated_error(err, call, runtime.ident) from err
     return runtime, result.reply
 

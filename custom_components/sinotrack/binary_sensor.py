@@ -15,8 +15,9 @@ from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .entity import SinotrackEntity
+from .model import KEY_MOVING, KEY_ONLINE, TrackerState, Update
 from .protocol import message as p
-from .runtime import KEY_MOVING, KEY_ONLINE, SinotrackConfigEntry, TrackerState
+from .runtime import SinotrackConfigEntry
 
 PARALLEL_UPDATES = 0
 
@@ -27,18 +28,32 @@ class SinotrackBinarySensorDescription(BinarySensorEntityDescription):
 
     value_fn: Callable[[TrackerState], bool | None]
     keys: tuple[str, ...]
-    reported_only: bool = False
-    """Created once the tracker first reports the condition: H02 trackers never report a
-    crash, a rollover, fatigue or (usually) a low battery, so no entity stays unknown."""
+    """The change keys of the value (the entity is written when one of them changed)."""
+    exists_fn: Callable[[TrackerState], bool] = lambda _state: True
+    """Whether the sensor is created yet (checked again when one of ``keys`` changed)."""
 
 
 def _flag(
-    key: str, name: str, device_class: BinarySensorDeviceClass | None, **kwargs: object
+    key: str,
+    name: str,
+    device_class: BinarySensorDeviceClass | None,
+    *,
+    reported_only: bool = False,
+    **kwargs: object,
 ) -> SinotrackBinarySensorDescription:
+    """A flag the tracker reports; ``reported_only``: created once the tracker first
+    reports it (H02 trackers never report a crash, a rollover, fatigue or, usually, a low
+    battery, so no entity stays unknown)."""
+
     def value(state: TrackerState) -> bool | None:
         flag = state.values.get(name)
         return None if flag is None else bool(flag)
 
+    def reported(state: TrackerState) -> bool:
+        return name in state.values
+
+    if reported_only:
+        kwargs["exists_fn"] = reported
     return SinotrackBinarySensorDescription(
         key=key,
         translation_key=key,
@@ -87,17 +102,13 @@ async def async_setup_entry(
     entry: SinotrackConfigEntry,
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
+    """Add the binary sensors (each once it exists for the tracker)."""
     runtime = entry.runtime_data
     pending = list(BINARY_SENSORS)
 
     @callback
-    def add_reported(_changed: set[str] | None = None) -> None:
-        values = runtime.state.values
-        ready = [
-            description
-            for description in pending
-            if not description.reported_only or any(key in values for key in description.keys)
-        ]
+    def add_existing(_update: Update | None = None) -> None:
+        ready = [description for description in pending if description.exists_fn(runtime.state)]
         if ready:
             for description in ready:
                 pending.remove(description)
@@ -105,10 +116,10 @@ async def async_setup_entry(
                 SinotrackBinarySensor(runtime, description, entry.title) for description in ready
             )
 
-    add_reported()
+    add_existing()
     if pending:
-        remove = runtime.add_listener(add_reported)
-        entry.async_on_unload(remove)
+        keys = {key for description in pending for key in description.keys}
+        entry.async_on_unload(runtime.subscribe(add_existing, keys))
 
 
 class SinotrackBinarySensor(SinotrackEntity, BinarySensorEntity):
@@ -118,4 +129,5 @@ class SinotrackBinarySensor(SinotrackEntity, BinarySensorEntity):
 
     @property
     def is_on(self) -> bool | None:
+        """The condition as last reported."""
         return self.entity_description.value_fn(self.runtime.state)

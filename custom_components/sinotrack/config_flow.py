@@ -1,4 +1,7 @@
-"""Config flow: add a tracker, adopt a discovered one, reconfigure, options."""
+"""Config flow: add a tracker, wait for it, adopt a discovered one, reconfigure.
+
+The options flow is in ``options_flow``.
+"""
 
 from __future__ import annotations
 
@@ -8,9 +11,9 @@ import ipaddress
 from typing import TYPE_CHECKING, Any
 
 from homeassistant.config_entries import (
+    ConfigEntryState,
     ConfigFlow,
     ConfigFlowResult,
-    OptionsFlow,
 )
 from homeassistant.const import CONF_NAME, CONF_PORT
 from homeassistant.core import HomeAssistant, callback
@@ -51,18 +54,13 @@ from .entry import (
     entries_on_port,
     get_pool,
 )
-from .listener import (
-    Expectation,
-    Listener,
-    ListenerBindError,
-    ListenerConfig,
-    parse_networks,
-)
+from .listener import Expectation, Listener, ListenerBindError, ListenerConfig
+from .options_flow import SinotrackOptionsFlow
 from .protocol import normalize_ident
-from .protocol.message import PROTOCOL_H02, PROTOCOL_ID
-from .runtime import SinotrackConfigEntry, SinotrackRuntime
+from .runtime import SinotrackConfigEntry
 
 DEFAULT_NAME = "Sinotrack"
+
 MAX_OTHER_IDS = 5
 """Other IDs shown while waiting for a tracker (the latest ones)."""
 
@@ -241,6 +239,7 @@ class SinotrackConfigFlow(ConfigFlow, domain=DOMAIN):
     @staticmethod
     @callback
     def async_get_options_flow(config_entry: SinotrackConfigEntry) -> SinotrackOptionsFlow:
+        """The options flow of an entry."""
         return SinotrackOptionsFlow()
 
     @callback
@@ -442,6 +441,7 @@ class SinotrackConfigFlow(ConfigFlow, domain=DOMAIN):
     async def async_step_discovery_confirm(
         self, user_input: dict[str, Any] | None = None
     ) -> ConfigFlowResult:
+        """Name a discovered tracker and add it."""
         info = self._discovered
         if user_input is not None:
             return await self._finish(
@@ -480,10 +480,8 @@ class SinotrackConfigFlow(ConfigFlow, domain=DOMAIN):
                     if self._others_on_port(entry, port):
                         return await self.async_step_reconfigure_shared()
                     return await self._rebind_and_abort(entry)
-                return self.async_update_reload_and_abort(
-                    entry,
-                    title=name,
-                    data_updates={CONF_PORT: port, CONF_BIND_ADDRESS: host},
+                return self._update_and_abort(
+                    entry, title=name, data_updates={CONF_PORT: port, CONF_BIND_ADDRESS: host}
                 )
         schema = vol.Schema(
             {
@@ -510,6 +508,21 @@ class SinotrackConfigFlow(ConfigFlow, domain=DOMAIN):
                 "ports_in_use": _ports_in_use(self.hass),
             },
         )
+
+    def _update_and_abort(
+        self, entry: SinotrackConfigEntry, *, title: str, data_updates: dict[str, Any]
+    ) -> ConfigFlowResult:
+        """Store the new name, port and bind address.
+
+        A loaded entry's update listener applies them (a new port reloads it; a new name
+        renames the device). An entry that is not loaded (waiting for its port, say) has no
+        update listener: it is set up again here, with what was stored.
+        """
+        loaded = entry.state is ConfigEntryState.LOADED
+        result = self.async_update_and_abort(entry, title=title, data_updates=data_updates)
+        if not loaded:
+            self.hass.config_entries.async_schedule_reload(entry.entry_id)
+        return result
 
     def _others_on_port(self, entry: SinotrackConfigEntry, port: int) -> list[str]:
         """The titles of the other entries on ``port``."""
@@ -542,93 +555,3 @@ class SinotrackConfigFlow(ConfigFlow, domain=DOMAIN):
         self.hass.config_entries.async_update_entry(entry, title=rebind[CONF_NAME])
         await async_rebind_port(self.hass, rebind[CONF_PORT], rebind[CONF_BIND_ADDRESS])
         return self.async_abort(reason="reconfigure_successful")
-
-
-def options_schema(protocol: str | None) -> vol.Schema:
-    """The options form; the JT/T 808 clock time zone is left out for a tracker known to
-    speak H02 (``protocol``: the one it reported, None before its first frame)."""
-    fields: dict[Any, Any] = {
-        vol.Required(
-            CONF_OFFLINE_TIMEOUT, default=DEFAULT_OFFLINE_TIMEOUT
-        ): selector.NumberSelector(
-            selector.NumberSelectorConfig(
-                min=1,
-                max=1440,
-                step=1,
-                unit_of_measurement="min",
-                mode=selector.NumberSelectorMode.BOX,
-            )
-        ),
-    }
-    if protocol != PROTOCOL_H02:
-        fields[vol.Required(CONF_JT808_UTC_OFFSET, default=DEFAULT_JT808_UTC_OFFSET)] = (
-            selector.NumberSelector(
-                selector.NumberSelectorConfig(
-                    min=-12,
-                    max=14,
-                    step=0.25,
-                    unit_of_measurement="h",
-                    mode=selector.NumberSelectorMode.BOX,
-                )
-            )
-        )
-    fields[vol.Required(CONF_ALLOW_INVALID_FIX, default=False)] = bool
-    fields[vol.Required(CONF_ALLOW_ENGINE_COMMANDS, default=False)] = bool
-    fields[vol.Optional(CONF_ALLOWED_NETWORKS, default=list)] = selector.TextSelector(
-        selector.TextSelectorConfig(multiple=True)
-    )
-    return vol.Schema(fields)
-
-
-def _networks(value: Any) -> list[str] | None:
-    """The "allowed source networks" entered, normalised (``10.1.2.3/8`` -> ``10.0.0.0/8``);
-    None if one is not a network. Blank lines are ignored."""
-    texts = [value] if isinstance(value, str) else list(value or [])
-    try:
-        return [str(network) for network in parse_networks(t for t in texts if str(t).strip())]
-    except ValueError:
-        return None
-
-
-class SinotrackOptionsFlow(OptionsFlow):
-    """Options that apply at once, without a reload."""
-
-    async def async_step_init(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
-        errors: dict[str, str] = {}
-        if user_input is not None:
-            networks = _networks(user_input.get(CONF_ALLOWED_NETWORKS))
-            if networks is None:
-                errors[CONF_ALLOWED_NETWORKS] = "invalid_network"
-            else:
-                # Options the form did not show (the JT/T 808 zone of an H02 tracker) stay.
-                options = {
-                    **self.config_entry.options,
-                    **user_input,
-                    CONF_ALLOWED_NETWORKS: networks,
-                }
-                entry: SinotrackConfigEntry = self.config_entry
-                runtime = getattr(entry, "runtime_data", None)
-                if runtime is not None:
-                    runtime.update_options(options)
-                return self.async_create_entry(data=options)
-        return self.async_show_form(
-            step_id="init",
-            data_schema=vol.Schema(
-                self.add_suggested_values_to_schema(
-                    options_schema(self._protocol()),
-                    user_input if user_input is not None else self.config_entry.options,
-                ).schema,
-                # A hidden option sent anyway (an API caller replaying every option) is
-                # dropped, not an error: its stored value stays.
-                extra=vol.REMOVE_EXTRA,
-            ),
-            errors=errors,
-        )
-
-    def _protocol(self) -> str | None:
-        """The protocol the tracker reported (kept across restarts), None if not yet."""
-        runtime: SinotrackRuntime | None = getattr(self.config_entry, "runtime_data", None)
-        if runtime is None:
-            return None
-        protocol = runtime.state.values.get(PROTOCOL_ID)
-        return str(protocol) if protocol else None

@@ -32,14 +32,9 @@ DEFAULT_OFFLINE_TIMEOUT: Final = 30
 """Minutes without a frame before a tracker counts as offline (a sleeping ST-903 sends a
 heartbeat every few minutes)."""
 DEFAULT_JT808_UTC_OFFSET: Final = 8.0
-DEFAULT_COMMAND_TIMEOUT: Final = 30.0
-DEFAULT_QUEUE_EXPIRY: Final = 3600.0
 MAX_DISCOVERY_FLOWS: Final = 10
 """Sinotrack discovery flows ("tracker found") in progress at once; an unknown ID beyond
 them is not offered until some are dismissed or added."""
-
-MOVING_SPEED: Final = 5.0
-"""km/h above which a tracker counts as moving (GPS jitter stays below it when parked)."""
 
 SETUP_URL: Final = (
     "https://github.com/sinotrack-ha/sinotrack-ha#point-the-tracker-at-home-assistant"

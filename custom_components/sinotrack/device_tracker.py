@@ -10,7 +10,8 @@ from homeassistant.helpers.entity import EntityDescription
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .entity import SinotrackEntity
-from .runtime import KEY_POSITION, SinotrackConfigEntry, SinotrackRuntime
+from .model import KEY_POSITION
+from .runtime import SinotrackConfigEntry, SinotrackRuntime
 
 PARALLEL_UPDATES = 0
 
@@ -23,6 +24,7 @@ async def async_setup_entry(
     entry: SinotrackConfigEntry,
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
+    """Add the tracker entity."""
     async_add_entities([SinotrackTracker(entry.runtime_data, entry.title)])
 
 
@@ -41,21 +43,26 @@ class SinotrackTracker(SinotrackEntity, TrackerEntity):
 
     @property
     def source_type(self) -> SourceType:
+        """A GPS fix."""
         return SourceType.GPS
 
     @property
     def latitude(self) -> float | None:
+        """Latitude of the position shown."""
         return self.runtime.state.latitude
 
     @property
     def longitude(self) -> float | None:
+        """Longitude of the position shown."""
         return self.runtime.state.longitude
 
     @property
     def location_accuracy(self) -> float:
+        """Accuracy (m) of the position shown."""
         return self.runtime.state.accuracy
 
     @property
     def extra_state_attributes(self) -> dict[str, Any] | None:
+        """The device time of the fix shown."""
         fix_time = self.runtime.state.fix_time
         return {ATTR_FIX_TIME: fix_time.isoformat()} if fix_time is not None else None

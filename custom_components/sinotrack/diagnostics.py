@@ -34,6 +34,7 @@ TO_REDACT = {
 async def async_get_config_entry_diagnostics(
     hass: HomeAssistant, entry: SinotrackConfigEntry
 ) -> dict[str, Any]:
+    """The entry, its tracker's state and safety counters, its part of the listener."""
     tracker: dict[str, Any] | None = None
     listener_data: dict[str, Any] = {}
     # No runtime when the entry is not loaded, e.g. while it waits for its port.
@@ -51,12 +52,10 @@ async def async_get_config_entry_diagnostics(
             "jt808_registrations_refused": runtime.registrations_refused,
         }
         listener = runtime.listener
-        if listener is not None:
-            listener_data = listener.diagnostics()
-            # Only this tracker's part of the shared listener; the others belong to other
-            # entries.
-            listener_data.pop("trackers", None)
-            listener_data["tracker"] = listener.tracker_diagnostics(runtime.ident)
+        listener_data = listener.diagnostics()
+        # Only this tracker's part of the shared listener; the others belong to other entries.
+        listener_data.pop("trackers", None)
+        listener_data["tracker"] = listener.tracker_diagnostics(runtime.ident)
     return async_redact_data(
         {
             "entry": {

@@ -1,4 +1,8 @@
-"""Base entity: one device per tracker, written only when one of its keys changed."""
+"""Base entity: one device per tracker, written only when one of its keys changed.
+
+Each entity subscribes to the runtime with the change keys it shows: the runtime calls
+it only when one of them changed.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +13,7 @@ from homeassistant.helpers.device_registry import DeviceInfo
 from homeassistant.helpers.entity import Entity, EntityDescription
 
 from .const import DOMAIN, MANUFACTURER
+from .model import Update
 from .protocol.message import DEVICE_MODEL
 from .runtime import SinotrackRuntime
 
@@ -46,10 +51,12 @@ class SinotrackEntity(Entity):
             self._attr_device_info["model"] = str(model)
 
     async def async_added_to_hass(self) -> None:
+        """Subscribe to the runtime's changes of the keys this entity shows."""
         await super().async_added_to_hass()
-        self.async_on_remove(self.runtime.add_listener(self._handle_change))
+        if self.watched_keys:
+            self.async_on_remove(self.runtime.subscribe(self._handle_update, self.watched_keys))
 
     @callback
-    def _handle_change(self, changed: set[str]) -> None:
-        if not self.watched_keys.isdisjoint(changed):
-            self.async_write_ha_state()
+    def _handle_update(self, update: Update) -> None:
+        """A key this entity watches changed: write its state."""
+        self.async_write_ha_state()

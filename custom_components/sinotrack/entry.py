@@ -23,7 +23,7 @@ from homeassistant.helpers import (
 from homeassistant.helpers.typing import ConfigType
 from homeassistant.util.hass_dict import HassKey
 
-from .command_queue import async_remove_command_queue, get_command_queue
+from .command_store import async_remove_command_store, get_command_store
 from .const import (
     ALL_ADDRESSES,
     ALL_IPV4_ADDRESSES,
@@ -35,8 +35,14 @@ from .const import (
     SETUP_URL,
 )
 from .listener import ListenerBindError, ListenerConfig, ListenerPool
+from .model import KEY_CONNECTED, KEY_LAST_SEEN, KEY_ONLINE, Update
 from .protocol.message import DEVICE_MODEL
-from .runtime import SinotrackConfigEntry, SinotrackRuntime, auth_refused_issue_id
+from .runtime import (
+    SinotrackConfigEntry,
+    SinotrackRuntime,
+    async_remove_state_store,
+    auth_refused_issue_id,
+)
 from .services import async_setup_services
 
 PLATFORMS: list[Platform] = [
@@ -83,6 +89,7 @@ def get_pool(hass: HomeAssistant) -> ListenerPool:
 
 
 async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
+    """Register the actions, and close the listeners when Home Assistant stops."""
     async_setup_services(hass)
 
     async def close_listeners(_event: Event) -> None:
@@ -140,12 +147,11 @@ def bind_address_of_port(hass: HomeAssistant, port: int, *, but: str | None = No
 async def async_rebind_port(hass: HomeAssistant, port: int, host: str) -> None:
     """Move the listener of ``port`` to bind address ``host``, with every entry on it.
 
-    All the port's entries store the new address; those that run are all unloaded (the last
-    one closes the listener), then set up again (the first one opens it on ``host``).
+    Those that run are all unloaded (the last one closes the listener), all the port's
+    entries store the new address, then those that ran are set up again (the first one
+    opens it on ``host``).
     """
     entries = entries_on_port(hass, port)
-    for entry in entries:
-        hass.config_entries.async_update_entry(entry, data={**entry.data, CONF_BIND_ADDRESS: host})
     running = [
         entry
         for entry in entries
@@ -153,30 +159,30 @@ async def async_rebind_port(hass: HomeAssistant, port: int, host: str) -> None:
     ]
     for entry in running:
         await hass.config_entries.async_unload(entry.entry_id)
+    # Unloaded first: no update listener reloads an entry on its own (which would reopen
+    # the port with the old address while another entry still holds it).
+    for entry in entries:
+        hass.config_entries.async_update_entry(entry, data={**entry.data, CONF_BIND_ADDRESS: host})
     for entry in running:
         await hass.config_entries.async_setup(entry.entry_id)
 
 
 def port_issue_id(entry_id: str) -> str:
+    """The repair issue raised while the entry cannot listen on its port."""
     return f"port_unavailable_{entry_id}"
 
 
 def never_connected_issue_id(entry_id: str) -> str:
+    """The repair issue shown until the tracker first connects."""
     return f"never_connected_{entry_id}"
 
 
 async def async_setup_entry(hass: HomeAssistant, entry: SinotrackConfigEntry) -> bool:
+    """Set up one tracker: its port's listener, its runtime, its entities."""
     host: str = entry.data[CONF_BIND_ADDRESS]
     port: int = entry.data[CONF_PORT]
-    runtime = SinotrackRuntime(
-        hass,
-        entry_id=entry.entry_id,
-        ident=entry.data[CONF_TRACKER_ID],
-        options=dict(entry.options),
-    )
-    await runtime.async_load()
-    queue = get_command_queue(hass, entry.entry_id)
-    await queue.async_load()
+    commands = get_command_store(hass, entry.entry_id)
+    await commands.async_load()
     pool = get_pool(hass)
     try:
         listener = await pool.acquire(ListenerConfig(host=host, port=port))
@@ -207,49 +213,52 @@ async def async_setup_entry(hass: HomeAssistant, entry: SinotrackConfigEntry) ->
         )
         host = listener.config.host
         hass.config_entries.async_update_entry(entry, data={**entry.data, CONF_BIND_ADDRESS: host})
-    runtime.listener = listener
+    runtime = SinotrackRuntime(hass, entry, listener, commands)
+    try:
+        await runtime.async_load()
+    except BaseException:
+        await pool.release(listener)
+        raise
     entry.runtime_data = runtime
     listener.set_unknown_tracker_callback(partial(_async_discovered, hass, host, port))
     # Own the ID before the platforms are set up (that takes a while with many trackers):
     # a tracker reporting meanwhile updates the runtime, whose entities start from it.
-    runtime.unregister = listener.register(runtime.ident, runtime)
+    runtime.async_register()
     try:
         await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
     except BaseException:
-        runtime.unregister()
-        runtime.unregister = None
+        runtime.async_unregister()
         await pool.release(listener)
         raise
-    # Commands queued with queue_if_offline before a restart wait for the tracker again.
-    queue.resume(entry, listener, runtime.ident, allow_engine=runtime.allow_engine_commands)
     runtime.async_start()
-
-    async def stop_runtime(_event: Event) -> None:
-        await runtime.async_stop()
-
-    entry.async_on_unload(hass.bus.async_listen_once(EVENT_HOMEASSISTANT_STOP, stop_runtime))
+    entry.async_on_unload(entry.add_update_listener(_async_entry_updated))
     _watch_first_connection(hass, entry, runtime)
     return True
 
 
+async def _async_entry_updated(hass: HomeAssistant, entry: SinotrackConfigEntry) -> None:
+    """Options and a new name apply at once; a new port or bind address reloads the entry."""
+    if entry.state is ConfigEntryState.LOADED:  # not while it unloads (a port moves)
+        entry.runtime_data.async_entry_updated(entry)
+
+
 async def async_unload_entry(hass: HomeAssistant, entry: SinotrackConfigEntry) -> bool:
+    """Unload a tracker's entities, save its state and give its port back."""
     unloaded = await hass.config_entries.async_unload_platforms(entry, PLATFORMS)
     if unloaded:
         runtime = entry.runtime_data
         await runtime.async_stop()
-        if runtime.listener is not None:
-            await get_pool(hass).release(runtime.listener)
+        await get_pool(hass).release(runtime.listener)
     return unloaded
 
 
 async def async_remove_entry(hass: HomeAssistant, entry: SinotrackConfigEntry) -> None:
+    """Forget a deleted entry's repairs, queued commands and stored state."""
     ir.async_delete_issue(hass, DOMAIN, port_issue_id(entry.entry_id))
     ir.async_delete_issue(hass, DOMAIN, never_connected_issue_id(entry.entry_id))
     ir.async_delete_issue(hass, DOMAIN, auth_refused_issue_id(entry.entry_id))
-    await async_remove_command_queue(hass, entry.entry_id)
-    await SinotrackRuntime(
-        hass, entry_id=entry.entry_id, ident=entry.data[CONF_TRACKER_ID], options={}
-    ).async_remove_store()
+    await async_remove_command_store(hass, entry.entry_id)
+    await async_remove_state_store(hass, entry.entry_id)
 
 
 @callback
@@ -315,13 +324,15 @@ def _watch_first_connection(
         )
 
     @callback
-    def changed(keys: set[str]) -> None:
-        if DEVICE_MODEL in keys:
+    def changed(update: Update) -> None:
+        if DEVICE_MODEL in update.changed:
             _sync_device_model(hass, runtime)
         if contacted():
             ir.async_delete_issue(hass, DOMAIN, issue_id)
 
-    entry.async_on_unload(runtime.add_listener(changed))
+    entry.async_on_unload(
+        runtime.subscribe(changed, (DEVICE_MODEL, KEY_CONNECTED, KEY_LAST_SEEN, KEY_ONLINE))
+    )
 
 
 @callback

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from homeassistant.components.event import EventEntity, EventEntityDescription
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .entity import SinotrackEntity
-from .runtime import EVENT_TYPES, SinotrackConfigEntry, SinotrackRuntime
+from .model import EVENT_TYPES, KEY_ALARM, Update
+from .runtime import SinotrackConfigEntry, SinotrackRuntime
 
 PARALLEL_UPDATES = 0
 
@@ -21,6 +20,7 @@ async def async_setup_entry(
     entry: SinotrackConfigEntry,
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
+    """Add the alarm event entity."""
     async_add_entities([SinotrackAlarmEvent(entry.runtime_data, entry.title)])
 
 
@@ -28,14 +28,11 @@ class SinotrackAlarmEvent(SinotrackEntity, EventEntity):
     """Fires ``sos``, ``power_cut``, ``geofence_enter``... with position, speed and time."""
 
     def __init__(self, runtime: SinotrackRuntime, name: str) -> None:
-        super().__init__(runtime, ALARM, name)
-
-    async def async_added_to_hass(self) -> None:
-        await super().async_added_to_hass()
-        self.runtime.set_event_listener(self._handle_alarm)
-        self.async_on_remove(lambda: self.runtime.set_event_listener(None))
+        super().__init__(runtime, ALARM, name, (KEY_ALARM,))
 
     @callback
-    def _handle_alarm(self, event_type: str, data: dict[str, Any]) -> None:
-        self._trigger_event(event_type, data)
-        self.async_write_ha_state()
+    def _handle_update(self, update: Update) -> None:
+        """Fire each alarm event that rose."""
+        for event in update.alarms:
+            self._trigger_event(event.type, dict(event.data))
+            self.async_write_ha_state()

@@ -32,17 +32,17 @@ from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .const import DOMAIN
 from .entity import SinotrackEntity
-from .protocol import message as p
-from .runtime import (
+from .model import (
     KEY_DISTANCE,
     KEY_LAST_SEEN,
     KEY_ODOMETER,
     KEY_VEHICLE_STATE,
     VEHICLE_STATES,
-    SinotrackConfigEntry,
-    SinotrackRuntime,
     TrackerState,
+    Update,
 )
+from .protocol import message as p
+from .runtime import SinotrackConfigEntry, SinotrackRuntime
 
 PARALLEL_UPDATES = 0
 
@@ -53,9 +53,9 @@ class SinotrackSensorDescription(SensorEntityDescription):
 
     value_fn: Callable[[TrackerState], Any]
     keys: tuple[str, ...]
-    reported_only: bool = False
-    """Created once the value is known: an H02 tracker reports its mileage only when
-    asked, and an odometer that stays unknown says nothing."""
+    """The change keys of the value (the entity is written when one of them changed)."""
+    exists_fn: Callable[[TrackerState], bool] = lambda _state: True
+    """Whether the sensor is created yet (checked again when one of ``keys`` changed)."""
 
 
 def _value(name: str) -> Callable[[TrackerState], Any]:
@@ -124,7 +124,9 @@ SENSORS: tuple[SinotrackSensorDescription, ...] = (
         suggested_display_precision=1,
         value_fn=lambda state: state.odometer,
         keys=(KEY_ODOMETER,),
-        reported_only=True,
+        # Created once the value is known: an H02 tracker reports its mileage only when
+        # asked, and an odometer that stays unknown says nothing.
+        exists_fn=lambda state: state.odometer is not None,
     ),
     SinotrackSensorDescription(
         key="distance_counted",
@@ -205,17 +207,14 @@ async def async_setup_entry(
     entry: SinotrackConfigEntry,
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
+    """Add the sensors (each once it exists for the tracker)."""
     runtime = entry.runtime_data
     _migrate_registry(hass, runtime)
     pending = list(SENSORS)
 
     @callback
-    def add_reported(_changed: set[str] | None = None) -> None:
-        ready = [
-            description
-            for description in pending
-            if not description.reported_only or description.value_fn(runtime.state) is not None
-        ]
+    def add_existing(_update: Update | None = None) -> None:
+        ready = [description for description in pending if description.exists_fn(runtime.state)]
         if ready:
             for description in ready:
                 pending.remove(description)
@@ -223,9 +222,10 @@ async def async_setup_entry(
                 SinotrackSensor(runtime, description, entry.title) for description in ready
             )
 
-    add_reported()
+    add_existing()
     if pending:
-        entry.async_on_unload(runtime.add_listener(add_reported))
+        keys = {key for description in pending for key in description.keys}
+        entry.async_on_unload(runtime.subscribe(add_existing, keys))
 
 
 def _migrate_registry(hass: HomeAssistant, runtime: SinotrackRuntime) -> None:
@@ -264,4 +264,5 @@ class SinotrackSensor(SinotrackEntity, SensorEntity):
 
     @property
     def native_value(self) -> str | int | float | datetime | None:
+        """The value from the tracker state."""
         return self.entity_description.value_fn(self.runtime.state)  # type: ignore[no-any-return]

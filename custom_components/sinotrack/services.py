@@ -9,6 +9,7 @@ device can, and the others move or reconfigure a vehicle.
 from __future__ import annotations
 
 from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
 from homeassistant.config_entries import ConfigEntryState
@@ -29,7 +30,7 @@ if TYPE_CHECKING:  # Home Assistant 2026.9+ validates with probatio, aliased as 
 else:
     import voluptuous as vol
 
-from .command_queue import get_command_queue, is_engine_command
+from .command_store import EngineCommandsDisabledError
 from .const import (
     ATTR_CONFIG_ENTRY_ID,
     ATTR_DEVICE_ID,
@@ -37,8 +38,6 @@ from .const import (
     ATTR_PAYLOAD,
     ATTR_QUEUE_IF_OFFLINE,
     ATTR_TIMEOUT,
-    DEFAULT_COMMAND_TIMEOUT,
-    DEFAULT_QUEUE_EXPIRY,
     DOMAIN,
     SERVICE_ARM,
     SERVICE_DISARM,
@@ -51,6 +50,7 @@ from .const import (
     SERVICE_SET_INTERVAL,
 )
 from .listener import (
+    DEFAULT_COMMAND_TIMEOUT,
     MAX_WAITING_COMMANDS,
     CommandExpiredError,
     CommandQueueFullError,
@@ -160,77 +160,78 @@ def reply_data(reply: Message) -> dict[str, Any]:
     return {"response": text, "reply": raw_reply(reply)}
 
 
+@dataclass(frozen=True, slots=True)
+class _Translated:
+    """How an error of sending a command reaches the user."""
+
+    raise_as: type[HomeAssistantError]
+    key: str
+    about_call: bool = True
+    """With the tracker ID and the call's timeout as placeholders."""
+    with_error: bool = False
+    """With the error's text as the ``error`` placeholder."""
+    extra: tuple[tuple[str, str], ...] = ()
+
+
+ERRORS: Final[tuple[tuple[type[Exception], _Translated], ...]] = (
+    (
+        EngineCommandsDisabledError,
+        _Translated(ServiceValidationError, "engine_commands_disabled", about_call=False),
+    ),
+    (
+        CommandError,
+        _Translated(ServiceValidationError, "invalid_command", about_call=False, with_error=True),
+    ),
+    (TrackerOfflineError, _Translated(HomeAssistantError, "tracker_offline")),
+    (CommandTimeoutError, _Translated(HomeAssistantError, "command_timeout")),
+    (
+        CommandQueueFullError,
+        _Translated(
+            HomeAssistantError, "command_queue_full", extra=(("max", str(MAX_WAITING_COMMANDS)),)
+        ),
+    ),
+    (CommandExpiredError, _Translated(HomeAssistantError, "command_expired")),
+    (TrackerDisconnectedError, _Translated(HomeAssistantError, "tracker_disconnected")),
+    (ListenerError, _Translated(HomeAssistantError, "command_failed", with_error=True)),
+)
+"""The one table from an error of sending a command to the translated error raised (the
+first row whose type matches: subclasses before their base)."""
+_TRANSLATED: Final = tuple(error_type for error_type, _ in ERRORS)
+
+
+def translated_error(err: Exception, call: ServiceCall, ident: str = "") -> Exception:
+    """The translated error to raise for ``err`` (a call of tracker ``ident``); ``err``
+    itself if the table lacks it."""
+    for error_type, translated in ERRORS:
+        if isinstance(err, error_type):
+            placeholders: dict[str, str] = {}
+            if translated.about_call:
+                placeholders["tracker_id"] = ident
+                placeholders["timeout"] = f"{call.data[ATTR_TIMEOUT]:g}"
+            if translated.with_error:
+                placeholders["error"] = str(err)
+            placeholders.update(translated.extra)
+            return translated.raise_as(
+                translation_domain=DOMAIN,
+                translation_key=translated.key,
+                translation_placeholders=placeholders or None,
+            )
+    return err
+
+
 async def _send(
     hass: HomeAssistant, call: ServiceCall, command: Command
 ) -> tuple[SinotrackRuntime, Message]:
+    """Send ``command`` to the tracker the call targets; its runtime and the reply."""
     runtime = _runtime(hass, call)
-    if is_engine_command(command) and not runtime.allow_engine_commands:
-        # Raw payloads too: S20 for H02, RELAY and the engine texts for JT/T 808.
-        raise ServiceValidationError(
-            translation_domain=DOMAIN, translation_key="engine_commands_disabled"
-        )
-    listener = runtime.listener
-    if listener is None:  # pragma: no cover - a loaded entry always has its listener
-        raise HomeAssistantError(translation_domain=DOMAIN, translation_key="tracker_offline")
-    placeholders = {"tracker_id": runtime.ident, "timeout": f"{call.data[ATTR_TIMEOUT]:g}"}
     try:
-        if call.data[ATTR_QUEUE_IF_OFFLINE]:  # kept across a restart until it is sent
-            result = await get_command_queue(hass, runtime.entry_id).send(
-                listener,
-                runtime.ident,
-                command,
-                timeout=call.data[ATTR_TIMEOUT],
-                expiry=DEFAULT_QUEUE_EXPIRY,
-            )
-        else:
-            result = await listener.send_command(
-                runtime.ident, command, timeout=call.data[ATTR_TIMEOUT]
-            )
-    except CommandError as err:
-        raise ServiceValidationError(
-            translation_domain=DOMAIN,
-            translation_key="invalid_command",
-            translation_placeholders={"error": str(err)},
-        ) from err
-    except TrackerOfflineError as err:
-        raise HomeAssistantError(
-            translation_domain=DOMAIN,
-            translation_key="tracker_offline",
-            translation_placeholders=placeholders,
-        ) from err
-    except CommandTimeoutError as err:
-        raise HomeAssistantError(
-            translation_domain=DOMAIN,
-            translation_key="command_timeout",
-            translation_placeholders=placeholders,
-        ) from err
-    except CommandQueueFullError as err:
-        raise HomeAssistantError(
-            translation_domain=DOMAIN,
-            translation_key="command_queue_full",
-            translation_placeholders={
-                **placeholders,
-                "max": str(MAX_WAITING_COMMANDS),
-            },
-        ) from err
-    except CommandExpiredError as err:
-        raise HomeAssistantError(
-            translation_domain=DOMAIN,
-            translation_key="command_expired",
-            translation_placeholders=placeholders,
-        ) from err
-    except TrackerDisconnectedError as err:
-        raise HomeAssistantError(
-            translation_domain=DOMAIN,
-            translation_key="tracker_disconnected",
-            translation_placeholders=placeholders,
-        ) from err
-    except ListenerError as err:
-        raise HomeAssistantError(
-            translation_domain=DOMAIN,
-            translation_key="command_failed",
-            translation_placeholders={**placeholders, "error": str(err)},
-        ) from err
+        result = await runtime.async_send_command(
+            command,
+            timeout=call.data[ATTR_TIMEOUT],
+            queue_if_offline=call.data[ATTR_QUEUE_IF_OFFLINE],
+        )
+    except _TRANSLATED as err:
+        raise translated_error(err, call, runtime.ident) from err
     return runtime, result.reply
 
 
@@ -244,11 +245,7 @@ def async_setup_services(hass: HomeAssistant) -> None:
             # before the tracker is needed; H02's own limits are checked when encoding.
             payload = check_payload(call.data[ATTR_PAYLOAD], h02=False)
         except CommandError as err:
-            raise ServiceValidationError(
-                translation_domain=DOMAIN,
-                translation_key="invalid_command",
-                translation_placeholders={"error": str(err)},
-            ) from err
+            raise translated_error(err, call) from err
         command = Command(CommandKind.CUSTOM, payload=payload)
         _, reply = await _send(hass, call, command)
         return reply_data(reply) if call.return_response else None

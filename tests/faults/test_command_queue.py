@@ -1,4 +1,4 @@
-"""Queued commands kept across restarts (``command_queue.py``): what is kept, what is not."""
+"""Queued commands kept across restarts (``command_store.py``): what is kept, what is not."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from homeassistant.exceptions import HomeAssistantError
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
-from custom_components.sinotrack.command_queue import get_command_queue
+from custom_components.sinotrack.command_store import get_command_store
 from custom_components.sinotrack.const import (
     CONF_ALLOW_ENGINE_COMMANDS,
     CONF_BIND_ADDRESS,
@@ -75,7 +75,7 @@ async def test_stored_commands_expired_disallowed_or_unreadable_are_dropped(
     )
     entry = make_entry(**{CONF_ALLOW_ENGINE_COMMANDS: False})
     await setup(hass, entry)
-    queue = get_command_queue(hass, "queued")
+    queue = get_command_store(hass, "queued")
     assert queue.waiting == 1  # only "kept" waits for the tracker
     messages = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
     assert any("dropping the queued mileage command (expired)" in m for m in messages)
@@ -97,7 +97,7 @@ async def test_stored_commands_expired_disallowed_or_unreadable_are_dropped(
 async def test_an_action_call_given_up_forgets_its_command(hass: HomeAssistant) -> None:
     """Cancelled while Home Assistant runs (the caller gave up): not kept for later."""
     await setup(hass, make_entry())
-    queue = get_command_queue(hass, "queued")
+    queue = get_command_store(hass, "queued")
     call = hass.async_create_task(
         hass.services.async_call(
             DOMAIN,
@@ -130,14 +130,14 @@ async def test_a_command_sent_at_once_is_not_kept(hass: HomeAssistant) -> None:
             return_response=True,
         )
         assert response is not None
-        assert get_command_queue(hass, "queued").waiting == 0
+        assert get_command_store(hass, "queued").waiting == 0
         # Offline and not queued: refused at once, nothing stored.
         tracker.disconnect(offline=60)
         with pytest.raises(HomeAssistantError):
             await hass.services.async_call(
                 DOMAIN, "request_position", {"config_entry_id": "queued"}, blocking=True
             )
-        assert get_command_queue(hass, "queued").waiting == 0
+        assert get_command_store(hass, "queued").waiting == 0
     finally:
         await tracker.stop()
 
@@ -148,7 +148,7 @@ async def test_removing_the_entry_forgets_its_commands(
     stored(hass_storage, {"kept": {"kind": "mileage", "expires": time.time() + 600}})
     entry = make_entry()
     await setup(hass, entry)
-    assert get_command_queue(hass, "queued").waiting == 1
+    assert get_command_store(hass, "queued").waiting == 1
     assert await hass.config_entries.async_remove(entry.entry_id)
     await hass.async_block_till_done()
     assert f"{DOMAIN}.queued.queue" not in hass_storage
@@ -174,7 +174,7 @@ async def test_a_resumed_command_whose_tracker_hangs_up_is_not_sent_again(
     stored(hass_storage, {"kept": {"kind": "position", "expires": time.time() + 600}})
     entry = make_entry()
     await setup(hass, entry)
-    queue = get_command_queue(hass, "queued")
+    queue = get_command_store(hass, "queued")
     reader, writer = await asyncio.open_connection("127.0.0.1", entry.data[CONF_PORT])
     try:
         writer.write(

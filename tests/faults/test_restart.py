@@ -32,7 +32,7 @@ from pytest_homeassistant_custom_component.common import (
     async_test_home_assistant,
 )
 
-from custom_components.sinotrack.command_queue import get_command_queue
+from custom_components.sinotrack.command_store import get_command_store
 from custom_components.sinotrack.const import (
     CONF_ALLOW_ENGINE_COMMANDS,
     CONF_ALLOW_INVALID_FIX,
@@ -200,7 +200,7 @@ async def test_restart_while_trackers_report(
                 return_response=True,
             )
         )
-        await until(lambda: get_command_queue(hass, f"entry{OFFLINE}").waiting == 1)
+        await until(lambda: get_command_store(hass, f"entry{OFFLINE}").waiting == 1)
         assert not call.done()
 
         # Stop Home Assistant while the trackers report.
@@ -256,7 +256,7 @@ async def test_restart_while_trackers_report(
             boat.start()
             try:
                 await until(lambda: boat.commands_answered == 1)
-                await until(lambda: get_command_queue(hass2, f"entry{OFFLINE}").waiting == 0)
+                await until(lambda: get_command_store(hass2, f"entry{OFFLINE}").waiting == 0)
                 await until(
                     lambda: (
                         (state := hass2.states.get("sensor.boat_odometer")) is not None

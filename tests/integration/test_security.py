@@ -27,7 +27,7 @@ from pytest_homeassistant_custom_component.typing import (
     WebSocketGenerator,
 )
 
-from custom_components.sinotrack.command_queue import get_command_queue
+from custom_components.sinotrack.command_store import get_command_store
 from custom_components.sinotrack.const import DOMAIN
 
 from .conftest import Tracker, TrackerFactory, make_entry
@@ -260,7 +260,7 @@ async def test_the_stored_queue_holds_at_most_20(
     assert len(done) == 1
     error = await error_of(HomeAssistantError, done.pop())
     assert error.translation_key == "command_queue_full"
-    assert get_command_queue(hass, loaded_entry.entry_id).waiting == 20
+    assert get_command_store(hass, loaded_entry.entry_id).waiting == 20
     for task in tasks:
         task.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)

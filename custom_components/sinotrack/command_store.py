@@ -1,4 +1,4 @@
-"""Commands queued for an offline tracker, kept across restarts until they are sent.
+"""The command store: commands queued for an offline tracker, kept across restarts until sent.
 
 An action called with ``queue_if_offline`` waits in the listener until the tracker
 connects (up to an hour). Its command is also written to a store of the entry's
@@ -34,8 +34,9 @@ from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.storage import Store
 from homeassistant.util.hass_dict import HassKey
 
-from .const import DEFAULT_COMMAND_TIMEOUT, DOMAIN, LOGGER
+from .const import DOMAIN, LOGGER
 from .listener import (
+    DEFAULT_COMMAND_TIMEOUT,
     MAX_WAITING_COMMANDS,
     CommandQueueFullError,
     CommandResult,
@@ -48,7 +49,12 @@ from .protocol.commands import is_engine_payload
 STORAGE_VERSION: Final = 1
 SAVE_DELAY: Final = 1.0
 ENGINE_COMMANDS: Final = frozenset({CommandKind.ENGINE_STOP, CommandKind.ENGINE_RESUME})
-DATA_QUEUES: HassKey[dict[str, CommandQueue]] = HassKey(f"{DOMAIN}_command_queues")
+DATA_COMMAND_STORES: HassKey[dict[str, CommandStore]] = HassKey(f"{DOMAIN}_command_stores")
+
+
+class EngineCommandsDisabledError(Exception):
+    """An engine command (or a raw payload that is one) while the options do not allow
+    them: refused before anything is sent."""
 
 
 def is_engine_command(command: Command) -> bool:
@@ -65,6 +71,7 @@ class _Queued:
     """Epoch seconds."""
 
     def as_dict(self) -> dict[str, Any]:
+        """JSON-able form for the store."""
         return {
             "kind": self.command.kind.value,
             "payload": self.command.payload,
@@ -74,31 +81,37 @@ class _Queued:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> _Queued:
+        """The item stored by :meth:`as_dict`."""
         command = Command(
             CommandKind(data["kind"]), str(data.get("payload", "")), int(data.get("interval", 0))
         )
         return cls(command, float(data["expires"]))
 
 
-def get_command_queue(hass: HomeAssistant, entry_id: str) -> CommandQueue:
-    """The queue of an entry; one per entry for the life of Home Assistant (reloads too)."""
-    queues = hass.data.setdefault(DATA_QUEUES, {})
-    queue = queues.get(entry_id)
-    if queue is None:
-        queue = queues[entry_id] = CommandQueue(hass, entry_id)
-    return queue
+def get_command_store(hass: HomeAssistant, entry_id: str) -> CommandStore:
+    """The command store of an entry; one per entry for the life of Home Assistant
+    (reloads too)."""
+    stores = hass.data.setdefault(DATA_COMMAND_STORES, {})
+    store = stores.get(entry_id)
+    if store is None:
+        store = stores[entry_id] = CommandStore(hass, entry_id)
+    return store
 
 
-async def async_remove_command_queue(hass: HomeAssistant, entry_id: str) -> None:
+async def async_remove_command_store(hass: HomeAssistant, entry_id: str) -> None:
     """Forget an entry's queued commands (the entry is deleted)."""
-    queue = hass.data.get(DATA_QUEUES, {}).pop(entry_id, None)
-    if queue is None:
-        queue = CommandQueue(hass, entry_id)
-    await queue.async_remove()
+    store = hass.data.get(DATA_COMMAND_STORES, {}).pop(entry_id, None)
+    if store is None:
+        store = CommandStore(hass, entry_id)
+    await store.async_remove()
 
 
-class CommandQueue:
-    """The stored queued commands of one entry."""
+class CommandStore:
+    """The queued commands of one entry, persisted until they leave for the tracker.
+
+    The listener keeps the commands waiting for the tracker in its per-tracker lane
+    (``CommandLane``); this store keeps them on disk, so that a restart does not lose them.
+    """
 
     def __init__(self, hass: HomeAssistant, entry_id: str) -> None:
         self.hass = hass
@@ -118,6 +131,7 @@ class CommandQueue:
         return len(self._items)
 
     async def async_load(self) -> None:
+        """Read the stored commands (once)."""
         if self._loaded:
             return
         self._loaded = True
@@ -129,6 +143,7 @@ class CommandQueue:
                 LOGGER.warning("Dropping an unreadable queued command: %s", item)
 
     async def async_remove(self) -> None:
+        """Forget every stored command and delete the store."""
         self._items.clear()
         await self._store.async_remove()
 

@@ -8,6 +8,7 @@ for tracks of a few hundred kilometres.
 from __future__ import annotations
 
 from collections.abc import Sequence
+import itertools
 import math
 from typing import Final, NamedTuple
 
@@ -106,5 +107,5 @@ def path_km(points: Sequence[TrackPoint]) -> float:
     """Length (km) of the polyline through ``points`` (great-circle segments)."""
     return sum(
         haversine_km(a.latitude, a.longitude, b.latitude, b.longitude)
-        for a, b in zip(points, points[1:], strict=False)
+        for a, b in itertools.pairwise(points)
     )

@@ -30,12 +30,12 @@ Pure code (no Home Assistant import), driven by the caller: ``add`` for every fi
 from __future__ import annotations
 
 import bisect
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 import math
 from typing import Any, Final
 
-from ..const import MOVING_SPEED
-from .geo import haversine_km
+from custom_components.sinotrack.const import MOVING_SPEED
+
 from .track import MAX_TRACK_POINTS, TrackPoint, path_km, simplify_track
 from .trip_data import (
     EndReason,
@@ -47,6 +47,16 @@ from .trip_data import (
     TripEvent,
     TripStarted,
     TripUpdated,
+)
+from .trip_parts import (
+    OpenTrip,
+    clipped,
+    inserted,
+    km_between,
+    mileage_fields,
+    segment,
+    to_point,
+    track_point,
 )
 
 STORAGE_VERSION: Final = 1
@@ -65,141 +75,6 @@ MAX_TRIP_AGE_S: Final = 365 * 86400.0
 OPEN_TRACK_LIMIT: Final = 2000
 """Points of the trip in progress beyond which its track is simplified in place (its
 distance and times are running totals, so they stay exact)."""
-
-
-def _km(a: TrackPoint | Position, b: TrackPoint | Position) -> float:
-    """Great-circle km between two points."""
-    return haversine_km(a.latitude, a.longitude, b.latitude, b.longitude)
-
-
-def _segment(a: TrackPoint, b: TrackPoint, threshold: float) -> tuple[float, float, float]:
-    """(km, moving seconds, speed implied in km/h) of the way from ``a`` to ``b``."""
-    km = _km(a, b)
-    seconds = b.time - a.time
-    implied = km / seconds * 3600.0 if seconds > 0 else 0.0
-    reported = [s for s in (a.speed_kmh, b.speed_kmh) if s is not None]
-    moving = (bool(reported) and max(reported) >= threshold) or implied >= threshold
-    return km, seconds if moving and seconds > 0 else 0.0, implied
-
-
-def _point(fix: Fix) -> TrackPoint:
-    """The fix as a track point."""
-    return TrackPoint(fix.time, fix.latitude, fix.longitude, fix.speed_kmh)
-
-
-@dataclass(slots=True)
-class _OpenTrip:
-    """The trip in progress (or a candidate not yet confirmed): full-resolution track."""
-
-    start: float
-    start_position: Position
-    points: list[TrackPoint] = field(default_factory=list)
-    distance_km: float = 0.0
-    moving_s: float = 0.0
-    max_speed: float = 0.0
-    mileage_start: tuple[float, float] | None = None
-    mileage_end: tuple[float, float] | None = None
-    confirmed: bool = False
-
-    def extend(self, point: TrackPoint, threshold: float) -> None:
-        """Append ``point`` (newer than the last one) and count the way to it."""
-        if self.points:
-            last = self.points[-1]
-            if point.time <= last.time:
-                return
-            km, moving, implied = _segment(last, point, threshold)
-            self.distance_km += km
-            self.moving_s += moving
-            speed = point.speed_kmh if point.speed_kmh is not None else implied
-        else:
-            speed = point.speed_kmh or 0.0
-        self.max_speed = max(self.max_speed, speed)
-        self.points.append(point)
-
-    def mileage(self, time: float, km: float | None) -> None:
-        """Note the tracker's odometer ``km`` reported at ``time``."""
-        if km is None:
-            return
-        if self.mileage_start is None or time < self.mileage_start[0]:
-            self.mileage_start = (time, km)
-        if self.mileage_end is None or time > self.mileage_end[0]:
-            self.mileage_end = (time, km)
-
-    def snapshot(self, uid: str, end: float, *, in_progress: bool) -> Trip:
-        """The trip as it stands, ending at ``end`` (its last point there or before)."""
-        index = bisect.bisect_right(self.points, end, key=lambda p: p.time)
-        last = self.points[max(0, index - 1)]
-        return Trip(
-            uid=uid,
-            start=self.start,
-            end=end,
-            start_position=self.start_position,
-            end_position=Position(last.latitude, last.longitude),
-            distance_km=self.distance_km,
-            moving_s=self.moving_s,
-            max_speed_kmh=self.max_speed,
-            mileage_start_km=self.mileage_start[1] if self.mileage_start else None,
-            mileage_end_km=self.mileage_end[1] if self.mileage_end else None,
-            track=tuple(self.points),
-            in_progress=in_progress,
-        )
-
-    def as_dict(self) -> dict[str, Any]:
-        """JSON-able form (full precision: the trip goes on after a restart)."""
-        return {
-            "start": self.start,
-            "from": list(self.start_position),
-            "points": [list(point) for point in self.points],
-            "km": self.distance_km,
-            "moving": self.moving_s,
-            "vmax": self.max_speed,
-            "m0": list(self.mileage_start) if self.mileage_start else None,
-            "m1": list(self.mileage_end) if self.mileage_end else None,
-            "confirmed": self.confirmed,
-        }
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> _OpenTrip:
-        """The open trip stored by :meth:`as_dict`."""
-
-        def pair(raw: Any) -> tuple[float, float] | None:
-            return (float(raw[0]), float(raw[1])) if raw else None
-
-        return cls(
-            start=float(data["start"]),
-            start_position=Position(float(data["from"][0]), float(data["from"][1])),
-            points=[_track_point(row) for row in data["points"]],
-            distance_km=float(data["km"]),
-            moving_s=float(data["moving"]),
-            max_speed=float(data["vmax"]),
-            mileage_start=pair(data.get("m0")),
-            mileage_end=pair(data.get("m1")),
-            confirmed=bool(data.get("confirmed")),
-        )
-
-
-def _track_point(row: Any) -> TrackPoint:
-    """A track point from its stored list form."""
-    return TrackPoint(
-        float(row[0]), float(row[1]), float(row[2]), None if row[3] is None else float(row[3])
-    )
-
-
-def _inserted(
-    points: list[TrackPoint], point: TrackPoint, threshold: float
-) -> tuple[float, float, float] | None:
-    """Insert ``point`` inside the time span of ``points``: (km added, moving seconds added,
-    its speed), or None (outside the span, or a time already there) leaving them as they were."""
-    index = bisect.bisect_left(points, point.time, key=lambda p: p.time)
-    if index == 0 or index >= len(points) or points[index].time == point.time:
-        return None
-    before, after = points[index - 1], points[index]
-    km_ab, moving_ab, _ = _segment(before, after, threshold)
-    km_1, moving_1, implied = _segment(before, point, threshold)
-    km_2, moving_2, _ = _segment(point, after, threshold)
-    points.insert(index, point)
-    speed = point.speed_kmh if point.speed_kmh is not None else implied
-    return km_1 + km_2 - km_ab, moving_1 + moving_2 - moving_ab, speed
 
 
 class TripDetector:
@@ -222,7 +97,7 @@ class TripDetector:
         self.wired = False
         """True once the tracker reported ignition on: its ignition then counts."""
         self._trips: list[Trip] = []
-        self._open: _OpenTrip | None = None
+        self._open: OpenTrip | None = None
         self._newest: float | None = None
         self._skew = 0.0
         self._last_fix: float | None = None
@@ -288,7 +163,7 @@ class TripDetector:
                 total += trip.distance_km
                 continue
             whole = path_km(trip.track)
-            part = path_km(_clipped(trip.track, start, end))
+            part = path_km(clipped(trip.track, start, end))
             if whole > 0:
                 total += trip.distance_km * part / whole
         return total
@@ -309,10 +184,10 @@ class TripDetector:
             return []
         try:
             if self._open is not None:
-                return self._trip_fix(fix)
+                return self._trip_fix(fix, self._open)
             extended = self._extend_gap_trip(fix)
             if extended is not None:
-                self._parked, self._parked_point = fix.position, _point(fix)
+                self._parked, self._parked_point = fix.position, to_point(fix)
                 return [extended]
             return self._parked_fix(fix)
         finally:
@@ -320,15 +195,19 @@ class TripDetector:
 
     def tick(self, now: float) -> list[TripEvent]:
         """Confirm by time a stop, ignition off or a coverage gap (``now``: server time)."""
-        if self._open is None:
+        trip = self._open
+        if trip is None:
             return []
         time = now - self._skew
         if self._still_since is not None and time - self._still_since >= self.stop_time:
             return self._finish(self._still_since, "stopped")
-        if self._ignition_off_since is not None and time - self._ignition_off_since >= IGNITION_OFF_S:
-            return self._finish(self._stopped_at(), "ignition")
+        if (
+            self._ignition_off_since is not None
+            and time - self._ignition_off_since >= IGNITION_OFF_S
+        ):
+            return self._finish(self._stopped_at(trip), "ignition")
         if self._last_fix is not None and time - self._last_fix >= self.gap_time:
-            return self._finish(self._stopped_at(), "gap")
+            return self._finish(self._stopped_at(trip), "gap")
         return []
 
     # Rules
@@ -350,7 +229,7 @@ class TripDetector:
 
     def _parked_fix(self, fix: Fix) -> list[TripEvent]:
         """A valid fix while parked: does the vehicle leave?"""
-        point = _point(fix)
+        point = to_point(fix)
         if self._parked is None or self._parked_point is None:
             self._parked, self._parked_point = fix.position, point
             if self._origin is None:
@@ -360,19 +239,19 @@ class TripDetector:
             return []
         speed = fix.speed_kmh
         fast = speed is not None and speed >= self.moving_speed
-        away = _km(self._parked, point) * 1000 > max(START_RADIUS_M, 2 * fix.accuracy_m)
+        away = km_between(self._parked, point) * 1000 > max(START_RADIUS_M, 2 * fix.accuracy_m)
         if not (away or (self.wired and fix.ignition is True and fast)):
             self._parked_point = point
             if fix.mileage_km is not None:
                 self._last_mileage = (fix.time, fix.mileage_km)
             return []
         before = self._parked_point
-        trip = _OpenTrip(start=fix.time, start_position=self._parked)
+        trip = OpenTrip(start=fix.time, start_position=self._parked)
         if fix.time - before.time <= self.stop_time:
             trip.start = before.time
             trip.extend(before, self.moving_speed)
         else:  # parked long ago, no fix since: the trip starts here, from there
-            trip.distance_km = _km(self._parked, point)
+            trip.distance_km = km_between(self._parked, point)
         trip.extend(point, self.moving_speed)
         if self._last_mileage is not None:
             trip.mileage(*self._last_mileage)
@@ -385,17 +264,15 @@ class TripDetector:
             self._still_since, self._still_at, self._last_still = fix.time, fix.position, point
         return self._confirm()
 
-    def _trip_fix(self, fix: Fix) -> list[TripEvent]:
-        """A valid in-order fix during a trip."""
-        trip = self._open
-        assert trip is not None
+    def _trip_fix(self, fix: Fix, trip: OpenTrip) -> list[TripEvent]:
+        """A valid in-order fix during ``trip`` (the trip in progress)."""
         if self._last_fix is not None and fix.time - self._last_fix >= self.gap_time:
-            return self._finish(self._stopped_at(), "gap") + self._parked_fix(fix)
-        point = _point(fix)
+            return self._finish(self._stopped_at(trip), "gap") + self._parked_fix(fix)
+        point = to_point(fix)
         radius = max(STILL_RADIUS_M, 2 * fix.accuracy_m)
         reference = self._still_at or trip.points[-1]
         speed = fix.speed_kmh
-        moving = (speed is not None and speed >= self.moving_speed) or _km(
+        moving = (speed is not None and speed >= self.moving_speed) or km_between(
             reference, point
         ) * 1000 > radius
         if moving:
@@ -414,15 +291,14 @@ class TripDetector:
             return self._finish(self._still_since, "stopped")
         off = self._ignition_off_since
         if off is not None and fix.time - off >= IGNITION_OFF_S:
-            return self._finish(self._stopped_at(), "ignition")
+            return self._finish(self._stopped_at(trip), "ignition")
         if len(trip.points) > OPEN_TRACK_LIMIT:
             trip.points = simplify_track(trip.points, max_points=OPEN_TRACK_LIMIT // 2)
         return self._confirm()
 
-    def _stopped_at(self) -> float:
+    def _stopped_at(self, trip: OpenTrip) -> float:
         """When the vehicle stopped moving: the start of its standing, else its last point."""
-        assert self._open is not None
-        return self._still_since if self._still_since is not None else self._open.points[-1].time
+        return self._still_since if self._still_since is not None else trip.points[-1].time
 
     def _confirm(self) -> list[TripEvent]:
         """``TripStarted`` once the trip in progress is more than jitter."""
@@ -430,19 +306,22 @@ class TripDetector:
         if trip is None or trip.confirmed or not self._long_enough(trip, trip.points[-1].time):
             return []
         trip.confirmed = True
-        current = self.current
-        assert current is not None
-        return [TripStarted(current)]
+        return [
+            TripStarted(
+                trip.snapshot(self._uid(trip.start), trip.points[-1].time, in_progress=True)
+            )
+        ]
 
     @staticmethod
-    def _long_enough(trip: _OpenTrip, end: float) -> bool:
+    def _long_enough(trip: OpenTrip, end: float) -> bool:
         """True for a trip that is not jitter."""
         return trip.distance_km >= MIN_TRIP_KM and end - trip.start >= MIN_TRIP_S
 
     def _finish(self, end: float, reason: EndReason) -> list[TripEvent]:
         """End the trip in progress at ``end``; drop it if it was jitter."""
         trip = self._open
-        assert trip is not None
+        if trip is None:
+            return []
         self._open = None
         last = self._last_still or trip.points[-1]
         self._still_since = self._still_at = self._last_still = None
@@ -468,7 +347,9 @@ class TripDetector:
     def _prune(self) -> None:
         """Keep the last ``max_trips`` trips, none older than ``max_age_s``."""
         newest = self._newest if self._newest is not None else self._trips[-1].end
-        kept = [trip for trip in self._trips[-self.max_trips :] if trip.end >= newest - self.max_age_s]
+        kept = [
+            trip for trip in self._trips[-self.max_trips :] if trip.end >= newest - self.max_age_s
+        ]
         if len(kept) != len(self._trips):
             self._trips = kept
             self._origin = None
@@ -483,10 +364,10 @@ class TripDetector:
         """A fix older than the newest one: into the trip it belongs to, if any."""
         if not fix.usable:
             return []
-        point = _point(fix)
+        point = to_point(fix)
         trip = self._open
         if trip is not None and trip.points and trip.points[0].time < fix.time:
-            added = _inserted(trip.points, point, self.moving_speed)
+            added = inserted(trip.points, point, self.moving_speed)
             if added is not None:
                 trip.distance_km += added[0]
                 trip.moving_s += added[1]
@@ -499,17 +380,19 @@ class TripDetector:
             return []
         done = self._trips[index]
         points = list(done.track)
-        added = _inserted(points, point, self.moving_speed)
+        added = inserted(points, point, self.moving_speed)
         if added is not None:
             if len(points) > MAX_TRACK_POINTS:
                 points = simplify_track(points)
+            mileage = mileage_fields(done, fix)
             updated = replace(
                 done,
                 distance_km=done.distance_km + added[0],
                 moving_s=done.moving_s + added[1],
                 max_speed_kmh=max(done.max_speed_kmh, added[2]),
                 track=tuple(points),
-                **_mileage_fields(done, fix),
+                mileage_start_km=mileage[0],
+                mileage_end_km=mileage[1],
             )
             self._trips[index] = updated
             return [TripUpdated(updated)]
@@ -521,7 +404,9 @@ class TripDetector:
         if not self._trips:
             return None
         done = self._trips[index]
-        following = self._trips[index + 1].start if index + 1 < len(self._trips) and index >= 0 else None
+        following = (
+            self._trips[index + 1].start if index + 1 < len(self._trips) and index >= 0 else None
+        )
         if following is None and self._open is not None:
             following = self._open.start
         if (
@@ -530,16 +415,17 @@ class TripDetector:
             or (following is not None and fix.time >= following)
         ):
             return None
-        point = _point(fix)
+        point = to_point(fix)
         fast = fix.speed_kmh is not None and fix.speed_kmh >= self.moving_speed
         radius = max(STILL_RADIUS_M, 2 * fix.accuracy_m)
-        if not fast and _km(done.end_position, point) * 1000 <= radius:
+        if not fast and km_between(done.end_position, point) * 1000 <= radius:
             return None
-        km, moving, implied = _segment(done.track[-1], point, self.moving_speed)
+        km, moving, implied = segment(done.track[-1], point, self.moving_speed)
         speed = fix.speed_kmh if fix.speed_kmh is not None else implied
         track = [*done.track, point]
         if len(track) > MAX_TRACK_POINTS:
             track = simplify_track(track)
+        mileage = mileage_fields(done, fix)
         updated = replace(
             done,
             end=fix.time,
@@ -548,7 +434,8 @@ class TripDetector:
             moving_s=done.moving_s + moving,
             max_speed_kmh=max(done.max_speed_kmh, speed),
             track=tuple(track),
-            **_mileage_fields(done, fix),
+            mileage_start_km=mileage[0],
+            mileage_end_km=mileage[1],
         )
         self._trips[index] = updated
         return TripUpdated(updated)
@@ -591,12 +478,12 @@ class TripDetector:
         for raw in data.get("trips") or []:
             try:
                 detector._trips.append(Trip.from_dict(raw))
-            except (ValueError, TypeError, KeyError, IndexError):
+            except ValueError, TypeError, KeyError, IndexError:
                 continue
         detector._trips.sort(key=lambda trip: trip.start)
         try:
             detector._restore_state(data)
-        except (ValueError, TypeError, KeyError, IndexError):
+        except ValueError, TypeError, KeyError, IndexError:
             detector._open = None
             detector._still_since = detector._still_at = detector._last_still = None
         return detector
@@ -617,7 +504,7 @@ class TripDetector:
         if parked := data.get("parked"):
             self._parked = Position(float(parked[0]), float(parked[1]))
         if parked_point := data.get("parked_point"):
-            self._parked_point = _track_point(parked_point)
+            self._parked_point = track_point(parked_point)
         if origin := data.get("origin"):
             self._origin = (float(origin[0]), Position(float(origin[1]), float(origin[2])))
         if mileage := data.get("mileage"):
@@ -625,45 +512,8 @@ class TripDetector:
         if still := data.get("still"):
             self._still_since = float(still["since"])
             self._still_at = Position(float(still["at"][0]), float(still["at"][1]))
-            self._last_still = _track_point(still["last"]) if still.get("last") else None
+            self._last_still = track_point(still["last"]) if still.get("last") else None
         if raw := data.get("open"):
-            trip = _OpenTrip.from_dict(raw)
+            trip = OpenTrip.from_dict(raw)
             if trip.points:
                 self._open = trip
-
-
-def _mileage_fields(trip: Trip, fix: Fix) -> dict[str, float]:
-    """The mileage fields of ``trip`` a late ``fix`` corrects (its odometer before the
-    first one or after the last one known)."""
-    if fix.mileage_km is None:
-        return {}
-    track = trip.track
-    fields: dict[str, float] = {}
-    if trip.mileage_start_km is None or (track and fix.time <= track[0].time):
-        fields["mileage_start_km"] = fix.mileage_km
-    if trip.mileage_end_km is None or (track and fix.time >= track[-1].time):
-        fields["mileage_end_km"] = fix.mileage_km
-    return fields
-
-
-def _clipped(track: tuple[TrackPoint, ...], start: float, end: float) -> list[TrackPoint]:
-    """The part of ``track`` inside [start, end], cut by linear interpolation in time."""
-
-    def at(a: TrackPoint, b: TrackPoint, time: float) -> TrackPoint:
-        ratio = (time - a.time) / (b.time - a.time)
-        return TrackPoint(
-            time,
-            a.latitude + (b.latitude - a.latitude) * ratio,
-            a.longitude + (b.longitude - a.longitude) * ratio,
-        )
-
-    clipped: list[TrackPoint] = []
-    for a, b in zip(track, track[1:], strict=False):
-        if b.time <= start or a.time >= end:
-            continue
-        first = a if a.time >= start else at(a, b, start)
-        last = b if b.time <= end else at(a, b, end)
-        if not clipped or clipped[-1].time != first.time:
-            clipped.append(first)
-        clipped.append(last)
-    return clipped

@@ -21,13 +21,22 @@ def km_between(a: TrackPoint | Position, b: TrackPoint | Position) -> float:
 
 
 def segment(a: TrackPoint, b: TrackPoint, threshold: float) -> tuple[float, float, float]:
-    """(km, moving seconds, speed implied in km/h) of the way from ``a`` to ``b``."""
+    """(km, moving seconds, speed implied in km/h) of the way from ``a`` to ``b``.
+
+    With both speeds reported, the time counts as moving when both are at the threshold
+    or more, half of it when one is (it started or stopped on the way); else it counts when
+    the speed implied by the way and the time reaches the threshold.
+    """
     km = km_between(a, b)
     seconds = b.time - a.time
-    implied = km / seconds * 3600.0 if seconds > 0 else 0.0
-    reported = [s for s in (a.speed_kmh, b.speed_kmh) if s is not None]
-    moving = (bool(reported) and max(reported) >= threshold) or implied >= threshold
-    return km, seconds if moving and seconds > 0 else 0.0, implied
+    if seconds <= 0:
+        return km, 0.0, 0.0
+    implied = km / seconds * 3600.0
+    if a.speed_kmh is not None and b.speed_kmh is not None:
+        share = ((a.speed_kmh >= threshold) + (b.speed_kmh >= threshold)) / 2
+    else:
+        share = 1.0 if implied >= threshold else 0.0
+    return km, seconds * share, implied
 
 
 def to_point(fix: Fix) -> TrackPoint:
@@ -48,6 +57,8 @@ class OpenTrip:
     mileage_start: tuple[float, float] | None = None
     mileage_end: tuple[float, float] | None = None
     confirmed: bool = False
+    by_ignition: bool = False
+    """Started by ignition and speed (not by a fix away from the parking place)."""
 
     def extend(self, point: TrackPoint, threshold: float) -> None:
         """Append ``point`` (newer than the last one) and count the way to it."""
@@ -104,6 +115,7 @@ class OpenTrip:
             "m0": list(self.mileage_start) if self.mileage_start else None,
             "m1": list(self.mileage_end) if self.mileage_end else None,
             "confirmed": self.confirmed,
+            "by_ignition": self.by_ignition,
         }
 
     @classmethod
@@ -123,6 +135,7 @@ class OpenTrip:
             mileage_start=pair(data.get("m0")),
             mileage_end=pair(data.get("m1")),
             confirmed=bool(data.get("confirmed")),
+            by_ignition=bool(data.get("by_ignition")),
         )
 
 

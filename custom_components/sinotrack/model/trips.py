@@ -17,6 +17,8 @@ Pure code (no Home Assistant import), driven by the caller: ``add`` for every fi
   cell-tower and invalid fixes only bring their ignition state.
 * A trip under ``MIN_TRIP_KM`` or ``MIN_TRIP_S`` is jitter: it is dropped, and
   ``TripStarted`` comes only once a trip has covered both (its start time is the real one).
+  Before that, a trip started by a fix away from the parking place is dropped as soon as
+  a slow fix is back within the start radius (the first was a wild fix).
 * Coverage gap: no fix for ``gap_time`` during a trip ends it where it was last seen
   (``end_reason`` ``"gap"``); the first fix after the gap is judged as a parked one. A
   gap-ended trip takes fixes that arrive late for the gap (less than ``gap_time`` after
@@ -246,7 +248,7 @@ class TripDetector:
                 self._last_mileage = (fix.time, fix.mileage_km)
             return []
         before = self._parked_point
-        trip = OpenTrip(start=fix.time, start_position=self._parked)
+        trip = OpenTrip(start=fix.time, start_position=self._parked, by_ignition=not away)
         if fix.time - before.time <= self.stop_time:
             trip.start = before.time
             trip.extend(before, self.moving_speed)
@@ -269,12 +271,22 @@ class TripDetector:
         if self._last_fix is not None and fix.time - self._last_fix >= self.gap_time:
             return self._finish(self._stopped_at(trip), "gap") + self._parked_fix(fix)
         point = to_point(fix)
+        speed = fix.speed_kmh
+        fast = speed is not None and speed >= self.moving_speed
+        if (
+            not trip.confirmed
+            and not trip.by_ignition
+            and not fast
+            and km_between(trip.start_position, point) * 1000
+            <= max(START_RADIUS_M, 2 * fix.accuracy_m)
+        ):  # back where it was parked before it went far: the fix that started it was wild
+            self._open = None
+            self._still_since = self._still_at = self._last_still = None
+            self._parked_point = point
+            return []
         radius = max(STILL_RADIUS_M, 2 * fix.accuracy_m)
         reference = self._still_at or trip.points[-1]
-        speed = fix.speed_kmh
-        moving = (speed is not None and speed >= self.moving_speed) or km_between(
-            reference, point
-        ) * 1000 > radius
+        moving = fast or km_between(reference, point) * 1000 > radius
         if moving:
             last_still = self._last_still
             if last_still is not None and last_still.time > trip.points[-1].time:

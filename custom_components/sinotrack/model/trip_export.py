@@ -116,35 +116,40 @@ def trip_name(trip: Trip, tz: tzinfo = UTC) -> str:
 
 
 def trips_gpx(trips: Iterable[Trip], *, tz: tzinfo = UTC, name: str | None = None) -> str:
-    """One GPX 1.1 document, one ``trk`` per trip (``trkseg`` of ``trkpt`` with times)."""
+    """One GPX 1.1 document, one ``trk`` per trip (``trkseg`` of ``trkpt`` with times).
+
+    ``name`` names the document (its ``metadata``); ``tz`` is the time zone of the track
+    names (the times inside are UTC, as GPX wants them).
+    """
     root = ET.Element(
-        f"{{{GPX_NAMESPACE}}}gpx",
+        "gpx",
         {
+            "xmlns": GPX_NAMESPACE,
+            "xmlns:xsi": XSI_NAMESPACE,
+            "xsi:schemaLocation": GPX_SCHEMA_LOCATION,
             "version": "1.1",
             "creator": GPX_CREATOR,
-            f"{{{XSI_NAMESPACE}}}schemaLocation": GPX_SCHEMA_LOCATION,
         },
     )
     if name is not None:
-        metadata = ET.SubElement(root, f"{{{GPX_NAMESPACE}}}metadata")
-        ET.SubElement(metadata, f"{{{GPX_NAMESPACE}}}name").text = name
+        ET.SubElement(ET.SubElement(root, "metadata"), "name").text = name
     for trip in trips:
-        trk = ET.SubElement(root, f"{{{GPX_NAMESPACE}}}trk")
-        ET.SubElement(trk, f"{{{GPX_NAMESPACE}}}name").text = trip_name(trip, tz)
-        ET.SubElement(trk, f"{{{GPX_NAMESPACE}}}desc").text = (
+        trk = ET.SubElement(root, "trk")
+        ET.SubElement(trk, "name").text = trip_name(trip, tz)
+        ET.SubElement(trk, "desc").text = (
             f"{trip.distance_km:.2f} km in {round(trip.duration_s / 60)} min, "
             f"max {trip.max_speed_kmh:.0f} km/h"
         )
-        segment = ET.SubElement(trk, f"{{{GPX_NAMESPACE}}}trkseg")
+        segment = ET.SubElement(trk, "trkseg")
         for point in trip.track:
             trkpt = ET.SubElement(
                 segment,
-                f"{{{GPX_NAMESPACE}}}trkpt",
+                "trkpt",
                 {
                     "lat": f"{point.latitude:.{COORDINATE_DIGITS}f}",
                     "lon": _gpx_longitude(point.longitude),
                 },
             )
-            ET.SubElement(trkpt, f"{{{GPX_NAMESPACE}}}time").text = _gpx_time(point.time)
-    body = ET.tostring(root, encoding="unicode", default_namespace=GPX_NAMESPACE)
+            ET.SubElement(trkpt, "time").text = _gpx_time(point.time)
+    body = ET.tostring(root, encoding="unicode")
     return f'<?xml version="1.0" encoding="UTF-8"?>\n{body}\n'

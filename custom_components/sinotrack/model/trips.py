@@ -128,7 +128,7 @@ class TripDetector:
     @property
     def parked_since(self) -> float | None:
         """When the vehicle parked (None while a trip is in progress or nothing is known)."""
-        if self.current is not None:
+        if self._open is not None and self._open.confirmed:
             return None
         if self._trips:
             return self._trips[-1].end
@@ -144,7 +144,7 @@ class TripDetector:
 
     def stops(self, start: float, end: float) -> list[Stop]:
         """Stops overlapping [start, end), oldest first; the last has no end while parked."""
-        current = self.current
+        current = self._open if self._open is not None and self._open.confirmed else None
         ends: list[float | None] = [trip.start for trip in self._trips]
         ends.append(current.start if current is not None else None)
         every: list[Stop] = []

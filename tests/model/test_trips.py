@@ -492,3 +492,28 @@ def test_mileage_difference_is_stored_with_the_distance() -> None:
     assert trip.mileage_km == pytest.approx(trip.distance_km, abs=0.2)
     assert trip.mileage_start_km is not None
     assert trip.mileage_start_km < 1234.2
+
+
+def test_a_stop_is_confirmed_by_time_when_no_fix_comes() -> None:
+    route = Route(TripDetector())
+    route.park(300)
+    route.drive(600, ignition=None)
+    [still] = route.park(10, interval=10, ignition=None)  # then the tracker goes to sleep
+    assert route.tick(still.time + 2 + 299) == []
+    [ended] = route.tick(still.time + 2 + 300)
+    assert isinstance(ended, TripEnded)
+    assert ended.trip.end == still.time
+    assert ended.trip.end_reason == "stopped"
+    assert route.tick(still.time + 2 + 900) == []
+
+
+def test_ignition_off_without_a_gps_fix_ends_the_trip_a_minute_later() -> None:
+    route = Route(TripDetector())
+    route.park(300)
+    last = route.drive(600, ignition=True)[-1]
+    route.send(route.fix(time=last.time + 5, valid=False, ignition=False, speed_kmh=None))
+    assert route.tick(last.time + 5 + 2 + 59) == []
+    [ended] = route.tick(last.time + 5 + 2 + 60)
+    assert isinstance(ended, TripEnded)
+    assert ended.trip.end_reason == "ignition"
+    assert ended.trip.end == last.time

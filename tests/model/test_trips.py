@@ -517,3 +517,29 @@ def test_ignition_off_without_a_gps_fix_ends_the_trip_a_minute_later() -> None:
     assert isinstance(ended, TripEnded)
     assert ended.trip.end_reason == "ignition"
     assert ended.trip.end == last.time
+
+
+def test_a_fix_from_a_broken_clock_does_not_hide_the_fixes_after_it() -> None:
+    route = Route(TripDetector())
+    route.park(300)
+    wrong = route.fix(time=route.time + 40 * 86400)  # 40 days ahead of the server's clock
+    assert route.detector.add(wrong, now=route.time + 2) == []
+    route.drive(600)
+    route.park(600)
+    assert len(route.of(TripEnded)) == 1
+
+
+def test_the_kept_fixes_stop_carrying_a_gap_ended_trip_at_the_first_stop() -> None:
+    route = Route(TripDetector())
+    route.park(300)
+    route.drive(300)
+    kept = route.drive(300, send=False) + route.park(600, send=False)
+    kept += route.drive(300, heading=0, send=False) + route.park(600, send=False)
+    route.tick(kept[0].time + 1000)
+    for fix in kept:
+        route.send(replace(fix, late=True))
+    first, second = everything(route.detector)
+    assert first.end_reason == "gap"
+    assert first.distance_km == pytest.approx(40 * 600 / 3600, rel=0.02)
+    assert second.distance_km == pytest.approx(40 * 300 / 3600, rel=0.02)
+    assert second.start > first.end + 500

@@ -74,6 +74,9 @@ MIN_TRIP_KM: Final = 0.2
 MIN_TRIP_S: Final = 60.0
 MAX_TRIPS: Final = 1000
 MAX_TRIP_AGE_S: Final = 365 * 86400.0
+MAX_AHEAD_S: Final = 86400.0
+"""A fix dated more than this after the server's clock has a broken time: it is ignored
+(taken as the newest, it would make every later fix look late)."""
 OPEN_TRACK_LIMIT: Final = 2000
 """Points of the trip in progress beyond which its track is simplified in place (its
 distance and times are running totals, so they stay exact)."""
@@ -174,7 +177,7 @@ class TripDetector:
 
     def add(self, fix: Fix, now: float | None = None) -> list[TripEvent]:
         """Take one fix (``now``: the server time it arrived, if known); the events it causes."""
-        if not math.isfinite(fix.time):
+        if not math.isfinite(fix.time) or (now is not None and fix.time > now + MAX_AHEAD_S):
             return []
         if self._newest is not None and fix.time <= self._newest:
             return self._place_late(fix) if fix.time < self._newest else []
@@ -187,7 +190,7 @@ class TripDetector:
         try:
             if self._open is not None:
                 return self._trip_fix(fix, self._open)
-            extended = self._extend_gap_trip(fix)
+            extended = self._extend_gap_trip(fix) if self._uploading_gap() else None
             if extended is not None:
                 self._parked, self._parked_point = fix.position, to_point(fix)
                 return [extended]
@@ -410,6 +413,15 @@ class TripDetector:
             return [TripUpdated(updated)]
         extended = self._extend_gap_trip(fix, index)
         return [extended] if extended is not None else []
+
+    def _uploading_gap(self) -> bool:
+        """True while every fix since the last trip ended by a gap carried it on (the
+        tracker uploads what it kept): the first one that did not ends that."""
+        return (
+            bool(self._trips)
+            and self._trips[-1].end_reason == "gap"
+            and (self._last_fix is None or self._last_fix <= self._trips[-1].end)
+        )
 
     def _extend_gap_trip(self, fix: Fix, index: int = -1) -> TripUpdated | None:
         """Carry a gap-ended trip on to ``fix`` if it belongs to its gap, else None."""

@@ -131,6 +131,7 @@ def test_a_drive_with_a_red_light_is_one_trip() -> None:
     assert len(ended) == 1
     trip = ended[0]
     assert everything(route.detector) == [trip]
+    assert route.detector.last_trip == trip
     assert trip.start == left  # the last fix where it was parked
     assert haversine_km(*trip.start_position, *HOME) < 0.015  # where it was parked
     assert trip.end == arrival[0].time  # when it stopped, not when the stop was confirmed

@@ -137,6 +137,11 @@ class TripDetector:
             return self._trips[-1].end
         return self._origin[0] if self._origin else None
 
+    @property
+    def last_trip(self) -> Trip | None:
+        """The trip that ended last, if any."""
+        return self._trips[-1] if self._trips else None
+
     def trips(self, start: float, end: float, *, include_current: bool = False) -> list[Trip]:
         """Finished trips overlapping [start, end), oldest first (and the current one)."""
         found = [trip for trip in self._trips if trip.start < end and trip.end > start]
@@ -285,6 +290,8 @@ class TripDetector:
         ):  # back where it was parked before it went far: the fix that started it was wild
             self._open = None
             self._still_since = self._still_at = self._last_still = None
+            self._ignition_on_in_trip = False
+            self._ignition_off_since = None
             self._parked_point = point
             return []
         radius = max(STILL_RADIUS_M, 2 * fix.accuracy_m)

@@ -74,6 +74,8 @@ MIN_TRIP_KM: Final = 0.2
 MIN_TRIP_S: Final = 60.0
 MAX_TRIPS: Final = 1000
 MAX_TRIP_AGE_S: Final = 365 * 86400.0
+DEFAULT_ACCURACY_M: Final = 15.0
+"""The accuracy (m) taken for a fix that has none that makes sense."""
 MAX_AHEAD_S: Final = 86400.0
 """A fix dated more than this after the server's clock has a broken time: it is ignored
 (taken as the newest, it would make every later fix look late)."""
@@ -184,6 +186,7 @@ class TripDetector:
         """Take one fix (``now``: the server time it arrived, if known); the events it causes."""
         if not math.isfinite(fix.time) or (now is not None and fix.time > now + MAX_AHEAD_S):
             return []
+        fix = _sane(fix)
         if self._newest is not None and fix.time <= self._newest:
             return self._place_late(fix) if fix.time < self._newest else []
         self._newest = fix.time
@@ -548,3 +551,19 @@ class TripDetector:
             trip = OpenTrip.from_dict(raw)
             if trip.points:
                 self._open = trip
+
+
+def _sane(fix: Fix) -> Fix:
+    """``fix`` without non-finite or negative figures (unknown instead)."""
+
+    def bad(value: float | None) -> bool:
+        return value is not None and not (math.isfinite(value) and value >= 0)
+
+    if not (bad(fix.speed_kmh) or bad(fix.accuracy_m) or bad(fix.mileage_km)):
+        return fix
+    return replace(
+        fix,
+        speed_kmh=None if bad(fix.speed_kmh) else fix.speed_kmh,
+        accuracy_m=DEFAULT_ACCURACY_M if bad(fix.accuracy_m) else fix.accuracy_m,
+        mileage_km=None if bad(fix.mileage_km) else fix.mileage_km,
+    )

@@ -1,7 +1,7 @@
 """Cost of trip detection: per fix, and per stored trip.
 
 Simulated days of one tracker (a fix every 10 s while driving, every 60 s while parked:
-city trips with red lights and turns, parked in between) is fed to a ``TripDetector``;
+city trips with red lights and turns, parked in between) are fed to a ``TripDetector``;
 the time per fix is compared with the codec's time to decode one JT/T 808 position (the
 least any message costs before it reaches the tracker model). The bytes per stored trip
 are the JSON of a typical 30-minute city trip. Figures are printed, never asserted.

@@ -144,7 +144,6 @@ def test_a_drive_with_a_red_light_is_one_trip() -> None:
     assert not trip.in_progress
     assert started[0].in_progress
     assert started[0].uid == trip.uid
-    # Ignition off ends it after a minute: the third parked fix (30 s apart) confirms it.
     assert route.detector.parked_since == trip.end
     stops = route.detector.stops(0.0, 1e12)
     assert [(s.start, s.end) for s in stops] == [(T0 + 30, trip.start), (trip.end, None)]

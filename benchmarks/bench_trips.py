@@ -117,17 +117,19 @@ def feed(fixes: list[Fix]) -> tuple[float, int]:
     return time.perf_counter() - begin, trips
 
 
-def bytes_per_trip(samples: int) -> list[int]:
-    """Stored JSON bytes of ``samples`` typical 30-minute city trips (a fix every 10 s)."""
-    sizes = []
+def bytes_per_trip(samples: int) -> tuple[list[int], list[int]]:
+    """Stored JSON bytes of ``samples`` typical 30-minute city trips (a fix every 10 s):
+    compact, and indented by 2 as Home Assistant's store writes it."""
+    compact, indented = [], []
     for seed in range(samples):
         vehicle = Vehicle(seed)
         detector = TripDetector()
         for fix in [*vehicle.park(600), *vehicle.city_trip(30), *vehicle.park(900)]:
             detector.add(fix)
         [trip] = detector.trips(0, math.inf)
-        sizes.append(len(json.dumps(trip.as_dict(), separators=(",", ":"))))
-    return sizes
+        compact.append(len(json.dumps(trip.as_dict(), separators=(",", ":"))))
+        indented.append(len(json.dumps(trip.as_dict(), indent=2)))
+    return compact, indented
 
 
 def main() -> None:
@@ -158,11 +160,12 @@ def main() -> None:
         f"{per_fix_us / decode_us:.0%} of that (Home Assistant's own work per message is "
         f"far more)"
     )
-    sizes = bytes_per_trip(5 if args.quick else 20)
+    compact, indented = bytes_per_trip(5 if args.quick else 20)
     print(
-        f"storage: {statistics.mean(sizes):,.0f} bytes of JSON per 30-minute city trip "
-        f"(min {min(sizes):,}, max {max(sizes):,}); 1,000 trips: "
-        f"{statistics.mean(sizes) * 1000 / 1e6:.1f} MB"
+        f"storage: {statistics.mean(compact):,.0f} bytes of JSON per 30-minute city trip "
+        f"(min {min(compact):,}, max {max(compact):,}), {statistics.mean(indented):,.0f} "
+        f"indented as Home Assistant's store writes it; 1,000 trips: "
+        f"{statistics.mean(indented) * 1000 / 1e6:.1f} MB"
     )
 
 

@@ -106,7 +106,9 @@ class Trip:
         return self.mileage_end_km - self.mileage_start_km
 
     def as_dict(self) -> dict[str, Any]:
-        """JSON-able form (compact: track times relative to the start, 1 m rounding)."""
+        """JSON-able form. The track is one string (``seconds from start,latitude,longitude,
+        speed`` per point, ``;`` between points, 1 m rounding): compact even in a store
+        that indents its JSON."""
         return {
             "id": self.uid,
             "start": self.start,
@@ -119,15 +121,12 @@ class Trip:
             "m0": self.mileage_start_km,
             "m1": self.mileage_end_km,
             "reason": self.end_reason,
-            "track": [
-                [
-                    _compact(point.time - self.start),
-                    round(point.latitude, 5),
-                    round(point.longitude, 5),
-                    None if point.speed_kmh is None else _compact(point.speed_kmh),
-                ]
+            "track": ";".join(
+                f"{_compact(point.time - self.start)},{point.latitude:.5f},"
+                f"{point.longitude:.5f},"
+                f"{'' if point.speed_kmh is None else _compact(point.speed_kmh)}"
                 for point in self.track
-            ],
+            ),
         }
 
     @classmethod
@@ -147,12 +146,7 @@ class Trip:
             max_speed_kmh=float(data["vmax"]),
             mileage_start_km=_optional_float(data.get("m0")),
             mileage_end_km=_optional_float(data.get("m1")),
-            track=tuple(
-                TrackPoint(
-                    start + float(row[0]), float(row[1]), float(row[2]), _optional_float(row[3])
-                )
-                for row in data["track"]
-            ),
+            track=_parse_track(start, data["track"]),
             end_reason=reason if reason in END_REASONS else None,
         )
 
@@ -203,3 +197,23 @@ def _compact(value: float) -> float | int:
 def _optional_float(value: Any) -> float | None:
     """``value`` as a float, None for None."""
     return None if value is None else float(value)
+
+
+def _parse_track(start: float, text: Any) -> tuple[TrackPoint, ...]:
+    """The track stored by ``Trip.as_dict`` (``ValueError`` if it is not one)."""
+    if not isinstance(text, str):
+        raise TypeError("a stored track is a string")
+    if not text:
+        return ()
+    points = []
+    for row in text.split(";"):
+        offset, latitude, longitude, speed = row.split(",")
+        points.append(
+            TrackPoint(
+                start + float(offset),
+                float(latitude),
+                float(longitude),
+                float(speed) if speed else None,
+            )
+        )
+    return tuple(points)

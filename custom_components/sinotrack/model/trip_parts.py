@@ -108,7 +108,11 @@ class OpenTrip:
         return {
             "start": self.start,
             "from": list(self.start_position),
-            "points": [list(point) for point in self.points],
+            "points": ";".join(
+                f"{p.time!r},{p.latitude!r},{p.longitude!r},"
+                f"{'' if p.speed_kmh is None else repr(p.speed_kmh)}"
+                for p in self.points
+            ),
             "km": self.distance_km,
             "moving": self.moving_s,
             "vmax": self.max_speed,
@@ -128,7 +132,7 @@ class OpenTrip:
         return cls(
             start=float(data["start"]),
             start_position=Position(float(data["from"][0]), float(data["from"][1])),
-            points=[track_point(row) for row in data["points"]],
+            points=[track_point(row.split(",")) for row in str(data["points"]).split(";") if row],
             distance_km=float(data["km"]),
             moving_s=float(data["moving"]),
             max_speed=float(data["vmax"]),
@@ -140,9 +144,9 @@ class OpenTrip:
 
 
 def track_point(row: Any) -> TrackPoint:
-    """A track point from its stored list form."""
+    """A track point from its stored list form (a missing speed is None or "")."""
     return TrackPoint(
-        float(row[0]), float(row[1]), float(row[2]), None if row[3] is None else float(row[3])
+        float(row[0]), float(row[1]), float(row[2]), None if row[3] in (None, "") else float(row[3])
     )
 
 

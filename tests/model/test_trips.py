@@ -545,3 +545,18 @@ def test_the_kept_fixes_stop_carrying_a_gap_ended_trip_at_the_first_stop() -> No
     assert first.distance_km == pytest.approx(40 * 600 / 3600, rel=0.02)
     assert second.distance_km == pytest.approx(40 * 300 / 3600, rel=0.02)
     assert second.start > first.end + 500
+
+
+def test_a_batch_uploaded_an_hour_later_does_not_delay_the_gap() -> None:
+    route = Route(TripDetector())
+    route.park(300)
+    route.drive(300)
+    kept = route.drive(300, send=False)
+    upload = kept[-1].time + 3600  # reconnected an hour later, in an underground car park
+    for fix in kept:
+        assert route.detector.add(replace(fix, late=True), now=upload) == []
+    [ended] = route.tick(upload + 10)  # nothing live since: the trip ended where last seen
+    assert isinstance(ended, TripEnded)
+    assert ended.trip.end_reason == "gap"
+    assert ended.trip.end == kept[-1].time
+    assert ended.trip.distance_km == pytest.approx(40 * 600 / 3600, rel=0.02)

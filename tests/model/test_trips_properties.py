@@ -56,7 +56,7 @@ def fixes(steps: list[Step]) -> Iterator[tuple[Fix, float, bool]]:
         )
 
 
-@settings(max_examples=150, deadline=None, database=None)
+@settings(max_examples=150, deadline=None, database=None, print_blob=True)
 @given(st.lists(step, max_size=120), st.integers(0, 119))
 def test_any_fixes_give_sensible_trips(steps: list[Step], restart_at: int) -> None:
     detector = TripDetector()

@@ -31,8 +31,9 @@ class Fix:
     """One position report of a tracker, as trip detection needs it.
 
     ``time`` is the fix's own epoch time (the device's, in UTC). ``late`` marks a fix that
-    arrived out of order or in a batch (blind-area upload, buffered reports). ``source``
-    ``"cell"`` marks a position from cell towers (hundreds of metres off).
+    arrived out of order or in a batch (blind-area upload, buffered reports): it is placed
+    by its time like any other, but its delay does not count as the device's clock offset.
+    ``source`` ``"cell"`` marks a position from cell towers (hundreds of metres off).
     """
 
     time: float
@@ -142,11 +143,11 @@ class Trip:
             start_position=Position(float(data["from"][0]), float(data["from"][1])),
             end_position=Position(float(data["to"][0]), float(data["to"][1])),
             distance_km=float(data["km"]),
-            moving_s=float(data["moving"]),
+            moving_s=min(float(data["moving"]), float(data["end"]) - start),  # rounded up
             max_speed_kmh=float(data["vmax"]),
             mileage_start_km=_optional_float(data.get("m0")),
             mileage_end_km=_optional_float(data.get("m1")),
-            track=_parse_track(start, data["track"]),
+            track=_parse_track(start, float(data["end"]), data["track"]),
             end_reason=reason if reason in END_REASONS else None,
         )
 
@@ -199,8 +200,9 @@ def _optional_float(value: Any) -> float | None:
     return None if value is None else float(value)
 
 
-def _parse_track(start: float, text: Any) -> tuple[TrackPoint, ...]:
-    """The track stored by ``Trip.as_dict`` (``ValueError`` if it is not one)."""
+def _parse_track(start: float, end: float, text: Any) -> tuple[TrackPoint, ...]:
+    """The track stored by ``Trip.as_dict`` (``ValueError`` if it is not one); times
+    rounded past the trip's end are brought back to it."""
     if not isinstance(text, str):
         raise TypeError("a stored track is a string")
     if not text:
@@ -210,7 +212,7 @@ def _parse_track(start: float, text: Any) -> tuple[TrackPoint, ...]:
         offset, latitude, longitude, speed = row.split(",")
         points.append(
             TrackPoint(
-                start + float(offset),
+                min(start + float(offset), end),
                 float(latitude),
                 float(longitude),
                 float(speed) if speed else None,

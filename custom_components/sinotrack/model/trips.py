@@ -190,8 +190,8 @@ class TripDetector:
         if self._newest is not None and fix.time <= self._newest:
             return self._place_late(fix) if fix.time < self._newest else []
         self._newest = fix.time
-        if now is not None and math.isfinite(now):
-            self._skew = now - fix.time
+        if now is not None and math.isfinite(now) and not fix.late:
+            self._skew = now - fix.time  # a kept fix's age is its delay, not the clock's
         self._note_ignition(fix)
         if not fix.usable:
             return []
@@ -395,7 +395,7 @@ class TripDetector:
             added = inserted(trip.points, point, self.moving_speed)
             if added is not None:
                 trip.distance_km += added[0]
-                trip.moving_s += added[1]
+                trip.moving_s = max(0.0, trip.moving_s + added[1])
                 trip.max_speed = max(trip.max_speed, added[2])
                 trip.mileage(fix.time, fix.mileage_km)
                 return self._confirm()
@@ -413,7 +413,8 @@ class TripDetector:
             updated = replace(
                 done,
                 distance_km=done.distance_km + added[0],
-                moving_s=done.moving_s + added[1],
+                # Around a simplified track's neighbours the correction is an estimate.
+                moving_s=min(max(0.0, done.moving_s + added[1]), done.duration_s),
                 max_speed_kmh=max(done.max_speed_kmh, added[2]),
                 track=tuple(points),
                 mileage_start_km=mileage[0],

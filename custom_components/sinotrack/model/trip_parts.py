@@ -1,0 +1,204 @@
+"""The pieces trip detection is built of: the trip in progress and track arithmetic.
+
+Pure code (no Home Assistant import); ``trips.TripDetector`` is the public face.
+"""
+
+from __future__ import annotations
+
+import bisect
+from dataclasses import dataclass, field
+import itertools
+from typing import Any
+
+from .geo import haversine_km
+from .track import TrackPoint
+from .trip_data import Fix, Position, Trip
+
+
+def km_between(a: TrackPoint | Position, b: TrackPoint | Position) -> float:
+    """Great-circle km between two points."""
+    return haversine_km(a.latitude, a.longitude, b.latitude, b.longitude)
+
+
+def segment(a: TrackPoint, b: TrackPoint, threshold: float) -> tuple[float, float, float]:
+    """(km, moving seconds, speed implied in km/h) of the way from ``a`` to ``b``.
+
+    With both speeds reported, the time counts as moving when both are at the threshold
+    or more, half of it when one is (it started or stopped on the way); else it counts when
+    the speed implied by the way and the time reaches the threshold.
+    """
+    km = km_between(a, b)
+    seconds = b.time - a.time
+    if seconds <= 0:
+        return km, 0.0, 0.0
+    implied = km / seconds * 3600.0
+    if a.speed_kmh is not None and b.speed_kmh is not None:
+        share = ((a.speed_kmh >= threshold) + (b.speed_kmh >= threshold)) / 2
+    else:
+        share = 1.0 if implied >= threshold else 0.0
+    return km, seconds * share, implied
+
+
+def to_point(fix: Fix) -> TrackPoint:
+    """The fix as a track point."""
+    return TrackPoint(fix.time, fix.latitude, fix.longitude, fix.speed_kmh)
+
+
+@dataclass(slots=True)
+class OpenTrip:
+    """The trip in progress (or a candidate not yet confirmed): full-resolution track."""
+
+    start: float
+    start_position: Position
+    points: list[TrackPoint] = field(default_factory=list)
+    distance_km: float = 0.0
+    moving_s: float = 0.0
+    max_speed: float = 0.0
+    mileage_start: tuple[float, float] | None = None
+    mileage_end: tuple[float, float] | None = None
+    confirmed: bool = False
+    by_ignition: bool = False
+    """Started by ignition and speed (not by a fix away from the parking place)."""
+
+    def extend(self, point: TrackPoint, threshold: float) -> None:
+        """Append ``point`` (newer than the last one) and count the way to it."""
+        if self.points:
+            last = self.points[-1]
+            if point.time <= last.time:
+                return
+            km, moving, implied = segment(last, point, threshold)
+            self.distance_km += km
+            self.moving_s += moving
+            speed = point.speed_kmh if point.speed_kmh is not None else implied
+        else:
+            speed = point.speed_kmh or 0.0
+        self.max_speed = max(self.max_speed, speed)
+        self.points.append(point)
+
+    def mileage(self, time: float, km: float | None) -> None:
+        """Note the tracker's odometer ``km`` reported at ``time``."""
+        if km is None:
+            return
+        if self.mileage_start is None or time < self.mileage_start[0]:
+            self.mileage_start = (time, km)
+        if self.mileage_end is None or time > self.mileage_end[0]:
+            self.mileage_end = (time, km)
+
+    def snapshot(self, uid: str, end: float, *, in_progress: bool) -> Trip:
+        """The trip as it stands, ending at ``end`` (its last point there or before)."""
+        index = bisect.bisect_right(self.points, end, key=lambda p: p.time)
+        last = self.points[max(0, index - 1)]
+        return Trip(
+            uid=uid,
+            start=self.start,
+            end=end,
+            start_position=self.start_position,
+            end_position=Position(last.latitude, last.longitude),
+            distance_km=self.distance_km,
+            moving_s=self.moving_s,
+            max_speed_kmh=self.max_speed,
+            mileage_start_km=self.mileage_start[1] if self.mileage_start else None,
+            mileage_end_km=self.mileage_end[1] if self.mileage_end else None,
+            track=tuple(self.points),
+            in_progress=in_progress,
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-able form (full precision: the trip goes on after a restart)."""
+        return {
+            "start": self.start,
+            "from": list(self.start_position),
+            "points": ";".join(
+                f"{p.time!r},{p.latitude!r},{p.longitude!r},"
+                f"{'' if p.speed_kmh is None else repr(p.speed_kmh)}"
+                for p in self.points
+            ),
+            "km": self.distance_km,
+            "moving": self.moving_s,
+            "vmax": self.max_speed,
+            "m0": list(self.mileage_start) if self.mileage_start else None,
+            "m1": list(self.mileage_end) if self.mileage_end else None,
+            "confirmed": self.confirmed,
+            "by_ignition": self.by_ignition,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> OpenTrip:
+        """The open trip stored by :meth:`as_dict`."""
+
+        def pair(raw: Any) -> tuple[float, float] | None:
+            return (float(raw[0]), float(raw[1])) if raw else None
+
+        return cls(
+            start=float(data["start"]),
+            start_position=Position(float(data["from"][0]), float(data["from"][1])),
+            points=[track_point(row.split(",")) for row in str(data["points"]).split(";") if row],
+            distance_km=float(data["km"]),
+            moving_s=float(data["moving"]),
+            max_speed=float(data["vmax"]),
+            mileage_start=pair(data.get("m0")),
+            mileage_end=pair(data.get("m1")),
+            confirmed=bool(data.get("confirmed")),
+            by_ignition=bool(data.get("by_ignition")),
+        )
+
+
+def track_point(row: Any) -> TrackPoint:
+    """A track point from its stored list form (a missing speed is None or "")."""
+    return TrackPoint(
+        float(row[0]), float(row[1]), float(row[2]), None if row[3] in (None, "") else float(row[3])
+    )
+
+
+def inserted(
+    points: list[TrackPoint], point: TrackPoint, threshold: float
+) -> tuple[float, float, float] | None:
+    """Insert ``point`` inside the time span of ``points``: (km added, moving seconds added,
+    its speed), or None (outside the span, or a time already there) leaving them as they were."""
+    index = bisect.bisect_left(points, point.time, key=lambda p: p.time)
+    if index == 0 or index >= len(points) or points[index].time == point.time:
+        return None
+    before, after = points[index - 1], points[index]
+    km_ab, moving_ab, _ = segment(before, after, threshold)
+    km_1, moving_1, implied = segment(before, point, threshold)
+    km_2, moving_2, _ = segment(point, after, threshold)
+    points.insert(index, point)
+    speed = point.speed_kmh if point.speed_kmh is not None else implied
+    return km_1 + km_2 - km_ab, moving_1 + moving_2 - moving_ab, speed
+
+
+def mileage_fields(trip: Trip, fix: Fix) -> tuple[float | None, float | None]:
+    """The odometer at the start and end of ``trip`` once a late ``fix`` is counted (its
+    mileage is the first one if it is older than the track, the last if newer)."""
+    start, end = trip.mileage_start_km, trip.mileage_end_km
+    if fix.mileage_km is None:
+        return start, end
+    track = trip.track
+    if start is None or (track and fix.time <= track[0].time):
+        start = fix.mileage_km
+    if end is None or (track and fix.time >= track[-1].time):
+        end = fix.mileage_km
+    return start, end
+
+
+def clipped(track: tuple[TrackPoint, ...], start: float, end: float) -> list[TrackPoint]:
+    """The part of ``track`` inside [start, end], cut by linear interpolation in time."""
+
+    def at(a: TrackPoint, b: TrackPoint, time: float) -> TrackPoint:
+        ratio = (time - a.time) / (b.time - a.time)
+        return TrackPoint(
+            time,
+            a.latitude + (b.latitude - a.latitude) * ratio,
+            a.longitude + (b.longitude - a.longitude) * ratio,
+        )
+
+    clipped: list[TrackPoint] = []
+    for a, b in itertools.pairwise(track):
+        if b.time <= start or a.time >= end:
+            continue
+        first = a if a.time >= start else at(a, b, start)
+        last = b if b.time <= end else at(a, b, end)
+        if not clipped or clipped[-1].time != first.time:
+            clipped.append(first)
+        clipped.append(last)
+    return clipped

@@ -1,0 +1,570 @@
+"""Trip detection for one tracker: fixes in, trips and stops out.
+
+Pure code (no Home Assistant import), driven by the caller: ``add`` for every fix,
+``tick`` now and then (a stop is confirmed by time when no fix comes), ``as_dict`` and
+``from_dict`` to store it. Rules (``docs/trips.md`` says them for users):
+
+* A trip starts when the vehicle moves: ignition on and speed at or above the moving
+  threshold, or a valid GPS fix farther than ``START_RADIUS_M`` (or twice its accuracy)
+  from where it was parked. It starts when the vehicle left: at the last fix where it
+  was parked when that fix is at most the stop time older, else at the first fix away.
+* It ends when the vehicle has stood still (speed below the threshold, and no
+  displacement beyond ``STILL_RADIUS_M`` or twice the accuracy) for the stop time, or
+  when the ignition has been off for ``IGNITION_OFF_S`` after being on during the trip.
+  Its end time is when it stopped moving, not when the stop was confirmed.
+* Ignition counts once the tracker has reported ignition on (an unwired tracker reports
+  it off forever). Only valid GPS fixes start, continue or end a trip by their position;
+  cell-tower and invalid fixes only bring their ignition state.
+* A trip under ``MIN_TRIP_KM`` or ``MIN_TRIP_S`` is jitter: it is dropped, and
+  ``TripStarted`` comes only once a trip has covered both (its start time is the real one).
+  Before that, a trip started by a fix away from the parking place is dropped as soon as
+  a slow fix is back within the start radius (the first was a wild fix).
+* Coverage gap: no fix for ``gap_time`` during a trip ends it where it was last seen
+  (``end_reason`` ``"gap"``); the first fix after the gap is judged as a parked one. A
+  gap-ended trip takes fixes that arrive late for the gap (less than ``gap_time`` after
+  its end, before the next trip): its track, distance and end move on.
+* Out-of-order fixes (older than the newest one) go where they belong in time: into the
+  trip in progress or a finished trip whose track spans them (``TripUpdated`` for a
+  finished one); a late fix inside a stop changes nothing.
+* Bounded: the last ``MAX_TRIPS`` trips, none older than ``MAX_TRIP_AGE_S``.
+"""
+
+from __future__ import annotations
+
+import bisect
+from dataclasses import replace
+import math
+from typing import Any, Final
+
+from custom_components.sinotrack.const import MOVING_SPEED
+
+from .track import MAX_TRACK_POINTS, TrackPoint, path_km, simplify_track
+from .trip_data import (
+    EndReason,
+    Fix,
+    Position,
+    Stop,
+    Trip,
+    TripEnded,
+    TripEvent,
+    TripStarted,
+    TripUpdated,
+)
+from .trip_parts import (
+    OpenTrip,
+    clipped,
+    inserted,
+    km_between,
+    mileage_fields,
+    segment,
+    to_point,
+    track_point,
+)
+
+STORAGE_VERSION: Final = 1
+DEFAULT_STOP_TIME: Final = 300.0
+"""Seconds standing still that end a trip (a red light is shorter)."""
+IGNITION_OFF_S: Final = 60.0
+"""Seconds of ignition off (after it was on during the trip) that end a trip."""
+DEFAULT_GAP_TIME: Final = 900.0
+"""Seconds without a fix during a trip after which it ends where it was last seen."""
+START_RADIUS_M: Final = 100.0
+STILL_RADIUS_M: Final = 50.0
+MIN_TRIP_KM: Final = 0.2
+MIN_TRIP_S: Final = 60.0
+MAX_TRIPS: Final = 1000
+MAX_TRIP_AGE_S: Final = 365 * 86400.0
+DEFAULT_ACCURACY_M: Final = 15.0
+"""The accuracy (m) taken for a fix that has none that makes sense."""
+MAX_AHEAD_S: Final = 86400.0
+"""A fix dated more than this after the server's clock has a broken time: it is ignored
+(taken as the newest, it would make every later fix look late)."""
+OPEN_TRACK_LIMIT: Final = 2000
+"""Points of the trip in progress beyond which its track is simplified in place (its
+distance and times are running totals, so they stay exact)."""
+
+
+class TripDetector:
+    """Trips and stops of one tracker, from its fixes (see the module's rules)."""
+
+    def __init__(
+        self,
+        *,
+        moving_speed: float = MOVING_SPEED,
+        stop_time: float = DEFAULT_STOP_TIME,
+        gap_time: float = DEFAULT_GAP_TIME,
+        max_trips: int = MAX_TRIPS,
+        max_age_s: float = MAX_TRIP_AGE_S,
+    ) -> None:
+        self.moving_speed = moving_speed
+        self.stop_time = stop_time
+        self.gap_time = gap_time
+        self.max_trips = max_trips
+        self.max_age_s = max_age_s
+        self.wired = False
+        """True once the tracker reported ignition on: its ignition then counts."""
+        self._trips: list[Trip] = []
+        self._open: OpenTrip | None = None
+        self._newest: float | None = None
+        self._skew = 0.0
+        self._last_fix: float | None = None
+        self._parked: Position | None = None
+        self._parked_point: TrackPoint | None = None
+        self._origin: tuple[float, Position] | None = None
+        self._last_mileage: tuple[float, float] | None = None
+        self._still_since: float | None = None
+        self._still_at: Position | None = None
+        self._last_still: TrackPoint | None = None
+        self._ignition_on_in_trip = False
+        self._ignition_off_since: float | None = None
+
+    # Queries
+
+    @property
+    def current(self) -> Trip | None:
+        """The trip in progress (once confirmed), else None."""
+        if self._open is None or not self._open.confirmed:
+            return None
+        open_trip = self._open
+        return open_trip.snapshot(
+            self._uid(open_trip.start), open_trip.points[-1].time, in_progress=True
+        )
+
+    @property
+    def parked_since(self) -> float | None:
+        """When the vehicle parked (None while a trip is in progress or nothing is known)."""
+        if self._open is not None and self._open.confirmed:
+            return None
+        if self._trips:
+            return self._trips[-1].end
+        return self._origin[0] if self._origin else None
+
+    @property
+    def last_trip(self) -> Trip | None:
+        """The trip that ended last, if any."""
+        return self._trips[-1] if self._trips else None
+
+    def trips(self, start: float, end: float, *, include_current: bool = False) -> list[Trip]:
+        """Finished trips overlapping [start, end), oldest first (and the current one)."""
+        found = [trip for trip in self._trips if trip.start < end and trip.end > start]
+        current = self.current if include_current else None
+        if current is not None and current.start < end and current.end >= start:
+            found.append(current)
+        return found
+
+    def stops(self, start: float, end: float) -> list[Stop]:
+        """Stops overlapping [start, end), oldest first; the last has no end while parked."""
+        current = self._open if self._open is not None and self._open.confirmed else None
+        ends: list[float | None] = [trip.start for trip in self._trips]
+        ends.append(current.start if current is not None else None)
+        every: list[Stop] = []
+        if self._origin is not None:
+            every.append(Stop(self._origin[0], ends[0], self._origin[1]))
+        every.extend(
+            Stop(trip.end, stop_end, trip.end_position)
+            for trip, stop_end in zip(self._trips, ends[1:], strict=True)
+        )
+        return [s for s in every if s.start < end and (s.end is None or s.end > start)]
+
+    def distance_between(self, start: float, end: float) -> float:
+        """Km driven in [start, end) (e.g. local midnight to midnight for "distance today"),
+        a trip across a boundary counted in proportion to its track on each side."""
+        total = 0.0
+        for trip in self.trips(start, end, include_current=True):
+            if trip.start >= start and trip.end <= end:
+                total += trip.distance_km
+                continue
+            whole = path_km(trip.track)
+            part = path_km(clipped(trip.track, start, end))
+            if whole > 0:
+                total += trip.distance_km * part / whole
+        return total
+
+    # Input
+
+    def add(self, fix: Fix, now: float | None = None) -> list[TripEvent]:
+        """Take one fix (``now``: the server time it arrived, if known); the events it causes."""
+        if not math.isfinite(fix.time) or (now is not None and fix.time > now + MAX_AHEAD_S):
+            return []
+        fix = _sane(fix)
+        if self._newest is not None and fix.time <= self._newest:
+            return self._place_late(fix) if fix.time < self._newest else []
+        self._newest = fix.time
+        if now is not None and math.isfinite(now) and not fix.late:
+            self._skew = now - fix.time  # a kept fix's age is its delay, not the clock's
+        self._note_ignition(fix)
+        if not fix.usable:
+            return []
+        try:
+            if self._open is not None:
+                return self._trip_fix(fix, self._open)
+            extended = self._extend_gap_trip(fix) if self._uploading_gap() else None
+            if extended is not None:
+                self._parked, self._parked_point = fix.position, to_point(fix)
+                return [extended]
+            return self._parked_fix(fix)
+        finally:
+            self._last_fix = fix.time
+
+    def tick(self, now: float) -> list[TripEvent]:
+        """Confirm by time a stop, ignition off or a coverage gap (``now``: server time)."""
+        trip = self._open
+        if trip is None:
+            return []
+        time = now - self._skew
+        if self._still_since is not None and time - self._still_since >= self.stop_time:
+            return self._finish(self._still_since, "stopped")
+        if (
+            self._ignition_off_since is not None
+            and time - self._ignition_off_since >= IGNITION_OFF_S
+        ):
+            return self._finish(self._stopped_at(trip), "ignition")
+        if self._last_fix is not None and time - self._last_fix >= self.gap_time:
+            return self._finish(self._stopped_at(trip), "gap")
+        return []
+
+    # Rules
+
+    def _note_ignition(self, fix: Fix) -> None:
+        """Follow the ignition (it counts once it was seen on)."""
+        if fix.ignition is True:
+            self.wired = True
+            self._ignition_off_since = None
+            if self._open is not None:
+                self._ignition_on_in_trip = True
+        elif (
+            fix.ignition is False
+            and self.wired
+            and self._ignition_on_in_trip
+            and self._ignition_off_since is None
+        ):
+            self._ignition_off_since = fix.time
+
+    def _parked_fix(self, fix: Fix) -> list[TripEvent]:
+        """A valid fix while parked: does the vehicle leave?"""
+        point = to_point(fix)
+        if self._parked is None or self._parked_point is None:
+            self._parked, self._parked_point = fix.position, point
+            if self._origin is None:
+                self._origin = (fix.time, fix.position)
+            if fix.mileage_km is not None:
+                self._last_mileage = (fix.time, fix.mileage_km)
+            return []
+        speed = fix.speed_kmh
+        fast = speed is not None and speed >= self.moving_speed
+        away = km_between(self._parked, point) * 1000 > max(START_RADIUS_M, 2 * fix.accuracy_m)
+        if not (away or (self.wired and fix.ignition is True and fast)):
+            self._parked_point = point
+            if fix.mileage_km is not None:
+                self._last_mileage = (fix.time, fix.mileage_km)
+            return []
+        before = self._parked_point
+        trip = OpenTrip(start=fix.time, start_position=self._parked, by_ignition=not away)
+        if fix.time - before.time <= self.stop_time:
+            trip.start = before.time
+            trip.extend(before, self.moving_speed)
+        else:  # parked long ago, no fix since: the trip starts here, from there
+            trip.distance_km = km_between(self._parked, point)
+        trip.extend(point, self.moving_speed)
+        if self._last_mileage is not None:
+            trip.mileage(*self._last_mileage)
+        trip.mileage(fix.time, fix.mileage_km)
+        self._open = trip
+        self._ignition_on_in_trip = fix.ignition is True
+        self._ignition_off_since = None
+        self._still_since = self._still_at = self._last_still = None
+        if not fast:
+            self._still_since, self._still_at, self._last_still = fix.time, fix.position, point
+        return self._confirm()
+
+    def _trip_fix(self, fix: Fix, trip: OpenTrip) -> list[TripEvent]:
+        """A valid in-order fix during ``trip`` (the trip in progress)."""
+        if self._last_fix is not None and fix.time - self._last_fix >= self.gap_time:
+            return self._finish(self._stopped_at(trip), "gap") + self._parked_fix(fix)
+        point = to_point(fix)
+        speed = fix.speed_kmh
+        fast = speed is not None and speed >= self.moving_speed
+        if (
+            not trip.confirmed
+            and not trip.by_ignition
+            and not fast
+            and km_between(trip.start_position, point) * 1000
+            <= max(START_RADIUS_M, 2 * fix.accuracy_m)
+        ):  # back where it was parked before it went far: the fix that started it was wild
+            self._open = None
+            self._still_since = self._still_at = self._last_still = None
+            self._ignition_on_in_trip = False
+            self._ignition_off_since = None
+            self._parked_point = point
+            return []
+        radius = max(STILL_RADIUS_M, 2 * fix.accuracy_m)
+        reference = self._still_at or trip.points[-1]
+        moving = fast or km_between(reference, point) * 1000 > radius
+        if moving:
+            last_still = self._last_still
+            if last_still is not None and last_still.time > trip.points[-1].time:
+                trip.extend(last_still, self.moving_speed)  # the wait ends here
+            self._still_since = self._still_at = self._last_still = None
+            trip.extend(point, self.moving_speed)
+        elif self._still_since is None:
+            self._still_since, self._still_at, self._last_still = fix.time, fix.position, point
+            trip.extend(point, self.moving_speed)
+        else:
+            self._last_still = point
+        trip.mileage(fix.time, fix.mileage_km)
+        if self._still_since is not None and fix.time - self._still_since >= self.stop_time:
+            return self._finish(self._still_since, "stopped")
+        off = self._ignition_off_since
+        if off is not None and fix.time - off >= IGNITION_OFF_S:
+            return self._finish(self._stopped_at(trip), "ignition")
+        if len(trip.points) > OPEN_TRACK_LIMIT:
+            trip.points = simplify_track(trip.points, max_points=OPEN_TRACK_LIMIT // 2)
+        return self._confirm()
+
+    def _stopped_at(self, trip: OpenTrip) -> float:
+        """When the vehicle stopped moving: the start of its standing, else its last point."""
+        return self._still_since if self._still_since is not None else trip.points[-1].time
+
+    def _confirm(self) -> list[TripEvent]:
+        """``TripStarted`` once the trip in progress is more than jitter."""
+        trip = self._open
+        if trip is None or trip.confirmed or not self._long_enough(trip, trip.points[-1].time):
+            return []
+        trip.confirmed = True
+        return [
+            TripStarted(
+                trip.snapshot(self._uid(trip.start), trip.points[-1].time, in_progress=True)
+            )
+        ]
+
+    @staticmethod
+    def _long_enough(trip: OpenTrip, end: float) -> bool:
+        """True for a trip that is not jitter."""
+        return trip.distance_km >= MIN_TRIP_KM and end - trip.start >= MIN_TRIP_S
+
+    def _finish(self, end: float, reason: EndReason) -> list[TripEvent]:
+        """End the trip in progress at ``end``; drop it if it was jitter."""
+        trip = self._open
+        if trip is None:
+            return []
+        self._open = None
+        last = self._last_still or trip.points[-1]
+        self._still_since = self._still_at = self._last_still = None
+        self._ignition_on_in_trip = False
+        self._ignition_off_since = None
+        if trip.mileage_end is not None:
+            self._last_mileage = trip.mileage_end
+        if not trip.confirmed and not self._long_enough(trip, end):
+            self._parked, self._parked_point = Position(last.latitude, last.longitude), last
+            return []
+        uid = self._uid(trip.start)
+        events: list[TripEvent] = []
+        if not trip.confirmed:
+            events.append(TripStarted(trip.snapshot(uid, end, in_progress=True)))
+        done = trip.snapshot(uid, end, in_progress=False)
+        done = replace(done, track=tuple(simplify_track(done.track)), end_reason=reason)
+        self._trips.append(done)
+        self._parked, self._parked_point = done.end_position, last
+        self._prune()
+        events.append(TripEnded(done))
+        return events
+
+    def _prune(self) -> None:
+        """Keep the last ``max_trips`` trips, none older than ``max_age_s``."""
+        newest = self._newest if self._newest is not None else self._trips[-1].end
+        kept = [
+            trip for trip in self._trips[-self.max_trips :] if trip.end >= newest - self.max_age_s
+        ]
+        if len(kept) != len(self._trips):
+            self._trips = kept
+            self._origin = None
+
+    def _uid(self, start: float) -> str:
+        """A stable id for the trip that started at ``start``."""
+        return f"{start:.0f}"
+
+    # Late fixes
+
+    def _place_late(self, fix: Fix) -> list[TripEvent]:
+        """A fix older than the newest one: into the trip it belongs to, if any."""
+        if not fix.usable:
+            return []
+        point = to_point(fix)
+        trip = self._open
+        if trip is not None and trip.points and trip.points[0].time < fix.time:
+            added = inserted(trip.points, point, self.moving_speed)
+            if added is not None:
+                trip.distance_km += added[0]
+                trip.moving_s = max(0.0, trip.moving_s + added[1])
+                trip.max_speed = max(trip.max_speed, added[2])
+                trip.mileage(fix.time, fix.mileage_km)
+                return self._confirm()
+            return []
+        index = bisect.bisect_right(self._trips, fix.time, key=lambda t: t.start) - 1
+        if index < 0:
+            return []
+        done = self._trips[index]
+        points = list(done.track)
+        added = inserted(points, point, self.moving_speed)
+        if added is not None:
+            if len(points) > MAX_TRACK_POINTS:
+                points = simplify_track(points)
+            mileage = mileage_fields(done, fix)
+            updated = replace(
+                done,
+                distance_km=done.distance_km + added[0],
+                # Around a simplified track's neighbours the correction is an estimate.
+                moving_s=min(max(0.0, done.moving_s + added[1]), done.duration_s),
+                max_speed_kmh=max(done.max_speed_kmh, added[2]),
+                track=tuple(points),
+                mileage_start_km=mileage[0],
+                mileage_end_km=mileage[1],
+            )
+            self._trips[index] = updated
+            return [TripUpdated(updated)]
+        extended = self._extend_gap_trip(fix, index)
+        return [extended] if extended is not None else []
+
+    def _uploading_gap(self) -> bool:
+        """True while every fix since the last trip ended by a gap carried it on (the
+        tracker uploads what it kept): the first one that did not ends that."""
+        return (
+            bool(self._trips)
+            and self._trips[-1].end_reason == "gap"
+            and (self._last_fix is None or self._last_fix <= self._trips[-1].end)
+        )
+
+    def _extend_gap_trip(self, fix: Fix, index: int = -1) -> TripUpdated | None:
+        """Carry a gap-ended trip on to ``fix`` if it belongs to its gap, else None."""
+        if not self._trips:
+            return None
+        done = self._trips[index]
+        following = (
+            self._trips[index + 1].start if index + 1 < len(self._trips) and index >= 0 else None
+        )
+        if following is None and self._open is not None:
+            following = self._open.start
+        if (
+            done.end_reason != "gap"
+            or not 0 < fix.time - done.end < self.gap_time
+            or (following is not None and fix.time >= following)
+        ):
+            return None
+        point = to_point(fix)
+        fast = fix.speed_kmh is not None and fix.speed_kmh >= self.moving_speed
+        radius = max(STILL_RADIUS_M, 2 * fix.accuracy_m)
+        if not fast and km_between(done.end_position, point) * 1000 <= radius:
+            return None
+        km, moving, implied = segment(done.track[-1], point, self.moving_speed)
+        speed = fix.speed_kmh if fix.speed_kmh is not None else implied
+        track = [*done.track, point]
+        if len(track) > MAX_TRACK_POINTS:
+            track = simplify_track(track)
+        mileage = mileage_fields(done, fix)
+        updated = replace(
+            done,
+            end=fix.time,
+            end_position=fix.position,
+            distance_km=done.distance_km + km,
+            moving_s=done.moving_s + moving,
+            max_speed_kmh=max(done.max_speed_kmh, speed),
+            track=tuple(track),
+            mileage_start_km=mileage[0],
+            mileage_end_km=mileage[1],
+        )
+        self._trips[index] = updated
+        return TripUpdated(updated)
+
+    # Storage
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-able form for the store (``from_dict`` reads it back)."""
+        still = None
+        if self._still_since is not None and self._still_at is not None:
+            still = {
+                "since": self._still_since,
+                "at": list(self._still_at),
+                "last": list(self._last_still) if self._last_still else None,
+            }
+        return {
+            "version": STORAGE_VERSION,
+            "wired": self.wired,
+            "newest": self._newest,
+            "skew": self._skew,
+            "last_fix": self._last_fix,
+            "parked": list(self._parked) if self._parked else None,
+            "parked_point": list(self._parked_point) if self._parked_point else None,
+            "origin": [self._origin[0], *self._origin[1]] if self._origin else None,
+            "mileage": list(self._last_mileage) if self._last_mileage else None,
+            "open": self._open.as_dict() if self._open else None,
+            "still": still,
+            "ignition_on_in_trip": self._ignition_on_in_trip,
+            "ignition_off_since": self._ignition_off_since,
+            "trips": [trip.as_dict() for trip in self._trips],
+        }
+
+    @classmethod
+    def from_dict(cls, data: Any, **options: Any) -> TripDetector:
+        """The detector stored by :meth:`as_dict` (``options`` as for the constructor); a
+        fresh one for data of another version. Broken parts are dropped, not fatal."""
+        detector = cls(**options)
+        if not isinstance(data, dict) or data.get("version") != STORAGE_VERSION:
+            return detector
+        for raw in data.get("trips") or []:
+            try:
+                detector._trips.append(Trip.from_dict(raw))
+            except ValueError, TypeError, KeyError, IndexError:
+                continue
+        detector._trips.sort(key=lambda trip: trip.start)
+        try:
+            detector._restore_state(data)
+        except ValueError, TypeError, KeyError, IndexError:
+            detector._open = None
+            detector._still_since = detector._still_at = detector._last_still = None
+        return detector
+
+    def _restore_state(self, data: dict[str, Any]) -> None:
+        """Everything but the finished trips, from :meth:`as_dict`'s form."""
+
+        def number(key: str) -> float | None:
+            value = data.get(key)
+            return float(value) if isinstance(value, (int, float)) else None
+
+        self.wired = bool(data.get("wired"))
+        self._newest = number("newest")
+        self._skew = number("skew") or 0.0
+        self._last_fix = number("last_fix")
+        self._ignition_on_in_trip = bool(data.get("ignition_on_in_trip"))
+        self._ignition_off_since = number("ignition_off_since")
+        if parked := data.get("parked"):
+            self._parked = Position(float(parked[0]), float(parked[1]))
+        if parked_point := data.get("parked_point"):
+            self._parked_point = track_point(parked_point)
+        if origin := data.get("origin"):
+            self._origin = (float(origin[0]), Position(float(origin[1]), float(origin[2])))
+        if mileage := data.get("mileage"):
+            self._last_mileage = (float(mileage[0]), float(mileage[1]))
+        if still := data.get("still"):
+            self._still_since = float(still["since"])
+            self._still_at = Position(float(still["at"][0]), float(still["at"][1]))
+            self._last_still = track_point(still["last"]) if still.get("last") else None
+        if raw := data.get("open"):
+            trip = OpenTrip.from_dict(raw)
+            if trip.points:
+                self._open = trip
+
+
+def _sane(fix: Fix) -> Fix:
+    """``fix`` without non-finite or negative figures (unknown instead)."""
+
+    def bad(value: float | None) -> bool:
+        return value is not None and not (math.isfinite(value) and value >= 0)
+
+    if not (bad(fix.speed_kmh) or bad(fix.accuracy_m) or bad(fix.mileage_km)):
+        return fix
+    return replace(
+        fix,
+        speed_kmh=None if bad(fix.speed_kmh) else fix.speed_kmh,
+        accuracy_m=DEFAULT_ACCURACY_M if bad(fix.accuracy_m) else fix.accuracy_m,
+        mileage_km=None if bad(fix.mileage_km) else fix.mileage_km,
+    )

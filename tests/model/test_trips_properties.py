@@ -1,0 +1,92 @@
+"""Trip detection on any sequence of fixes: it never fails, and what it keeps makes sense."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+import itertools
+import json
+import math
+
+from hypothesis import given, settings, strategies as st
+
+from custom_components.sinotrack.model.trip_data import Fix, TripEnded, TripStarted
+from custom_components.sinotrack.model.trips import MIN_TRIP_KM, MIN_TRIP_S, TripDetector
+
+from .test_trips import HOME, KM_PER_DEGREE, T0
+
+step = st.tuples(
+    st.floats(1, 1200),  # seconds since the last fix
+    st.floats(0, 2000),  # metres moved
+    st.floats(0, 360),  # heading
+    st.one_of(st.none(), st.floats(0, 120), st.just(math.nan), st.just(-5.0)),  # speed
+    st.sampled_from([None, True, False]),  # ignition
+    st.sampled_from(["gps"] * 8 + ["cell", "invalid"]),
+    st.one_of(st.just(0.0), st.floats(0, 3600)),  # how much older than "now" (late)
+    st.sampled_from([15.0, 5.0, 80.0, math.inf]),  # accuracy
+    st.sampled_from([False] * 5 + [True]),  # tick after it
+)
+
+
+type Step = tuple[float, float, float, float | None, bool | None, str, float, float, bool]
+
+
+def fixes(steps: list[Step]) -> Iterator[tuple[Fix, float, bool]]:
+    """The fixes (and ticks) of a random walk from home."""
+    time, latitude, longitude = T0, *HOME
+    for seconds, metres, heading, speed, ignition, kind, age, accuracy, tick in steps:
+        time += seconds
+        km = metres / 1000
+        latitude += km * math.cos(math.radians(heading)) / KM_PER_DEGREE
+        longitude += km * math.sin(math.radians(heading)) / KM_PER_DEGREE
+        yield (
+            Fix(
+                time=time - age,
+                latitude=latitude,
+                longitude=longitude,
+                speed_kmh=speed,
+                ignition=ignition,
+                valid=kind != "invalid",
+                accuracy_m=accuracy,
+                mileage_km=time / 100,
+                source="cell" if kind == "cell" else "gps",
+                late=age > 0,
+            ),
+            time,
+            tick,
+        )
+
+
+@settings(max_examples=150, deadline=None, database=None, print_blob=True)
+@given(st.lists(step, max_size=120), st.integers(0, 119))
+def test_any_fixes_give_sensible_trips(steps: list[Step], restart_at: int) -> None:
+    detector = TripDetector()
+    started: set[str] = set()
+    for index, (fix, now, tick) in enumerate(fixes(steps)):
+        if index == restart_at:
+            stored = json.loads(json.dumps(detector.as_dict(), allow_nan=False))
+            detector = TripDetector.from_dict(stored)
+            assert detector.as_dict() == stored
+        events = detector.add(fix, now=now)
+        if tick:
+            events += detector.tick(now + 600)
+        for event in events:
+            if isinstance(event, TripStarted):
+                started.add(event.trip.uid)
+            if isinstance(event, TripEnded):
+                assert event.trip.uid in started  # no end without a start
+    trips = detector.trips(-math.inf, math.inf)
+    for trip in trips:
+        assert trip.distance_km >= MIN_TRIP_KM
+        assert trip.duration_s >= MIN_TRIP_S
+        assert 2 <= len(trip.track) <= 500
+        assert trip.track[0].time == trip.start
+        assert trip.track[-1].time <= trip.end
+        times = [point.time for point in trip.track]
+        assert times == sorted(times)
+        assert 0 <= trip.moving_s <= trip.duration_s + 1e-6
+        assert math.isfinite(trip.max_speed_kmh)
+    for before, after in itertools.pairwise(trips):
+        assert before.end <= after.start
+    stops = detector.stops(-math.inf, math.inf)
+    assert all(stop.end is not None for stop in stops[:-1])
+    json.dumps(detector.as_dict(), allow_nan=False)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 from custom_components.sinotrack.model import Tracker, TrackerState
 from custom_components.sinotrack.protocol import Message, message as p
@@ -42,10 +42,10 @@ def fix(
     }
     if speed is not None:
         message[p.SPEED] = speed
-    message.update(extra or {})
+    message.update(cast("Message", extra or {}))
     return message
 
 
 def status(at: datetime = T0, **values: Any) -> Message:
     """A message without a position (a heartbeat with flags and values)."""
-    return {p.MESSAGE_TYPE: "HTBT", p.TIMESTAMP: int(at.timestamp()), **values}
+    return cast("Message", {p.MESSAGE_TYPE: "HTBT", p.TIMESTAMP: int(at.timestamp()), **values})

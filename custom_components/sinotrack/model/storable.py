@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 import math
-from typing import Any, Final
+from typing import Any, Final, cast
 
 from custom_components.sinotrack.protocol import Message, message as p
 
@@ -52,7 +52,7 @@ def storable_message(message: Message) -> tuple[Message, list[str]]:
     A timestamp outside what a ``datetime`` holds is dropped too: the message then counts
     as undated (it applies at the server's time).
     """
-    kept: Message = storable_items(message)
+    kept = cast("Message", storable_items(message))
     timestamp = kept.get(p.TIMESTAMP)
     if timestamp is not None and not storable_timestamp(timestamp):
         del kept[p.TIMESTAMP]

@@ -36,8 +36,7 @@ from dataclasses import replace
 import math
 from typing import Any, Final
 
-from custom_components.sinotrack.const import MOVING_SPEED
-
+from .state import MOVING_SPEED
 from .track import MAX_TRACK_POINTS, TrackPoint, path_km, simplify_track
 from .trip_data import (
     EndReason,

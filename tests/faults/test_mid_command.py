@@ -15,10 +15,14 @@ from custom_components.sinotrack.listener import (
     TrackerDisconnectedError,
 )
 from custom_components.sinotrack.protocol import Command, CommandKind, message as p
+from tests.support.defaults import WAIT
+from tests.support.frames import h02_v1
+from tests.support.listeners import ListenerFactory
+from tests.support.sink import RecordingSink
+from tests.support.wait import until
 from tools.simulator import SimulatedTracker
 
-from .conftest import ListenerFactory
-from .helpers import WAIT, Bystanders, Sink, h02_v1, until
+from .helpers import Bystanders
 
 MILEAGE = Command(CommandKind.MILEAGE)
 
@@ -35,7 +39,7 @@ class RawTracker:
     async def connect(cls, ident: str, port: int) -> RawTracker:
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
         tracker = cls(ident, reader, writer)
-        writer.write(h02_v1(ident))
+        writer.write(h02_v1(ident=ident))
         assert (await tracker.frame()).startswith(f"*HQ,{ident},V4,V1,".encode())
         return tracker
 
@@ -53,7 +57,7 @@ async def test_trackers_that_disconnect_mid_command(make_listener: ListenerFacto
     listener = await make_listener()
     bystanders = Bystanders(listener)
     await bystanders.start()
-    sinks = {f"42100600{index:02d}": Sink() for index in range(10)}
+    sinks = {f"42100600{index:02d}": RecordingSink() for index in range(10)}
     for ident, sink in sinks.items():
         listener.register(ident, sink)
     answering = [

@@ -40,28 +40,20 @@ from custom_components.sinotrack.const import (
     DOMAIN,
 )
 from custom_components.sinotrack.runtime import SinotrackConfigEntry
-from tools.devhass.config import free_port
-
-from .conftest import TRACKER_ID, TrackerFactory, make_entry, wait_for
-from .flow_helpers import (
-    OTHER_ID,
-    assert_flow_title,
-    assert_translated,
+from tests.support.hass import (
+    DEFAULT_OPTIONS,
+    TRACKER_ID,
     load_entry,
-    occupied_port,
-    port_accepts,
+    make_entry,
     setup_entry,
-    v1_frame,
+    wait_for,
 )
+from tests.support.net import free_port, occupied_port, port_accepts
+
+from .conftest import TrackerFactory
+from .flow_helpers import OTHER_ID, assert_flow_title, assert_translated, v1_frame
 
 SOURCE_IP = "192.168.1.10"
-DEFAULT_OPTIONS = {
-    CONF_OFFLINE_TIMEOUT: 30,
-    CONF_JT808_UTC_OFFSET: 8.0,
-    CONF_ALLOW_INVALID_FIX: False,
-    CONF_ALLOW_ENGINE_COMMANDS: False,
-    CONF_ALLOWED_NETWORKS: [],
-}
 
 
 @pytest.fixture(autouse=True)
@@ -771,7 +763,7 @@ async def test_options_show_the_jt808_zone_for_a_jt808_tracker(
     await load_entry(hass, entry)
     tracker = await connect(entry)
     await tracker.send(JT808_LOCATION)
-    await tracker.read_jt808()
+    await tracker.recv_jt808()
     await hass.async_block_till_done()
 
     result = await hass.config_entries.options.async_init(entry.entry_id)
@@ -805,7 +797,7 @@ async def test_jt808_offset_applies_to_connected_tracker(
     runtime = entry.runtime_data
     tracker = await connect(entry)
     await tracker.send(JT808_LOCATION)
-    await tracker.read_jt808()
+    await tracker.recv_jt808()
     await hass.async_block_till_done()
     assert runtime.state.newest == datetime(2020, 8, 7, 10, 7, 22, tzinfo=UTC).timestamp()
 
@@ -814,7 +806,7 @@ async def test_jt808_offset_applies_to_connected_tracker(
         result["flow_id"], {**entry.options, CONF_JT808_UTC_OFFSET: 0.0}
     )
     await tracker.send(JT808_LOCATION)
-    await tracker.read_jt808()
+    await tracker.recv_jt808()
     await hass.async_block_till_done()
 
     assert runtime.state.newest == datetime(2020, 8, 7, 18, 7, 22, tzinfo=UTC).timestamp()

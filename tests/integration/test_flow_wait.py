@@ -27,17 +27,13 @@ from custom_components.sinotrack.const import (
     SETUP_URL,
 )
 from custom_components.sinotrack.runtime import SinotrackConfigEntry
-from tools.devhass.config import free_port
+from tests.support.client import Client
+from tests.support.defaults import WAIT
+from tests.support.hass import TRACKER_ID, load_entry, make_entry
+from tests.support.net import free_port, port_accepts
 
-from .conftest import READ_TIMEOUT, TRACKER_ID, Tracker, TrackerFactory, make_entry
-from .flow_helpers import (
-    OTHER_ID,
-    assert_issue_translated,
-    assert_translated,
-    load_entry,
-    port_accepts,
-    v1_frame,
-)
+from .conftest import TrackerFactory
+from .flow_helpers import OTHER_ID, assert_issue_translated, assert_translated, v1_frame
 
 SOURCE_IP = "192.168.1.10"
 
@@ -101,7 +97,7 @@ async def shown_when(
     """Fetch the flow as the frontend does (after each change it is told of) until
     ``condition`` holds for what it shows."""
     shown = await current(hass, flow_id)
-    async with asyncio.timeout(READ_TIMEOUT):
+    async with asyncio.timeout(WAIT):
         while not condition(shown):
             await asyncio.sleep(0.01)
             await hass.async_block_till_done()
@@ -113,9 +109,9 @@ def entries(hass: HomeAssistant) -> list[SinotrackConfigEntry]:
     return hass.config_entries.async_entries(DOMAIN)
 
 
-async def open_tracker(port: int) -> Tracker:
+async def open_tracker(port: int) -> Client:
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    return Tracker(reader, writer)
+    return Client(reader, writer)
 
 
 async def test_wait_shows_other_ids_then_creates_the_entry(hass: HomeAssistant) -> None:

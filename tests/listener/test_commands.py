@@ -18,25 +18,25 @@ from custom_components.sinotrack.listener import (
     TrackerOfflineError,
 )
 from custom_components.sinotrack.protocol import Command, CommandError, CommandKind
-
-from .conftest import ClientFactory, ListenerFactory
-from .helpers import (
+from tests.support.client import Client, jt808_sign_in
+from tests.support.frames import (
     H02_ID,
     JT808_ID,
     JT808_LOCATION_BODY,
-    Client,
-    RecordingSink,
-    h02_htbt,
+    h02_heartbeat,
     h02_v1,
     issued_code,
     jt808_auth,
     jt808_frame,
-    jt808_location,
     jt808_parse,
     jt808_register,
-    jt808_sign_in,
-    until,
 )
+from tests.support.listeners import ListenerFactory
+from tests.support.plugin import ClientFactory
+from tests.support.sink import RecordingSink
+from tests.support.wait import until
+
+from .helpers import jt808_location
 
 MILEAGE = Command(CommandKind.MILEAGE)
 MILEAGE_BYTES = b"*HQ,4210051415,S32,000000,1#"
@@ -192,9 +192,9 @@ async def test_queued_command_sent_after_the_first_frame(
     )
     await until(lambda: listener.diagnostics()["commands"]["waiting"] == 1)
     client = await connect(listener.port)
-    await client.send(h02_htbt())
+    await client.send(h02_heartbeat())
     # First the reply to the frame, then the command.
-    assert await client.recv_text() == h02_htbt()
+    assert await client.recv_text() == h02_heartbeat()
     assert await client.recv_text() == MILEAGE_BYTES
     await client.send(MILEAGE_REPLY)
     assert (await task).reply["vehicle.mileage"] == 1234.5

@@ -3,20 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-import contextlib
 
 import pytest
-
-import tools  # noqa: F401  # makes the codec importable without Home Assistant
 
 from .server import CodecServer
 
 
 @pytest.fixture(autouse=True)
-def _allow_sockets(request: pytest.FixtureRequest) -> None:
-    """Under pytest-homeassistant-custom-component, pytest-socket blocks sockets by default."""
-    with contextlib.suppress(pytest.FixtureLookupError):
-        request.getfixturevalue("socket_enabled")
+def _sockets(loopback_sockets: None) -> None:
+    """Real sockets on loopback."""
 
 
 @pytest.fixture

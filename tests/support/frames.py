@@ -123,7 +123,7 @@ JT808_REGISTER_BODY: Final = (
     (11).to_bytes(2)
     + (22).to_bytes(2)
     + b"MAKER"
-    + b"ST-903".ljust(20, b"\0")
+    + b"MODEL123".ljust(20, b"\0")
     + b"DEV1234"
     + b"\x01ABC"
 )

@@ -10,11 +10,8 @@ when the listener is full.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from datetime import timedelta
 import socket
-
-import pytest
 
 from custom_components.sinotrack.listener import (
     CLOSED_EVICTED,
@@ -31,15 +28,6 @@ from tests.support.wait import until
 from .helpers import Bystanders
 
 type Offered = list[tuple[str, str, str]]
-
-
-@pytest.fixture
-async def bystanders_for() -> AsyncIterator[list[Bystanders]]:
-    """Bystanders started by a test; stopped if the test fails."""
-    started: list[Bystanders] = []
-    yield started
-    for group in started:
-        await group.abort()
 
 
 async def served_listener(

@@ -15,6 +15,7 @@ from custom_components.sinotrack.listener import (
     TrackerDisconnectedError,
 )
 from custom_components.sinotrack.protocol import Command, CommandKind, message as p
+from tests.support.client import Client
 from tests.support.defaults import WAIT
 from tests.support.frames import h02_v1
 from tests.support.listeners import ListenerFactory
@@ -30,27 +31,25 @@ MILEAGE = Command(CommandKind.MILEAGE)
 class RawTracker:
     """A tracker over a plain stream: identifies, reads what the server sends, hangs up."""
 
-    def __init__(self, ident: str, reader: asyncio.StreamReader, writer: asyncio.StreamWriter):
+    def __init__(self, ident: str, client: Client) -> None:
         self.ident = ident
-        self.reader = reader
-        self.writer = writer
+        self.client = client
 
     @classmethod
     async def connect(cls, ident: str, port: int) -> RawTracker:
-        reader, writer = await asyncio.open_connection("127.0.0.1", port)
-        tracker = cls(ident, reader, writer)
-        writer.write(h02_v1(ident=ident))
+        """Connect as ``ident`` and send a position (answered with a V4)."""
+        tracker = cls(ident, await Client.connect(port))
+        await tracker.client.send(h02_v1(ident=ident))
         assert (await tracker.frame()).startswith(f"*HQ,{ident},V4,V1,".encode())
         return tracker
 
     async def frame(self, timeout: float = WAIT) -> bytes:  # noqa: ASYNC109
-        async with asyncio.timeout(timeout):
-            return await self.reader.readuntil(b"#")
+        """The next text frame the server sends."""
+        return await self.client.recv_text(timeout)
 
     async def hang_up(self) -> None:
-        self.writer.close()
-        with contextlib.suppress(ConnectionError):
-            await self.writer.wait_closed()
+        """Close the connection."""
+        await self.client.close()
 
 
 async def test_trackers_that_disconnect_mid_command(make_listener: ListenerFactory) -> None:

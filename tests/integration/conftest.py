@@ -7,7 +7,8 @@ client come from ``tests/support`` (``hass``, ``frames``, ``client``).
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from unittest.mock import AsyncMock, patch
 
 from homeassistant.const import CONF_PORT
 from homeassistant.core import HomeAssistant
@@ -19,6 +20,9 @@ from syrupy.assertion import SnapshotAssertion
 from tests.support.client import Client
 from tests.support.hass import make_entry
 from tests.support.plugin import ClientFactory
+
+SOURCE_IP = "192.168.1.10"
+"""Home Assistant's LAN address in the flow tests (see ``source_ip``)."""
 
 type TrackerFactory = Callable[[MockConfigEntry], Awaitable[Client]]
 
@@ -37,6 +41,17 @@ def _sockets(socket_enabled: None) -> None:
 def snapshot(snapshot: SnapshotAssertion) -> SnapshotAssertion:
     """Snapshots in Home Assistant's format (tests/integration/snapshots/*.ambr)."""
     return snapshot.use_extension(HomeAssistantSnapshotExtension)
+
+
+@pytest.fixture
+def source_ip() -> Iterator[AsyncMock]:
+    """Home Assistant's LAN address, ``SOURCE_IP`` (the network integration would ask the
+    internet), which the flows tell the user to forward the tracker's port to."""
+    with patch(
+        "homeassistant.components.network.async_get_source_ip",
+        AsyncMock(return_value=SOURCE_IP),
+    ) as mock:
+        yield mock
 
 
 @pytest.fixture

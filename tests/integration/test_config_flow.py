@@ -7,10 +7,9 @@ towards the internet) is replaced.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
-from unittest.mock import AsyncMock, patch
+from unittest.mock import AsyncMock
 
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.config_entries import (
@@ -40,6 +39,7 @@ from custom_components.sinotrack.const import (
     DOMAIN,
 )
 from custom_components.sinotrack.runtime import SinotrackConfigEntry
+from tests.support.defaults import LOOPBACK
 from tests.support.hass import (
     DEFAULT_OPTIONS,
     TRACKER_ID,
@@ -50,26 +50,16 @@ from tests.support.hass import (
 )
 from tests.support.net import free_port, occupied_port, port_accepts
 
-from .conftest import TrackerFactory
+from .conftest import SOURCE_IP, TrackerFactory
 from .flow_helpers import OTHER_ID, assert_flow_title, assert_translated, v1_frame
 
-SOURCE_IP = "192.168.1.10"
-
-
-@pytest.fixture(autouse=True)
-def source_ip() -> Iterator[AsyncMock]:
-    """Home Assistant's LAN address, which the create-entry text tells the user to forward to."""
-    with patch(
-        "homeassistant.components.network.async_get_source_ip",
-        AsyncMock(return_value=SOURCE_IP),
-    ) as mock:
-        yield mock
+pytestmark = pytest.mark.usefixtures("source_ip")
 
 
 def user_input(
     tracker_id: str = TRACKER_ID,
     port: int | None = None,
-    host: str = "127.0.0.1",
+    host: str = LOOPBACK,
     name: str = "Car",
 ) -> dict[str, Any]:
     return {
@@ -80,7 +70,7 @@ def user_input(
     }
 
 
-def reconfigure_input(port: int, host: str = "127.0.0.1", name: str = "Car") -> dict[str, Any]:
+def reconfigure_input(port: int, host: str = LOOPBACK, name: str = "Car") -> dict[str, Any]:
     return {CONF_NAME: name, CONF_PORT: port, CONF_ADVANCED: {CONF_BIND_ADDRESS: host}}
 
 

@@ -8,9 +8,9 @@ frontend drives it (it asks for the flow again whenever the flow says it changed
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
-from unittest.mock import AsyncMock, patch
+from unittest.mock import patch
 
 from homeassistant.config_entries import SOURCE_USER, ConfigEntryState, ConfigFlowResult
 from homeassistant.const import CONF_NAME, CONF_PORT
@@ -28,24 +28,14 @@ from custom_components.sinotrack.const import (
 )
 from custom_components.sinotrack.runtime import SinotrackConfigEntry
 from tests.support.client import Client
-from tests.support.defaults import WAIT
+from tests.support.defaults import LOOPBACK, WAIT
 from tests.support.hass import TRACKER_ID, load_entry, make_entry
 from tests.support.net import free_port, port_accepts
 
-from .conftest import TrackerFactory
+from .conftest import SOURCE_IP, TrackerFactory
 from .flow_helpers import OTHER_ID, assert_issue_translated, assert_translated, v1_frame
 
-SOURCE_IP = "192.168.1.10"
-
-
-@pytest.fixture(autouse=True)
-def source_ip() -> Iterator[AsyncMock]:
-    """Home Assistant's LAN address (the network integration would ask the internet)."""
-    with patch(
-        "homeassistant.components.network.async_get_source_ip",
-        AsyncMock(return_value=SOURCE_IP),
-    ) as mock:
-        yield mock
+pytestmark = pytest.mark.usefixtures("source_ip")
 
 
 async def menu_after_form(hass: HomeAssistant, port: int) -> ConfigFlowResult:
@@ -57,7 +47,7 @@ async def menu_after_form(hass: HomeAssistant, port: int) -> ConfigFlowResult:
             CONF_NAME: "Car",
             CONF_TRACKER_ID: TRACKER_ID,
             CONF_PORT: port,
-            CONF_ADVANCED: {CONF_BIND_ADDRESS: "127.0.0.1"},
+            CONF_ADVANCED: {CONF_BIND_ADDRESS: LOOPBACK},
         },
     )
     assert result["type"] is FlowResultType.MENU
@@ -110,8 +100,8 @@ def entries(hass: HomeAssistant) -> list[SinotrackConfigEntry]:
 
 
 async def open_tracker(port: int) -> Client:
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    return Client(reader, writer)
+    """A tracker connection to ``port`` that no fixture closes (the flow's port closes)."""
+    return await Client.connect(port)
 
 
 async def test_wait_shows_other_ids_then_creates_the_entry(hass: HomeAssistant) -> None:
@@ -251,7 +241,7 @@ async def test_wait_ends_at_once_for_a_tracker_connected_already(
             CONF_NAME: "Van",
             CONF_TRACKER_ID: OTHER_ID,
             CONF_PORT: port,
-            CONF_ADVANCED: {CONF_BIND_ADDRESS: "127.0.0.1"},
+            CONF_ADVANCED: {CONF_BIND_ADDRESS: LOOPBACK},
         },
     )
     result = await choose(hass, result, "wait")

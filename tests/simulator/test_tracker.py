@@ -11,6 +11,7 @@ from typing import Any, Final
 import pytest
 
 from custom_components.sinotrack.protocol import AuthEvent, Command, CommandKind, Message, jt808
+from tests.support.defaults import WAIT
 from tools.simulator import (
     AlarmKind,
     Fix,
@@ -23,7 +24,7 @@ from tools.simulator import (
 )
 from tools.simulator.frames import KNOTS_TO_KMH
 
-from .server import WAIT, CodecServer, ServerConnection, of_type
+from .server import CodecServer, ServerConnection, of_type
 
 PROTOCOLS: Final = [protocol.value for protocol in WireProtocol]
 H02_PROTOCOLS: Final = ["h02", "h02-binary"]

@@ -25,11 +25,6 @@ from tools.simulator import SimulatedTracker
 IDENT = "4210051470"
 
 
-@pytest.fixture(autouse=True)
-def _custom_integrations(enable_custom_integrations: None) -> None:
-    """Load custom_components/sinotrack."""
-
-
 def make_entry(**options: Any) -> MockConfigEntry:
     """The entry ``queued`` of tracker IDENT, with exactly ``options``."""
     return shared_make_entry(IDENT, entry_id="queued", options=options)

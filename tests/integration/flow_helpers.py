@@ -29,8 +29,6 @@ TRANSLATIONS: dict[str, Any] = json.loads(
     ).read_text(encoding="utf-8")
 )
 
-OTHER_ID = "4210051416"
-
 V1_TIME = datetime(2015, 12, 22, 16, 45, 49, tzinfo=UTC)
 """Device time of :func:`v1_frame`'s fix."""
 

@@ -40,6 +40,7 @@ from custom_components.sinotrack.const import (
 )
 from custom_components.sinotrack.runtime import SinotrackConfigEntry
 from tests.support.defaults import LOOPBACK
+from tests.support.frames import OTHER_ID
 from tests.support.hass import (
     DEFAULT_OPTIONS,
     TRACKER_ID,
@@ -51,7 +52,7 @@ from tests.support.hass import (
 from tests.support.net import free_port, occupied_port, port_accepts
 
 from .conftest import SOURCE_IP, TrackerFactory
-from .flow_helpers import OTHER_ID, assert_flow_title, assert_translated, v1_frame
+from .flow_helpers import assert_flow_title, assert_translated, v1_frame
 
 pytestmark = pytest.mark.usefixtures("source_ip")
 

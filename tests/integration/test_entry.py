@@ -20,12 +20,12 @@ from pytest_homeassistant_custom_component.common import (
 )
 
 from custom_components.sinotrack.const import CONF_BIND_ADDRESS, DOMAIN, SETUP_URL
-from tests.support.frames import JT808_ID, jt808_register
+from tests.support.frames import JT808_ID, OTHER_ID, jt808_register
 from tests.support.hass import TRACKER_ID, load_entry, make_entry, setup_entry
 from tests.support.net import occupied_port, port_accepts
 
 from .conftest import TrackerFactory
-from .flow_helpers import OTHER_ID, TRANSLATIONS, assert_issue_translated, state_of, v1_frame
+from .flow_helpers import TRANSLATIONS, assert_issue_translated, state_of, v1_frame
 
 REPLY = re.compile(rb"\*HQ,(\d+),V4,V1,\d{14}#")
 

@@ -29,11 +29,12 @@ from custom_components.sinotrack.const import (
 from custom_components.sinotrack.runtime import SinotrackConfigEntry
 from tests.support.client import Client
 from tests.support.defaults import LOOPBACK, WAIT
+from tests.support.frames import OTHER_ID
 from tests.support.hass import TRACKER_ID, load_entry, make_entry
 from tests.support.net import free_port, port_accepts
 
 from .conftest import SOURCE_IP, TrackerFactory
-from .flow_helpers import OTHER_ID, assert_issue_translated, assert_translated, v1_frame
+from .flow_helpers import assert_issue_translated, assert_translated, v1_frame
 
 pytestmark = pytest.mark.usefixtures("source_ip")
 

@@ -45,11 +45,19 @@ from tests.support.frames import (
     jt808_location,
     mileage_item,
 )
-from tests.support.hass import fix_time, make_entry, report, state, wait_fix, wait_for, wait_state
+from tests.support.hass import (
+    ALARM,
+    fix_time,
+    make_entry,
+    report,
+    state,
+    wait_fix,
+    wait_for,
+    wait_state,
+)
 
 from .conftest import TrackerFactory
 
-ALARM = "event.car_alarm"
 SECOND = timedelta(seconds=1)
 MINUTE = timedelta(minutes=1)
 

@@ -39,13 +39,12 @@ from tests.support.frames import (
     h02_v1,
     jt808_location,
 )
-from tests.support.hass import make_entry, report
+from tests.support.hass import ALARM, make_entry, report
 
 from .conftest import TrackerFactory
 from .test_services import call, command, entry_target, error_of, h02_tracker, jt808_setup, result
 
 SECOND = timedelta(seconds=1)
-ALARM = "event.car_alarm"
 
 ACTIONS: dict[str, dict[str, Any]] = {
     "send_command": {"payload": "RCONF"},

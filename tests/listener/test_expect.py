@@ -7,13 +7,11 @@ import socket
 from custom_components.sinotrack.listener import ListenerConfig, ListenerPool
 from custom_components.sinotrack.listener.stats import CLOSED_IDLE, CLOSED_UNKNOWN_CAP
 from tests.support.client import Client
-from tests.support.frames import H02_ID, h02_v1
+from tests.support.frames import H02_ID, OTHER_ID, h02_v1
 from tests.support.listeners import ListenerFactory, assert_released
 from tests.support.plugin import ClientFactory
 from tests.support.sink import RecordingSink
 from tests.support.wait import until
-
-OTHER_ID = "4210051416"
 
 
 async def test_expected_id_is_seen_at_once_and_not_discovered(

@@ -18,10 +18,6 @@ def epoch(text: str) -> int:
     return int(datetime.fromisoformat(text).timestamp())
 
 
-NOW = epoch("2024-03-15T12:34:56Z")
-"""A fixed server time for replies and day-of-month dates."""
-
-
 # --- H02 ------------------------------------------------------------------------------------
 
 

@@ -13,6 +13,7 @@ from custom_components.sinotrack.protocol.message import (
     MESSAGE_TYPE,
     SATELLITES,
 )
+from tests.support.frames import NOW
 
 from .helpers import (
     BIN45,
@@ -21,7 +22,6 @@ from .helpers import (
     JT_HEARTBEAT,
     JT_LOCATION,
     NBR,
-    NOW,
     TERMINAL,
     V1,
     binary_frame,

@@ -20,6 +20,7 @@ from custom_components.sinotrack.protocol.message import (
     IDENT,
     MESSAGE_TYPE,
 )
+from tests.support.frames import NOW
 
 from .helpers import (
     BIN32,
@@ -32,7 +33,6 @@ from .helpers import (
     JT_HEARTBEAT,
     JT_LOCATION,
     NBR,
-    NOW,
     TERMINAL,
     V1,
     binary_frame,

@@ -19,6 +19,8 @@ from .defaults import JT808_OFFSET
 
 H02_ID: Final = "4210051415"
 """The H02 text tracker (and the tracker of a test config entry)."""
+OTHER_ID: Final = "4210051416"
+"""Another H02 tracker (one the test has no entry or sink for)."""
 H02_BINARY_ID: Final = "4106011660"
 """The tracker of :data:`H02_BINARY`."""
 JT808_ID: Final = "13912345678"
@@ -28,6 +30,8 @@ JT808_TERMINAL: Final = jt808.encode_terminal(JT808_ID)
 
 T0: Final = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
 """Device time of the first fix of most tests."""
+NOW: Final = int(datetime(2024, 3, 15, 12, 34, 56, tzinfo=UTC).timestamp())
+"""A fixed server time (UTC epoch seconds) for the tests that feed the codec directly."""
 
 # -- H02 -------------------------------------------------------------------------------------
 

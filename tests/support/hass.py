@@ -46,6 +46,9 @@ ENTRY_OPTIONS: Final = {
 }
 """The options of an entry from :func:`make_entry`: the defaults, as an entry stored them
 before the allowed networks existed (the snapshots show them)."""
+ALARM: Final = "event.car_alarm"
+"""The alarm event entity of :func:`make_entry`'s tracker (named "Car")."""
+
 DEFAULT_OPTIONS: Final = {**ENTRY_OPTIONS, CONF_ALLOWED_NETWORKS: []}
 """The options the config flow stores for a new entry."""
 

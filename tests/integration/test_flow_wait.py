@@ -7,7 +7,6 @@ frontend drives it (it asks for the flow again whenever the flow says it changed
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from typing import Any
 from unittest.mock import patch
@@ -28,10 +27,11 @@ from custom_components.sinotrack.const import (
 )
 from custom_components.sinotrack.runtime import SinotrackConfigEntry
 from tests.support.client import Client
-from tests.support.defaults import LOOPBACK, WAIT
+from tests.support.defaults import LOOPBACK
 from tests.support.frames import OTHER_ID
 from tests.support.hass import TRACKER_ID, load_entry, make_entry
 from tests.support.net import free_port, port_accepts
+from tests.support.wait import until
 
 from .conftest import SOURCE_IP, TrackerFactory
 from .flow_helpers import assert_issue_translated, assert_translated, v1_frame
@@ -88,11 +88,13 @@ async def shown_when(
     """Fetch the flow as the frontend does (after each change it is told of) until
     ``condition`` holds for what it shows."""
     shown = await current(hass, flow_id)
-    async with asyncio.timeout(WAIT):
-        while not condition(shown):
-            await asyncio.sleep(0.01)
-            await hass.async_block_till_done()
-            shown = await current(hass, flow_id)
+
+    async def refresh() -> None:
+        nonlocal shown
+        await hass.async_block_till_done()
+        shown = await current(hass, flow_id)
+
+    await until(lambda: condition(shown), settle=refresh)
     return shown
 
 

@@ -33,7 +33,7 @@ def auto_enable_custom_integrations(enable_custom_integrations: None) -> None:
 
 
 @pytest.fixture(autouse=True)
-def _sockets(socket_enabled: None) -> None:
+def _sockets(loopback_sockets: None) -> None:
     """The listener binds real sockets on 127.0.0.1."""
 
 

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import time
 
-from tests.support.frames import JT808_LOCATION_BODY, jt808_frame
+from tests.support.frames import JT808_LOCATION_BODY, jt808_uplink
 
 
 def jt808_location(serial: int = 2) -> bytes:
     """A 0x0200 location uplink of the JT/T 808 tracker (body: JT808_LOCATION_BODY)."""
-    return jt808_frame(0x0200, serial, JT808_LOCATION_BODY)
+    return jt808_uplink(0x0200, serial, JT808_LOCATION_BODY)
 
 
 def now() -> float:

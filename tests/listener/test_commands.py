@@ -27,9 +27,9 @@ from tests.support.frames import (
     h02_v1,
     issued_code,
     jt808_auth,
-    jt808_frame,
     jt808_parse,
     jt808_register,
+    jt808_uplink,
 )
 from tests.support.listeners import ListenerFactory
 from tests.support.plugin import ClientFactory
@@ -107,7 +107,7 @@ async def test_jt808_position_query_round_trip(
     # Something unrelated first: not a reply.
     await client.send(jt808_location(serial=2))
     await client.recv_jt808()
-    await client.send(jt808_frame(0x0201, 3, serial.to_bytes(2) + JT808_LOCATION_BODY))
+    await client.send(jt808_uplink(0x0201, 3, serial.to_bytes(2) + JT808_LOCATION_BODY))
     result = await task
     assert result.reply["message.type"] == "0x0201"
     assert result.reply["command.reply.serial"] == serial
@@ -124,8 +124,8 @@ async def test_jt808_text_command_ack_then_answer(
     msg_id, serial, body = jt808_parse(await client.recv_jt808())
     assert msg_id == 0x8300
     assert body == b"\x01STATUS"
-    await client.send(jt808_frame(0x0001, 2, serial.to_bytes(2) + (0x8300).to_bytes(2) + b"\x00"))
-    await client.send(jt808_frame(0x6006, 3, b"\x00GPS OK"))
+    await client.send(jt808_uplink(0x0001, 2, serial.to_bytes(2) + (0x8300).to_bytes(2) + b"\x00"))
+    await client.send(jt808_uplink(0x6006, 3, b"\x00GPS OK"))
     result = await task
     assert result.ack is not None
     assert result.ack["command.result"] == "success"
@@ -225,7 +225,7 @@ async def test_queued_jt808_command_waits_for_authentication(
     assert jt808_parse(await client.recv_jt808())[0] == 0x8001
     msg_id, serial, body = jt808_parse(await client.recv_jt808())
     assert (msg_id, body) == (0x8105, b"\xf0")
-    await client.send(jt808_frame(0x0001, 2, serial.to_bytes(2) + (0x8105).to_bytes(2) + b"\x00"))
+    await client.send(jt808_uplink(0x0001, 2, serial.to_bytes(2) + (0x8105).to_bytes(2) + b"\x00"))
     result = await task
     assert result.reply["command.result"] == "success"
 

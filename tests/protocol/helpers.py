@@ -172,11 +172,6 @@ def location_body(
     )
 
 
-def item(item_id: int, value: bytes) -> bytes:
-    """One additional-information item: id, length, value."""
-    return bytes((item_id, len(value))) + value
-
-
 # --- sample frames -------------------------------------------------------------------------
 
 ID: Final = "9170000001"

@@ -190,7 +190,7 @@ def jt808_parse(frame: bytes) -> tuple[int, int, bytes]:
     return int.from_bytes(content[0:2]), int.from_bytes(content[10:12]), content[12:-1]
 
 
-def jt808_frame(
+def jt808_uplink(
     msg_id: int, serial: int, body: bytes = b"", terminal: bytes = JT808_TERMINAL
 ) -> bytes:
     """A JT/T 808 uplink of the tracker :data:`JT808_ID` (or ``terminal``)."""
@@ -199,12 +199,12 @@ def jt808_frame(
 
 def jt808_register(serial: int = 0) -> bytes:
     """A 0x0100 registration (answered with a 0x8100 that carries the auth code)."""
-    return jt808_frame(0x0100, serial, JT808_REGISTER_BODY)
+    return jt808_uplink(0x0100, serial, JT808_REGISTER_BODY)
 
 
 def jt808_auth(serial: int = 1, code: str = JT808_ID) -> bytes:
     """A 0x0102 authentication with ``code`` (the one the 0x8100 issued, see issued_code)."""
-    return jt808_frame(0x0102, serial, code.encode())
+    return jt808_uplink(0x0102, serial, code.encode())
 
 
 def issued_code(reply: bytes) -> str:
@@ -218,4 +218,4 @@ def issued_code(reply: bytes) -> str:
 def jt808_general_response(device_serial: int, msg_id: int, server_serial: int) -> bytes:
     """The 0x8001 the server must send for an uplink (result 0 = success)."""
     body = device_serial.to_bytes(2) + msg_id.to_bytes(2) + b"\x00"
-    return jt808_frame(0x8001, server_serial, body)
+    return jt808_uplink(0x8001, server_serial, body)

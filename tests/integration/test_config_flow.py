@@ -35,11 +35,10 @@ from custom_components.sinotrack.const import (
     CONF_JT808_UTC_OFFSET,
     CONF_OFFLINE_TIMEOUT,
     CONF_TRACKER_ID,
-    DEFAULT_PORT,
     DOMAIN,
 )
 from custom_components.sinotrack.runtime import SinotrackConfigEntry
-from tests.support.defaults import LOOPBACK
+from tests.support.defaults import DEFAULT_PORT, LOOPBACK
 from tests.support.frames import OTHER_ID
 from tests.support.hass import (
     DEFAULT_OPTIONS,

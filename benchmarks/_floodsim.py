@@ -60,9 +60,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks._measure import loopback_source as source
 from custom_components.sinotrack.protocol import jt808
+from tests.support.defaults import LOOPBACK as HOST
 from tools.simulator.frames import Fix, h02_heartbeat, h02_position
 
-HOST: Final = "127.0.0.1"
 CONNECT_TIMEOUT: Final = 5.0
 ACK_TIMEOUT: Final = 10.0
 RECONNECT_DELAY: Final = 1.0

@@ -21,6 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from custom_components.sinotrack.protocol import Decoded, TrackerConnection
 from custom_components.sinotrack.protocol.jt808 import build_frame, encode_terminal
+from tests.support.frames import H02_BINARY
 
 NOW = 1_790_000_000.0
 CHUNK = 4096
@@ -41,8 +42,7 @@ def h02_text_stream(count: int) -> bytes:
 
 def h02_binary_stream(count: int) -> bytes:
     """32-byte ``$`` frames (the tracker's format does not change within a connection)."""
-    frame = bytes.fromhex("2441060116601245431311165035313006004318210e000000fffffbffff0024")
-    return frame * count
+    return H02_BINARY * count
 
 
 def h02_binary45_stream(count: int) -> bytes:

@@ -74,9 +74,9 @@ from custom_components.sinotrack import protocol as codec
 from custom_components.sinotrack.listener import Listener, ListenerConfig
 from custom_components.sinotrack.protocol import Message
 from custom_components.sinotrack.protocol.message import LATITUDE
+from tests.support.defaults import LOOPBACK as HOST
 
 ROOT: Final = Path(__file__).resolve().parents[1]
-HOST: Final = "127.0.0.1"
 LAG_INTERVAL: Final = 0.01
 MEMORY_INTERVAL: Final = 0.25
 SETTLE: Final = 1.5

@@ -66,13 +66,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from homeassistant import loader
 from homeassistant.config_entries import ConfigEntryState
-from homeassistant.const import CONF_PORT, EVENT_STATE_CHANGED
+from homeassistant.const import EVENT_STATE_CHANGED
 from homeassistant.core import Event, EventStateChangedData, HomeAssistant, callback
 from homeassistant.helpers import entity_registry as er, frame
 from homeassistant.runner import create_event_loop
 from homeassistant.setup import async_setup_component
 from pytest_homeassistant_custom_component.common import (
-    MockConfigEntry,
     async_test_home_assistant,
 )
 
@@ -80,22 +79,17 @@ from benchmarks._loadsim import SOURCE_BLOCK, tracker_id
 from benchmarks._measure import GcMonitor, LagMonitor, Window, listener_counters, percentile
 from custom_components.sinotrack import get_pool
 from custom_components.sinotrack.const import (
-    CONF_ALLOW_ENGINE_COMMANDS,
-    CONF_ALLOW_INVALID_FIX,
-    CONF_BIND_ADDRESS,
-    CONF_JT808_UTC_OFFSET,
-    CONF_OFFLINE_TIMEOUT,
-    CONF_TRACKER_ID,
     DOMAIN,
 )
 from custom_components.sinotrack.listener import ListenerConfig
 from custom_components.sinotrack.protocol import Decoded, Message, TrackerConnection
-from tools.devhass.config import free_port
+from tests.support.defaults import LOOPBACK as HOST
+from tests.support.hass import make_entry
+from tests.support.net import free_port
 from tools.simulator import AlarmKind, Fix
 from tools.simulator.frames import h02_position
 
 ROOT: Final = Path(__file__).resolve().parents[1]
-HOST: Final = "127.0.0.1"
 PROBE_ID: Final = "4199999999"
 PROBE: Final = -1
 """Tracker index of the probe of phase 4."""
@@ -222,21 +216,6 @@ class Simulator:
 
 
 # -- set-up ---------------------------------------------------------------------------------------
-
-
-def make_entry(ident: str, title: str, port: int) -> MockConfigEntry:
-    return MockConfigEntry(
-        domain=DOMAIN,
-        title=title,
-        unique_id=ident,
-        data={CONF_TRACKER_ID: ident, CONF_PORT: port, CONF_BIND_ADDRESS: HOST},
-        options={
-            CONF_OFFLINE_TIMEOUT: 30,
-            CONF_JT808_UTC_OFFSET: 8.0,
-            CONF_ALLOW_INVALID_FIX: False,
-            CONF_ALLOW_ENGINE_COMMANDS: False,
-        },
-    )
 
 
 class MemoryProbe:
@@ -443,8 +422,10 @@ async def _run(
     memory = MemoryProbe()
     before = memory.snapshot()
     started = time.perf_counter()
-    entries = [make_entry(tracker_id(index), f"Tracker {index}", port) for index in range(count)]
-    entries.append(make_entry(PROBE_ID, "Probe", port))
+    entries = [
+        make_entry(tracker_id(index), port, title=f"Tracker {index}") for index in range(count)
+    ]
+    entries.append(make_entry(PROBE_ID, port, title="Probe"))
     for entry in entries:
         entry.add_to_hass(hass)
     assert await async_setup_component(hass, DOMAIN, {})

@@ -22,7 +22,6 @@ from pathlib import Path
 
 import pytest
 
-import tools  # noqa: F401  # the codec, importable without Home Assistant
 from tools.devhass import REPO
 
 from .harness import Instance, running_instance

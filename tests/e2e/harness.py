@@ -15,7 +15,8 @@ from typing import Any, Final
 import aiohttp
 import pytest
 
-from tools.devhass import HassClient, HassProcess, free_port, write_config
+from tests.support.net import free_port
+from tools.devhass import HassClient, HassProcess, write_config
 
 WAIT: Final = 20.0
 """Longest wait for Home Assistant to show what the tracker sent."""

@@ -20,6 +20,7 @@ from typing import Any, Final
 
 import pytest
 
+from tests.support.net import port_accepts
 from tools.devhass import (
     DEV_NAME,
     DEV_PASSWORD,
@@ -91,14 +92,7 @@ def processes_using(path: Path) -> list[str]:
 
 async def refuses(port: int) -> bool:
     """Nothing listens on 127.0.0.1:``port`` any more."""
-    try:
-        _, writer = await asyncio.open_connection("127.0.0.1", port)
-    except ConnectionRefusedError:
-        return True
-    writer.close()
-    with contextlib.suppress(OSError):
-        await writer.wait_closed()
-    return False
+    return not await port_accepts(port)
 
 
 async def onboard_and_add_tracker(instance: Instance) -> tuple[str, str, dict[str, str]]:

@@ -1,46 +1,29 @@
 """Fixtures for the fault tests: real sockets on loopback, listeners with short timeouts.
 
-Under pytest-homeassistant-custom-component (pytest-socket blocks sockets) every test here
-requests ``socket_enabled``. The open-file limit is raised for the tests that hold
-thousands of connections (each is two descriptors in this one process).
+``make_listener`` comes from ``tests/support/plugin.py``. The open-file limit is raised for
+the tests that hold thousands of connections (each is two descriptors in this one process).
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
-import importlib
+from collections.abc import AsyncIterator
 import resource
 from typing import Any
 
 import pytest
 
-from custom_components.sinotrack.listener import Listener, ListenerConfig
-
 from .helpers import Bystanders
-
-type ListenerFactory = Callable[..., Awaitable[Listener]]
-
-FAST: dict[str, Any] = {
-    "host": "127.0.0.1",
-    "port": 0,
-    "handshake_timeout": 5.0,
-    "idle_timeout": 5.0,
-}
-"""Limits of a test listener: the defaults, with timeouts short enough for a test."""
 
 
 @pytest.fixture(autouse=True)
-def _allow_sockets(request: pytest.FixtureRequest) -> None:
-    """Real sockets on loopback, with or without pytest-socket."""
-    try:
-        request.getfixturevalue("socket_enabled")
-    except pytest.FixtureLookupError:
-        return
-    try:
-        pytest_socket = importlib.import_module("pytest_socket")
-    except ImportError:  # pragma: no cover - socket_enabled comes from pytest-socket
-        return
-    pytest_socket.socket_allow_hosts(["127.0.0.1"], allow_unix_socket=True)
+def _sockets(loopback_sockets: None) -> None:
+    """Real sockets on loopback."""
+
+
+@pytest.fixture
+def listener_defaults() -> dict[str, Any]:
+    """The default limits, with timeouts short enough for a test."""
+    return {"handshake_timeout": 5.0, "idle_timeout": 5.0}
 
 
 def raise_open_files(wanted: int) -> bool:
@@ -52,23 +35,6 @@ def raise_open_files(wanted: int) -> bool:
         return False
     resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
     return True
-
-
-@pytest.fixture
-async def make_listener() -> AsyncIterator[ListenerFactory]:
-    """``await make_listener(**limits)``: a started listener on 127.0.0.1, closed at teardown."""
-    listeners: list[Listener] = []
-
-    async def make(**overrides: Any) -> Listener:
-        listener = Listener(ListenerConfig(**{**FAST, **overrides}))
-        await listener.start()
-        listeners.append(listener)
-        return listener
-
-    yield make
-    for listener in listeners:
-        await listener.close()
-        assert listener.connection_count == 0
 
 
 @pytest.fixture

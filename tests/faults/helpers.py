@@ -1,60 +1,18 @@
-"""Bystanders (real trackers that must keep being served) and raw clients for the fault tests."""
+"""Bystanders: real trackers that must keep being served while a fault test attacks."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
 import contextlib
-import socket
 from typing import Final
 
-from custom_components.sinotrack.listener import IPNetwork, Listener
-from custom_components.sinotrack.protocol import Message, TrackerSettings, message as p
+from custom_components.sinotrack.listener import Listener
+from tests.support.defaults import LOOPBACK, WAIT
+from tests.support.sink import RecordingSink
+from tests.support.wait import until
 from tools.simulator import Fix, SimulatedTracker, WireProtocol
 from tools.simulator.frames import h02_binary_position
-
-WAIT: Final = 10.0
-"""Seconds a test waits for something that takes milliseconds when all is well."""
-
-
-async def until(predicate: Callable[[], bool], timeout: float = WAIT) -> None:  # noqa: ASYNC109
-    """Wait for ``predicate`` to hold (polled every few ms); fail after ``timeout``."""
-    async with asyncio.timeout(timeout):
-        while not predicate():  # noqa: ASYNC110 - polls state that has no event to wait on
-            await asyncio.sleep(0.005)
-
-
-class Sink:
-    """A TrackerSink that records what it is given; ``networks``: its allowed networks."""
-
-    def __init__(self, networks: tuple[IPNetwork, ...] = ()) -> None:
-        self.messages: list[Message] = []
-        self.connections: list[tuple[bool, str | None]] = []
-        self.networks = networks
-        self.settings = TrackerSettings()
-
-    def tracker_settings(self) -> TrackerSettings:
-        return self.settings
-
-    @property
-    def allowed_networks(self) -> tuple[IPNetwork, ...]:
-        return self.networks
-
-    def auth_code_issued(self, code: str) -> None:
-        self.settings = TrackerSettings(self.settings.jt808_utc_offset, code)
-
-    def registration_refused(self, peer: str) -> None:
-        """Nothing to record."""
-
-    def handle_messages(self, messages: list[Message]) -> None:
-        self.messages.extend(messages)
-
-    def connection_changed(self, connected: bool, peer: str | None) -> None:
-        self.connections.append((connected, peer))
-
-    @property
-    def positions(self) -> int:
-        return sum(1 for message in self.messages if p.LATITUDE in message)
 
 
 class Bystanders:
@@ -73,15 +31,15 @@ class Bystanders:
 
     def __init__(self, listener: Listener, interval: float = 0.2) -> None:
         self.listener = listener
-        self.sinks: dict[str, Sink] = {}
+        self.sinks: dict[str, RecordingSink] = {}
         self.trackers: list[SimulatedTracker] = []
         for protocol, ident in self.IDS.items():
-            self.sinks[ident] = Sink()
+            self.sinks[ident] = RecordingSink()
             self.trackers.append(
                 SimulatedTracker(
                     ident,
                     protocol,
-                    "127.0.0.1",
+                    LOOPBACK,
                     listener.port,
                     interval=interval,
                     heartbeat=None,
@@ -139,44 +97,6 @@ class Bystanders:
             await tracker.stop()
         for unregister in self._unregister:
             unregister()
-
-
-async def raw_connect(port: int, source: str | None = None) -> socket.socket:
-    """A non-blocking client socket connected to ``127.0.0.1:port`` (from ``source``)."""
-    loop = asyncio.get_running_loop()
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setblocking(False)
-    try:
-        if source is not None:
-            sock.bind((source, 0))
-        await loop.sock_connect(sock, ("127.0.0.1", port))
-    except BaseException:
-        sock.close()
-        raise
-    return sock
-
-
-async def closed_by_server(sock: socket.socket, timeout: float = WAIT) -> bytes:  # noqa: ASYNC109
-    """Read until the server closes the connection (FIN or RST); what came before."""
-    loop = asyncio.get_running_loop()
-    received = b""
-    async with asyncio.timeout(timeout):
-        while True:
-            try:
-                chunk = await loop.sock_recv(sock, 65536)
-            except ConnectionError:
-                return received
-            if not chunk:
-                return received
-            received += chunk
-
-
-def h02_v1(ident: str, second: int = 0) -> bytes:
-    """An H02 V1 position of ``ident`` (answered with a V4 reply)."""
-    return (
-        f"*HQ,{ident},V1,1645{second % 60:02d},A,2232.6083,N,11404.8137,E,000.00,000,"
-        f"221215,FFFFFBFF,460,00,9520,3671,6#"
-    ).encode()
 
 
 def h02_binary(ident: str) -> bytes:

@@ -22,9 +22,12 @@ import pytest
 
 from custom_components.sinotrack.listener import CLOSED_GARBAGE, CLOSED_MEMORY, Listener
 from custom_components.sinotrack.protocol import jt808
+from tests.support.defaults import WAIT
+from tests.support.listeners import ListenerFactory
+from tests.support.net import raw_connect
+from tests.support.wait import until
 
-from .conftest import ListenerFactory
-from .helpers import WAIT, Bystanders, raw_connect, start_bystanders, until
+from .helpers import Bystanders, start_bystanders
 
 FLOODERS = 50
 """Connections of the flooding source (its per-source cap)."""

@@ -27,19 +27,15 @@ from custom_components.sinotrack.listener import (
     REFUSED_TOO_MANY_FROM_SOURCE,
 )
 from custom_components.sinotrack.protocol import jt808
+from tests.support.defaults import WAIT
+from tests.support.frames import h02_v1
+from tests.support.listeners import ListenerFactory
+from tests.support.net import closed_by_server, raw_connect
+from tests.support.sink import RecordingSink
+from tests.support.wait import until
 
-from .conftest import ListenerFactory, raise_open_files
-from .helpers import (
-    WAIT,
-    Bystanders,
-    Sink,
-    closed_by_server,
-    h02_binary,
-    h02_v1,
-    raw_connect,
-    start_bystanders,
-    until,
-)
+from .conftest import raise_open_files
+from .helpers import Bystanders, h02_binary, start_bystanders
 
 IDLE = 2000
 """Idle connections of the flood test."""
@@ -104,12 +100,12 @@ async def test_2000_idle_connections_are_capped_and_closed_trackers_still_served
         close_all(idle)
 
     # The places are free again: a new tracker connects and is served.
-    sink = Sink()
+    sink = RecordingSink()
     listener.register("4210000099", sink)
     newcomer = await raw_connect(listener.port)
     try:
         loop = asyncio.get_running_loop()
-        await loop.sock_sendall(newcomer, h02_v1("4210000099"))
+        await loop.sock_sendall(newcomer, h02_v1(ident="4210000099"))
         await until(lambda: sink.positions == 1)
     finally:
         newcomer.close()
@@ -187,12 +183,12 @@ async def test_endless_frame_trickled_after_a_good_frame(
     """An identified connection that trickles a frame that never ends is closed when idle."""
     listener = await make_listener(idle_timeout=1.0)
     bystanders = await start_bystanders(listener, bystanders_for)
-    sink = Sink()
+    sink = RecordingSink()
     listener.register("4210051498", sink)
     loop = asyncio.get_running_loop()
     sock = await raw_connect(listener.port)
     try:
-        await loop.sock_sendall(sock, h02_v1("4210051498") + b"*HQ,4210051498,V1,")
+        await loop.sock_sendall(sock, h02_v1(ident="4210051498") + b"*HQ,4210051498,V1,")
         with contextlib.suppress(ConnectionError):
             async with asyncio.timeout(WAIT):
                 while len(sink.connections) < 2:
@@ -253,7 +249,7 @@ async def test_random_bytes_at_full_speed(
 @pytest.mark.parametrize(
     "frame",
     [
-        pytest.param(h02_v1("4210051497"), id="h02-text"),
+        pytest.param(h02_v1(ident="4210051497"), id="h02-text"),
         pytest.param(h02_binary("4210051497"), id="h02-binary"),
     ],
 )
@@ -263,7 +259,7 @@ async def test_peer_that_shuts_down_its_side(
     """A FIN right after the last frame: the frame is delivered, the server closes too."""
     listener = await make_listener()
     bystanders = await start_bystanders(listener, bystanders_for)
-    sink = Sink()
+    sink = RecordingSink()
     listener.register("4210051497", sink)
     sock = await raw_connect(listener.port)
     try:
@@ -286,11 +282,11 @@ async def test_peer_that_vanishes_without_a_fin(
     """A tracker gone silent (network lost, no FIN): closed by the idle timeout."""
     listener = await make_listener(idle_timeout=1.0)
     bystanders = await start_bystanders(listener, bystanders_for)
-    sink = Sink()
+    sink = RecordingSink()
     listener.register("4210051496", sink)
     sock = await raw_connect(listener.port)
     try:
-        await asyncio.get_running_loop().sock_sendall(sock, h02_v1("4210051496"))
+        await asyncio.get_running_loop().sock_sendall(sock, h02_v1(ident="4210051496"))
         await until(lambda: len(sink.connections) == 1)
         assert listener.is_connected("4210051496")
         # Silent from now on: never reads, never writes, never closes.

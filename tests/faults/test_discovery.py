@@ -10,10 +10,8 @@ when the listener is full.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from datetime import timedelta
 import socket
-
-import pytest
 
 from custom_components.sinotrack.listener import (
     CLOSED_EVICTED,
@@ -21,20 +19,15 @@ from custom_components.sinotrack.listener import (
     CLOSED_UNKNOWN_CAP,
     Listener,
 )
+from tests.support.frames import T0, h02_v1
+from tests.support.listeners import ListenerFactory
+from tests.support.net import closed_by_server, raw_connect
+from tests.support.sink import RecordingSink
+from tests.support.wait import until
 
-from .conftest import ListenerFactory
-from .helpers import Bystanders, Sink, closed_by_server, h02_v1, raw_connect, until
+from .helpers import Bystanders
 
 type Offered = list[tuple[str, str, str]]
-
-
-@pytest.fixture
-async def bystanders_for() -> AsyncIterator[list[Bystanders]]:
-    """Bystanders started by a test; stopped if the test fails."""
-    started: list[Bystanders] = []
-    yield started
-    for group in started:
-        await group.abort()
 
 
 async def served_listener(
@@ -53,7 +46,7 @@ async def report(port: int, ident: str, source: str | None = None) -> socket.soc
     """A connection that sent one V1 of ``ident`` and got its ack."""
     loop = asyncio.get_running_loop()
     sock = await raw_connect(port, source)
-    await loop.sock_sendall(sock, h02_v1(ident))
+    await loop.sock_sendall(sock, h02_v1(ident=ident))
     assert (await loop.sock_recv(sock, 1024)).startswith(f"*HQ,{ident},V4,".encode())
     return sock
 
@@ -119,7 +112,7 @@ async def test_an_id_is_offered_after_good_frames_over_the_delay(
     try:
         assert offered == []
         await asyncio.sleep(0.6)
-        await loop.sock_sendall(stays, h02_v1("4210000202", 1))
+        await loop.sock_sendall(stays, h02_v1(T0 + timedelta(seconds=1), ident="4210000202"))
         await until(lambda: len(offered) == 1)
         assert offered[0][0] == "4210000202"
     finally:
@@ -139,12 +132,14 @@ async def test_unknown_ids_have_their_own_cap_and_idle_timeout(
         for number in range(8):
             sock = await raw_connect(listener.port)
             sockets.append(sock)
-            await asyncio.get_running_loop().sock_sendall(sock, h02_v1(f"42100003{number:02d}"))
+            await asyncio.get_running_loop().sock_sendall(
+                sock, h02_v1(ident=f"42100003{number:02d}")
+            )
         await until(lambda: listener.stats.closed.get(CLOSED_UNKNOWN_CAP, 0) == 3)
         for sock in sockets[5:]:
             assert await closed_by_server(sock) == b""
         # A configured tracker is not an unknown one: it gets in.
-        sink = Sink()
+        sink = RecordingSink()
         listener.register("4210000399", sink)
         sockets.append(await report(listener.port, "4210000399"))
         # The unknown ones go after their short idle timeout; the configured one stays.
@@ -166,7 +161,7 @@ async def test_a_full_listener_makes_room_for_a_configured_tracker(
     squatters = [await report(listener.port, f"42100004{n:02d}") for n in range(3)]
     try:
         assert listener.connection_count == len(Bystanders.IDS) + 3
-        sink = Sink()
+        sink = RecordingSink()
         listener.register("4210000499", sink)
         tracker = await report(listener.port, "4210000499")
         squatters.append(tracker)

@@ -15,10 +15,15 @@ from custom_components.sinotrack.listener import (
     TrackerDisconnectedError,
 )
 from custom_components.sinotrack.protocol import Command, CommandKind, message as p
+from tests.support.client import Client
+from tests.support.defaults import WAIT
+from tests.support.frames import h02_v1
+from tests.support.listeners import ListenerFactory
+from tests.support.sink import RecordingSink
+from tests.support.wait import until
 from tools.simulator import SimulatedTracker
 
-from .conftest import ListenerFactory
-from .helpers import WAIT, Bystanders, Sink, h02_v1, until
+from .helpers import Bystanders
 
 MILEAGE = Command(CommandKind.MILEAGE)
 
@@ -26,34 +31,32 @@ MILEAGE = Command(CommandKind.MILEAGE)
 class RawTracker:
     """A tracker over a plain stream: identifies, reads what the server sends, hangs up."""
 
-    def __init__(self, ident: str, reader: asyncio.StreamReader, writer: asyncio.StreamWriter):
+    def __init__(self, ident: str, client: Client) -> None:
         self.ident = ident
-        self.reader = reader
-        self.writer = writer
+        self.client = client
 
     @classmethod
     async def connect(cls, ident: str, port: int) -> RawTracker:
-        reader, writer = await asyncio.open_connection("127.0.0.1", port)
-        tracker = cls(ident, reader, writer)
-        writer.write(h02_v1(ident))
+        """Connect as ``ident`` and send a position (answered with a V4)."""
+        tracker = cls(ident, await Client.connect(port))
+        await tracker.client.send(h02_v1(ident=ident))
         assert (await tracker.frame()).startswith(f"*HQ,{ident},V4,V1,".encode())
         return tracker
 
     async def frame(self, timeout: float = WAIT) -> bytes:  # noqa: ASYNC109
-        async with asyncio.timeout(timeout):
-            return await self.reader.readuntil(b"#")
+        """The next text frame the server sends."""
+        return await self.client.recv_text(timeout)
 
     async def hang_up(self) -> None:
-        self.writer.close()
-        with contextlib.suppress(ConnectionError):
-            await self.writer.wait_closed()
+        """Close the connection."""
+        await self.client.close()
 
 
 async def test_trackers_that_disconnect_mid_command(make_listener: ListenerFactory) -> None:
     listener = await make_listener()
     bystanders = Bystanders(listener)
     await bystanders.start()
-    sinks = {f"42100600{index:02d}": Sink() for index in range(10)}
+    sinks = {f"42100600{index:02d}": RecordingSink() for index in range(10)}
     for ident, sink in sinks.items():
         listener.register(ident, sink)
     answering = [

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from homeassistant import loader
-from homeassistant.const import CONF_PORT, EVENT_STATE_CHANGED
+from homeassistant.const import EVENT_STATE_CHANGED
 from homeassistant.core import Event, EventStateChangedData, HomeAssistant, callback
 from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers import entity_registry as er, frame
@@ -34,20 +34,15 @@ from pytest_homeassistant_custom_component.common import (
 
 from custom_components.sinotrack.command_store import get_command_store
 from custom_components.sinotrack.const import (
-    CONF_ALLOW_ENGINE_COMMANDS,
-    CONF_ALLOW_INVALID_FIX,
-    CONF_BIND_ADDRESS,
-    CONF_JT808_UTC_OFFSET,
-    CONF_OFFLINE_TIMEOUT,
-    CONF_TRACKER_ID,
     DOMAIN,
 )
 from custom_components.sinotrack.protocol import Message, message as p
 from custom_components.sinotrack.runtime import SinotrackRuntime
-from tools.devhass.config import free_port
+from tests.support.defaults import WAIT
+from tests.support.hass import make_entry
+from tests.support.net import free_port
+from tests.support.wait import until
 from tools.simulator import AlarmKind, SimulatedTracker, WireProtocol
-
-from .helpers import WAIT, until
 
 H02 = "4210051480"
 JT808 = "13912340081"
@@ -63,19 +58,7 @@ def _custom_integrations(enable_custom_integrations: None) -> None:
 def entries(port: int) -> list[MockConfigEntry]:
     """The three trackers' entries, the same in both runs (same entry ids)."""
     return [
-        MockConfigEntry(
-            domain=DOMAIN,
-            entry_id=f"entry{ident}",
-            title=title,
-            unique_id=ident,
-            data={CONF_TRACKER_ID: ident, CONF_PORT: port, CONF_BIND_ADDRESS: "127.0.0.1"},
-            options={
-                CONF_OFFLINE_TIMEOUT: 30,
-                CONF_JT808_UTC_OFFSET: 8.0,
-                CONF_ALLOW_INVALID_FIX: False,
-                CONF_ALLOW_ENGINE_COMMANDS: False,
-            },
-        )
+        make_entry(ident, port, entry_id=f"entry{ident}", title=title)
         for ident, title in ((H02, "Car"), (JT808, "Van"), (OFFLINE, "Boat"))
     ]
 

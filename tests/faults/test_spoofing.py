@@ -25,10 +25,15 @@ from custom_components.sinotrack.listener import (
     parse_networks,
 )
 from custom_components.sinotrack.protocol import Command, CommandKind, message as p
+from tests.support.defaults import WAIT
+from tests.support.frames import h02_v1
+from tests.support.listeners import ListenerFactory
+from tests.support.net import closed_by_server, raw_connect
+from tests.support.sink import RecordingSink
+from tests.support.wait import until
 from tools.simulator import SimulatedTracker
 
-from .conftest import ListenerFactory
-from .helpers import WAIT, Bystanders, Sink, closed_by_server, h02_v1, raw_connect, until
+from .helpers import Bystanders
 
 VICTIM = "4210051490"
 SPOOF_LATITUDE = 10.5
@@ -48,7 +53,7 @@ async def test_a_reporting_tracker_is_not_taken_over(
     listener = await make_listener()
     bystanders = Bystanders(listener)
     await bystanders.start()
-    sink = Sink()
+    sink = RecordingSink()
     listener.register(VICTIM, sink)
     victim = SimulatedTracker(
         VICTIM, "h02", "127.0.0.1", listener.port, interval=3600, heartbeat=None,
@@ -114,16 +119,16 @@ async def test_a_reporting_tracker_is_not_taken_over(
 async def test_a_silent_connection_is_taken_over(make_listener: ListenerFactory) -> None:
     """The tracker's old link went silent (no FIN): its new connection takes the ID."""
     listener = await make_listener(takeover_silence=0.3)
-    sink = Sink()
+    sink = RecordingSink()
     listener.register(VICTIM, sink)
     loop = asyncio.get_running_loop()
     old = await raw_connect(listener.port)
     new = await raw_connect(listener.port, source="127.0.0.2")
     try:
-        await loop.sock_sendall(old, h02_v1(VICTIM))
+        await loop.sock_sendall(old, h02_v1(ident=VICTIM))
         await until(lambda: sink.positions == 1)
         await asyncio.sleep(0.4)  # silent for longer than takeover_silence
-        await loop.sock_sendall(new, h02_v1(VICTIM))
+        await loop.sock_sendall(new, h02_v1(ident=VICTIM))
         assert (await loop.sock_recv(new, 1024)).startswith(f"*HQ,{VICTIM},V4,V1,".encode())
         await closed_by_server(old)
         assert listener.stats.closed == {CLOSED_REPLACED: 1}
@@ -142,17 +147,17 @@ async def test_allowed_networks_of_a_tracker(make_listener: ListenerFactory) -> 
     listener = await make_listener()
     bystanders = Bystanders(listener)
     await bystanders.start()
-    sink = Sink(networks=parse_networks(["127.0.0.1/32"]))
+    sink = RecordingSink(networks=parse_networks(["127.0.0.1/32"]))
     listener.register(VICTIM, sink)
     loop = asyncio.get_running_loop()
     outsider = await raw_connect(listener.port, source="127.0.0.2")
     insider = await raw_connect(listener.port)
     try:
-        await loop.sock_sendall(outsider, h02_v1(VICTIM))
+        await loop.sock_sendall(outsider, h02_v1(ident=VICTIM))
         assert await closed_by_server(outsider) == b""
         assert listener.stats.network_refused == 1
         assert listener.stats.closed == {CLOSED_NETWORK: 1}
-        await loop.sock_sendall(insider, h02_v1(VICTIM))
+        await loop.sock_sendall(insider, h02_v1(ident=VICTIM))
         assert (await loop.sock_recv(insider, 1024)).startswith(f"*HQ,{VICTIM},V4,V1,".encode())
         assert sink.positions == 1
 
@@ -185,7 +190,7 @@ async def test_a_tracker_sending_more_frames_than_a_device_can_is_throttled(
     listener = await make_listener(max_frame_rate=20, frame_burst=10)
     bystanders = Bystanders(listener)
     await bystanders.start()
-    sink = Sink()
+    sink = RecordingSink()
     listener.register(VICTIM, sink)
     loop = asyncio.get_running_loop()
     sock = await raw_connect(listener.port, source="127.0.0.4")

@@ -1,4 +1,5 @@
-"""Helpers of the config-flow, set-up and diagnostics tests (conftest.py has the fixtures).
+"""Helpers of the config-flow, set-up and diagnostics tests (tests/support/hass.py has the
+entries, conftest.py the fixtures).
 
 ``assert_translated`` is what Home Assistant's own test suite does for core integrations
 (it checks every flow step, error, abort and repair issue against ``strings.json``): for a
@@ -7,22 +8,20 @@ custom integration nobody does it, so these tests check ``translations/en.json``
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Iterator, Mapping
-import contextlib
+from collections.abc import Mapping
+from datetime import UTC, datetime
 import json
 from pathlib import Path
 import re
-import socket
 from typing import Any, cast
 
 from homeassistant.config_entries import ConfigEntryState, ConfigFlowResult
-from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType, section
 from homeassistant.helpers import issue_registry as ir
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.sinotrack.const import DOMAIN
+from tests.support.frames import h02_v1
 
 TRANSLATIONS: dict[str, Any] = json.loads(
     (
@@ -30,48 +29,13 @@ TRANSLATIONS: dict[str, Any] = json.loads(
     ).read_text(encoding="utf-8")
 )
 
-OTHER_ID = "4210051416"
+V1_TIME = datetime(2015, 12, 22, 16, 45, 49, tzinfo=UTC)
+"""Device time of :func:`v1_frame`'s fix."""
 
 
 def v1_frame(tracker_id: str) -> bytes:
     """An H02 V1 position report (valid fix, 9.9398 N 84.1118 W) from ``tracker_id``."""
-    return (
-        f"*HQ,{tracker_id},V1,164549,A,0956.3869,N,08406.7068,W,010.00,090,221215,"
-        "FFFFFBFF,712,01,0,0,6#"
-    ).encode()
-
-
-@contextlib.contextmanager
-def occupied_port() -> Iterator[int]:
-    """A port on 127.0.0.1 that another program listens on (not reusable by anyone)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        sock.listen()
-        yield int(sock.getsockname()[1])
-
-
-async def port_accepts(port: int) -> bool:
-    """Whether something accepts TCP connections on 127.0.0.1:``port``."""
-    try:
-        _reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    except ConnectionRefusedError:
-        return False
-    writer.close()
-    with contextlib.suppress(OSError):
-        await writer.wait_closed()
-    return True
-
-
-async def setup_entry(hass: HomeAssistant, entry: MockConfigEntry) -> None:
-    """Add ``entry`` to Home Assistant and set it up (whatever the outcome)."""
-    entry.add_to_hass(hass)
-    await hass.config_entries.async_setup(entry.entry_id)
-    await hass.async_block_till_done()
-
-
-async def load_entry(hass: HomeAssistant, entry: MockConfigEntry) -> None:
-    await setup_entry(hass, entry)
-    assert entry.state is ConfigEntryState.LOADED
+    return h02_v1(V1_TIME, ident=tracker_id)
 
 
 def state_of(entry: MockConfigEntry) -> ConfigEntryState:

@@ -7,10 +7,9 @@ towards the internet) is replaced.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
-from unittest.mock import AsyncMock, patch
+from unittest.mock import AsyncMock
 
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.config_entries import (
@@ -36,48 +35,31 @@ from custom_components.sinotrack.const import (
     CONF_JT808_UTC_OFFSET,
     CONF_OFFLINE_TIMEOUT,
     CONF_TRACKER_ID,
-    DEFAULT_PORT,
     DOMAIN,
 )
 from custom_components.sinotrack.runtime import SinotrackConfigEntry
-from tools.devhass.config import free_port
-
-from .conftest import TRACKER_ID, TrackerFactory, make_entry, wait_for
-from .flow_helpers import (
-    OTHER_ID,
-    assert_flow_title,
-    assert_translated,
+from tests.support.defaults import DEFAULT_PORT, LOOPBACK
+from tests.support.frames import OTHER_ID
+from tests.support.hass import (
+    DEFAULT_OPTIONS,
+    TRACKER_ID,
     load_entry,
-    occupied_port,
-    port_accepts,
+    make_entry,
     setup_entry,
-    v1_frame,
+    wait_for,
 )
+from tests.support.net import free_port, occupied_port, port_accepts
 
-SOURCE_IP = "192.168.1.10"
-DEFAULT_OPTIONS = {
-    CONF_OFFLINE_TIMEOUT: 30,
-    CONF_JT808_UTC_OFFSET: 8.0,
-    CONF_ALLOW_INVALID_FIX: False,
-    CONF_ALLOW_ENGINE_COMMANDS: False,
-    CONF_ALLOWED_NETWORKS: [],
-}
+from .conftest import SOURCE_IP, TrackerFactory
+from .flow_helpers import assert_flow_title, assert_translated, v1_frame
 
-
-@pytest.fixture(autouse=True)
-def source_ip() -> Iterator[AsyncMock]:
-    """Home Assistant's LAN address, which the create-entry text tells the user to forward to."""
-    with patch(
-        "homeassistant.components.network.async_get_source_ip",
-        AsyncMock(return_value=SOURCE_IP),
-    ) as mock:
-        yield mock
+pytestmark = pytest.mark.usefixtures("source_ip")
 
 
 def user_input(
     tracker_id: str = TRACKER_ID,
     port: int | None = None,
-    host: str = "127.0.0.1",
+    host: str = LOOPBACK,
     name: str = "Car",
 ) -> dict[str, Any]:
     return {
@@ -88,7 +70,7 @@ def user_input(
     }
 
 
-def reconfigure_input(port: int, host: str = "127.0.0.1", name: str = "Car") -> dict[str, Any]:
+def reconfigure_input(port: int, host: str = LOOPBACK, name: str = "Car") -> dict[str, Any]:
     return {CONF_NAME: name, CONF_PORT: port, CONF_ADVANCED: {CONF_BIND_ADDRESS: host}}
 
 
@@ -771,7 +753,7 @@ async def test_options_show_the_jt808_zone_for_a_jt808_tracker(
     await load_entry(hass, entry)
     tracker = await connect(entry)
     await tracker.send(JT808_LOCATION)
-    await tracker.read_jt808()
+    await tracker.recv_jt808()
     await hass.async_block_till_done()
 
     result = await hass.config_entries.options.async_init(entry.entry_id)
@@ -805,7 +787,7 @@ async def test_jt808_offset_applies_to_connected_tracker(
     runtime = entry.runtime_data
     tracker = await connect(entry)
     await tracker.send(JT808_LOCATION)
-    await tracker.read_jt808()
+    await tracker.recv_jt808()
     await hass.async_block_till_done()
     assert runtime.state.newest == datetime(2020, 8, 7, 10, 7, 22, tzinfo=UTC).timestamp()
 
@@ -814,7 +796,7 @@ async def test_jt808_offset_applies_to_connected_tracker(
         result["flow_id"], {**entry.options, CONF_JT808_UTC_OFFSET: 0.0}
     )
     await tracker.send(JT808_LOCATION)
-    await tracker.read_jt808()
+    await tracker.recv_jt808()
     await hass.async_block_till_done()
 
     assert runtime.state.newest == datetime(2020, 8, 7, 18, 7, 22, tzinfo=UTC).timestamp()

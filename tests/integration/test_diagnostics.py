@@ -17,8 +17,11 @@ from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 from syrupy.assertion import SnapshotAssertion
 from syrupy.matchers import path_type
 
-from .conftest import TRACKER_ID, TrackerFactory, make_entry
-from .flow_helpers import occupied_port, setup_entry, v1_frame
+from tests.support.hass import TRACKER_ID, make_entry, setup_entry
+from tests.support.net import occupied_port
+
+from .conftest import TrackerFactory
+from .flow_helpers import v1_frame
 
 
 @pytest.mark.freeze_time("2026-03-04T05:06:07+00:00")

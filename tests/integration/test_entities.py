@@ -13,28 +13,31 @@ import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
 
 from custom_components.sinotrack.const import CONF_TRACKER_ID, DOMAIN
-
-from .conftest import TrackerFactory, make_entry
-from .device import (
-    BINARY_FRAME,
-    BINARY_ID,
+from tests.support.client import Jt808Device
+from tests.support.frames import (
+    H02_BINARY,
+    H02_BINARY_ID,
     H02_ID,
     JT808_ACC_FIXED,
     JT808_ID,
     T0,
-    Jt808Device,
-    enable_all,
     h02_status,
     h02_v1,
     item,
     jt808_location,
     mileage_item,
+)
+from tests.support.hass import (
+    enable_all,
+    make_entry,
     report,
     state,
     states_of,
     tracker_device,
     wait_state,
 )
+
+from .conftest import TrackerFactory
 
 SENSORS = (
     "sensor.car_battery",
@@ -172,9 +175,9 @@ async def test_h02_v1(hass: HomeAssistant, connect: TrackerFactory) -> None:
 
 async def test_h02_binary(hass: HomeAssistant, connect: TrackerFactory) -> None:
     """A 32-byte ``$`` frame: position, speed, course, battery and status flags."""
-    entry = await setup_all_enabled(hass, make_entry(BINARY_ID))
+    entry = await setup_all_enabled(hass, make_entry(H02_BINARY_ID))
     tracker = await connect(entry)
-    await tracker.send(BINARY_FRAME)  # a lone first $ frame is decoded once the line is quiet
+    await tracker.send(H02_BINARY)  # a lone first $ frame is decoded once the line is quiet
     await wait_state(hass, "binary_sensor.car_connected", "on")
 
     location = state(hass, "device_tracker.car")
@@ -351,8 +354,8 @@ async def test_two_trackers_one_port(hass: HomeAssistant, connect: TrackerFactor
     van = MockConfigEntry(
         domain=DOMAIN,
         title="Van",
-        unique_id=BINARY_ID,
-        data={**car.data, CONF_TRACKER_ID: BINARY_ID},
+        unique_id=H02_BINARY_ID,
+        data={**car.data, CONF_TRACKER_ID: H02_BINARY_ID},
         options=car.options,
     )
     van.add_to_hass(hass)
@@ -360,12 +363,12 @@ async def test_two_trackers_one_port(hass: HomeAssistant, connect: TrackerFactor
     await hass.async_block_till_done()
 
     tracker = await connect(van)
-    await tracker.send(BINARY_FRAME)
+    await tracker.send(H02_BINARY)
     await wait_state(hass, "binary_sensor.van_connected", "on")
     assert state(hass, "device_tracker.van").attributes["latitude"] == pytest.approx(50.58855)
     assert state(hass, "device_tracker.car").state == "unknown"
     assert state(hass, "binary_sensor.car_connected").state == "off"
-    assert tracker_device(hass, van).serial_number == BINARY_ID
+    assert tracker_device(hass, van).serial_number == H02_BINARY_ID
     assert tracker_device(hass, car).serial_number == H02_ID
 
 

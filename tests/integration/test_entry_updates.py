@@ -11,10 +11,11 @@ from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.helpers import device_registry as dr
 
 from custom_components.sinotrack.const import CONF_ADVANCED, CONF_BIND_ADDRESS
-from tools.devhass.config import free_port
+from tests.support.hass import TRACKER_ID, load_entry, make_entry, setup_entry
+from tests.support.net import free_port, occupied_port, port_accepts
 
-from .conftest import TRACKER_ID, TrackerFactory, make_entry
-from .flow_helpers import load_entry, occupied_port, port_accepts, setup_entry, state_of, v1_frame
+from .conftest import TrackerFactory
+from .flow_helpers import state_of, v1_frame
 
 
 def reconfigure_input(port: int, name: str) -> dict[str, object]:

@@ -7,10 +7,9 @@ frontend drives it (it asks for the flow again whenever the flow says it changed
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
-from unittest.mock import AsyncMock, patch
+from unittest.mock import patch
 
 from homeassistant.config_entries import SOURCE_USER, ConfigEntryState, ConfigFlowResult
 from homeassistant.const import CONF_NAME, CONF_PORT
@@ -27,29 +26,17 @@ from custom_components.sinotrack.const import (
     SETUP_URL,
 )
 from custom_components.sinotrack.runtime import SinotrackConfigEntry
-from tools.devhass.config import free_port
+from tests.support.client import Client
+from tests.support.defaults import LOOPBACK
+from tests.support.frames import OTHER_ID
+from tests.support.hass import TRACKER_ID, load_entry, make_entry
+from tests.support.net import free_port, port_accepts
+from tests.support.wait import until
 
-from .conftest import READ_TIMEOUT, TRACKER_ID, Tracker, TrackerFactory, make_entry
-from .flow_helpers import (
-    OTHER_ID,
-    assert_issue_translated,
-    assert_translated,
-    load_entry,
-    port_accepts,
-    v1_frame,
-)
+from .conftest import SOURCE_IP, TrackerFactory
+from .flow_helpers import assert_issue_translated, assert_translated, v1_frame
 
-SOURCE_IP = "192.168.1.10"
-
-
-@pytest.fixture(autouse=True)
-def source_ip() -> Iterator[AsyncMock]:
-    """Home Assistant's LAN address (the network integration would ask the internet)."""
-    with patch(
-        "homeassistant.components.network.async_get_source_ip",
-        AsyncMock(return_value=SOURCE_IP),
-    ) as mock:
-        yield mock
+pytestmark = pytest.mark.usefixtures("source_ip")
 
 
 async def menu_after_form(hass: HomeAssistant, port: int) -> ConfigFlowResult:
@@ -61,7 +48,7 @@ async def menu_after_form(hass: HomeAssistant, port: int) -> ConfigFlowResult:
             CONF_NAME: "Car",
             CONF_TRACKER_ID: TRACKER_ID,
             CONF_PORT: port,
-            CONF_ADVANCED: {CONF_BIND_ADDRESS: "127.0.0.1"},
+            CONF_ADVANCED: {CONF_BIND_ADDRESS: LOOPBACK},
         },
     )
     assert result["type"] is FlowResultType.MENU
@@ -101,11 +88,13 @@ async def shown_when(
     """Fetch the flow as the frontend does (after each change it is told of) until
     ``condition`` holds for what it shows."""
     shown = await current(hass, flow_id)
-    async with asyncio.timeout(READ_TIMEOUT):
-        while not condition(shown):
-            await asyncio.sleep(0.01)
-            await hass.async_block_till_done()
-            shown = await current(hass, flow_id)
+
+    async def refresh() -> None:
+        nonlocal shown
+        await hass.async_block_till_done()
+        shown = await current(hass, flow_id)
+
+    await until(lambda: condition(shown), settle=refresh)
     return shown
 
 
@@ -113,9 +102,9 @@ def entries(hass: HomeAssistant) -> list[SinotrackConfigEntry]:
     return hass.config_entries.async_entries(DOMAIN)
 
 
-async def open_tracker(port: int) -> Tracker:
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    return Tracker(reader, writer)
+async def open_tracker(port: int) -> Client:
+    """A tracker connection to ``port`` that no fixture closes (the flow's port closes)."""
+    return await Client.connect(port)
 
 
 async def test_wait_shows_other_ids_then_creates_the_entry(hass: HomeAssistant) -> None:
@@ -255,7 +244,7 @@ async def test_wait_ends_at_once_for_a_tracker_connected_already(
             CONF_NAME: "Van",
             CONF_TRACKER_ID: OTHER_ID,
             CONF_PORT: port,
-            CONF_ADVANCED: {CONF_BIND_ADDRESS: "127.0.0.1"},
+            CONF_ADVANCED: {CONF_BIND_ADDRESS: LOOPBACK},
         },
     )
     result = await choose(hass, result, "wait")

@@ -23,8 +23,8 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry, async_
 from custom_components.sinotrack.const import DOMAIN
 from custom_components.sinotrack.protocol.connection import Decoded, TrackerConnection
 from custom_components.sinotrack.runtime import SinotrackRuntime
-
-from .device import BIT_SOS, T0, enable_all, h02_status, h02_v1, state
+from tests.support.frames import BIT_SOS, T0, h02_status, h02_v1
+from tests.support.hass import enable_all, state
 
 REPORT_EVERY = timedelta(seconds=10)
 SECOND = timedelta(seconds=1)

@@ -21,9 +21,9 @@ from pytest_homeassistant_custom_component.common import (
 )
 
 from custom_components.sinotrack.const import CONF_OFFLINE_TIMEOUT, DOMAIN
-
-from .conftest import TrackerFactory, make_entry, wait_for
-from .device import (
+from tests.support.client import Jt808Device
+from tests.support.defaults import JT808_OFFSET
+from tests.support.frames import (
     BIT_GEOFENCE_IN,
     BIT_GEOFENCE_OUT,
     BIT_POWER_CUT,
@@ -33,27 +33,31 @@ from .device import (
     JT808_FATIGUE,
     JT808_ID,
     JT808_LOW_BATTERY,
-    JT808_OFFSET,
     JT808_OVERSPEED,
     JT808_POWER_CUT,
     JT808_ROLLOVER,
     JT808_SOS,
     T0,
-    Jt808Device,
     area_item,
-    fix_time,
     h02_heartbeat,
     h02_status,
     h02_v1,
     jt808_location,
     mileage_item,
+)
+from tests.support.hass import (
+    ALARM,
+    fix_time,
+    make_entry,
     report,
     state,
     wait_fix,
+    wait_for,
     wait_state,
 )
 
-ALARM = "event.car_alarm"
+from .conftest import TrackerFactory
+
 SECOND = timedelta(seconds=1)
 MINUTE = timedelta(minutes=1)
 

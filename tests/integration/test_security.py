@@ -29,23 +29,22 @@ from pytest_homeassistant_custom_component.typing import (
 
 from custom_components.sinotrack.command_store import get_command_store
 from custom_components.sinotrack.const import DOMAIN
-
-from .conftest import Tracker, TrackerFactory, make_entry
-from .device import (
+from tests.support.client import Client, Jt808Device
+from tests.support.frames import (
     BIT_POWER_CUT,
     BIT_SOS,
     H02_ID,
     T0,
-    Jt808Device,
     h02_status,
     h02_v1,
     jt808_location,
-    report,
 )
+from tests.support.hass import ALARM, make_entry, report
+
+from .conftest import TrackerFactory
 from .test_services import call, command, entry_target, error_of, h02_tracker, jt808_setup, result
 
 SECOND = timedelta(seconds=1)
-ALARM = "event.car_alarm"
 
 ACTIONS: dict[str, dict[str, Any]] = {
     "send_command": {"payload": "RCONF"},
@@ -60,7 +59,7 @@ ACTIONS: dict[str, dict[str, Any]] = {
 }
 
 
-async def assert_nothing_sent(tracker: Tracker, when: int = 1) -> None:
+async def assert_nothing_sent(tracker: Client, when: int = 1) -> None:
     """The next thing the tracker receives is the answer to its own report."""
     answer = await report(tracker, h02_v1(T0 + when * SECOND))
     assert answer.startswith(f"*HQ,{H02_ID},V4,V1,".encode())

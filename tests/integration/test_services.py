@@ -20,22 +20,19 @@ import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.sinotrack.const import DOMAIN
-
-from .conftest import Tracker, TrackerFactory, make_entry
-from .device import (
+from tests.support.client import Client, Jt808Device
+from tests.support.frames import (
     H02_ID,
     JT808_ID,
     T0,
-    Jt808Device,
-    fix_time,
     h02_position,
     h02_v1,
     jt808_location,
     mileage_item,
-    report,
-    state,
-    tracker_device,
 )
+from tests.support.hass import fix_time, make_entry, report, state, tracker_device
+
+from .conftest import TrackerFactory
 
 MINUTE = timedelta(minutes=1)
 CLOCK = r"\d{6}"
@@ -64,12 +61,12 @@ def entry_target(entry: MockConfigEntry) -> dict[str, str]:
     return {"config_entry_id": entry.entry_id}
 
 
-async def command(tracker: Tracker) -> str:
+async def command(tracker: Client) -> str:
     """The next H02 command the tracker receives."""
     return (await tracker.read_until(b"#")).decode()
 
 
-async def h02_tracker(connect: TrackerFactory, entry: MockConfigEntry) -> Tracker:
+async def h02_tracker(connect: TrackerFactory, entry: MockConfigEntry) -> Client:
     tracker = await connect(entry)
     await report(tracker, h02_v1(T0))
     return tracker

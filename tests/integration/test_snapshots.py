@@ -22,8 +22,10 @@ from pytest_homeassistant_custom_component.syrupy import HomeAssistantSnapshotEx
 from syrupy.assertion import SnapshotAssertion
 from syrupy.location import PyTestLocation
 
+from tests.support.frames import T0, h02_status, h02_v1
+from tests.support.hass import enable_all, report
+
 from .conftest import TrackerFactory
-from .device import T0, enable_all, h02_status, h02_v1, report
 
 
 class VersionedSnapshots(HomeAssistantSnapshotExtension):

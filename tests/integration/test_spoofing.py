@@ -29,35 +29,13 @@ from custom_components.sinotrack.const import (
 )
 from custom_components.sinotrack.entry import _async_discovered
 from custom_components.sinotrack.runtime import auth_refused_issue_id
+from tests.support.client import Client, Jt808Device
+from tests.support.defaults import WAIT
+from tests.support.frames import H02_ID, JT808_ID, JT808_REGISTER_BODY, T0, h02_v1, jt808_location
+from tests.support.hass import load_entry, make_entry, report, state, wait_for
 
-from .conftest import READ_TIMEOUT, Tracker, TrackerFactory, make_entry, wait_for
-from .device import (
-    H02_ID,
-    JT808_ID,
-    T0,
-    Jt808Device,
-    h02_v1,
-    jt808_location,
-    report,
-    state,
-)
+from .conftest import TrackerFactory
 from .flow_helpers import assert_issue_translated
-
-REGISTER = (
-    (11).to_bytes(2)
-    + (22).to_bytes(2)
-    + b"MAKER"
-    + b"ST-903".ljust(20, b"\0")
-    + b"DEV1234"
-    + b"\x01ABC"
-)
-"""A 0x0100 registration body."""
-
-
-async def setup(hass: HomeAssistant, entry: MockConfigEntry) -> None:
-    entry.add_to_hass(hass)
-    assert await hass.config_entries.async_setup(entry.entry_id)
-    await hass.async_block_till_done()
 
 
 async def set_options(hass: HomeAssistant, entry: MockConfigEntry, **changes: Any) -> Any:
@@ -67,9 +45,9 @@ async def set_options(hass: HomeAssistant, entry: MockConfigEntry, **changes: An
     )
 
 
-async def closed(tracker: Tracker) -> bool:
+async def closed(tracker: Client) -> bool:
     """Whether the server closed the connection (after what it may still send)."""
-    async with asyncio.timeout(READ_TIMEOUT):
+    async with asyncio.timeout(WAIT):
         while data := await tracker.reader.read(4096):
             del data
     return True
@@ -86,7 +64,7 @@ async def test_allowed_networks_invalid_is_a_form_error(
 ) -> None:
     """An invalid network is an error on the field; nothing is saved."""
     entry = make_entry()
-    await setup(hass, entry)
+    await load_entry(hass, entry)
     result = await set_options(hass, entry, **{CONF_ALLOWED_NETWORKS: networks})
     assert result["type"] is FlowResultType.FORM
     assert result["errors"] == {CONF_ALLOWED_NETWORKS: "invalid_network"}
@@ -100,7 +78,7 @@ async def test_allowed_networks_apply_at_once(
     127.0.0.1 is dropped when its network is not allowed, and accepted again when it is;
     diagnostics show the networks."""
     entry = make_entry()
-    await setup(hass, entry)
+    await load_entry(hass, entry)
     tracker = await connect(entry)
     await report(tracker, h02_v1(T0))
 
@@ -139,7 +117,7 @@ async def test_allowed_networks_apply_at_once(
 
 async def register(device: Jt808Device) -> tuple[int, bytes]:
     """Send a registration; (result, auth code) of the server's 0x8100."""
-    await device.send(0x0100, REGISTER)
+    await device.send(0x0100, JT808_REGISTER_BODY)
     msg_id, _, body = await device.read()
     assert msg_id == 0x8100
     return body[2], body[3:]
@@ -156,7 +134,7 @@ async def test_jt808_auth_code_kept_and_reset(
     refused with a repair issue pointing at the reset action; the action forgets the code,
     clears the issue, and the next registration gets a new code."""
     entry = make_entry(JT808_ID)
-    await setup(hass, entry)
+    await load_entry(hass, entry)
     device = Jt808Device(await connect(entry))
     await device.login()
     code = entry.runtime_data.jt808_auth_code
@@ -213,7 +191,7 @@ def discovery_flows(hass: HomeAssistant) -> list[Any]:
 async def test_at_most_10_discovery_flows(hass: HomeAssistant) -> None:
     """Fifteen unknown IDs reported: ten are offered, the rest are not."""
     entry = make_entry()
-    await setup(hass, entry)
+    await load_entry(hass, entry)
     for number in range(15):
         _async_discovered(
             hass,
@@ -266,7 +244,7 @@ async def test_only_digit_ids_are_offered(hass: HomeAssistant, ident: str) -> No
     """An ID the setup form would not take as sent is never offered (letters, spaces,
     dashes, full-width digits, too long)."""
     entry = make_entry()
-    await setup(hass, entry)
+    await load_entry(hass, entry)
     _async_discovered(hass, "127.0.0.1", entry.data[CONF_PORT], ident, "h02", "192.0.2.1:5000")
     await hass.async_block_till_done()
     assert discovery_flows(hass) == []

@@ -17,9 +17,10 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.sinotrack.const import DOMAIN
 from custom_components.sinotrack.protocol import message as p
+from tests.support.frames import H02_ID, T0, h02_position, h02_v1
+from tests.support.hass import fix_time, report, state, wait_state
 
 from .conftest import TrackerFactory
-from .device import H02_ID, T0, fix_time, h02_position, h02_v1, report, state, wait_state
 from .test_services import call, command, entry_target, error_of
 
 SECOND = timedelta(seconds=1)

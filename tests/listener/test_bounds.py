@@ -13,9 +13,11 @@ from custom_components.sinotrack.listener import (
     default_max_connections,
 )
 from custom_components.sinotrack.protocol import Command, CommandKind, jt808
-
-from .conftest import ClientFactory, ListenerFactory
-from .helpers import H02_ID, JT808_TERMINAL, RecordingSink, h02_v1, until
+from tests.support.frames import H02_ID, JT808_TERMINAL, h02_v1
+from tests.support.listeners import ListenerFactory
+from tests.support.plugin import ClientFactory
+from tests.support.sink import RecordingSink
+from tests.support.wait import until
 
 
 @pytest.mark.parametrize(

@@ -18,25 +18,25 @@ from custom_components.sinotrack.listener import (
     TrackerOfflineError,
 )
 from custom_components.sinotrack.protocol import Command, CommandError, CommandKind
-
-from .conftest import ClientFactory, ListenerFactory
-from .helpers import (
+from tests.support.client import Client, jt808_sign_in
+from tests.support.frames import (
     H02_ID,
     JT808_ID,
     JT808_LOCATION_BODY,
-    Client,
-    RecordingSink,
-    h02_htbt,
+    h02_heartbeat,
     h02_v1,
     issued_code,
     jt808_auth,
-    jt808_frame,
-    jt808_location,
     jt808_parse,
     jt808_register,
-    jt808_sign_in,
-    until,
+    jt808_uplink,
 )
+from tests.support.listeners import ListenerFactory
+from tests.support.plugin import ClientFactory
+from tests.support.sink import RecordingSink
+from tests.support.wait import until
+
+from .helpers import jt808_location
 
 MILEAGE = Command(CommandKind.MILEAGE)
 MILEAGE_BYTES = b"*HQ,4210051415,S32,000000,1#"
@@ -107,7 +107,7 @@ async def test_jt808_position_query_round_trip(
     # Something unrelated first: not a reply.
     await client.send(jt808_location(serial=2))
     await client.recv_jt808()
-    await client.send(jt808_frame(0x0201, 3, serial.to_bytes(2) + JT808_LOCATION_BODY))
+    await client.send(jt808_uplink(0x0201, 3, serial.to_bytes(2) + JT808_LOCATION_BODY))
     result = await task
     assert result.reply["message.type"] == "0x0201"
     assert result.reply["command.reply.serial"] == serial
@@ -124,8 +124,8 @@ async def test_jt808_text_command_ack_then_answer(
     msg_id, serial, body = jt808_parse(await client.recv_jt808())
     assert msg_id == 0x8300
     assert body == b"\x01STATUS"
-    await client.send(jt808_frame(0x0001, 2, serial.to_bytes(2) + (0x8300).to_bytes(2) + b"\x00"))
-    await client.send(jt808_frame(0x6006, 3, b"\x00GPS OK"))
+    await client.send(jt808_uplink(0x0001, 2, serial.to_bytes(2) + (0x8300).to_bytes(2) + b"\x00"))
+    await client.send(jt808_uplink(0x6006, 3, b"\x00GPS OK"))
     result = await task
     assert result.ack is not None
     assert result.ack["command.result"] == "success"
@@ -192,9 +192,9 @@ async def test_queued_command_sent_after_the_first_frame(
     )
     await until(lambda: listener.diagnostics()["commands"]["waiting"] == 1)
     client = await connect(listener.port)
-    await client.send(h02_htbt())
+    await client.send(h02_heartbeat())
     # First the reply to the frame, then the command.
-    assert await client.recv_text() == h02_htbt()
+    assert await client.recv_text() == h02_heartbeat()
     assert await client.recv_text() == MILEAGE_BYTES
     await client.send(MILEAGE_REPLY)
     assert (await task).reply["vehicle.mileage"] == 1234.5
@@ -225,7 +225,7 @@ async def test_queued_jt808_command_waits_for_authentication(
     assert jt808_parse(await client.recv_jt808())[0] == 0x8001
     msg_id, serial, body = jt808_parse(await client.recv_jt808())
     assert (msg_id, body) == (0x8105, b"\xf0")
-    await client.send(jt808_frame(0x0001, 2, serial.to_bytes(2) + (0x8105).to_bytes(2) + b"\x00"))
+    await client.send(jt808_uplink(0x0001, 2, serial.to_bytes(2) + (0x8105).to_bytes(2) + b"\x00"))
     result = await task
     assert result.reply["command.result"] == "success"
 

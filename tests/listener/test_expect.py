@@ -6,11 +6,12 @@ import socket
 
 from custom_components.sinotrack.listener import ListenerConfig, ListenerPool
 from custom_components.sinotrack.listener.stats import CLOSED_IDLE, CLOSED_UNKNOWN_CAP
-
-from .conftest import ClientFactory, ListenerFactory, assert_released
-from .helpers import H02_ID, Client, RecordingSink, h02_v1, until
-
-OTHER_ID = "4210051416"
+from tests.support.client import Client
+from tests.support.frames import H02_ID, OTHER_ID, h02_v1
+from tests.support.listeners import ListenerFactory, assert_released
+from tests.support.plugin import ClientFactory
+from tests.support.sink import RecordingSink
+from tests.support.wait import until
 
 
 async def test_expected_id_is_seen_at_once_and_not_discovered(
@@ -25,7 +26,7 @@ async def test_expected_id_is_seen_at_once_and_not_discovered(
 
     with listener.expect(H02_ID, lambda ident, protocol, _peer: seen.append((ident, protocol))):
         other = await connect(listener.port)
-        await other.send(h02_v1(OTHER_ID))
+        await other.send(h02_v1(ident=OTHER_ID))
         await other.recv_text()
         tracker = await connect(listener.port)
         await tracker.send(h02_v1())
@@ -45,7 +46,7 @@ async def test_expected_id_gets_in_when_unknown_ids_fill_their_cap(
 ) -> None:
     listener = await make_listener(max_unknown_connections=1)
     squatter = await connect(listener.port)
-    await squatter.send(h02_v1(OTHER_ID))
+    await squatter.send(h02_v1(ident=OTHER_ID))
     await squatter.recv_text()
 
     with listener.expect(H02_ID, lambda *_: None):
@@ -54,7 +55,7 @@ async def test_expected_id_gets_in_when_unknown_ids_fill_their_cap(
         assert (await tracker.recv_text()).startswith(f"*HQ,{H02_ID},V4,V1,".encode())
         # Without the expectation, one more unknown ID is refused.
         late = await connect(listener.port)
-        await late.send(h02_v1("4210051417"))
+        await late.send(h02_v1(ident="4210051417"))
         assert await late.wait_closed_by_server() == b""
     assert listener.stats.closed.get(CLOSED_UNKNOWN_CAP) == 1
 
@@ -67,7 +68,7 @@ async def test_expected_id_keeps_the_normal_idle_timeout(
     listener = await make_listener(unknown_idle_timeout=0.05, idle_timeout=600)
     with listener.expect(H02_ID, lambda *_: None) as expectation:
         other = await connect(listener.port)
-        await other.send(h02_v1(OTHER_ID))
+        await other.send(h02_v1(ident=OTHER_ID))
         await other.recv_text()
         tracker = await connect(listener.port)
         await tracker.send(h02_v1())

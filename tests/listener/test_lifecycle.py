@@ -19,18 +19,12 @@ from custom_components.sinotrack.listener import (
     ListenerPool,
 )
 from custom_components.sinotrack.protocol import Command, CommandKind
-
-from .conftest import ClientFactory, ListenerFactory, assert_released
-from .helpers import (
-    H02_ID,
-    JT808_ID,
-    Client,
-    RecordingSink,
-    h02_htbt,
-    h02_v1,
-    jt808_register,
-    until,
-)
+from tests.support.client import Client
+from tests.support.frames import H02_ID, JT808_ID, h02_heartbeat, h02_v1, jt808_register
+from tests.support.listeners import ListenerFactory, assert_released
+from tests.support.plugin import ClientFactory
+from tests.support.sink import RecordingSink
+from tests.support.wait import until
 
 
 def _ipv6_loopback() -> bool:
@@ -60,8 +54,8 @@ async def test_pool_shares_a_port_and_the_last_release_closes_it() -> None:
     await pool.release(first)
     assert first.is_serving
     client = await Client.connect(port)
-    await client.send(h02_htbt("1"))
-    assert await client.recv_text() == h02_htbt("1")
+    await client.send(h02_heartbeat("1"))
+    assert await client.recv_text() == h02_heartbeat("1")
 
     await pool.release(second)
     assert pool.listeners == []
@@ -146,8 +140,8 @@ async def test_ipv6_and_both_families_on_one_port(
     assert sorted(both.addresses) == [("127.0.0.1", port), ("::1", port)]
     for host in ("127.0.0.1", "::1"):
         each = await connect(port, host=host)
-        await each.send(h02_htbt("7"))
-        assert await each.recv_text() == h02_htbt("7")
+        await each.send(h02_heartbeat("7"))
+        assert await each.recv_text() == h02_heartbeat("7")
 
 
 @pytest.mark.skipif(not _ipv6_loopback(), reason="no IPv6 loopback")
@@ -165,8 +159,8 @@ async def test_all_addresses_means_ipv4_and_ipv6(
     assert v4.peer.startswith("127.0.0.1:")
     assert listener.peer(H02_ID) == v4.peer
     v6 = await connect(listener.port, host="::1")
-    await v6.send(h02_htbt("7"))
-    assert await v6.recv_text() == h02_htbt("7")
+    await v6.send(h02_heartbeat("7"))
+    assert await v6.recv_text() == h02_heartbeat("7")
     assert [host for host, _ in listener.addresses] == ["::"]
 
 
@@ -185,8 +179,8 @@ async def test_all_addresses_on_a_host_without_ipv6_is_all_ipv4(
         listener = await make_listener(host="::")
     assert [host for host, _ in listener.addresses] == ["0.0.0.0"]
     client = await connect(listener.port)
-    await client.send(h02_htbt("7"))
-    assert await client.recv_text() == h02_htbt("7")
+    await client.send(h02_heartbeat("7"))
+    assert await client.recv_text() == h02_heartbeat("7")
 
 
 def _open_fds() -> int | None:
@@ -212,7 +206,7 @@ async def test_close_leaves_no_socket_task_or_timer() -> None:
     await jt.send(jt808_register())
     await jt.recv_jt808()
     throttled = await Client.connect(port)
-    await throttled.send(h02_htbt("9") * 10)  # over the tiny read budget: a resume timer waits
+    await throttled.send(h02_heartbeat("9") * 10)  # over the tiny read budget: a resume timer waits
     await until(lambda: listener.stats.throttled > 0 and listener.connection_count == 4)
     in_flight = asyncio.create_task(
         listener.send_command(H02_ID, Command(CommandKind.POSITION), timeout=30)

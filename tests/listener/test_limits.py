@@ -20,9 +20,12 @@ from custom_components.sinotrack.listener import (
     Listener,
     parse_networks,
 )
-
-from .conftest import ClientFactory, ListenerFactory
-from .helpers import H02_ID, Client, RecordingSink, h02_htbt, h02_v1, listener_warnings, until
+from tests.support.client import Client
+from tests.support.frames import H02_ID, h02_heartbeat, h02_v1
+from tests.support.listeners import ListenerFactory, listener_warnings
+from tests.support.plugin import ClientFactory
+from tests.support.sink import RecordingSink
+from tests.support.wait import until
 
 # Bytes that never start a frame (no '*', '$', 'X' or 0x7E) and are not whitespace.
 GARBAGE = bytes(b for b in range(1, 256) if b not in b"*$X~\r\n\t ") * 100
@@ -30,8 +33,8 @@ GARBAGE = bytes(b for b in range(1, 256) if b not in b"*$X~\r\n\t ") * 100
 
 async def _assert_still_serving(listener: Listener, connect: ClientFactory) -> None:
     client = await connect(listener.port)
-    await client.send(h02_htbt("5555555555"))
-    assert await client.recv_text() == h02_htbt("5555555555")
+    await client.send(h02_heartbeat("5555555555"))
+    assert await client.recv_text() == h02_heartbeat("5555555555")
 
 
 async def test_garbage_closes_the_connection_not_the_listener(
@@ -59,9 +62,9 @@ async def test_a_run_of_bad_frames_after_good_ones_closes_the_connection(
     client = await connect(listener.port)
     bad = b"*HQ,4210051415,ZZ9,1#"
     # Bad frames between good ones are tolerated (undecodable types from real firmware)...
-    await client.send((bad * 5 + h02_htbt()) * 3)
+    await client.send((bad * 5 + h02_heartbeat()) * 3)
     for _ in range(3):
-        assert await client.recv_text() == h02_htbt()
+        assert await client.recv_text() == h02_heartbeat()
     # ...a longer run of them is not.
     await client.send(bad * 6)
     await client.wait_closed_by_server()
@@ -74,8 +77,8 @@ async def test_oversize_frame_closes_the_connection(
 ) -> None:
     listener = await make_listener()
     client = await connect(listener.port)
-    await client.send(h02_htbt())
-    assert await client.recv_text() == h02_htbt()
+    await client.send(h02_heartbeat())
+    assert await client.recv_text() == h02_heartbeat()
     await client.send(b"*HQ,4210051415,V1," + b"9" * 3 * listener.config.max_frame + b"#")
     await client.wait_closed_by_server()
     assert listener.stats.closed == {CLOSED_GARBAGE: 1}
@@ -144,7 +147,7 @@ async def test_peer_that_never_reads_is_closed(
         )
         with contextlib.suppress(ConnectionError):
             for _ in range(200):
-                await client.send(h02_htbt() * 100)  # 2 KB of echoes each, never read
+                await client.send(h02_heartbeat() * 100)  # 2 KB of echoes each, never read
                 await asyncio.sleep(0)
                 if listener.stats.closed:
                     break
@@ -160,20 +163,20 @@ async def test_connection_cap(make_listener: ListenerFactory, connect: ClientFac
     first = await connect(listener.port)
     second = await connect(listener.port)
     for client, ident in ((first, "1"), (second, "2")):
-        await client.send(h02_htbt(ident))
-        assert await client.recv_text() == h02_htbt(ident)
+        await client.send(h02_heartbeat(ident))
+        assert await client.recv_text() == h02_heartbeat(ident)
     # Both places hold configured trackers: nothing to evict, the newcomer is refused.
     third = await connect(listener.port)
     await third.wait_closed_by_server()
     assert listener.stats.refused == {REFUSED_TOO_MANY: 1}
     for client, ident in ((first, "1"), (second, "2")):
-        await client.send(h02_htbt(ident))
-        assert await client.recv_text() == h02_htbt(ident)
+        await client.send(h02_heartbeat(ident))
+        assert await client.recv_text() == h02_heartbeat(ident)
     await first.close()
     await until(lambda: listener.connection_count == 1)
     fourth = await connect(listener.port)
-    await fourth.send(h02_htbt("1"))
-    assert await fourth.recv_text() == h02_htbt("1")
+    await fourth.send(h02_heartbeat("1"))
+    assert await fourth.recv_text() == h02_heartbeat("1")
 
 
 async def test_per_source_cap(make_listener: ListenerFactory, connect: ClientFactory) -> None:
@@ -185,8 +188,8 @@ async def test_per_source_cap(make_listener: ListenerFactory, connect: ClientFac
     assert listener.stats.refused == {REFUSED_TOO_MANY_FROM_SOURCE: 1}
     other = await connect(listener.port, source="127.0.0.2")
     for client in (first, other):
-        await client.send(h02_htbt())
-        assert await client.recv_text() == h02_htbt()
+        await client.send(h02_heartbeat())
+        assert await client.recv_text() == h02_heartbeat()
 
 
 async def test_loopback_is_exempt_from_the_per_source_cap_by_default(
@@ -195,8 +198,8 @@ async def test_loopback_is_exempt_from_the_per_source_cap_by_default(
     listener = await make_listener(max_connections_per_source=1)
     clients = [await connect(listener.port) for _ in range(3)]
     for index, client in enumerate(clients):
-        await client.send(h02_htbt(str(index + 1)))
-        assert await client.recv_text() == h02_htbt(str(index + 1))
+        await client.send(h02_heartbeat(str(index + 1)))
+        assert await client.recv_text() == h02_heartbeat(str(index + 1))
     assert listener.stats.refused == {}
 
 
@@ -205,8 +208,8 @@ async def test_allowed_networks(make_listener: ListenerFactory, connect: ClientF
     refused = await connect(listener.port)
     await refused.wait_closed_by_server()
     allowed = await connect(listener.port, source="127.0.0.2")
-    await allowed.send(h02_htbt())
-    assert await allowed.recv_text() == h02_htbt()
+    await allowed.send(h02_heartbeat())
+    assert await allowed.recv_text() == h02_heartbeat()
     assert listener.stats.refused == {REFUSED_NOT_ALLOWED: 1}
 
 
@@ -257,7 +260,7 @@ async def test_memory_budget_closes_unknown_holders_and_pauses_configured_ones(
 
     # Someone else's partial frame takes the listener over its budget: closed, not the tracker.
     stranger = await connect(listener.port)
-    await stranger.send(h02_htbt("77") + b"*HQ,77,V1," + b"2" * 2000)
+    await stranger.send(h02_heartbeat("77") + b"*HQ,77,V1," + b"2" * 2000)
     await stranger.wait_closed_by_server()
     assert listener.stats.memory_closed == 1
     assert listener.stats.closed == {CLOSED_MEMORY: 1}
@@ -267,8 +270,8 @@ async def test_memory_budget_closes_unknown_holders_and_pauses_configured_ones(
     # it is not closed; the end of its (malformed) frame arrives, then a heartbeat: answered.
     await tracker.send(b"3" * 1000)
     await until(lambda: listener.stats.memory_paused >= 1)
-    await tracker.send(b",#" + h02_htbt())
-    assert await tracker.recv_text() == h02_htbt()
+    await tracker.send(b",#" + h02_heartbeat())
+    assert await tracker.recv_text() == h02_heartbeat()
     await until(lambda: listener.admission.held == 0)
     assert listener.is_connected(H02_ID)
     assert listener.diagnostics()["memory"]["closed"] == 1
@@ -279,8 +282,8 @@ async def test_a_connection_reads_little_before_its_first_good_frame(
 ) -> None:
     listener = await make_listener(unidentified_read_size=1024)
     client = await connect(listener.port)
-    await client.send(GARBAGE[:3000] + h02_htbt())
-    assert await client.recv_text() == h02_htbt()
+    await client.send(GARBAGE[:3000] + h02_heartbeat())
+    assert await client.recv_text() == h02_heartbeat()
     # 3,000 bytes of garbage took three reads at least (1 KiB each), not one of 16 KiB.
     assert listener.stats.reads >= 3
 
@@ -294,10 +297,12 @@ async def test_the_loop_iteration_budget_is_shared(
     for ident, sink in sinks.items():
         listener.register(ident, sink)
         client = await connect(listener.port)
-        await client.send(h02_v1(ident))
+        await client.send(h02_v1(ident=ident))
         await client.recv_text()
         clients.append(client)
-    await asyncio.gather(*(c.send(h02_v1(i) * 40) for c, i in zip(clients, sinks, strict=True)))
+    await asyncio.gather(
+        *(c.send(h02_v1(ident=i) * 40) for c, i in zip(clients, sinks, strict=True))
+    )
     await until(lambda: all(len(sink.messages) == 41 for sink in sinks.values()))
     assert listener.stats.iteration_deferred > 0
     assert listener.stats.rejected_frames == 0
@@ -314,11 +319,13 @@ async def test_the_loop_iteration_time_budget_defers_without_losing_a_frame(
     for ident, sink in sinks.items():
         listener.register(ident, sink)
         client = await connect(listener.port)
-        await client.send(h02_v1(ident))
+        await client.send(h02_v1(ident=ident))
         await client.recv_text()
         clients.append(client)
     reads = listener.stats.reads
-    await asyncio.gather(*(c.send(h02_v1(i) * 40) for c, i in zip(clients, sinks, strict=True)))
+    await asyncio.gather(
+        *(c.send(h02_v1(ident=i) * 40) for c, i in zip(clients, sinks, strict=True))
+    )
     await until(lambda: all(len(sink.messages) == 41 for sink in sinks.values()))
     assert listener.stats.iteration_deferred > 0
     assert listener.stats.rejected_frames == 0

@@ -9,30 +9,28 @@ import pytest
 
 from custom_components.sinotrack.listener import TrackerAlreadyRegisteredError
 from custom_components.sinotrack.protocol import Message, TrackerSettings
-
-from .conftest import ClientFactory, ListenerFactory
-from .helpers import (
+from tests.support.client import jt808_sign_in
+from tests.support.frames import (
     H02_BINARY,
     H02_BINARY_ID,
     H02_ID,
     JT808_ID,
     JT808_LOCATION_UTC,
-    OffsetSink,
-    RecordingSink,
-    h02_htbt,
+    h02_heartbeat,
     h02_v1,
     h02_v1_replies,
     issued_code,
     jt808_auth,
     jt808_general_response,
-    jt808_location,
     jt808_parse,
     jt808_register,
-    jt808_sign_in,
-    listener_warnings,
-    now,
-    until,
 )
+from tests.support.listeners import ListenerFactory, listener_warnings
+from tests.support.plugin import ClientFactory
+from tests.support.sink import OffsetSink, RecordingSink
+from tests.support.wait import until
+
+from .helpers import jt808_location, now
 
 
 async def test_h02_replies_are_byte_exact(
@@ -48,7 +46,7 @@ async def test_h02_replies_are_byte_exact(
     reply = await client.recv_text()
     assert reply in h02_v1_replies(H02_ID, before, now())
 
-    await client.send(h02_htbt())
+    await client.send(h02_heartbeat())
     assert await client.recv_text() == b"*HQ,4210051415,HTBT#"
 
     await until(lambda: len(sink.messages) == 2)
@@ -123,7 +121,7 @@ async def test_frames_split_byte_by_byte_or_coalesced(
     listener.register(JT808_ID, jt_sink)
 
     def stream(ident: str) -> bytes:
-        return h02_v1(ident) + h02_htbt(ident) + b"\r\n" + h02_v1(ident)
+        return h02_v1(ident=ident) + h02_heartbeat(ident) + b"\r\n" + h02_v1(ident=ident)
 
     split = await connect(listener.port)
     reads = listener.stats.reads
@@ -194,8 +192,8 @@ async def test_reconnect_replaces_the_session(
     assert diagnostics["id_takeovers"] == 0
     assert diagnostics["connections"]["closed"] == {"replaced by a new connection": 1}
 
-    await second.send(h02_htbt())
-    assert await second.recv_text() == h02_htbt()
+    await second.send(h02_heartbeat())
+    assert await second.recv_text() == h02_heartbeat()
     await second.close()
     await until(lambda: not listener.is_connected(H02_ID))
     assert sink.connections[-1] == (False, second.peer)
@@ -237,10 +235,10 @@ async def test_unknown_tracker_reported_once_and_ignored(
     )
 
     client = await connect(listener.port)
-    await client.send(h02_v1() + h02_htbt())
+    await client.send(h02_v1() + h02_heartbeat())
     # Still answered, so that the tracker stays connected until it is adopted.
     assert (await client.recv_text()).startswith(b"*HQ,4210051415,V4,V1,")
-    assert await client.recv_text() == h02_htbt()
+    assert await client.recv_text() == h02_heartbeat()
     assert reported == [(H02_ID, "h02", client.peer)]
 
     again = await connect(listener.port)
@@ -255,7 +253,7 @@ async def test_unknown_tracker_reported_once_and_ignored(
     adopted = RecordingSink()
     unregister = listener.register(H02_ID, adopted)
     assert adopted.connections == [(True, again.peer)]
-    await again.send(h02_htbt())
+    await again.send(h02_heartbeat())
     await again.recv_text()
     await until(lambda: adopted.types() == ["HTBT"])
 
@@ -302,8 +300,8 @@ async def test_sink_errors_do_not_break_the_connection(
     client = await connect(listener.port)
     await client.send(h02_v1())
     await client.recv_text()
-    await client.send(h02_htbt())
-    assert await client.recv_text() == h02_htbt()
+    await client.send(h02_heartbeat())
+    assert await client.recv_text() == h02_heartbeat()
     await until(lambda: len(sink.messages) == 2)
     assert "Error handling the messages of tracker 4210051415" in caplog.text
 
@@ -321,7 +319,7 @@ async def test_diagnostics_counters(make_listener: ListenerFactory, connect: Cli
     listener = await make_listener()
     listener.register(H02_ID, RecordingSink())
     client = await connect(listener.port)
-    data = b"junk" + h02_v1() + b"*HQ,4210051415,ZZ9,1#" + h02_htbt()
+    data = b"junk" + h02_v1() + b"*HQ,4210051415,ZZ9,1#" + h02_heartbeat()
     await client.send(data)
     await client.recv_text()
     await client.recv_text()
@@ -369,7 +367,7 @@ async def test_the_device_is_answered_before_its_messages_are_handled(
 
     listener.register(H02_ID, SlowSink())
     client = await connect(listener.port)
-    await client.send(h02_v1() + h02_htbt() + h02_v1())
+    await client.send(h02_v1() + h02_heartbeat() + h02_v1())
     for _ in range(3):
         await client.recv_text()
     await until(lambda: len(written_before) == 3)

@@ -6,9 +6,11 @@ import asyncio
 import time
 
 from custom_components.sinotrack.protocol.connection import QUIET_FLUSH
-
-from .conftest import ClientFactory, ListenerFactory
-from .helpers import H02_BINARY, H02_BINARY_ID, RecordingSink, until
+from tests.support.frames import H02_BINARY, H02_BINARY_ID
+from tests.support.listeners import ListenerFactory
+from tests.support.plugin import ClientFactory
+from tests.support.sink import RecordingSink
+from tests.support.wait import until
 
 
 async def test_a_lone_binary_frame_is_delivered_once_the_tracker_is_quiet(

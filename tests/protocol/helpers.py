@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from functools import reduce
+from typing import Final
 
 from custom_components.sinotrack.protocol import Decoded, Event, Message, Rejected
 
@@ -15,10 +16,6 @@ from custom_components.sinotrack.protocol import Decoded, Event, Message, Reject
 def epoch(text: str) -> int:
     """UTC epoch seconds of an ISO time such as ``2024-03-15T12:34:56Z``."""
     return int(datetime.fromisoformat(text).timestamp())
-
-
-NOW = epoch("2024-03-15T12:34:56Z")
-"""A fixed server time for replies and day-of-month dates."""
 
 
 # --- H02 ------------------------------------------------------------------------------------
@@ -175,9 +172,20 @@ def location_body(
     )
 
 
-def item(item_id: int, value: bytes) -> bytes:
-    """One additional-information item: id, length, value."""
-    return bytes((item_id, len(value))) + value
+# --- sample frames -------------------------------------------------------------------------
+
+ID: Final = "9170000001"
+V1: Final = f"*HQ,{ID},V1,123456,A,2235.1777,N,11357.8913,E,010.00,090,150324,FFFFFBFF#".encode()
+NBR: Final = f"*HQ,{ID},NBR,123456,460,0,0,1,9520,3671,-67,150324,FFFFFBFF,6#".encode()
+HTBT: Final = f"*HQ,{ID},HTBT,85#".encode()
+BIN32: Final = binary_frame()
+BIN45: Final = binary_frame(tail=binary_tail_45())
+TERMINAL: Final = "009170000001"
+JT_LOCATION: Final = jt808_frame(0x0200, TERMINAL, 1, location_body())
+JT_HEARTBEAT: Final = jt808_frame(0x0002, TERMINAL, 2, b"")
+JT_ESCAPED: Final = jt808_frame(0x0002, TERMINAL, 0x7E7D, b"")
+H02_STREAM: Final = V1 + b"\r\n" + BIN32 + NBR + BIN32 + HTBT + b"\r\n"
+JT808_STREAM: Final = JT_LOCATION + JT_HEARTBEAT + JT_ESCAPED + JT_LOCATION
 
 
 # --- events ---------------------------------------------------------------------------------

@@ -11,8 +11,9 @@ from custom_components.sinotrack.protocol import (
     TrackerSettings,
 )
 from custom_components.sinotrack.protocol.message import MESSAGE_TYPE, TIMESTAMP
+from tests.support.frames import NOW
 
-from .helpers import NOW, epoch, jt808_frame, location_body
+from .helpers import epoch, jt808_frame, location_body
 
 TERMINAL: Final = "009170000001"
 TERMINAL_2019: Final = "00000000009170000001"

@@ -73,10 +73,11 @@ from custom_components.sinotrack.protocol.message import (
     Flag,
     Key,
 )
+from tests.support.frames import NOW
 
 from . import corpus
 from .corpus import Record
-from .helpers import NOW, POSITION_KEYS, epoch, jt808_frame
+from .helpers import POSITION_KEYS, epoch, jt808_frame
 
 NOW_DIGITS: Final = "20240315123456"
 """``NOW`` as the yyyyMMddHHmmss of the H02 V4 acks."""

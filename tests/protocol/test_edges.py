@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 
 from custom_components.sinotrack.protocol import DecodeError, TrackerConnection, h02, jt808
+from tests.support.frames import item
 
-from .helpers import epoch, item, jt808_frame, location_body, messages, rejected
+from .helpers import epoch, jt808_frame, location_body, messages, rejected
 
 NOW = 1_700_000_000.0
 TERMINAL = "009180271064"

@@ -51,8 +51,9 @@ from custom_components.sinotrack.protocol.message import (
     Flag,
     Key,
 )
+from tests.support.frames import NOW
 
-from .helpers import NOW, POSITION_KEYS, binary_frame, binary_tail_45, epoch
+from .helpers import POSITION_KEYS, binary_frame, binary_tail_45, epoch
 
 ID: Final = "9170000001"
 # 22 deg 35.1777' N, 113 deg 57.8913' E (Shenzhen), 12:34:56 UTC on 15 March 2024.

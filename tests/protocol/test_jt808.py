@@ -61,16 +61,9 @@ from custom_components.sinotrack.protocol.message import (
     VALID,
     Flag,
 )
+from tests.support.frames import NOW, item
 
-from .helpers import (
-    NOW,
-    POSITION_KEYS,
-    epoch,
-    item,
-    jt808_content,
-    jt808_frame,
-    location_body,
-)
+from .helpers import POSITION_KEYS, epoch, jt808_content, jt808_frame, location_body
 
 TERMINAL: Final = "009170000001"
 """A 10-digit Sinotrack ID padded to 12 BCD digits: the same tracker as ID 9170000001."""

@@ -35,8 +35,9 @@ from custom_components.sinotrack.protocol.message import (
     TIMESTAMP,
     Message,
 )
+from tests.support.frames import NOW, item
 
-from .helpers import NOW, binary_frame, binary_tail_45, epoch, item, jt808_frame, location_body
+from .helpers import binary_frame, binary_tail_45, epoch, jt808_frame, location_body
 
 TERMINAL: Final = "009170000001"
 LINK: Final = "*HQ,1600068860,LINK,112137,{rssi},{sats},{battery},0,0,081116,FFFFFBFF#"

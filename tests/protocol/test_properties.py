@@ -24,15 +24,9 @@ from custom_components.sinotrack.protocol import (
     jt808,
 )
 from custom_components.sinotrack.protocol.limits import DROPPED, MAX_FUTURE, RANGES
+from tests.support.frames import NOW, item
 
-from .helpers import (
-    NOW,
-    binary_frame,
-    binary_tail_45,
-    item,
-    jt808_frame,
-    location_body,
-)
+from .helpers import binary_frame, binary_tail_45, jt808_frame, location_body
 
 ID: Final = "9170000001"
 TERMINAL: Final = "009170000001"

@@ -7,8 +7,9 @@ from typing import Final
 from custom_components.sinotrack.protocol import Decoded, Rejected, TrackerConnection
 from custom_components.sinotrack.protocol.connection import QUIET_FLUSH
 from custom_components.sinotrack.protocol.message import IDENT
+from tests.support.frames import NOW
 
-from .helpers import NOW, binary_frame, jt808_frame, location_body
+from .helpers import binary_frame, jt808_frame, location_body
 
 TERMINAL: Final = "009170000001"
 LONE_BINARY: Final = binary_frame(tail=b"\xff\x00\x07")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-import contextlib
 
 import pytest
 
@@ -11,10 +10,8 @@ from .server import CodecServer
 
 
 @pytest.fixture(autouse=True)
-def _allow_sockets(request: pytest.FixtureRequest) -> None:
-    """Under pytest-homeassistant-custom-component, pytest-socket blocks sockets by default."""
-    with contextlib.suppress(pytest.FixtureLookupError):
-        request.getfixturevalue("socket_enabled")
+def _sockets(loopback_sockets: None) -> None:
+    """Real sockets on loopback."""
 
 
 @pytest.fixture

@@ -24,9 +24,8 @@ from custom_components.sinotrack.protocol import (
     TrackerConnection,
     TrackerSettings,
 )
+from tests.support.defaults import LOOPBACK, WAIT
 
-WAIT: float = 5.0
-"""Longest wait for anything in these tests, seconds."""
 QUIET: float = 0.02
 """Like the listener, flush what the codec holds back once the peer is quiet this long
 (a lone first ``$`` frame: 32 bytes, or the start of a 45-byte one?)."""
@@ -148,7 +147,7 @@ class CodecServer:
 
     async def __aenter__(self) -> Self:
         loop = asyncio.get_running_loop()
-        self._server = await loop.create_server(lambda: ServerConnection(self), "127.0.0.1", 0)
+        self._server = await loop.create_server(lambda: ServerConnection(self), LOOPBACK, 0)
         return self
 
     async def __aexit__(

@@ -12,6 +12,7 @@ import pytest
 
 from custom_components.sinotrack.protocol import AuthEvent, Command, CommandKind, Message, jt808
 from custom_components.sinotrack.protocol.message import Flag
+from tests.support.defaults import WAIT
 from tools.simulator import (
     AlarmKind,
     Fix,
@@ -24,7 +25,7 @@ from tools.simulator import (
 )
 from tools.simulator.frames import KNOTS_TO_KMH
 
-from .server import WAIT, CodecServer, ServerConnection, of_type
+from .server import CodecServer, ServerConnection, of_type
 
 PROTOCOLS: Final = [protocol.value for protocol in WireProtocol]
 H02_PROTOCOLS: Final = ["h02", "h02-binary"]

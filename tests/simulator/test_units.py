@@ -8,6 +8,7 @@ import pytest
 
 from custom_components.sinotrack.protocol import TrackerConnection, h02, jt808
 from custom_components.sinotrack.protocol.message import battery_from_scale
+from tests.support.frames import NOW
 from tools.simulator import (
     AlarmKind,
     Fix,
@@ -20,8 +21,6 @@ from tools.simulator import (
 )
 from tools.simulator.cli import tracker_ids
 from tools.simulator.route import bearing
-
-NOW = 1_710_506_096  # 2024-03-15T12:34:56Z
 
 
 def test_builtin_route_is_a_plausible_loop() -> None:

@@ -44,7 +44,6 @@ from .config import (
     REPO,
     TRACKER_ID,
     TRACKER_NAME,
-    free_port,
     write_config,
 )
 from .process import HassExitedError, HassProcess
@@ -63,6 +62,5 @@ __all__ = [
     "HassExitedError",
     "HassProcess",
     "HassWebsocket",
-    "free_port",
     "write_config",
 ]

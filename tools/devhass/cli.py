@@ -16,6 +16,8 @@ from typing import Any, Final
 
 import aiohttp
 
+from tools.net import port_in_use
+
 from .client import HassClient, HassError
 from .config import (
     DEFAULT_HTTP_PORT,
@@ -26,7 +28,6 @@ from .config import (
     OVERRIDES,
     REPO,
     TRACKER_ID,
-    port_in_use,
     write_config,
 )
 from .process import RESTART_EXIT_CODE, HassExitedError, HassProcess

@@ -5,7 +5,6 @@ from __future__ import annotations
 import importlib.util
 import json
 from pathlib import Path
-import socket
 from typing import Final
 
 REPO: Final = Path(__file__).resolve().parents[2]
@@ -118,22 +117,3 @@ def write_config(config_dir: Path, *, host: str, port: int, ha_dir: Path | None 
         link.unlink(missing_ok=True)
         link.symlink_to(INTEGRATION, target_is_directory=True)
     return created
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    """A TCP port nobody listens on right now."""
-    with socket.socket() as probe:
-        probe.bind((host, 0))
-        port: int = probe.getsockname()[1]
-    return port
-
-
-def port_in_use(host: str, port: int) -> bool:
-    """Whether ``host:port`` cannot be bound (someone listens there)."""
-    with socket.socket() as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            probe.bind((host, port))
-        except OSError:
-            return True
-    return False

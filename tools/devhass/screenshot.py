@@ -23,10 +23,11 @@ from typing import Any
 
 import aiohttp
 
+from tools.net import free_port
 from tools.simulator import SimulatedTracker
 
 from .client import HassClient
-from .config import TRACKER_ID, free_port, write_config
+from .config import TRACKER_ID, write_config
 from .pagetext import PAGE_TEXT_JS
 from .process import HassProcess
 from .setup import (

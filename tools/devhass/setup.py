@@ -6,6 +6,8 @@ import asyncio
 from dataclasses import dataclass
 from typing import Any
 
+from tools.net import free_port
+
 from .client import HassClient, HassError, HassWebsocket
 from .config import (
     DEV_NAME,
@@ -13,7 +15,6 @@ from .config import (
     DEV_USERNAME,
     TRACKER_ID,
     TRACKER_NAME,
-    free_port,
 )
 
 DOMAIN = "sinotrack"

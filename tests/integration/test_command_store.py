@@ -16,32 +16,18 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 from custom_components.sinotrack.command_store import get_command_store
 from custom_components.sinotrack.const import (
     CONF_ALLOW_ENGINE_COMMANDS,
-    CONF_BIND_ADDRESS,
-    CONF_TRACKER_ID,
     DOMAIN,
 )
-from tools.devhass.config import free_port
+from tests.support.hass import load_entry, make_entry as shared_make_entry
+from tests.support.wait import until
 from tools.simulator import SimulatedTracker
-
-from .helpers import until
 
 IDENT = "4210051470"
 
 
-@pytest.fixture(autouse=True)
-def _custom_integrations(enable_custom_integrations: None) -> None:
-    """Load custom_components/sinotrack."""
-
-
 def make_entry(**options: Any) -> MockConfigEntry:
-    return MockConfigEntry(
-        domain=DOMAIN,
-        entry_id="queued",
-        title="Car",
-        unique_id=IDENT,
-        data={CONF_TRACKER_ID: IDENT, CONF_PORT: free_port(), CONF_BIND_ADDRESS: "127.0.0.1"},
-        options=options,
-    )
+    """The entry ``queued`` of tracker IDENT, with exactly ``options``."""
+    return shared_make_entry(IDENT, entry_id="queued", options=options)
 
 
 def stored(hass_storage: dict[str, Any], commands: dict[str, Any]) -> None:
@@ -52,12 +38,6 @@ def stored(hass_storage: dict[str, Any], commands: dict[str, Any]) -> None:
         "key": key,
         "data": {"commands": commands},
     }
-
-
-async def setup(hass: HomeAssistant, entry: MockConfigEntry) -> None:
-    entry.add_to_hass(hass)
-    assert await hass.config_entries.async_setup(entry.entry_id)
-    await hass.async_block_till_done()
 
 
 async def test_stored_commands_expired_disallowed_or_unreadable_are_dropped(
@@ -74,7 +54,7 @@ async def test_stored_commands_expired_disallowed_or_unreadable_are_dropped(
         },
     )
     entry = make_entry(**{CONF_ALLOW_ENGINE_COMMANDS: False})
-    await setup(hass, entry)
+    await load_entry(hass, entry)
     queue = get_command_store(hass, "queued")
     assert queue.waiting == 1  # only "kept" waits for the tracker
     messages = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
@@ -96,7 +76,7 @@ async def test_stored_commands_expired_disallowed_or_unreadable_are_dropped(
 
 async def test_an_action_call_given_up_forgets_its_command(hass: HomeAssistant) -> None:
     """Cancelled while Home Assistant runs (the caller gave up): not kept for later."""
-    await setup(hass, make_entry())
+    await load_entry(hass, make_entry())
     queue = get_command_store(hass, "queued")
     call = hass.async_create_task(
         hass.services.async_call(
@@ -116,7 +96,7 @@ async def test_an_action_call_given_up_forgets_its_command(hass: HomeAssistant) 
 async def test_a_command_sent_at_once_is_not_kept(hass: HomeAssistant) -> None:
     """``queue_if_offline`` for a tracker that is online: sent now, nothing stays stored."""
     entry = make_entry()
-    await setup(hass, entry)
+    await load_entry(hass, entry)
     tracker = SimulatedTracker(IDENT, "h02", "127.0.0.1", entry.data[CONF_PORT], interval=3600)
     tracker.start()
     try:
@@ -147,7 +127,7 @@ async def test_removing_the_entry_forgets_its_commands(
 ) -> None:
     stored(hass_storage, {"kept": {"kind": "mileage", "expires": time.time() + 600}})
     entry = make_entry()
-    await setup(hass, entry)
+    await load_entry(hass, entry)
     assert get_command_store(hass, "queued").waiting == 1
     assert await hass.config_entries.async_remove(entry.entry_id)
     await hass.async_block_till_done()
@@ -173,7 +153,7 @@ async def test_a_resumed_command_whose_tracker_hangs_up_is_not_sent_again(
     logged and the command forgotten (the tracker may have executed it)."""
     stored(hass_storage, {"kept": {"kind": "position", "expires": time.time() + 600}})
     entry = make_entry()
-    await setup(hass, entry)
+    await load_entry(hass, entry)
     queue = get_command_store(hass, "queued")
     reader, writer = await asyncio.open_connection("127.0.0.1", entry.data[CONF_PORT])
     try:

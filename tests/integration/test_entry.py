@@ -20,20 +20,12 @@ from pytest_homeassistant_custom_component.common import (
 )
 
 from custom_components.sinotrack.const import CONF_BIND_ADDRESS, DOMAIN, SETUP_URL
-from tests.listener.helpers import JT808_ID, jt808_register
+from tests.support.frames import JT808_ID, OTHER_ID, jt808_register
+from tests.support.hass import TRACKER_ID, load_entry, make_entry, setup_entry
+from tests.support.net import occupied_port, port_accepts
 
-from .conftest import TRACKER_ID, TrackerFactory, make_entry
-from .flow_helpers import (
-    OTHER_ID,
-    TRANSLATIONS,
-    assert_issue_translated,
-    load_entry,
-    occupied_port,
-    port_accepts,
-    setup_entry,
-    state_of,
-    v1_frame,
-)
+from .conftest import TrackerFactory
+from .flow_helpers import TRANSLATIONS, assert_issue_translated, state_of, v1_frame
 
 REPLY = re.compile(rb"\*HQ,(\d+),V4,V1,\d{14}#")
 
@@ -236,7 +228,7 @@ async def test_model_shown_only_once_reported(
 
     tracker = await connect(entry)
     await tracker.send(jt808_register())
-    await tracker.read_jt808()
+    await tracker.recv_jt808()
     await hass.async_block_till_done()
 
     (device,) = dr.async_entries_for_config_entry(device_registry, entry.entry_id)

@@ -1,0 +1,3 @@
+"""Registers the shared fixtures of ``tests/support`` for every suite."""
+
+pytest_plugins = ["tests.support.plugin"]

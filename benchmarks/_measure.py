@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 import gc
 import math
+import os
 from pathlib import Path
 import time
 from typing import Any
@@ -228,3 +229,14 @@ def listener_counters(diagnostics: dict[str, Any]) -> dict[str, float]:
     """A listener's diagnostics counters; its configuration and per-tracker part left out."""
     skip = ("config", "trackers", "addresses", "serving")
     return dict(flatten({key: value for key, value in diagnostics.items() if key not in skip}))
+
+
+def pin(cpu: int) -> bool:
+    """Pin this process to ``cpu`` when there are at least two."""
+    try:
+        if len(os.sched_getaffinity(0)) < 2:
+            return False
+        os.sched_setaffinity(0, {cpu})
+    except AttributeError, OSError:
+        return False
+    return True

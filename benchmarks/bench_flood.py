@@ -67,6 +67,7 @@ from benchmarks._measure import (
     Window,
     listener_counters,
     ms3,
+    pin,
     rss_kib,
     spread,
 )
@@ -552,17 +553,6 @@ def report(results: list[Result], args: argparse.Namespace, pinned: bool) -> Non
         if result.exceptions:
             print(f"  loop exception handler: {result.exception_text} (x{result.exceptions:,})")
     print()
-
-
-def pin(cpu: int) -> bool:
-    """Pin this process to ``cpu`` when there are at least two."""
-    try:
-        if len(os.sched_getaffinity(0)) < 2:
-            return False
-        os.sched_setaffinity(0, {cpu})
-    except AttributeError, OSError:
-        return False
-    return True
 
 
 def main() -> None:

@@ -76,7 +76,14 @@ from pytest_homeassistant_custom_component.common import (
 )
 
 from benchmarks._loadsim import SOURCE_BLOCK, tracker_id
-from benchmarks._measure import GcMonitor, LagMonitor, Window, listener_counters, percentile
+from benchmarks._measure import (
+    GcMonitor,
+    LagMonitor,
+    Window,
+    listener_counters,
+    percentile,
+    pin,
+)
 from custom_components.sinotrack import get_pool
 from custom_components.sinotrack.const import (
     DOMAIN,
@@ -255,16 +262,6 @@ class MemoryProbe:
             )
             for stat in stats[:8]
         ]
-
-
-def pin(cpu: int) -> bool:
-    try:
-        if len(os.sched_getaffinity(0)) < 2:
-            return False
-        os.sched_setaffinity(0, {cpu})
-    except AttributeError, OSError:
-        return False
-    return True
 
 
 async def until(condition: Callable[[], bool], timeout: float, what: str) -> None:  # noqa: ASYNC109

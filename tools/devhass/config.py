@@ -7,6 +7,8 @@ import json
 from pathlib import Path
 from typing import Final
 
+from custom_components.sinotrack.listener.config import DEFAULT_PORT
+
 REPO: Final = Path(__file__).resolve().parents[2]
 INTEGRATION: Final = REPO / "custom_components" / "sinotrack"
 
@@ -19,7 +21,7 @@ DEV_PASSWORD: Final = "dev-password-123"  # noqa: S105 - the documented developm
 TRACKER_ID: Final = "4210051415"
 TRACKER_NAME: Final = "Car"
 DEFAULT_HTTP_PORT: Final = 8123
-DEFAULT_TRACKER_PORT: Final = 5013
+DEFAULT_TRACKER_PORT: Final = DEFAULT_PORT
 
 HOME_LATITUDE: Final = 22.5405
 HOME_LONGITUDE: Final = 114.0545

@@ -15,6 +15,8 @@ import sys
 import threading
 from typing import Any
 
+from custom_components.sinotrack.listener.config import DEFAULT_PORT
+
 from .frames import AlarmKind
 from .route import Route
 from .tracker import ScheduledAlarm, SimulatedTracker, WireProtocol
@@ -49,7 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add = parser.add_argument
     add("--host", default="127.0.0.1", help="server address (default %(default)s)")
-    add("--port", type=int, default=5013, help="server port (default %(default)s)")
+    add("--port", type=int, default=DEFAULT_PORT, help="server port (default %(default)s)")
     add(
         "--id",
         action="append",

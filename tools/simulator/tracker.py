@@ -13,6 +13,7 @@ import random
 import time
 from typing import Final, cast
 
+from custom_components.sinotrack.listener.config import DEFAULT_PORT
 from custom_components.sinotrack.protocol import Frame, Framer, ProtocolError, jt808
 
 from . import frames
@@ -149,7 +150,7 @@ class SimulatedTracker:
         ident: str,
         protocol: WireProtocol | str = WireProtocol.H02,
         host: str = "127.0.0.1",
-        port: int = 5013,
+        port: int = DEFAULT_PORT,
         *,
         interval: float = 10.0,
         heartbeat: float | None = 60.0,

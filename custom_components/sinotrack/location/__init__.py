@@ -1,0 +1,66 @@
+"""Location services: cell-tower positions and place names, without Home Assistant.
+
+aiohttp and the standard library only; the Home Assistant side owns the settings, the
+session and the threads:
+
+* :func:`import_opencellid` (blocking, run it in a worker thread) imports an OpenCelliD
+  export into an SQLite file beside it (:func:`database_path`), reporting
+  :class:`ImportProgress` as it goes; :func:`needs_import` says whether the file changed
+  since; :func:`read_info` what a database holds.
+* :class:`CellDatabase` looks cells up in it (blocking, one read-only connection per thread).
+* :class:`GeolocateClient` asks an Ichnaea / Google geolocate service (cached per cell,
+  rate limited, backing off after failures).
+* :class:`CellResolver` combines both: offline first, then online; None for an unknown cell.
+* :class:`ReverseGeocoder` names places through a Nominatim-compatible server (one request
+  a second at most per server, cached); :meth:`ReverseGeocoder.cached` never waits.
+
+Modules: ``cells`` (values), ``celldb`` (import and lookups), ``geolocate``, ``nominatim``,
+``resolver``, ``throttle`` (caches, rate limits, backoff), ``http`` (one request).
+"""
+
+from __future__ import annotations
+
+from .celldb import (
+    CellDatabase,
+    CellImportError,
+    DatabaseInfo,
+    Fingerprint,
+    ImportCancelledError,
+    ImportProgress,
+    ImportResult,
+    database_path,
+    import_opencellid,
+    needs_import,
+    read_info,
+)
+from .cells import CellKey, CellPosition, Lookup, LookupStatus, PositionSource
+from .geolocate import GeolocateClient
+from .http import user_agent
+from .nominatim import MAX_ADDRESS_LENGTH, ReverseGeocoder, trim_address
+from .resolver import CellResolver, Executor
+
+__all__ = [
+    "MAX_ADDRESS_LENGTH",
+    "CellDatabase",
+    "CellImportError",
+    "CellKey",
+    "CellPosition",
+    "CellResolver",
+    "DatabaseInfo",
+    "Executor",
+    "Fingerprint",
+    "GeolocateClient",
+    "ImportCancelledError",
+    "ImportProgress",
+    "ImportResult",
+    "Lookup",
+    "LookupStatus",
+    "PositionSource",
+    "ReverseGeocoder",
+    "database_path",
+    "import_opencellid",
+    "needs_import",
+    "read_info",
+    "trim_address",
+    "user_agent",
+]

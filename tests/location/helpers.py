@@ -14,7 +14,9 @@ from typing import Any
 
 from aiohttp import web
 
-HEADER = "radio,mcc,net,area,cell,unit,lon,lat,range,samples,changeable,created,updated,averageSignal"
+HEADER = (
+    "radio,mcc,net,area,cell,unit,lon,lat,range,samples,changeable,created,updated,averageSignal"
+)
 
 
 @dataclass(frozen=True, slots=True)

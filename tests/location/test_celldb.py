@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 import gzip
+import itertools
 import os
 from pathlib import Path
 import sqlite3
@@ -139,7 +140,7 @@ def test_progress_reports_rows_and_bytes(tmp_path: Path) -> None:
 
     assert len(seen) >= 3
     assert [p.rows_imported for p in seen[:2]] == [1000, 2000]
-    assert all(a.bytes_read <= b.bytes_read for a, b in zip(seen, seen[1:], strict=False))
+    assert all(a.bytes_read <= b.bytes_read for a, b in itertools.pairwise(seen))
     last = seen[-1]
     assert (last.rows_read, last.rows_imported, last.rows_skipped) == (2501, 2500, 1)
     assert last.bytes_read == last.bytes_total == source.stat().st_size

@@ -80,7 +80,8 @@ def test_million_rows_in_bounded_memory(tmp_path: Path) -> None:
     first = next(iter(random_lines(1)))  # the same generator, the same seed
     fields = first.split(",")
     database = CellDatabase(result.database)
-    position = database.lookup(CellKey(*(int(v) for v in fields[1:5])))
+    mcc, mnc, lac, cell = (int(v) for v in fields[1:5])
+    position = database.lookup(CellKey(mcc, mnc, lac, cell))
     database.close()
     assert position is not None
     assert (position.longitude, position.latitude) == (float(fields[6]), float(fields[7]))

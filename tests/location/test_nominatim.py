@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 
 import aiohttp
 import pytest
@@ -117,7 +118,7 @@ async def test_one_request_a_second_for_every_client_of_a_server(
     assert [a.status for a in answers] == [LookupStatus.NOT_FOUND] * 3
     times = sorted(r.at for r in fake.received)
     assert len(times) == 3
-    gaps = [later - earlier for earlier, later in zip(times, times[1:], strict=False)]
+    gaps = [later - earlier for earlier, later in itertools.pairwise(times)]
     assert all(gap >= 0.95 for gap in gaps), gaps
 
 

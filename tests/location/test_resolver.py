@@ -94,9 +94,7 @@ async def test_lookups_run_in_the_given_executor_and_are_cached(tmp_path: Path) 
     assert position.latitude == 50.0
 
 
-async def test_online_not_now_gives_none(
-    service: Service, session: aiohttp.ClientSession
-) -> None:
+async def test_online_not_now_gives_none(service: Service, session: aiohttp.ClientSession) -> None:
     fake, base = service
     fake.status = 503
     resolver = CellResolver(geolocate=GeolocateClient(session, f"{base}/v1/geolocate", version="1"))

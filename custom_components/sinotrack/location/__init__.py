@@ -7,6 +7,7 @@ session and the threads:
   export into an SQLite file beside it (:func:`database_path`), reporting
   :class:`ImportProgress` as it goes; :func:`needs_import` says whether the file changed
   since; :func:`read_info` what a database holds.
+* :func:`cell_from_message` reads the serving cell (:class:`CellKey`) of a decoded message.
 * :class:`CellDatabase` looks cells up in it (blocking, one read-only connection per thread).
 * :class:`GeolocateClient` asks an Ichnaea / Google geolocate service (cached per cell,
   rate limited, backing off after failures).
@@ -33,7 +34,14 @@ from .celldb import (
     needs_import,
     read_info,
 )
-from .cells import CellKey, CellPosition, Lookup, LookupStatus, PositionSource
+from .cells import (
+    CellKey,
+    CellPosition,
+    Lookup,
+    LookupStatus,
+    PositionSource,
+    cell_from_message,
+)
 from .geolocate import GeolocateClient
 from .http import user_agent
 from .nominatim import MAX_ADDRESS_LENGTH, ReverseGeocoder, trim_address
@@ -57,6 +65,7 @@ __all__ = [
     "LookupStatus",
     "PositionSource",
     "ReverseGeocoder",
+    "cell_from_message",
     "database_path",
     "import_opencellid",
     "needs_import",

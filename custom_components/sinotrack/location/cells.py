@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
+import math
 from typing import Literal
+
+from ..protocol.message import GSM_CELLID, GSM_LAC, GSM_MCC, GSM_MNC
 
 type PositionSource = Literal["opencellid", "geolocate"]
 
@@ -49,6 +53,20 @@ class CellKey:
             and 0 <= self.lac <= 0xFFFFFF
             and 0 <= self.cell <= 0xFFFFFFFFF
         )
+
+
+def cell_from_message(message: Mapping[str, object]) -> CellKey | None:
+    """The serving cell a decoded message reports, None when it has none (or a bad one)."""
+    values = [message.get(key) for key in (GSM_MCC, GSM_MNC, GSM_LAC, GSM_CELLID)]
+    numbers: list[int] = []
+    for value in values:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            return None
+        if not math.isfinite(value) or value != int(value):
+            return None
+        numbers.append(int(value))
+    cell = CellKey(*numbers)
+    return cell if cell.plausible else None
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,7 +8,7 @@ from enum import StrEnum
 import math
 from typing import Literal
 
-from ..protocol.message import GSM_CELLID, GSM_LAC, GSM_MCC, GSM_MNC
+from custom_components.sinotrack.protocol import message as p
 
 type PositionSource = Literal["opencellid", "geolocate"]
 
@@ -57,7 +57,7 @@ class CellKey:
 
 def cell_from_message(message: Mapping[str, object]) -> CellKey | None:
     """The serving cell a decoded message reports, None when it has none (or a bad one)."""
-    values = [message.get(key) for key in (GSM_MCC, GSM_MNC, GSM_LAC, GSM_CELLID)]
+    values = [message.get(key) for key in (p.GSM_MCC, p.GSM_MNC, p.GSM_LAC, p.GSM_CELLID)]
     numbers: list[int] = []
     for value in values:
         if isinstance(value, bool) or not isinstance(value, int | float):
@@ -65,7 +65,8 @@ def cell_from_message(message: Mapping[str, object]) -> CellKey | None:
         if not math.isfinite(value) or value != int(value):
             return None
         numbers.append(int(value))
-    cell = CellKey(*numbers)
+    mcc, mnc, lac, cell_id = numbers
+    cell = CellKey(mcc, mnc, lac, cell_id)
     return cell if cell.plausible else None
 
 

@@ -291,3 +291,28 @@ def test_missing_database_gives_none(tmp_path: Path) -> None:
 
     assert database.lookup(CellKey(262, 2, 801, 86355)) is None
     assert database.info() is None
+
+
+def test_a_missing_file_fails_cleanly(tmp_path: Path) -> None:
+    with pytest.raises(CellImportError, match="missing"):
+        import_opencellid(tmp_path / "missing.csv.gz")
+
+    source = write_export(tmp_path / "gone.csv", [BERLIN.line()])
+    import_opencellid(source)
+    source.unlink()
+    with pytest.raises(OSError, match="gone"):
+        needs_import(source)
+    assert read_info(database_path(source)) is not None  # the database stays
+
+
+def test_imports_at_once_run_one_after_the_other(tmp_path: Path) -> None:
+    source = write_export(tmp_path / "262.csv.gz", random_lines(30_000))
+
+    with ThreadPoolExecutor(3) as pool:
+        results = list(pool.map(lambda _: import_opencellid(source, batch_rows=1000), range(3)))
+
+    assert [r.cells for r in results] == [30_000] * 3
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["262.cells.sqlite", "262.csv.gz"]
+    info = read_info(database_path(source))
+    assert info is not None
+    assert info.cells == 30_000

@@ -250,3 +250,16 @@ async def test_implausible_cell_is_never_asked(
 
     assert answer.status is LookupStatus.NOT_FOUND
     assert fake.received == []
+
+
+async def test_a_wrong_url_is_a_failure_not_an_unknown_cell(
+    service: Service, session: aiohttp.ClientSession
+) -> None:
+    _, base = service
+    geolocate = GeolocateClient(session, f"{base}/v2/nowhere", version="0.1.0")
+
+    answer = await geolocate.locate(CELL)
+
+    assert answer.status is LookupStatus.NOT_NOW
+    assert geolocate.failures.counts == {"http_404": 1}
+    assert geolocate.cached(CELL) is None

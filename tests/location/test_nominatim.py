@@ -178,3 +178,17 @@ async def test_answer_without_a_name_is_a_failure(
 
     assert (await reverse.reverse(1.0, 1.0)).status is LookupStatus.NOT_NOW
     assert reverse.failures.counts == {"bad_response": 1}
+
+
+@pytest.mark.parametrize(
+    ("latitude", "longitude"), [(float("nan"), 1.0), (91.0, 1.0), (1.0, 181.0)]
+)
+async def test_impossible_positions_are_never_sent(
+    service: Service, session: aiohttp.ClientSession, latitude: float, longitude: float
+) -> None:
+    fake, base = service
+
+    answer = await geocoder(session, base).reverse(latitude, longitude)
+
+    assert answer.status is LookupStatus.NOT_FOUND
+    assert fake.received == []

@@ -74,6 +74,9 @@ _LOOKUP: Final = (
 
 type Row = tuple[str, int, int, int, int, float, float, int, int]
 
+_IMPORT_LOCK: Final = threading.Lock()
+"""One import at a time in this process (each may remove another's leftovers)."""
+
 
 class CellImportError(Exception):
     """The import failed (unreadable or truncated file, disk full): the old database stays."""
@@ -176,7 +179,10 @@ def read_info(database: Path) -> DatabaseInfo | None:
 
 
 def needs_import(source: Path, database: Path | None = None) -> bool:
-    """True when ``source`` was never imported, or changed since (size, time or first MiB)."""
+    """True when ``source`` was never imported, or changed since (size, time or first MiB).
+
+    Raises ``OSError`` when ``source`` cannot be read (a missing file).
+    """
     info = read_info(database or database_path(source))
     return info is None or info.fingerprint != Fingerprint.of(source)
 
@@ -195,10 +201,25 @@ def import_opencellid(
     thread after every batch and once at the end; ``cancel`` set stops the import
     (:class:`ImportCancelledError`). Raises :class:`CellImportError` when the file cannot be
     read to its end or the database cannot be written; the previous database then stays.
+    Imports run one at a time: a second one waits for the first.
     """
-    database = database or database_path(source)
+    with _IMPORT_LOCK:
+        return _import(source, database or database_path(source), progress, cancel, batch_rows)
+
+
+def _import(
+    source: Path,
+    database: Path,
+    progress: Callable[[ImportProgress], None] | None,
+    cancel: threading.Event | None,
+    batch_rows: int,
+) -> ImportResult:
+    """The import, under the lock."""
     started = time.monotonic()
-    fingerprint = Fingerprint.of(source)
+    try:
+        fingerprint = Fingerprint.of(source)
+    except OSError as err:
+        raise CellImportError(f"cannot read {source.name}: {err}") from err
     _remove_stale_temporaries(database)
     temporary = database.with_name(f".{database.name}.{os.getpid()}.{threading.get_ident()}.tmp")
     temporary.unlink(missing_ok=True)

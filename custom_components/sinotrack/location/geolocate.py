@@ -2,7 +2,8 @@
 
 ``POST {url}[?key=...]`` with ``{"considerIp": false, "cellTowers": [{"radioType",
 "mobileCountryCode", "mobileNetworkCode", "locationAreaCode", "cellId"}]}``; the answer is
-``{"location": {"lat", "lng"}, "accuracy"}``, or HTTP 404 when the service knows no such cell.
+``{"location": {"lat", "lng"}, "accuracy"}``, or HTTP 404 with a JSON error when the service
+knows no such cell (a 404 without JSON is a wrong URL, a failure).
 BeaconDB (``https://api.beacondb.net/v1/geolocate``) and Google's Geolocation API speak it.
 """
 
@@ -144,6 +145,11 @@ class GeolocateClient:
             ok_statuses=frozenset({200, 404}),
         )
         if reply is None:
+            self.counts["failed"] += 1
+            return Lookup(LookupStatus.NOT_NOW)
+        if reply.status == 404 and reply.body is None:
+            # Not the service's "no such cell" (a JSON error): a wrong URL.
+            self.failures.failure("http_404", f"{self._url.host} has no such page (URL?)")
             self.counts["failed"] += 1
             return Lookup(LookupStatus.NOT_NOW)
         if reply.status == 404:

@@ -130,6 +130,8 @@ class ReverseGeocoder:
         ``NOT_NOW`` when no request slot is free within ``max_wait``, while backing off
         after failures, or when the request failed.
         """
+        if not (-90.0 <= latitude <= 90.0 and -180.0 <= longitude <= 180.0):
+            return Lookup(LookupStatus.NOT_FOUND)  # also NaN: never sent
         cached = self.cached(latitude, longitude)
         if cached is not None:
             self.counts["cache_hits"] += 1

@@ -20,6 +20,7 @@ from custom_components.sinotrack.location import (
     ImportCancelledError,
     ImportProgress,
     database_path,
+    find_exports,
     import_opencellid,
     needs_import,
     read_info,
@@ -316,3 +317,15 @@ def test_imports_at_once_run_one_after_the_other(tmp_path: Path) -> None:
     info = read_info(database_path(source))
     assert info is not None
     assert info.cells == 30_000
+
+
+def test_exports_of_a_folder_and_their_databases(tmp_path: Path) -> None:
+    for name in ("262.csv.gz", "208.csv", "notes.txt", ".hidden.csv"):
+        (tmp_path / name).write_text("")
+    (tmp_path / "folder.csv").mkdir()
+
+    found = find_exports(tmp_path)
+
+    assert [p.name for p in found] == ["208.csv", "262.csv.gz"]
+    assert [database_path(p).name for p in found] == ["208.cells.sqlite", "262.cells.sqlite"]
+    assert find_exports(tmp_path / "missing") == []

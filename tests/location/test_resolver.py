@@ -26,9 +26,10 @@ ONLINE_ONLY = CellKey(262, 2, 801, 777)
 NOWHERE = CellKey(262, 2, 801, 999)
 
 
-def offline_database(tmp_path: Path) -> CellDatabase:
-    """A database that knows OFFLINE only."""
-    result = import_opencellid(write_export(tmp_path / "262.csv", [OFFLINE.line()]))
+def offline_database(tmp_path: Path, name: str = "262.csv", *towers: Tower) -> CellDatabase:
+    """A database that knows ``towers`` (OFFLINE by default)."""
+    rows = [tower.line() for tower in towers or (OFFLINE,)]
+    result = import_opencellid(write_export(tmp_path / name, rows))
     return CellDatabase(result.database)
 
 
@@ -39,7 +40,7 @@ async def test_offline_first_then_online_then_none(
     fake.cells[86355] = (10.0, 10.0, 5000.0)  # never asked: the database knows it
     fake.cells[777] = (52.0, 13.0, 2000.0)
     geolocate = GeolocateClient(session, f"{base}/v1/geolocate", version="0.1.0")
-    resolver = CellResolver(offline_database(tmp_path), geolocate)
+    resolver = CellResolver([offline_database(tmp_path)], geolocate)
 
     offline = await resolver.resolve(CellKey(262, 2, 801, 86355))
     online = await resolver.resolve(ONLINE_ONLY)
@@ -53,7 +54,7 @@ async def test_offline_first_then_online_then_none(
 
 
 async def test_offline_only(tmp_path: Path) -> None:
-    resolver = CellResolver(offline_database(tmp_path))
+    resolver = CellResolver([offline_database(tmp_path)])
 
     assert resolver.enabled
     assert await resolver.resolve(CellKey(262, 2, 801, 86355)) is not None
@@ -76,7 +77,7 @@ async def test_lookups_run_in_the_given_executor_and_are_cached(tmp_path: Path) 
         calls.append(cell)
         return function(cell)
 
-    resolver = CellResolver(offline_database(tmp_path), executor=executor)
+    resolver = CellResolver([offline_database(tmp_path)], executor=executor)
     key = CellKey(262, 2, 801, 86355)
 
     for _ in range(3):
@@ -101,3 +102,23 @@ async def test_online_not_now_gives_none(service: Service, session: aiohttp.Clie
 
     assert await resolver.resolve(ONLINE_ONLY) is None
     assert resolver.last_status is LookupStatus.NOT_NOW
+
+
+async def test_several_databases_asked_in_order(tmp_path: Path) -> None:
+    france = Tower(208, 10, 29185, 43941, 48.8566, 2.3522)
+    shadowed = Tower(262, 2, 801, 86355, 1.0, 1.0)
+    resolver = CellResolver(
+        [
+            offline_database(tmp_path),
+            offline_database(tmp_path, "208.csv.gz", france, shadowed),
+        ]
+    )
+
+    german = await resolver.resolve(CellKey(262, 2, 801, 86355))
+    french = await resolver.resolve(CellKey(208, 10, 29185, 43941))
+
+    assert german is not None
+    assert german.latitude == 52.52  # the first database that knows it
+    assert french is not None
+    assert french.latitude == 48.8566
+    assert await resolver.resolve(NOWHERE) is None

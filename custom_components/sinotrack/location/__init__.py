@@ -3,6 +3,7 @@
 aiohttp and the standard library only; the Home Assistant side owns the settings, the
 session and the threads:
 
+* :func:`find_exports` lists the exports (``*.csv``, ``*.csv.gz``) in a folder.
 * :func:`import_opencellid` (blocking, run it in a worker thread) imports an OpenCelliD
   export into an SQLite file beside it (:func:`database_path`), reporting
   :class:`ImportProgress` as it goes; :func:`needs_import` says whether the file changed
@@ -11,7 +12,7 @@ session and the threads:
 * :class:`CellDatabase` looks cells up in it (blocking, one read-only connection per thread).
 * :class:`GeolocateClient` asks an Ichnaea / Google geolocate service (cached per cell,
   rate limited, backing off after failures).
-* :class:`CellResolver` combines both: offline first, then online; None for an unknown cell.
+* :class:`CellResolver` combines them: the offline databases first, then online; None for an unknown cell.
 * :class:`ReverseGeocoder` names places through a Nominatim-compatible server (one request
   a second at most per server, cached); :meth:`ReverseGeocoder.cached` never waits.
 
@@ -30,6 +31,7 @@ from .celldb import (
     ImportProgress,
     ImportResult,
     database_path,
+    find_exports,
     import_opencellid,
     needs_import,
     read_info,
@@ -67,6 +69,7 @@ __all__ = [
     "ReverseGeocoder",
     "cell_from_message",
     "database_path",
+    "find_exports",
     "import_opencellid",
     "needs_import",
     "read_info",

@@ -148,6 +148,14 @@ class DatabaseInfo:
     rows_skipped: int
 
 
+def find_exports(folder: Path) -> list[Path]:
+    """The OpenCelliD exports in ``folder`` (``*.csv`` and ``*.csv.gz``), by name."""
+    if not folder.is_dir():
+        return []
+    found = {*folder.glob("*.csv"), *folder.glob("*.csv.gz")}
+    return sorted(path for path in found if path.is_file() and not path.name.startswith("."))
+
+
 def database_path(source: Path) -> Path:
     """The database beside ``source``: ``262.csv.gz`` gives ``262.cells.sqlite``."""
     name = source.name

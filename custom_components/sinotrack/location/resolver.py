@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Final
 
 from .celldb import CellDatabase
@@ -27,22 +27,23 @@ async def _to_thread(
 
 
 class CellResolver:
-    """Where a cell is: the offline database first, then the online service if there is one.
+    """Where a cell is: the offline databases first, then the online service if there is one.
 
-    An unknown cell (in neither, or the online service not asked now) gives None. Offline
-    answers are cached for an hour (:meth:`invalidate` after a new import); the online
-    client caches its own.
+    ``databases`` (one per imported file: several countries) are asked in their order, in
+    one worker-thread job. An unknown cell (in none, or the online service not asked now)
+    gives None. Offline answers are cached for an hour (:meth:`invalidate` after a new
+    import); the online client caches its own.
     """
 
     def __init__(
         self,
-        database: CellDatabase | None = None,
+        databases: Sequence[CellDatabase] = (),
         geolocate: GeolocateClient | None = None,
         *,
         executor: Executor | None = None,
         clock: Clock | None = None,
     ) -> None:
-        self.database = database
+        self.databases = tuple(databases)
         self.geolocate = geolocate
         self._executor: Executor = executor or _to_thread
         self._offline: ExpiringCache[tuple[int, int, int, int], CellPosition | None] = (
@@ -56,16 +57,16 @@ class CellResolver:
     @property
     def enabled(self) -> bool:
         """True when there is at least one source."""
-        return self.database is not None or self.geolocate is not None
+        return bool(self.databases) or self.geolocate is not None
 
     async def resolve(self, cell: CellKey) -> CellPosition | None:
         """The position of ``cell``, None when no source knows it (now)."""
         if not cell.plausible:
             return None
-        if self.database is not None:
+        if self.databases:
             hit, position = self._offline.get(cell.ident)
             if not hit:
-                position = await self._executor(self.database.lookup, cell)
+                position = await self._executor(self.lookup_offline, cell)
                 self._offline.put(cell.ident, position, OFFLINE_CACHE_TTL)
             if position is not None:
                 return position
@@ -73,6 +74,14 @@ class CellResolver:
             answer = await self.geolocate.locate(cell)
             self.last_status = answer.status
             return answer.value
+        return None
+
+    def lookup_offline(self, cell: CellKey) -> CellPosition | None:
+        """The first offline database's answer for ``cell`` (blocking: a worker thread)."""
+        for database in self.databases:
+            position = database.lookup(cell)
+            if position is not None:
+                return position
         return None
 
     def invalidate(self) -> None:

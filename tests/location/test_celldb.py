@@ -133,8 +133,9 @@ def test_duplicates_keep_most_samples_then_smallest_range(tmp_path: Path) -> Non
     database.close()
 
 
-def test_progress_reports_rows_and_bytes(tmp_path: Path) -> None:
-    source = write_export(tmp_path / "big.csv.gz", [*random_lines(2500), "bad,row"])
+@pytest.mark.parametrize("name", ["big.csv.gz", "big.csv"])
+def test_progress_reports_rows_and_bytes(tmp_path: Path, name: str) -> None:
+    source = write_export(tmp_path / name, [*random_lines(2500), "bad,row"])
     seen: list[ImportProgress] = []
 
     result = import_opencellid(source, progress=seen.append, batch_rows=1000)

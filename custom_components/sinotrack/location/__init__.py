@@ -9,6 +9,9 @@ session and the threads:
   :class:`ImportProgress` as it goes; :func:`needs_import` says whether the file changed
   since; :func:`read_info` what a database holds.
 * :func:`cell_from_message` reads the serving cell (:class:`CellKey`) of a decoded message.
+* :class:`OfflineCells` does all that for a folder (and/or chosen files) from the event
+  loop: imports what changed, one at a time in the executor, reports :class:`OfflineStatus`
+  (the file being imported, its progress, the cells in use), opens the databases.
 * :class:`CellDatabase` looks cells up in it (blocking, one read-only connection per thread).
 * :class:`GeolocateClient` asks an Ichnaea / Google geolocate service (cached per cell,
   rate limited, backing off after failures).
@@ -16,7 +19,8 @@ session and the threads:
 * :class:`ReverseGeocoder` names places through a Nominatim-compatible server (one request
   a second at most per server, cached); :meth:`ReverseGeocoder.cached` never waits.
 
-Modules: ``cells`` (values), ``celldb`` (import and lookups), ``geolocate``, ``nominatim``,
+Modules: ``cells`` (values), ``celldb`` (import and lookups), ``offline`` (a folder's
+databases), ``geolocate``, ``nominatim``,
 ``resolver``, ``throttle`` (caches, rate limits, backoff), ``http`` (one request).
 """
 
@@ -47,6 +51,7 @@ from .cells import (
 from .geolocate import GeolocateClient
 from .http import user_agent
 from .nominatim import MAX_ADDRESS_LENGTH, ReverseGeocoder, trim_address
+from .offline import Job, OfflineCells, OfflineStatus
 from .resolver import CellResolver, Executor
 
 __all__ = [
@@ -63,8 +68,11 @@ __all__ = [
     "ImportCancelledError",
     "ImportProgress",
     "ImportResult",
+    "Job",
     "Lookup",
     "LookupStatus",
+    "OfflineCells",
+    "OfflineStatus",
     "PositionSource",
     "ReverseGeocoder",
     "cell_from_message",

@@ -348,8 +348,11 @@ def _lines(raw: IO[bytes]) -> Iterator[str]:
         gzip.GzipFile(fileobj=raw, mode="rb") if magic == b"\x1f\x8b" else raw
     )
     text = io.TextIOWrapper(stream, encoding="utf-8", errors="replace", newline="")
-    for line in text:
-        yield line.rstrip("\r\n")
+    try:
+        for line in text:
+            yield line.rstrip("\r\n")
+    finally:
+        text.detach()  # ``raw`` stays open: the caller closes it
 
 
 def parse_row(line: str) -> Row | None:

@@ -87,3 +87,8 @@ class CellResolver:
     def invalidate(self) -> None:
         """Forget the offline answers (after a new import)."""
         self._offline.clear()
+
+    def set_databases(self, databases: Sequence[CellDatabase]) -> None:
+        """Use these offline databases from now on (after a refresh), forgetting answers."""
+        self.databases = tuple(databases)
+        self._offline.clear()

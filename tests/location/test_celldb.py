@@ -91,6 +91,9 @@ def test_gzip_is_recognised_by_content_not_name(tmp_path: Path) -> None:
         "GSM,1000,2,801,86355,0,13.405,52.52,1200,40,1,1459813000,1459813000,0",
         "GSM,262,2,801,-5,0,13.405,52.52,1200,40,1,1459813000,1459813000,0",
         "GSM,262,2,801,86355,0,13.405,52.52,-1,40,1,1459813000,1459813000,0",
+        "GSM,262,2,801,86355,0,13.405,52.52,1e400,40,1,1459813000,1459813000,0",
+        "GSM,262,2,801,86355,0,13.405,52.52,nan,40,1,1459813000,1459813000,0",
+        "GSM,262,2,801,86355,0,13.405,1e400,1000,40,1,1459813000,1459813000,0",
         "WIFI,262,2,801,86355,0,13.405,52.52,1200,40,1,1459813000,1459813000,0",
         "",
         "\x00\x01garbage",
@@ -330,3 +333,16 @@ def test_exports_of_a_folder_and_their_databases(tmp_path: Path) -> None:
     assert [p.name for p in found] == ["208.csv", "262.csv.gz"]
     assert [database_path(p).name for p in found] == ["208.cells.sqlite", "262.cells.sqlite"]
     assert find_exports(tmp_path / "missing") == []
+
+
+def test_a_file_without_any_cell_is_not_imported(tmp_path: Path) -> None:
+    source = tmp_path / "262.csv.gz"
+    source.write_bytes(gzip.compress(b"<html>Too many downloads today</html>\n" * 50))
+    progress: list[ImportProgress] = []
+
+    with pytest.raises(CellImportError, match="not an OpenCelliD export"):
+        import_opencellid(source, progress=progress.append, batch_rows=10)
+
+    assert [p.rows_skipped for p in progress] == [10, 20, 30, 40, 50]  # reported meanwhile
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["262.csv.gz"]
+    assert needs_import(source)

@@ -239,7 +239,7 @@ def _import(
         finally:
             connection.close()
         temporary.replace(database)
-    except ImportCancelledError:
+    except CellImportError:
         temporary.unlink(missing_ok=True)
         raise
     except (OSError, EOFError, gzip.BadGzipFile, sqlite3.Error, UnicodeError) as err:
@@ -303,17 +303,18 @@ def _fill(
                 )
 
         batch: list[Row] = []
+        checkpoint = 0
         for line in _lines(raw):
             counts.read += 1
             row = parse_row(line)
-            if row is None:
-                if counts.read > 1 or not line.startswith("radio,"):
-                    counts.skipped += 1
-                else:
-                    counts.read -= 1  # the header is not a row
-                continue
-            batch.append(row)
-            if len(batch) >= batch_rows:
+            if row is not None:
+                batch.append(row)
+            elif counts.read > 1 or not line.startswith("radio,"):
+                counts.skipped += 1
+            else:
+                counts.read -= 1  # the header is not a row
+            if counts.read - checkpoint >= batch_rows:  # every batch_rows lines, good or bad
+                checkpoint = counts.read
                 connection.executemany(_UPSERT, batch)
                 counts.imported += len(batch)
                 batch.clear()
@@ -324,6 +325,11 @@ def _fill(
             connection.executemany(_UPSERT, batch)
             counts.imported += len(batch)
         counts.cells = connection.execute("SELECT COUNT(*) FROM cells").fetchone()[0]
+        if counts.cells == 0:
+            raise CellImportError(
+                f"no cell in {source.name} ({counts.skipped} malformed rows): "
+                "not an OpenCelliD export?"
+            )
         meta = {
             "schema_version": str(SCHEMA_VERSION),
             "source": source.name,
@@ -365,7 +371,7 @@ def parse_row(line: str) -> Row | None:
         mcc, mnc, lac, cell = int(fields[1]), int(fields[2]), int(fields[3]), int(fields[4])
         lon, lat = float(fields[6]), float(fields[7])
         cell_range, samples = int(float(fields[8])), int(fields[9])
-    except ValueError:
+    except ValueError, OverflowError:
         return None
     if (
         radio not in RADIOS

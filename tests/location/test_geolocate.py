@@ -263,3 +263,29 @@ async def test_a_wrong_url_is_a_failure_not_an_unknown_cell(
     assert answer.status is LookupStatus.NOT_NOW
     assert geolocate.failures.counts == {"http_404": 1}
     assert geolocate.cached(CELL) is None
+
+
+async def test_an_oversized_answer_is_not_read(
+    service: Service, session: aiohttp.ClientSession
+) -> None:
+    fake, base = service
+    fake.raw = (
+        '{"location": {"lat": 1.0, "lng": 2.0}, "accuracy": 10, "pad": "' + "x" * 70_000 + '"}'
+    )
+    geolocate = client(session, base)
+
+    assert (await geolocate.locate(CELL)).status is LookupStatus.NOT_NOW
+    assert geolocate.failures.counts == {"bad_response": 1}
+
+
+async def test_the_key_never_reaches_the_log(
+    session: aiohttp.ClientSession, unused_tcp_port: int, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG, "custom_components.sinotrack.location")
+    geolocate = client(session, f"http://127.0.0.1:{unused_tcp_port}", "TOPSECRETKEY")
+
+    await geolocate.locate(CELL)
+
+    assert geolocate.failures.counts == {"connection": 1}
+    assert "TOPSECRETKEY" not in caplog.text
+    assert "TOPSECRETKEY" not in repr(geolocate.diagnostics())

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 import email.utils
+import json
 import math
 import time
 from typing import Any
@@ -14,6 +15,8 @@ from yarl import URL
 from .throttle import FailureTracker
 
 USER_AGENT_TEMPLATE = "sinotrack-ha/{version} (Home Assistant)"
+MAX_BODY = 64 * 1024
+"""A longer answer is not read further (and is no answer)."""
 
 
 def user_agent(version: str) -> str:
@@ -23,7 +26,7 @@ def user_agent(version: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Reply:
-    """An HTTP answer: its status and its JSON body (None when it had none or bad JSON)."""
+    """An HTTP answer: its status and its JSON body (None: none, bad JSON, over 64 KiB)."""
 
     status: int
     body: Any
@@ -55,18 +58,20 @@ async def fetch_json(
             allow_redirects=False,
         ) as response:
             status = response.status
-            body: Any = None
-            try:
-                body = await response.json(content_type=None)
-            except ValueError, aiohttp.ContentTypeError:
-                body = None
             retry_after = _retry_after(response.headers.get("Retry-After"))
+            raw = await response.content.read(MAX_BODY + 1)
     except TimeoutError:
         failures.failure("timeout", f"no answer from {url.host} within {seconds:g} s")
         return None
     except aiohttp.ClientError as err:
-        failures.failure("connection", f"{url.host}: {type(err).__name__}: {err}")
+        failures.failure("connection", f"{url.host}: {type(err).__name__}: {_redact(err, url)}")
         return None
+    body: Any = None
+    if len(raw) <= MAX_BODY:
+        try:
+            body = json.loads(raw)
+        except ValueError:
+            body = None
     if status in ok_statuses:
         return Reply(status, body)
     if status in {401, 403}:
@@ -78,6 +83,15 @@ async def fetch_json(
     else:
         failures.failure(f"http_{status}", f"{url.host} answered HTTP {status}")
     return None
+
+
+def _redact(err: Exception, url: URL) -> str:
+    """The text of ``err`` without the values of ``url``'s query (an API key)."""
+    text = str(err)
+    for value in url.query.values():
+        if value:
+            text = text.replace(value, "***")
+    return text
 
 
 def _retry_after(value: str | None) -> float:

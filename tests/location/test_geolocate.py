@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import email.utils
 import logging
+import time
 
 import aiohttp
 import pytest
@@ -289,3 +291,16 @@ async def test_the_key_never_reaches_the_log(
     assert geolocate.failures.counts == {"connection": 1}
     assert "TOPSECRETKEY" not in caplog.text
     assert "TOPSECRETKEY" not in repr(geolocate.diagnostics())
+
+
+async def test_retry_after_as_an_http_date(
+    service: Service, session: aiohttp.ClientSession
+) -> None:
+    fake, base = service
+    fake.status = 503
+    fake.retry_after = email.utils.formatdate(time.time() + 600, usegmt=True)
+    geolocate = client(session, base, clock=FakeClock())
+
+    await geolocate.locate(CELL)
+
+    assert 590 <= geolocate.failures.retry_in <= 600

@@ -40,7 +40,7 @@ from .const import (
     LOGGER,
 )
 from .listener import DEFAULT_COMMAND_TIMEOUT, CommandResult
-from .model import KEY_ALARM, AlarmEvent, Update
+from .model import FUTURE_TOLERANCE, KEY_ALARM, AlarmEvent, Update, storable_message
 from .model.engine_stop import (
     REFUSE,
     SEND,
@@ -119,6 +119,8 @@ class GuardRuntime:
         self.hold = EngineHold(HeldCommand.from_dict(runtime.commands.held))
         self.report: SpeedReport | None = None
         """The tracker's latest valid report with a speed (the engine stop's)."""
+        self._newest = float("-inf")
+        """The newest device time seen (older messages do not reach the guard)."""
 
     # -- state and options ---------------------------------------------------------------
 
@@ -139,7 +141,13 @@ class GuardRuntime:
     def frame(self, messages: Iterable[Message], now: datetime) -> None:
         """The messages of one frame, after the tracker model took them."""
         self.guard.frame(now)
-        for message in messages:
+        for raw in messages:
+            message, _ = storable_message(raw)  # what the model keeps (no infinite speed)
+            timestamp = message.get(p.TIMESTAMP)
+            if timestamp is not None:
+                if timestamp < self._newest:
+                    continue  # older than one seen (a blind-area upload): no trigger now
+                self._newest = min(timestamp, now.timestamp() + FUTURE_TOLERANCE)
             report = speed_report(message, now)
             if report is not None and (self.report is None or report.time >= self.report.time):
                 self.report = report

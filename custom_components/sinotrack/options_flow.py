@@ -29,7 +29,6 @@ from .const import (
     CONF_GUARD_STOP_ENGINE,
     CONF_JT808_UTC_OFFSET,
     CONF_OFFLINE_TIMEOUT,
-    DEFAULT_GUARD_RADIUS,
     DEFAULT_JT808_UTC_OFFSET,
     DEFAULT_OFFLINE_TIMEOUT,
 )
@@ -89,38 +88,36 @@ def _number(low: float, high: float, unit: str) -> selector.NumberSelector:
 
 
 def guard_fields() -> dict[Any, Any]:
-    """The guard's options (the code is entered here, stored only as a hash)."""
+    """The guard's options (the code is entered here, stored only as a hash). No defaults
+    in the form: an option left out keeps the guard's default (``guard_runtime``)."""
     return {
-        vol.Required(CONF_GUARD_RADIUS, default=DEFAULT_GUARD_RADIUS): _number(30, 10000, "m"),
-        vol.Required(CONF_GUARD_EXIT_DELAY, default=0): _number(0, 600, "s"),
-        vol.Required(CONF_GUARD_ENTRY_DELAY, default=0): _number(0, 600, "s"),
+        vol.Optional(CONF_GUARD_RADIUS): _number(30, 10000, "m"),
+        vol.Optional(CONF_GUARD_EXIT_DELAY): _number(0, 600, "s"),
+        vol.Optional(CONF_GUARD_ENTRY_DELAY): _number(0, 600, "s"),
         vol.Optional(CONF_GUARD_CODE): selector.TextSelector(
             selector.TextSelectorConfig(type=selector.TextSelectorType.PASSWORD)
         ),
-        vol.Required(CONF_GUARD_CLEAR_CODE, default=False): bool,
-        vol.Required(CONF_GUARD_ARM_TRACKER, default=False): bool,
-        vol.Required(CONF_GUARD_AUTO_ARM, default=0): _number(0, 1440, "min"),
-        vol.Required(CONF_GUARD_SILENT, default=False): bool,
-        vol.Required(CONF_GUARD_STOP_ENGINE, default=False): bool,
+        vol.Optional(CONF_GUARD_CLEAR_CODE): bool,
+        vol.Optional(CONF_GUARD_ARM_TRACKER): bool,
+        vol.Optional(CONF_GUARD_AUTO_ARM): _number(0, 1440, "min"),
+        vol.Optional(CONF_GUARD_SILENT): bool,
+        vol.Optional(CONF_GUARD_STOP_ENGINE): bool,
     }
 
 
-def guard_code_options(user_input: dict[str, Any], stored: dict[str, Any]) -> dict[str, Any]:
-    """The code options from the form: a new code hashed, the old one kept or removed;
-    the code itself is never stored."""
+def guard_code_options(user_input: dict[str, Any], options: dict[str, Any]) -> None:
+    """Move the code entered into ``options``: a new code as its hash, or the stored one
+    kept or removed; the code itself is never stored."""
     code = str(user_input.pop(CONF_GUARD_CODE, "") or "").strip()
     clear = bool(user_input.pop(CONF_GUARD_CLEAR_CODE, False))
+    options.pop(CONF_GUARD_CODE, None)
+    options.pop(CONF_GUARD_CLEAR_CODE, None)
     if code:
-        return {
-            CONF_GUARD_CODE_HASH: hash_code(code),
-            CONF_GUARD_CODE_FORMAT: "number" if code.isdigit() else "text",
-        }
-    if clear:
-        return {CONF_GUARD_CODE_HASH: None, CONF_GUARD_CODE_FORMAT: None}
-    return {
-        CONF_GUARD_CODE_HASH: stored.get(CONF_GUARD_CODE_HASH),
-        CONF_GUARD_CODE_FORMAT: stored.get(CONF_GUARD_CODE_FORMAT),
-    }
+        options[CONF_GUARD_CODE_HASH] = hash_code(code)
+        options[CONF_GUARD_CODE_FORMAT] = "number" if code.isdigit() else "text"
+    elif clear:
+        options.pop(CONF_GUARD_CODE_HASH, None)
+        options.pop(CONF_GUARD_CODE_FORMAT, None)
 
 
 def _networks(value: Any) -> list[str] | None:
@@ -149,14 +146,18 @@ class SinotrackOptionsFlow(OptionsFlow):
                 errors[CONF_GUARD_STOP_ENGINE] = "guard_stop_engine_needs_engine"
             else:
                 user_input = dict(user_input)
-                code = guard_code_options(user_input, dict(self.config_entry.options))
+                entered: dict[str, Any] = {
+                    k: user_input.pop(k)
+                    for k in (CONF_GUARD_CODE, CONF_GUARD_CLEAR_CODE)
+                    if k in user_input
+                }
                 # Options the form did not show (the JT/T 808 zone of an H02 tracker) stay.
                 options = {
                     **self.config_entry.options,
                     **user_input,
                     CONF_ALLOWED_NETWORKS: networks,
-                    **code,
                 }
+                guard_code_options(entered, options)
                 # A loaded entry's update listener applies them at once (no reload).
                 return self.async_create_entry(data=options)
         return self.async_show_form(

@@ -133,8 +133,9 @@ class GuardRuntime:
         return self.guard.as_dict()
 
     def apply_options(self, options: Mapping[str, Any]) -> None:
-        """The entry's options changed."""
+        """The entry's options changed (the panel's code format may have too)."""
         self.guard.options = guard_options(options)
+        self._runtime.publish(Update(frozenset({KEY_GUARD})))
 
     # -- the tracker's frames and the clock ------------------------------------------------
 

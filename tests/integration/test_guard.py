@@ -18,8 +18,6 @@ import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
 
 from custom_components.sinotrack.const import (
-    CONF_GUARD_ARM_TRACKER,
-    CONF_GUARD_CODE_FORMAT,
     CONF_GUARD_CODE_HASH,
 )
 from custom_components.sinotrack.guard_runtime import hash_code
@@ -199,9 +197,7 @@ async def test_restart_while_armed(hass: HomeAssistant, connect: TrackerFactory)
 
 async def test_code_option(hass: HomeAssistant, connect: TrackerFactory) -> None:
     """With a code set, arming and disarming need it; a wrong code changes nothing."""
-    entry = make_entry(
-        **{CONF_GUARD_CODE_HASH: hash_code("4321"), CONF_GUARD_CODE_FORMAT: "number"}
-    )
+    entry = make_entry(guard_code_hash=hash_code("4321"), guard_code_format="number")
     await setup(hass, entry)
     attributes = state(hass, GUARD).attributes
     assert attributes["code_format"] == "number"
@@ -257,7 +253,7 @@ async def test_tracker_armed_too_when_opted_in(
 ) -> None:
     """With the option, arming and disarming the guard send the tracker's own arm and
     disarm commands (H02 SCF)."""
-    entry = make_entry(**{CONF_GUARD_ARM_TRACKER: True})
+    entry = make_entry(guard_arm_tracker=True)
     await setup(hass, entry)
     tracker = await connect(entry)
     await parked(tracker)

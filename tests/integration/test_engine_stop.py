@@ -169,9 +169,10 @@ async def test_cancel_commands(hass: HomeAssistant, connect: TrackerFactory) -> 
     await tracker.close()
     await wait_for(hass, lambda: not entry.runtime_data.state.connected)
     queued = call(hass, "query_mileage", entry_target(entry), queue_if_offline=True)
-    async with asyncio.timeout(5):  # not block_till_done: the queued call waits for the tracker
-        while entry.runtime_data.commands.waiting == 0:
-            await asyncio.sleep(0.01)
+    for _ in range(500):  # not block_till_done: the queued call waits for the tracker
+        if entry.runtime_data.commands.waiting:
+            break
+        await asyncio.sleep(0.01)
     response = await result(call(hass, "cancel_commands", entry_target(entry)))
     assert response == {"cancelled": 2}
     error = await error_of(HomeAssistantError, queued)

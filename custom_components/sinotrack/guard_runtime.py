@@ -24,6 +24,8 @@ import hmac
 import secrets
 from typing import TYPE_CHECKING, Any, Final
 
+from homeassistant.core import CALLBACK_TYPE, callback
+from homeassistant.helpers.event import async_call_later
 from homeassistant.util import dt as dt_util
 
 from .command_store import EngineCommandsDisabledError, is_engine_command
@@ -119,6 +121,8 @@ class GuardRuntime:
         self.hold = EngineHold(HeldCommand.from_dict(runtime.commands.held))
         self.report: SpeedReport | None = None
         """The tracker's latest valid report with a speed (the engine stop's)."""
+        self._unsub_delay: CALLBACK_TYPE | None = None
+        """The timer that ends the exit or entry delay on time (not at the minute tick)."""
         self._newest = float("-inf")
         """The newest device time seen (older messages do not reach the guard)."""
 
@@ -186,6 +190,7 @@ class GuardRuntime:
         if not change.state_changed:
             return
         self._runtime.save_soon()
+        self._schedule_delay()
         alarms: tuple[AlarmEvent, ...] = ()
         trigger = change.fired
         if trigger is not None:
@@ -198,6 +203,33 @@ class GuardRuntime:
         self._runtime.publish(Update(frozenset(changed), alarms))
         if trigger is not None and self._runtime.options.get(CONF_GUARD_STOP_ENGINE):
             self._guard_engine_stop()
+
+    def _schedule_delay(self) -> None:
+        """End a running exit or entry delay on time."""
+        if self._unsub_delay is not None:
+            self._unsub_delay()
+            self._unsub_delay = None
+        until = self.guard.until
+        if until is None:
+            return
+
+        @callback
+        def ended(_now: datetime) -> None:
+            self._unsub_delay = None
+            self._changed(self.guard.tick(dt_util.utcnow()))
+
+        delay = max(0.0, (until - dt_util.utcnow()).total_seconds())
+        self._unsub_delay = async_call_later(self._runtime.hass, delay, ended)
+
+    def start(self) -> None:
+        """The entry starts: a delay restored from the store ends on time."""
+        self._schedule_delay()
+
+    def stop(self) -> None:
+        """The entry unloads: no timer left behind."""
+        if self._unsub_delay is not None:
+            self._unsub_delay()
+            self._unsub_delay = None
 
     # -- the user's commands ---------------------------------------------------------------
 

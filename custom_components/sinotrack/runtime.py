@@ -261,6 +261,7 @@ class SinotrackRuntime:
         self._unsub_tick = async_track_time_interval(
             self.hass, self._async_tick, TICK, name=f"{DOMAIN} {self.ident} online"
         )
+        self.guard.start()
         self.commands.resume(
             self.entry, self.listener, self.ident, allow_engine=self.allow_engine_commands
         )
@@ -280,6 +281,7 @@ class SinotrackRuntime:
         if self._unsub_tick is not None:
             self._unsub_tick()
             self._unsub_tick = None
+        self.guard.stop()
         if self._unsub_save is not None:
             self._unsub_save()
             self._unsub_save = None

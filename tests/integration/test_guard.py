@@ -289,3 +289,40 @@ async def test_silent_tracker_triggers_when_opted_in(
     await hass.async_block_till_done()
     assert state(hass, GUARD).state == "triggered"
     assert [fired["reason"] for fired in events.fired] == ["silent"]
+
+
+async def test_exit_and_entry_delays(
+    hass: HomeAssistant, connect: TrackerFactory, freezer: FrozenDateTimeFactory
+) -> None:
+    """Arming, then armed when the exit delay ends; a trigger makes it pending, and
+    triggered (one event) when the entry delay ends, unless disarmed before."""
+    events = GuardEvents(hass)
+    start = dt_util.utcnow()
+    freezer.move_to(start)
+    entry = make_entry(guard_exit_delay=30, guard_entry_delay=20)
+    await setup(hass, entry)
+    tracker = await connect(entry)
+    await parked(tracker)
+    await panel(hass, "alarm_arm_away")
+    assert state(hass, GUARD).state == "arming"
+    await parked(tracker, status=h02_status(acc=True))  # the owner leaves: no trigger
+    await parked(tracker)
+    freezer.move_to(start + timedelta(seconds=31))
+    async_fire_time_changed(hass)
+    await hass.async_block_till_done()
+    assert state(hass, GUARD).state == "armed_away"
+
+    await parked(tracker, status=h02_status(acc=True))
+    assert state(hass, GUARD).state == "pending"
+    await panel(hass, "alarm_disarm")
+    await panel(hass, "alarm_arm_away")
+    freezer.move_to(start + timedelta(seconds=62))
+    async_fire_time_changed(hass)
+    await hass.async_block_till_done()
+    await parked(tracker, status=h02_status(acc=True))
+    assert state(hass, GUARD).state == "pending"
+    freezer.move_to(start + timedelta(seconds=83))
+    async_fire_time_changed(hass)
+    await hass.async_block_till_done()
+    assert state(hass, GUARD).state == "triggered"
+    assert [fired["reason"] for fired in events.fired] == ["ignition"]

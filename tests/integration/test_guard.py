@@ -55,8 +55,7 @@ class GuardEvents:
                 and old is not None
                 and old.state != "unavailable"
                 and new.attributes.get("event_type") == "guard_triggered"
-                and new.state != old.state
-            ):
+            ):  # not the state: the tracker's own alarm event may share its time
                 self.fired.append(dict(new.attributes))
 
         hass.bus.async_listen(EVENT_STATE_CHANGED, record)

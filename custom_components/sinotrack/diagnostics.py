@@ -55,6 +55,7 @@ async def async_get_config_entry_diagnostics(
             "jt808_auth_code_stored": runtime.jt808_auth_code is not None,
             "jt808_registrations_refused": runtime.registrations_refused,
         }
+        tracker["guard"] = runtime.guard.diagnostics()
         listener = runtime.listener
         listener_data = listener.diagnostics()
         # Only this tracker's part of the shared listener; the others belong to other entries.

@@ -140,6 +140,27 @@ class GuardRuntime:
         """The entry's options changed (the panel's code format may have too)."""
         self.guard.options = guard_options(options)
         self._runtime.publish(Update(frozenset({KEY_GUARD})))
+        if not self._runtime.allow_engine_commands and self.cancel_held():
+            LOGGER.info(
+                "Tracker %s: engine commands are off: held command dropped", self._runtime.ident
+            )
+
+    def diagnostics(self) -> dict[str, Any]:
+        """The guard's state and the held engine command (no position)."""
+        held = self.hold.held
+        silent_after = self.guard.silent_after()
+        return {
+            "state": self.guard.state,
+            "options": {
+                "radius_m": self.guard.options.radius_m,
+                "silent": self.guard.options.silent,
+                "auto_arm": bool(self.guard.options.auto_arm),
+            },
+            "silent_after_s": silent_after.total_seconds() if silent_after else None,
+            "held_command": {"kind": held.kind, "expires": held.expires.isoformat()}
+            if held
+            else None,
+        }
 
     # -- the tracker's frames and the clock ------------------------------------------------
 

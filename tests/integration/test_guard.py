@@ -16,6 +16,10 @@ from homeassistant.exceptions import ServiceValidationError
 from homeassistant.util import dt as dt_util
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
+from pytest_homeassistant_custom_component.components.diagnostics import (
+    get_diagnostics_for_config_entry,
+)
+from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
 from custom_components.sinotrack.const import (
     CONF_GUARD_CODE_HASH,
@@ -325,3 +329,17 @@ async def test_exit_and_entry_delays(
     await hass.async_block_till_done()
     assert state(hass, GUARD).state == "triggered"
     assert [fired["reason"] for fired in events.fired] == ["ignition"]
+
+
+async def test_code_is_redacted_in_diagnostics(
+    hass: HomeAssistant, hass_client: ClientSessionGenerator
+) -> None:
+    """The stored code (a hash) never appears in diagnostics; the guard's state does."""
+    stored = hash_code("4321")
+    entry = make_entry(guard_code_hash=stored, guard_code_format="number")
+    await setup(hass, entry)
+    await panel(hass, "alarm_arm_away", code="4321")
+    data = await get_diagnostics_for_config_entry(hass, hass_client, entry)
+    assert stored not in str(data)
+    assert data["entry"]["options"]["guard_code_hash"] == "**REDACTED**"
+    assert data["tracker"]["guard"]["state"] == "armed_away"

@@ -339,7 +339,7 @@ async def test_code_is_redacted_in_diagnostics(
     entry = make_entry(guard_code_hash=stored, guard_code_format="number")
     await setup(hass, entry)
     await panel(hass, "alarm_arm_away", code="4321")
-    data = await get_diagnostics_for_config_entry(hass, hass_client, entry)
+    data: dict[str, Any] = await get_diagnostics_for_config_entry(hass, hass_client, entry)
     assert stored not in str(data)
     assert data["entry"]["options"]["guard_code_hash"] == "**REDACTED**"
     assert data["tracker"]["guard"]["state"] == "armed_away"

@@ -129,8 +129,11 @@ class GuardRuntime:
     # -- state and options ---------------------------------------------------------------
 
     def load(self, data: Any) -> None:
-        """The guard stored before the restart."""
+        """The guard stored before the restart. The silence counts from now: Home
+        Assistant not listening is not the tracker going silent."""
         self.guard = Guard.from_dict(data, self.guard.options)
+        if self.guard.last_report is not None:
+            self.guard.last_report = max(self.guard.last_report, dt_util.utcnow())
 
     def as_dict(self) -> dict[str, Any]:
         """The guard's stored form."""

@@ -33,9 +33,11 @@ from .device import (
     H02_ID,
     h02_status,
     h02_v1,
+    jt808_location,
     report,
     state,
 )
+from .test_services import jt808_setup
 
 GUARD = "alarm_control_panel.car_guard"
 ALARM = "event.car_alarm"
@@ -343,3 +345,35 @@ async def test_code_is_redacted_in_diagnostics(
     assert stored not in str(data)
     assert data["entry"]["options"]["guard_code_hash"] == "**REDACTED**"
     assert data["tracker"]["guard"]["state"] == "armed_away"
+
+
+async def test_auto_arm_after_parking(
+    hass: HomeAssistant, connect: TrackerFactory, freezer: FrozenDateTimeFactory
+) -> None:
+    """With auto-arm at 2 minutes: parked with the ignition off that long, the guard arms."""
+    start = dt_util.utcnow()
+    freezer.move_to(start)
+    entry = make_entry(guard_auto_arm=2)
+    await setup(hass, entry)
+    tracker = await connect(entry)
+    await parked(tracker)
+    freezer.move_to(start + timedelta(seconds=61))
+    async_fire_time_changed(hass)
+    await hass.async_block_till_done()
+    assert state(hass, GUARD).state == "disarmed"
+    freezer.move_to(start + timedelta(seconds=121))
+    async_fire_time_changed(hass)
+    await hass.async_block_till_done()
+    assert state(hass, GUARD).state == "armed_away"
+
+
+async def test_no_tracker_arm_command_for_jt808(
+    hass: HomeAssistant, connect: TrackerFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    """JT/T 808 has no arm command: the guard arms, nothing is sent, the log says so."""
+    entry, device = await jt808_setup(hass, connect, guard_arm_tracker=True)
+    await panel(hass, "alarm_arm_away")
+    assert state(hass, GUARD).state == "armed_away"
+    assert "no arm command for JT/T 808 trackers" in caplog.text
+    await device.location(jt808_location(dt_util.utcnow(), speed=0.0, status=0b10))
+    assert entry.runtime_data.commands.waiting == 0

@@ -134,6 +134,9 @@ class GuardRuntime:
         self.guard = Guard.from_dict(data, self.guard.options)
         if self.guard.last_report is not None:
             self.guard.last_report = max(self.guard.last_report, dt_util.utcnow())
+        newest = self._runtime.state.newest
+        if newest is not None:
+            self._newest = float(newest)
 
     def as_dict(self) -> dict[str, Any]:
         """The guard's stored form."""

@@ -15,9 +15,10 @@ from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .entity import SinotrackEntity
+from .guard_runtime import KEY_ENGINE_HELD
 from .model import KEY_MOVING, KEY_ONLINE, TrackerState, Update
 from .protocol import message as p
-from .runtime import SinotrackConfigEntry
+from .runtime import SinotrackConfigEntry, SinotrackRuntime
 
 PARALLEL_UPDATES = 0
 
@@ -116,6 +117,7 @@ async def async_setup_entry(
                 SinotrackBinarySensor(runtime, description, entry.title) for description in ready
             )
 
+    async_add_entities([EngineStopPending(runtime, ENGINE_STOP_PENDING, entry.title)])
     add_existing()
     if pending:
         keys = {key for description in pending for key in description.keys}
@@ -131,3 +133,24 @@ class SinotrackBinarySensor(SinotrackEntity, BinarySensorEntity):
     def is_on(self) -> bool | None:
         """The condition as last reported."""
         return self.entity_description.value_fn(self.runtime.state)
+
+
+ENGINE_STOP_PENDING = BinarySensorEntityDescription(
+    key="engine_stop_pending",
+    translation_key="engine_stop_pending",
+    entity_category=EntityCategory.DIAGNOSTIC,
+)
+
+
+class EngineStopPending(SinotrackEntity, BinarySensorEntity):
+    """On while an engine command is held until the vehicle stands still."""
+
+    def __init__(
+        self, runtime: SinotrackRuntime, description: BinarySensorEntityDescription, name: str
+    ) -> None:
+        super().__init__(runtime, description, name, (KEY_ENGINE_HELD,))
+
+    @property
+    def is_on(self) -> bool:
+        """An engine command is held."""
+        return self.runtime.guard.hold.held is not None

@@ -57,6 +57,10 @@ class EngineCommandsDisabledError(Exception):
     them: refused before anything is sent."""
 
 
+class CommandCancelledError(Exception):
+    """A queued command was cancelled (``cancel_commands``) before it was sent."""
+
+
 def is_engine_command(command: Command) -> bool:
     """True for engine stop/resume, and for a raw payload the tracker takes as one."""
     return command.kind in ENGINE_COMMANDS or (
@@ -124,6 +128,11 @@ class CommandStore:
         self._followers: dict[str, list[asyncio.Future[CommandResult]]] = {}
         """Calls waiting for the outcome of an identical item."""
         self._loaded = False
+        self.held: dict[str, Any] | None = None
+        """The engine command held until the vehicle stands (its stored form), if any."""
+        self._tasks: dict[str, asyncio.Task[Any]] = {}
+        """The task that waits for each live item (to cancel it)."""
+        self._cancelled: set[str] = set()
 
     @property
     def waiting(self) -> int:
@@ -136,6 +145,8 @@ class CommandStore:
             return
         self._loaded = True
         data = await self._store.async_load()
+        held = (data or {}).get("held")
+        self.held = held if isinstance(held, dict) else None
         for item_id, item in ((data or {}).get("commands") or {}).items():
             try:
                 self._items.setdefault(item_id, _Queued.from_dict(item))
@@ -249,6 +260,8 @@ class CommandStore:
     ) -> CommandResult:
         item = self._items[item_id]
         self._live.add(item_id)
+        if (task := asyncio.current_task()) is not None:
+            self._tasks[item_id] = task
         try:
             result = await listener.send_command(
                 ident,
@@ -261,7 +274,16 @@ class CommandStore:
         except ListenerClosedError as err:
             self._settle(item_id, err)
             raise  # Home Assistant stops, or the entry unloads: kept for the next start
-        except asyncio.CancelledError:
+        except asyncio.CancelledError as err:
+            if item_id in self._cancelled:
+                self._cancelled.discard(item_id)
+                if (task := asyncio.current_task()) is not None:
+                    task.uncancel()
+                error = CommandCancelledError(
+                    f"the {item.command.kind.value} command was cancelled"
+                )
+                self._settle(item_id, error)
+                raise error from err
             if not resumed and not self.hass.is_stopping:
                 self._discard(item_id)  # the caller gave up
             self._settle(item_id, None)
@@ -275,6 +297,7 @@ class CommandStore:
             return result
         finally:
             self._live.discard(item_id)
+            self._tasks.pop(item_id, None)
 
     def _settle(self, item_id: str, outcome: CommandResult | Exception | None) -> None:
         """Hand an item's outcome to the identical calls that wait for it (None: cancelled)."""
@@ -296,4 +319,25 @@ class CommandStore:
         self._store.async_delay_save(self._data, SAVE_DELAY)
 
     def _data(self) -> dict[str, Any]:
-        return {"commands": {item_id: item.as_dict() for item_id, item in self._items.items()}}
+        return {
+            "commands": {item_id: item.as_dict() for item_id, item in self._items.items()},
+            "held": self.held,
+        }
+
+    def set_held(self, held: dict[str, Any] | None) -> None:
+        """Keep the held engine command (its stored form), or forget it (None)."""
+        self.held = held
+        self._save()
+
+    def cancel_all(self) -> int:
+        """Drop every stored command: the calls waiting for them end with
+        ``CommandCancelledError``. How many were dropped."""
+        cancelled = 0
+        for item_id in list(self._items):
+            cancelled += 1
+            task = self._tasks.get(item_id)
+            if task is not None and not task.done():
+                self._cancelled.add(item_id)
+                task.cancel()
+            self._discard(item_id)
+        return cancelled

@@ -7,7 +7,7 @@ from typing import Any
 from homeassistant.components.diagnostics import async_redact_data
 from homeassistant.core import HomeAssistant
 
-from .const import CONF_TRACKER_ID
+from .const import CONF_GUARD_CODE_HASH, CONF_TRACKER_ID
 from .protocol import message as p
 from .runtime import SinotrackConfigEntry, SinotrackRuntime
 
@@ -28,6 +28,10 @@ TO_REDACT = {
     p.GSM_CELLID,
     p.VEHICLE_PLATE,
     "title",
+    CONF_GUARD_CODE_HASH,
+    "armed_position",
+    "last_fix",
+    "trigger",
 }
 
 
@@ -51,6 +55,7 @@ async def async_get_config_entry_diagnostics(
             "jt808_auth_code_stored": runtime.jt808_auth_code is not None,
             "jt808_registrations_refused": runtime.registrations_refused,
         }
+        tracker["guard"] = runtime.guard.diagnostics()
         listener = runtime.listener
         listener_data = listener.diagnostics()
         # Only this tracker's part of the shared listener; the others belong to other entries.

@@ -7,12 +7,15 @@ from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .entity import SinotrackEntity
+from .guard_runtime import GUARD_EVENT_TYPES
 from .model import EVENT_TYPES, KEY_ALARM, Update
 from .runtime import SinotrackConfigEntry, SinotrackRuntime
 
 PARALLEL_UPDATES = 0
 
-ALARM = EventEntityDescription(key="alarm", translation_key="alarm", event_types=EVENT_TYPES)
+ALARM = EventEntityDescription(
+    key="alarm", translation_key="alarm", event_types=sorted([*EVENT_TYPES, *GUARD_EVENT_TYPES])
+)
 
 
 async def async_setup_entry(
@@ -25,7 +28,9 @@ async def async_setup_entry(
 
 
 class SinotrackAlarmEvent(SinotrackEntity, EventEntity):
-    """Fires ``sos``, ``power_cut``, ``geofence_enter``... with position, speed and time."""
+    """Fires ``sos``, ``power_cut``, ``geofence_enter``... with position, speed and time;
+    ``guard_triggered`` (with the reason) once per triggering of the guard, and
+    ``command_expired`` when a held engine command expired."""
 
     def __init__(self, runtime: SinotrackRuntime, name: str) -> None:
         super().__init__(runtime, ALARM, name, (KEY_ALARM,))

@@ -16,11 +16,23 @@ from .const import (
     CONF_ALLOW_ENGINE_COMMANDS,
     CONF_ALLOW_INVALID_FIX,
     CONF_ALLOWED_NETWORKS,
+    CONF_GUARD_ARM_TRACKER,
+    CONF_GUARD_AUTO_ARM,
+    CONF_GUARD_CLEAR_CODE,
+    CONF_GUARD_CODE,
+    CONF_GUARD_CODE_FORMAT,
+    CONF_GUARD_CODE_HASH,
+    CONF_GUARD_ENTRY_DELAY,
+    CONF_GUARD_EXIT_DELAY,
+    CONF_GUARD_RADIUS,
+    CONF_GUARD_SILENT,
+    CONF_GUARD_STOP_ENGINE,
     CONF_JT808_UTC_OFFSET,
     CONF_OFFLINE_TIMEOUT,
     DEFAULT_JT808_UTC_OFFSET,
     DEFAULT_OFFLINE_TIMEOUT,
 )
+from .guard_runtime import hash_code
 from .listener import parse_networks
 from .protocol.message import PROTOCOL_H02, PROTOCOL_ID
 from .runtime import SinotrackRuntime
@@ -59,7 +71,53 @@ def options_schema(protocol: str | None) -> vol.Schema:
     fields[vol.Optional(CONF_ALLOWED_NETWORKS, default=list)] = selector.TextSelector(
         selector.TextSelectorConfig(multiple=True)
     )
+    fields.update(guard_fields())
     return vol.Schema(fields)
+
+
+def _number(low: float, high: float, unit: str) -> selector.NumberSelector:
+    return selector.NumberSelector(
+        selector.NumberSelectorConfig(
+            min=low,
+            max=high,
+            step=1,
+            unit_of_measurement=unit,
+            mode=selector.NumberSelectorMode.BOX,
+        )
+    )
+
+
+def guard_fields() -> dict[Any, Any]:
+    """The guard's options (the code is entered here, stored only as a hash). No defaults
+    in the form: an option left out keeps the guard's default (``guard_runtime``)."""
+    return {
+        vol.Optional(CONF_GUARD_RADIUS): _number(30, 10000, "m"),
+        vol.Optional(CONF_GUARD_EXIT_DELAY): _number(0, 600, "s"),
+        vol.Optional(CONF_GUARD_ENTRY_DELAY): _number(0, 600, "s"),
+        vol.Optional(CONF_GUARD_CODE): selector.TextSelector(
+            selector.TextSelectorConfig(type=selector.TextSelectorType.PASSWORD)
+        ),
+        vol.Optional(CONF_GUARD_CLEAR_CODE): bool,
+        vol.Optional(CONF_GUARD_ARM_TRACKER): bool,
+        vol.Optional(CONF_GUARD_AUTO_ARM): _number(0, 1440, "min"),
+        vol.Optional(CONF_GUARD_SILENT): bool,
+        vol.Optional(CONF_GUARD_STOP_ENGINE): bool,
+    }
+
+
+def guard_code_options(user_input: dict[str, Any], options: dict[str, Any]) -> None:
+    """Move the code entered into ``options``: a new code as its hash, or the stored one
+    kept or removed; the code itself is never stored."""
+    code = str(user_input.pop(CONF_GUARD_CODE, "") or "").strip()
+    clear = bool(user_input.pop(CONF_GUARD_CLEAR_CODE, False))
+    options.pop(CONF_GUARD_CODE, None)
+    options.pop(CONF_GUARD_CLEAR_CODE, None)
+    if code:
+        options[CONF_GUARD_CODE_HASH] = hash_code(code)
+        options[CONF_GUARD_CODE_FORMAT] = "number" if code.isdigit() else "text"
+    elif clear:
+        options.pop(CONF_GUARD_CODE_HASH, None)
+        options.pop(CONF_GUARD_CODE_FORMAT, None)
 
 
 def _networks(value: Any) -> list[str] | None:
@@ -82,13 +140,24 @@ class SinotrackOptionsFlow(OptionsFlow):
             networks = _networks(user_input.get(CONF_ALLOWED_NETWORKS))
             if networks is None:
                 errors[CONF_ALLOWED_NETWORKS] = "invalid_network"
+            elif user_input.get(CONF_GUARD_STOP_ENGINE) and not user_input.get(
+                CONF_ALLOW_ENGINE_COMMANDS
+            ):
+                errors[CONF_GUARD_STOP_ENGINE] = "guard_stop_engine_needs_engine"
             else:
+                user_input = dict(user_input)
+                entered: dict[str, Any] = {
+                    k: user_input.pop(k)
+                    for k in (CONF_GUARD_CODE, CONF_GUARD_CLEAR_CODE)
+                    if k in user_input
+                }
                 # Options the form did not show (the JT/T 808 zone of an H02 tracker) stay.
                 options = {
                     **self.config_entry.options,
                     **user_input,
                     CONF_ALLOWED_NETWORKS: networks,
                 }
+                guard_code_options(entered, options)
                 # A loaded entry's update listener applies them at once (no reload).
                 return self.async_create_entry(data=options)
         return self.async_show_form(
@@ -96,7 +165,13 @@ class SinotrackOptionsFlow(OptionsFlow):
             data_schema=vol.Schema(
                 self.add_suggested_values_to_schema(
                     options_schema(self._protocol()),
-                    user_input if user_input is not None else self.config_entry.options,
+                    {
+                        key: value
+                        for key, value in (
+                            user_input if user_input is not None else self.config_entry.options
+                        ).items()
+                        if key != CONF_GUARD_CODE  # never shown back
+                    },
                 ).schema,
                 # A hidden option sent anyway (an API caller replaying every option) is
                 # dropped, not an error: its stored value stays.

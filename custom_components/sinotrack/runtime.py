@@ -21,7 +21,7 @@ Its own rules:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Coroutine, Iterable, Mapping
 from datetime import datetime, timedelta
 import itertools
 import logging
@@ -48,6 +48,7 @@ from .const import (
     DOMAIN,
     LOGGER,
 )
+from .guard_runtime import GuardRuntime
 from .listener import DEFAULT_QUEUE_EXPIRY, CommandResult, IPNetwork, Listener, parse_networks
 from .model import (
     KEY_LAST_SEEN,
@@ -71,6 +72,8 @@ stopped moving."""
 
 KEY_AUTH_CODE: Final = "jt808_auth_code"
 """Store key of the JT/T 808 auth code issued to the tracker (beside the state's keys)."""
+KEY_GUARD_STATE: Final = "guard"
+"""Store key of the guard's state (armed survives a restart)."""
 
 _BOOKKEEPING: Final = frozenset({p.TIMESTAMP, KEY_LAST_SEEN})
 """Keys that change with every frame of a parked tracker, and with nothing else."""
@@ -127,6 +130,8 @@ class SinotrackRuntime:
         self._options: dict[str, Any] = {}
         self._allowed_networks: tuple[IPNetwork, ...] = ()
         self._apply_options(entry.options)
+        self.guard = GuardRuntime(self)
+        """The parked-car guard and the held engine command."""
         self._store = _state_store(hass, entry.entry_id)
         self._subscribers: dict[str, dict[int, Subscriber]] = {}
         self._next_subscription = itertools.count()
@@ -216,6 +221,7 @@ class SinotrackRuntime:
                 registry.async_update_device(device.id, name=entry.title)
         if dict(entry.options) != self._options:
             self._apply_options(entry.options)
+            self.guard.apply_options(entry.options)
             self.listener.sink_changed(self.ident)
             self._publish(self.tracker.refresh_online(dt_util.utcnow()))
 
@@ -231,6 +237,7 @@ class SinotrackRuntime:
                 allow_invalid_fix=self.tracker.allow_invalid_fix,
             )
             self.counted_odometer_restored = holds_counted_odometer(data)
+            self.guard.load(data.get(KEY_GUARD_STATE))
             code = data.get(KEY_AUTH_CODE)
             self.jt808_auth_code = code if isinstance(code, str) and code else None
 
@@ -254,6 +261,7 @@ class SinotrackRuntime:
         self._unsub_tick = async_track_time_interval(
             self.hass, self._async_tick, TICK, name=f"{DOMAIN} {self.ident} online"
         )
+        self.guard.start()
         self.commands.resume(
             self.entry, self.listener, self.ident, allow_engine=self.allow_engine_commands
         )
@@ -273,6 +281,7 @@ class SinotrackRuntime:
         if self._unsub_tick is not None:
             self._unsub_tick()
             self._unsub_tick = None
+        self.guard.stop()
         if self._unsub_save is not None:
             self._unsub_save()
             self._unsub_save = None
@@ -280,11 +289,17 @@ class SinotrackRuntime:
 
     def _data(self) -> dict[str, Any]:
         """What the store keeps: the state and the JT/T 808 auth code."""
-        return {**self.state.as_dict(), KEY_AUTH_CODE: self.jt808_auth_code}
+        return {
+            **self.state.as_dict(),
+            KEY_AUTH_CODE: self.jt808_auth_code,
+            KEY_GUARD_STATE: self.guard.as_dict(),
+        }
 
     @callback
     def _async_tick(self, _now: datetime) -> None:
-        self._publish(self.tracker.tick(dt_util.utcnow()))
+        now = dt_util.utcnow()
+        self._publish(self.tracker.tick(now))
+        self.guard.tick(now)
 
     # -- subscriptions --------------------------------------------------------------------
 
@@ -444,7 +459,31 @@ class SinotrackRuntime:
     @callback
     def handle_messages(self, messages: list[Message]) -> None:
         """The messages of one decoded frame."""
-        self._publish(self.tracker.apply(messages, dt_util.utcnow()))
+        now = dt_util.utcnow()
+        self._publish(self.tracker.apply(messages, now))
+        self.guard.frame(messages, now)
+
+    # -- for the guard ----------------------------------------------------------------------
+
+    @property
+    def options(self) -> Mapping[str, Any]:
+        """The entry's options, as applied."""
+        return self._options
+
+    @callback
+    def publish(self, update: Update) -> None:
+        """Tell the subscribers (and the store) about a change made beside the model."""
+        self._publish(update)
+
+    @callback
+    def save_soon(self) -> None:
+        """Save the state now (the guard was armed, disarmed or triggered)."""
+        self._store.async_delay_save(self._data, 0)
+
+    @callback
+    def create_task(self, coro: Coroutine[Any, Any, None], name: str) -> None:
+        """Run ``coro`` in the background for as long as the entry is loaded."""
+        self.entry.async_create_background_task(self.hass, coro, name)
 
 
 type SinotrackConfigEntry = ConfigEntry[SinotrackRuntime]

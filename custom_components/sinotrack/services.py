@@ -30,7 +30,7 @@ if TYPE_CHECKING:  # Home Assistant 2026.9+ validates with probatio, aliased as 
 else:
     import voluptuous as vol
 
-from .command_store import EngineCommandsDisabledError
+from .command_store import CommandCancelledError, EngineCommandsDisabledError
 from .const import (
     ATTR_CONFIG_ENTRY_ID,
     ATTR_DEVICE_ID,
@@ -38,8 +38,11 @@ from .const import (
     ATTR_PAYLOAD,
     ATTR_QUEUE_IF_OFFLINE,
     ATTR_TIMEOUT,
+    ATTR_WHEN,
     DOMAIN,
+    LOGGER,
     SERVICE_ARM,
+    SERVICE_CANCEL_COMMANDS,
     SERVICE_DISARM,
     SERVICE_ENGINE_RESUME,
     SERVICE_ENGINE_STOP,
@@ -49,6 +52,7 @@ from .const import (
     SERVICE_SEND_COMMAND,
     SERVICE_SET_INTERVAL,
 )
+from .guard_runtime import EngineStopRefusedError
 from .listener import (
     DEFAULT_COMMAND_TIMEOUT,
     MAX_WAITING_COMMANDS,
@@ -60,8 +64,9 @@ from .listener import (
     TrackerOfflineError,
 )
 from .model import storable
+from .model.engine_stop import WHEN_NOW, WHEN_STOPPED
 from .protocol import Command, CommandError, CommandKind, Message, message as p
-from .protocol.commands import check_payload
+from .protocol.commands import check_payload, is_engine_payload
 
 if TYPE_CHECKING:
     from .runtime import SinotrackRuntime
@@ -81,7 +86,10 @@ RESET_AUTH_SCHEMA: Final = vol.Schema(
         vol.Exclusive(ATTR_CONFIG_ENTRY_ID, "target"): cv.string,
     }
 )
-SEND_COMMAND_SCHEMA: Final = vol.Schema({**_TARGET, vol.Required(ATTR_PAYLOAD): cv.string})
+_WHEN: Final = {vol.Optional(ATTR_WHEN, default=WHEN_STOPPED): vol.In([WHEN_STOPPED, WHEN_NOW])}
+"""When an engine command goes: once the vehicle stands (else held), or now (else refused)."""
+SEND_COMMAND_SCHEMA: Final = vol.Schema({**_TARGET, **_WHEN, vol.Required(ATTR_PAYLOAD): cv.string})
+ENGINE_STOP_SCHEMA: Final = vol.Schema({**_TARGET, **_WHEN})
 SET_INTERVAL_SCHEMA: Final = vol.Schema(
     {**_TARGET, vol.Required(ATTR_INTERVAL): vol.All(vol.Coerce(int), vol.Range(min=5, max=86400))}
 )
@@ -190,6 +198,11 @@ ERRORS: Final[tuple[tuple[type[Exception], _Translated], ...]] = (
             HomeAssistantError, "command_queue_full", extra=(("max", str(MAX_WAITING_COMMANDS)),)
         ),
     ),
+    (
+        EngineStopRefusedError,
+        _Translated(ServiceValidationError, "engine_stop_refused", about_call=False),
+    ),
+    (CommandCancelledError, _Translated(HomeAssistantError, "command_cancelled")),
     (CommandExpiredError, _Translated(HomeAssistantError, "command_expired")),
     (TrackerDisconnectedError, _Translated(HomeAssistantError, "tracker_disconnected")),
     (ListenerError, _Translated(HomeAssistantError, "command_failed", with_error=True)),
@@ -235,6 +248,20 @@ async def _send(
     return runtime, result.reply
 
 
+async def _send_engine(hass: HomeAssistant, call: ServiceCall, command: Command) -> dict[str, Any]:
+    """Send an engine command once the vehicle stands (``when``); the response data."""
+    runtime = _runtime(hass, call)
+    try:
+        status, result = await runtime.guard.async_engine_command(
+            command, call.data[ATTR_WHEN], timeout=call.data[ATTR_TIMEOUT]
+        )
+    except _TRANSLATED as err:
+        raise translated_error(err, call, runtime.ident) from err
+    if result is None:
+        return {"status": status}
+    return {"status": status, **reply_data(result.reply)}
+
+
 @callback
 def async_setup_services(hass: HomeAssistant) -> None:
     """Register the actions (once, for every tracker)."""
@@ -247,6 +274,9 @@ def async_setup_services(hass: HomeAssistant) -> None:
         except CommandError as err:
             raise translated_error(err, call) from err
         command = Command(CommandKind.CUSTOM, payload=payload)
+        if is_engine_payload(payload):  # the safe engine stop's path
+            response = await _send_engine(hass, call, command)
+            return response if call.return_response else None
         _, reply = await _send(hass, call, command)
         return reply_data(reply) if call.return_response else None
 
@@ -279,6 +309,23 @@ def async_setup_services(hass: HomeAssistant) -> None:
 
         return handler
 
+    async def engine_stop(call: ServiceCall) -> ServiceResponse:
+        response = await _send_engine(hass, call, Command(CommandKind.ENGINE_STOP))
+        return response if call.return_response else None
+
+    async def engine_resume(call: ServiceCall) -> ServiceResponse:
+        runtime = _runtime(hass, call)
+        if runtime.allow_engine_commands and runtime.guard.cancel_held():
+            LOGGER.info("Tracker %s: engine resume cancels the held engine stop", runtime.ident)
+        _, reply = await _send(hass, call, Command(CommandKind.ENGINE_RESUME))
+        return reply_data(reply) if call.return_response else None
+
+    async def cancel_commands(call: ServiceCall) -> ServiceResponse:
+        runtime = _runtime(hass, call)
+        cancelled = runtime.guard.cancel_held() + runtime.commands.cancel_all()
+        LOGGER.info("Tracker %s: %d command(s) cancelled", runtime.ident, cancelled)
+        return {"cancelled": cancelled} if call.return_response else None
+
     async def reset_jt808_auth(call: ServiceCall) -> None:
         _runtime(hass, call).reset_jt808_auth()
 
@@ -294,6 +341,9 @@ def async_setup_services(hass: HomeAssistant) -> None:
     register(SERVICE_QUERY_MILEAGE, query_mileage, BASE_SCHEMA)
     register(SERVICE_SET_INTERVAL, set_interval, SET_INTERVAL_SCHEMA)
     for name, kind in _SIMPLE.items():
-        if name != SERVICE_QUERY_MILEAGE:
+        if name not in (SERVICE_QUERY_MILEAGE, SERVICE_ENGINE_STOP, SERVICE_ENGINE_RESUME):
             register(name, simple(kind), BASE_SCHEMA)
+    register(SERVICE_ENGINE_STOP, engine_stop, ENGINE_STOP_SCHEMA)
+    register(SERVICE_ENGINE_RESUME, engine_resume, BASE_SCHEMA)
+    register(SERVICE_CANCEL_COMMANDS, cancel_commands, RESET_AUTH_SCHEMA)
     register(SERVICE_RESET_JT808_AUTH, reset_jt808_auth, RESET_AUTH_SCHEMA, SupportsResponse.NONE)

@@ -101,6 +101,7 @@ DIAGNOSTIC = {
     "sensor.car_last_seen",
     "binary_sensor.car_position_valid",
     "binary_sensor.car_connected",
+    "binary_sensor.car_engine_stop_pending",
 }
 
 
@@ -334,6 +335,8 @@ async def test_device_and_registry(
         *H02_BINARY_SENSORS,
         "device_tracker.car",
         "event.car_alarm",
+        "alarm_control_panel.car_guard",
+        "binary_sensor.car_engine_stop_pending",
     }
     assert {e for e, entity in by_id.items() if entity.disabled_by is not None} == (
         DISABLED_BY_DEFAULT

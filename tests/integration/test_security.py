@@ -42,7 +42,16 @@ from tests.support.frames import (
 from tests.support.hass import ALARM, make_entry, report
 
 from .conftest import TrackerFactory
-from .test_services import call, command, entry_target, error_of, h02_tracker, jt808_setup, result
+from .test_services import (
+    call,
+    command,
+    entry_target,
+    error_of,
+    h02_tracker,
+    jt808_setup,
+    result,
+    standing,
+)
 
 SECOND = timedelta(seconds=1)
 
@@ -56,6 +65,7 @@ ACTIONS: dict[str, dict[str, Any]] = {
     "arm": {},
     "disarm": {},
     "reset_jt808_auth": {},
+    "cancel_commands": {},
 }
 
 
@@ -193,6 +203,7 @@ async def test_raw_h02_engine_command_with_the_engine_option(
     assert await hass.config_entries.async_setup(entry.entry_id)
     await hass.async_block_till_done()
     tracker = await h02_tracker(connect, entry)
+    await standing(tracker)
     task = call(hass, "send_command", entry_target(entry), payload="S20,000000,1,1")
     assert await command(tracker) == f"*HQ,{H02_ID},S20,000000,1,1#"
     await tracker.send(f"*HQ,{H02_ID},V4,S20,DONE,000000#".encode())

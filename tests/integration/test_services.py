@@ -72,6 +72,16 @@ async def h02_tracker(connect: TrackerFactory, entry: MockConfigEntry) -> Client
     return tracker
 
 
+async def standing(tracker: Client) -> None:
+    """A fresh report of the vehicle standing still (an engine stop goes out at once)."""
+    await report(tracker, h02_v1(dt_util.utcnow(), knots=0.0))
+
+
+async def jt808_standing(device: Jt808Device) -> None:
+    """A fresh JT/T 808 report of the vehicle standing still."""
+    await device.location(jt808_location(dt_util.utcnow(), speed=0.0))
+
+
 async def jt808_setup(
     hass: HomeAssistant, connect: TrackerFactory, **options: Any
 ) -> tuple[MockConfigEntry, Jt808Device]:
@@ -223,6 +233,7 @@ async def test_relay_and_alarm_commands_h02(
     assert await hass.config_entries.async_setup(entry.entry_id)
     await hass.async_block_till_done()
     tracker = await h02_tracker(connect, entry)
+    await standing(tracker)
     task = call(hass, service, entry_target(entry), timeout=5)
     sent = await command(tracker)
     assert re.fullmatch(rf"\*HQ,{H02_ID},{body.format(clock=CLOCK)}#", sent)
@@ -288,6 +299,7 @@ async def test_send_command_jt808(hass: HomeAssistant, connect: TrackerFactory) 
     """A JT/T 808 text message (0x8300): acknowledged (0x0001), then answered in text.
     (RELAY is an engine command: it needs the engine option.)"""
     entry, device = await jt808_setup(hass, connect, allow_engine_commands=True)
+    await jt808_standing(device)
     task = call(hass, "send_command", entry_target(entry), payload="RELAY,1#")
     msg_id, serial, body = await device.read()
     assert (msg_id, body) == (0x8300, b"\x01RELAY,1#")
@@ -355,6 +367,7 @@ async def test_jt808_commands(
 ) -> None:
     """Set parameters and terminal control, acknowledged by a general response."""
     entry, device = await jt808_setup(hass, connect, allow_engine_commands=True)
+    await jt808_standing(device)
     task = call(hass, service, entry_target(entry), **data)
     received = await device.read()
     assert (received[0], received[2]) == (msg_id, body)

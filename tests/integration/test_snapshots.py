@@ -44,7 +44,13 @@ def snapshot(snapshot: SnapshotAssertion) -> SnapshotAssertion:
 
 @pytest.mark.parametrize(
     "platform",
-    [Platform.BINARY_SENSOR, Platform.DEVICE_TRACKER, Platform.EVENT, Platform.SENSOR],
+    [
+        Platform.ALARM_CONTROL_PANEL,
+        Platform.BINARY_SENSOR,
+        Platform.DEVICE_TRACKER,
+        Platform.EVENT,
+        Platform.SENSOR,
+    ],
 )
 async def test_entities(
     hass: HomeAssistant,

@@ -7,7 +7,8 @@ runtime feeds it the messages the listener decoded, with the time, and acts on t
 Modules: ``state`` (the state, derived values, stored form), ``tracker`` (applying a
 frame, online, the tick), ``position`` (position shown, distance counted), ``alarms``
 (alarm edges, event data, rate limit), ``storable`` (what may enter the state), ``keys``
-(change keys), ``geo`` (great-circle distance).
+(change keys), ``geo`` (great-circle distance), ``guard`` (the parked-car guard's
+triggers and states), ``engine_stop`` (when an engine command may go).
 """
 
 from __future__ import annotations

@@ -66,7 +66,6 @@ KEY_ENGINE_HELD: Final = "engine_held"
 EVENT_GUARD_TRIGGERED: Final = "guard_triggered"
 EVENT_COMMAND_EXPIRED: Final = "command_expired"
 GUARD_EVENT_TYPES: Final = [EVENT_COMMAND_EXPIRED, EVENT_GUARD_TRIGGERED]
-POSITION_SOURCE: Final = "position.source"
 """Message parameter naming where a position comes from (``gps`` or ``cell``)."""
 _HASH_ITERATIONS: Final = 100_000
 
@@ -183,7 +182,7 @@ class GuardRuntime:
             report = speed_report(message, now)
             if report is not None and (self.report is None or report.time >= self.report.time):
                 self.report = report
-            source = str(message.get(POSITION_SOURCE) or "gps")
+            source = str(message.get(p.POSITION_SOURCE) or "gps")
             self._changed(self.guard.observe(guard_report(message, now, source), now))
         held = self.hold.release(self.report, now)
         if held is not None:

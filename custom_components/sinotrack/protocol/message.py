@@ -79,6 +79,9 @@ MANUFACTURER: Final = "manufacturer.code"
 MANUFACTURER_DEVICE: Final = "manufacturer.device.code"
 ARCHIVE: Final = "message.archive"
 """True for fixes re-sent from the device's memory (blind-area / batch uploads)."""
+POSITION_SOURCE: Final = "position.source"
+"""Where the position came from: ``gps`` (the default, when absent) or ``cell`` (set by the
+integration when it places a tracker at its serving cell; never by the codec)."""
 
 # Alarms and conditions (booleans).
 SOS: Final = "sos.alarm"
@@ -199,6 +202,7 @@ Message = TypedDict(
         "manufacturer.code": str,
         "manufacturer.device.code": str,
         "message.archive": bool,
+        "position.source": str,
         "sos.alarm": bool,
         "power.cut.alarm": bool,
         "crash.event": bool,
@@ -369,6 +373,7 @@ type Key = Literal[
     "manufacturer.code",
     "manufacturer.device.code",
     "message.archive",
+    "position.source",
     "command.code",
     "command.result",
     "command.time",

@@ -7,7 +7,7 @@ from hypothesis import given, strategies as st
 
 from custom_components.sinotrack.protocol import jt808
 
-from .helpers import jt808_frame
+from .helpers import jt808_frame, xor
 
 NEEDS_ESCAPING = st.sampled_from([0x7E, 0x7D, 0x00, 0x01, 0x02])
 """Bytes drawn often: the two the escaping rewrites and those that follow them."""
@@ -102,3 +102,8 @@ def test_general_responses_match_the_standard(
             body,
             version=protocol_version if version_2019 else None,
         )
+
+
+@given(st.binary(max_size=3000) | st.binary(min_size=60, max_size=70))
+def test_checksum_is_the_xor_of_every_byte(data: bytes) -> None:
+    assert jt808.checksum(data) == xor(data)

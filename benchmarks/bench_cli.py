@@ -7,6 +7,7 @@ throughput. Figures are printed, never asserted; the capture is deleted afterwar
 
     python -m benchmarks.bench_cli                    # a 50,000-frame capture
     python -m benchmarks.bench_cli --frames 0 --megabytes 1024    # a ~1 GB capture
+    python -m benchmarks.bench_cli --quick            # a smoke run (5,000 frames)
 """
 
 from __future__ import annotations
@@ -69,7 +70,10 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=50_000, help="frames (0: use --megabytes)")
     parser.add_argument("--megabytes", type=float, default=1024, help="capture size in MiB")
     parser.add_argument("--dir", default=None, help="where to write the capture (default: tmp)")
+    parser.add_argument("--quick", action="store_true", help="a smoke run (5,000 frames)")
     args = parser.parse_args()
+    if args.quick:
+        args.frames = 5_000
     with tempfile.TemporaryDirectory(dir=args.dir) as folder:
         path = Path(folder) / "capture.bin"
         frames, size = write_capture(path, args.frames, args.megabytes)

@@ -106,3 +106,24 @@ def test_unreadable_hex_after_good_frames(tmp_path: Path, monkeypatch: pytest.Mo
     assert status == 2
     assert "cannot read" in err
     assert [json.loads(line)["message.type"] for line in lines] == ["V1"]
+
+
+@pytest.mark.timeout(120)
+def test_reader_that_stops_early(tmp_path: Path) -> None:
+    # `... | head -1`: the decoder stops quietly when nobody reads its output any more.
+    path = tmp_path / "capture.bin"
+    path.write_bytes(b"".join(v1(second % 60) for second in range(50_000)))
+    child = subprocess.Popen(  # noqa: S603 - our own interpreter, fixed arguments
+        [sys.executable, "-m", "custom_components.sinotrack.protocol", str(path)],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert child.stdout is not None
+    assert child.stderr is not None
+    assert json.loads(child.stdout.readline())["message.type"] == "V1"
+    child.stdout.close()
+    err = child.stderr.read().decode()
+    assert child.wait(timeout=60) == 0
+    assert "Traceback" not in err
+    assert "Exception ignored" not in err

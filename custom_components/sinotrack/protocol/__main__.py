@@ -6,8 +6,9 @@ The input is the bytes the tracker sent (for example a capture saved with tcpflo
 Wireshark's "Follow TCP stream" as raw), or with ``--hex`` the same as hex text with any
 whitespace. It is read and decoded as it comes, in chunks: each message is printed once its
 frame is complete, so memory does not grow with the capture and a pipe is decoded live.
-Skipped frames and warnings go to stderr. Exit status 0, or 2 when the input cannot be read
-(the messages before the unreadable part have been printed then).
+Skipped frames and warnings go to stderr. Exit status 0 (also when the reader of the output
+stops early, as ``| head`` does), or 2 when the input cannot be read (the messages before the
+unreadable part have been printed then).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import binascii
 from collections.abc import Iterator
 from contextlib import nullcontext
 import json
+import os
 from pathlib import Path
 import string
 import sys
@@ -27,7 +29,8 @@ from .connection import DEFAULT_JT808_UTC_OFFSET, Decoded, Event, TrackerConnect
 
 CHUNK: Final = 65536
 """Bytes read at a time (a read from a pipe returns what has arrived, up to this)."""
-_WHITESPACE: Final = string.whitespace.encode()
+_WHITESPACE: Final = string.whitespace.encode() + b"\x1c\x1d\x1e\x1f"
+"""What ``str.split()`` takes for whitespace among ASCII characters."""
 
 
 def _chunks(stream: BinaryIO) -> Iterator[bytes]:
@@ -102,6 +105,8 @@ def run(argv: list[str] | None = None, out: TextIO | None = None, err: TextIO | 
             chunks = _chunks(stream)
             for data in _from_hex(chunks) if args.hex else chunks:
                 printer.write(connection.feed(data, time.time()))
+    except BrokenPipeError:
+        raise  # the output's reader went away: see main()
     except (OSError, UnicodeDecodeError, ValueError, binascii.Error) as error:
         print(f"cannot read {args.file}: {error}", file=err)
         return 2
@@ -113,5 +118,15 @@ def run(argv: list[str] | None = None, out: TextIO | None = None, err: TextIO | 
     return 0
 
 
+def main() -> int:
+    """:func:`run`, stopping quietly when the reader of the output goes away (``| head``)."""
+    try:
+        return run()
+    except BrokenPipeError:
+        # Nothing more can be written: what is still buffered must not fail at exit either.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+
+
 if __name__ == "__main__":
-    sys.exit(run())
+    sys.exit(main())

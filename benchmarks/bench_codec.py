@@ -2,7 +2,10 @@
 
 Each stream is fed to a fresh ``TrackerConnection`` in 4 KiB chunks, as the listener
 reads them: framing, decoding (timestamps, every status and alarm bit, every item) and
-the reply the device expects. Figures are printed, never asserted.
+the reply the device expects. The same frames are then decoded whole, one by one, with the
+decoder alone (no framing, range checks or reply): the ratio of the two rates, measured in
+the same run, is the cost of the stream around the decoder. Last, the memory of a decoded
+message (tracemalloc over 50,000 messages held at once). Figures are printed, never asserted.
 
     make bench        # or: python -m benchmarks.bench_codec
     python -m benchmarks.bench_codec --quick      # a smoke run (10,000 frames, once each)
@@ -12,14 +15,24 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Callable
+import gc
 from pathlib import Path
 import statistics
 import sys
 import time
+import tracemalloc
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from custom_components.sinotrack.protocol import Decoded, TrackerConnection
+from custom_components.sinotrack.protocol import (
+    Decoded,
+    Frame,
+    Framer,
+    Message,
+    TrackerConnection,
+    h02,
+    jt808,
+)
 from custom_components.sinotrack.protocol.jt808 import build_frame, encode_terminal
 from tests.support.frames import H02_BINARY
 
@@ -89,20 +102,67 @@ def run(stream: bytes, chunk: int = CHUNK) -> tuple[float, int]:
     return time.perf_counter() - start, messages
 
 
+def frames_of(stream: bytes) -> list[Frame]:
+    """The whole frames of ``stream`` (framed once, outside any timing)."""
+    framer = Framer()
+    items = framer.feed(stream) + framer.flush()
+    return [item for item in items if isinstance(item, Frame)]
+
+
+def decode_whole(frame: Frame) -> list[Message]:
+    """Decode one whole frame with the decoder alone: no framing, range checks or reply."""
+    if frame.kind == "h02-text":
+        return h02.decode_text(frame.data, NOW)
+    if frame.kind == "h02-binary":
+        return [h02.decode_binary(frame.data)]
+    parsed = jt808.parse_frame(jt808.unescape(frame.data))
+    return jt808.decode_body(parsed, parsed.body, parsed.ident, 8.0)
+
+
+def run_whole(frames: list[Frame]) -> tuple[float, int]:
+    """Seconds to decode ``frames`` one by one, and the messages decoded."""
+    messages = 0
+    start = time.perf_counter()
+    for frame in frames:
+        messages += len(decode_whole(frame))
+    return time.perf_counter() - start, messages
+
+
+def memory_per_message(frames: list[Frame], count: int = 50_000) -> float:
+    """Bytes of heap per decoded message, with ``count`` messages held at once."""
+    frames = (frames * (count // len(frames) + 1))[:count]
+    gc.collect()
+    tracemalloc.start()
+    before = tracemalloc.get_traced_memory()[0]
+    held = [decode_whole(frame) for frame in frames]
+    after = tracemalloc.get_traced_memory()[0]
+    tracemalloc.stop()
+    # The list holding them is not the messages' memory.
+    overhead = sys.getsizeof(held) + sum(sys.getsizeof(messages) for messages in held)
+    return (after - before - overhead) / count
+
+
 def measure(name: str, build: Callable[[int], bytes], count: int, repeat: int = 5) -> float:
+    """Print the stream rate, its ratio to whole-frame decoding, and a message's memory."""
     stream = build(count)
+    frames = frames_of(stream)
     timings = []
-    decoded = 0
-    for _ in range(repeat):
+    whole_timings = []
+    decoded = whole = 0
+    for _ in range(repeat):  # interleaved: both see the same machine load
         seconds, decoded = run(stream)
         timings.append(seconds)
-    if decoded != count:
-        raise SystemExit(f"{name}: decoded {decoded} of {count} frames")
-    best = min(timings)
-    rate = count / best
+        seconds, whole = run_whole(frames)
+        whole_timings.append(seconds)
+    if decoded != count or whole != count:
+        raise SystemExit(f"{name}: decoded {decoded} (whole: {whole}) of {count} frames")
+    rate = count / min(timings)
+    whole_rate = count / min(whole_timings)
     print(
         f"{name:<22} {rate:>10,.0f} frames/s  (best of {repeat}, median "
-        f"{count / statistics.median(timings):,.0f}/s, {len(stream) / count:.0f} B/frame)"
+        f"{count / statistics.median(timings):,.0f}/s, {len(stream) / count:.0f} B/frame); "
+        f"whole frames {whole_rate:,.0f}/s, stream/whole {rate / whole_rate:.2f}; "
+        f"{memory_per_message(frames):,.0f} B/message"
     )
     return rate
 

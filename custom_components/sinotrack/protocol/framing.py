@@ -153,7 +153,7 @@ class Framer:
             elif byte == _DOLLAR:
                 if position + 15 > size:
                     break
-                if binary_id_length(buffer[position : position + 15]):
+                if binary_id_length(buffer, position):
                     self.protocol = PROTOCOL_H02
                     break
             marker = _DETECT_START.search(buffer, position + 1)
@@ -227,7 +227,7 @@ class Framer:
             elif byte == _X:
                 if size - position < 32:
                     break
-                if binary_id_length(buffer[position : position + 15]) == 5:
+                if binary_id_length(buffer, position) == 5:
                     if junk >= 0:
                         self._skip(buffer[junk:position], junk_reason, out)
                         junk = -1
@@ -250,7 +250,7 @@ class Framer:
         available = len(buffer) - position
         if available < 15:
             return -1
-        id_length = binary_id_length(buffer[position : position + 15])
+        id_length = binary_id_length(buffer, position)
         if id_length == 0:
             return 0
         candidates: tuple[int, ...] = (BINARY_LONG_ID_LENGTH,) if id_length == 8 else BINARY_LENGTHS
@@ -293,9 +293,8 @@ class Framer:
             return True if self._final else None
         if marker == _STAR:
             return buffer[index + 3] == 0x2C
-        return binary_id_length(buffer[index : index + 15]) == 5 or (
-            marker == _DOLLAR and binary_id_length(buffer[index : index + 15]) == 8
-        )
+        id_length = binary_id_length(buffer, index)
+        return id_length == 5 or (id_length == 8 and marker == _DOLLAR)
 
     # -- JT/T 808 -----------------------------------------------------------------------
 

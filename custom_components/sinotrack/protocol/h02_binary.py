@@ -161,32 +161,44 @@ BINARY_LENGTHS: Final = (32, 45, 46, 48)
 BINARY_LONG_ID_LENGTH: Final = 42
 
 
-def binary_id_length(header: bytes) -> int:
-    """5 or 8 (bytes of device ID) from the first 15 bytes of a ``$`` frame; 0 if neither.
+def _bcd_bytes(low: int, high: int) -> frozenset[int]:
+    """The bytes that are the BCD numbers ``low`` to ``high``."""
+    return frozenset(value // 10 << 4 | value % 10 for value in range(low, high + 1))
 
-    The time and date that follow the ID must be valid BCD (hour < 24, minute and
-    second < 60, day 1-31, month 1-12): this tells the two layouts apart.
+
+_CLOCK_BYTES: Final = (
+    _bcd_bytes(0, 23),  # hour
+    _bcd_bytes(0, 59),  # minute
+    _bcd_bytes(0, 60),  # second (a leap second is let through)
+    _bcd_bytes(1, 31),  # day
+    _bcd_bytes(1, 12),  # month
+)
+_HOURS, _MINUTES, _SECONDS, _DAYS, _MONTHS = _CLOCK_BYTES
+
+
+def binary_id_length(header: bytes, start: int = 0) -> int:
+    """5 or 8 (bytes of device ID) from the 15 bytes of a ``$`` frame at ``start``; 0 if
+    neither.
+
+    The time and date that follow the ID must be valid BCD (hour < 24, minute < 60,
+    second < 61, day 1-31, month 1-12): this tells the two layouts apart. Five lookups of
+    a byte in a set each; most garbage stops at the first.
     """
-    if _valid_clock(header, 6):
+    if _valid_clock(header, start + 6):
         return 5
-    if len(header) >= 15 and _valid_clock(header, 9):
+    if len(header) >= start + 15 and _valid_clock(header, start + 9):
         return 8
     return 0
 
 
 def _valid_clock(data: bytes, offset: int) -> bool:
-    if len(data) < offset + 5 or data[offset] > 0x23:  # hour 00-23: most garbage stops here
-        return False
-    digits = data[offset : offset + 5].hex()  # hhmmssddmm
-    if len(digits) != 10 or not digits.isdigit():
-        return False
-    packed = int(digits)
     return (
-        packed // 100_000_000 < 24
-        and packed // 1_000_000 % 100 < 60
-        and packed // 10_000 % 100 < 61
-        and 1 <= packed // 100 % 100 <= 31
-        and 1 <= packed % 100 <= 12
+        len(data) >= offset + 5
+        and data[offset] in _HOURS
+        and data[offset + 1] in _MINUTES
+        and data[offset + 2] in _SECONDS
+        and data[offset + 3] in _DAYS
+        and data[offset + 4] in _MONTHS
     )
 
 

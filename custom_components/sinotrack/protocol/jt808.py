@@ -151,18 +151,30 @@ def escape(data: bytes) -> bytes:
     return data.replace(b"\x7d", b"\x7d\x01").replace(b"\x7e", b"\x7d\x02")
 
 
+_BITS_256: Final = (1 << 256) - 1
+_BITS_128: Final = (1 << 128) - 1
+_BITS_64: Final = (1 << 64) - 1
+_BITS_32: Final = (1 << 32) - 1
+
+
 def checksum(data: bytes) -> int:
-    """XOR of all bytes (computed by folding the bytes as one big integer)."""
-    size = len(data)
-    if size == 0:
-        return 0
+    """XOR of all bytes, computed by folding the bytes as one big integer in halves.
+
+    Frames are mostly under 64 bytes: those fold in six fixed steps, without a loop.
+    """
     value = int.from_bytes(data)
-    while size > 1:
+    size = len(data)
+    while size > 64:
         half = size // 2
         bits = half * 8
         value = (value >> bits) ^ (value & ((1 << bits) - 1))
         size -= half
-    return value
+    value = (value >> 256) ^ (value & _BITS_256)
+    value = (value >> 128) ^ (value & _BITS_128)
+    value = (value >> 64) ^ (value & _BITS_64)
+    value = (value >> 32) ^ (value & _BITS_32)
+    value = (value >> 16) ^ (value & 0xFFFF)
+    return (value >> 8) ^ (value & 0xFF)
 
 
 def _luhn_digit(digits: str) -> int:
@@ -359,6 +371,33 @@ def _decode_register(body: bytes, version_2019: bool, message: Message) -> None:
 # --- replies and downlinks -----------------------------------------------------------------
 
 
+_prefix_cache: dict[tuple[int, int, bytes], tuple[bytes, int]] = {}
+_PREFIX_CACHE_MAX: Final = 4096
+_GENERAL_TAIL: Final = struct.Struct(">HHHBB")
+"""A 0x8001 after its prefix: serial, then the body (answered serial, id, result), checksum."""
+
+
+def _prefix(
+    msg_id: int, size: int, terminal: bytes, version_2019: bool, protocol_version: int
+) -> tuple[bytes, int]:
+    """The escaped start of a frame up to its serial number (``7E``, id, attributes,
+    version, terminal) and the checksum of those bytes, cached: every reply on a
+    connection repeats them."""
+    key = (msg_id << 16 | size, protocol_version if version_2019 else -1, terminal)
+    cached = _prefix_cache.get(key)
+    if cached is None:
+        if version_2019:
+            header = _HEADER.pack(msg_id, size | 0x4000) + bytes((protocol_version,))
+        else:
+            header = _HEADER.pack(msg_id, size)
+        head = header + terminal
+        cached = (b"\x7e" + escape(head), checksum(head))
+        if len(_prefix_cache) >= _PREFIX_CACHE_MAX:
+            _prefix_cache.clear()
+        _prefix_cache[key] = cached
+    return cached
+
+
 def build_frame(
     msg_id: int,
     terminal: bytes,
@@ -368,15 +407,30 @@ def build_frame(
     version_2019: bool = False,
     protocol_version: int = 1,
 ) -> bytes:
-    """A complete escaped frame, delimiters included."""
-    if len(body) > MAX_BODY:
-        raise DecodeError(f"JT808 body too long ({len(body)} bytes)")
-    if version_2019:
-        header = _HEADER.pack(msg_id, len(body) | 0x4000) + bytes((protocol_version,))
-    else:
-        header = _HEADER.pack(msg_id, len(body))
-    content = header + terminal + (serial & 0xFFFF).to_bytes(2) + body
-    return b"\x7e" + escape(content + bytes((checksum(content),))) + b"\x7e"
+    """A complete escaped frame, delimiters included.
+
+    Only the serial number and body are escaped and summed per frame; the rest comes from
+    :func:`_prefix`. XOR and escaping both work byte by byte, so the frame is the same as
+    one built whole.
+    """
+    size = len(body)
+    if size > MAX_BODY:
+        raise DecodeError(f"JT808 body too long ({size} bytes)")
+    prefix, prefix_sum = _prefix(msg_id, size, terminal, version_2019, protocol_version)
+    tail = (serial & 0xFFFF).to_bytes(2) + body
+    return prefix + escape(tail + bytes((prefix_sum ^ checksum(tail),))) + b"\x7e"
+
+
+def _general_response(frame: Jt808Frame, serial: int, result: int) -> bytes:
+    """The 0x8001 answering ``frame``: its checksum from a handful of integers."""
+    prefix, prefix_sum = _prefix(
+        GENERAL_RESPONSE, 5, frame.terminal, frame.version_2019, frame.protocol_version
+    )
+    serial &= 0xFFFF
+    words = serial ^ frame.serial ^ frame.msg_id
+    total = prefix_sum ^ words >> 8 ^ words & 0xFF ^ result
+    tail = _GENERAL_TAIL.pack(serial, frame.serial, frame.msg_id, result, total)
+    return prefix + escape(tail) + b"\x7e"
 
 
 def reply_for(
@@ -412,8 +466,7 @@ def reply_for(
             result = RESULT_SUCCESS if msg_id in ACKNOWLEDGED else RESULT_UNSUPPORTED
         elif msg_id not in ACKNOWLEDGED:
             result = RESULT_UNSUPPORTED
-        body = frame.serial.to_bytes(2) + msg_id.to_bytes(2) + bytes((result,))
-        response = GENERAL_RESPONSE
+        return _general_response(frame, serial, result)
     return build_frame(
         response,
         frame.terminal,

@@ -19,6 +19,7 @@ CONF_JT808_UTC_OFFSET: Final = "jt808_utc_offset"
 CONF_ALLOW_INVALID_FIX: Final = "allow_invalid_fix"
 CONF_ALLOW_ENGINE_COMMANDS: Final = "allow_engine_commands"
 CONF_ALLOWED_NETWORKS: Final = "allowed_networks"
+CONF_STOP_TIME: Final = "stop_time"
 
 DEFAULT_PORT: Final = 5013
 ALL_ADDRESSES: Final = "::"
@@ -61,3 +62,8 @@ SERVICE_ENGINE_RESUME: Final = "engine_resume"
 SERVICE_ARM: Final = "arm"
 SERVICE_DISARM: Final = "disarm"
 SERVICE_RESET_JT808_AUTH: Final = "reset_jt808_auth"
+
+SERVICE_GET_TRIPS: Final = "get_trips"
+ATTR_START: Final = "start"
+ATTR_END: Final = "end"
+ATTR_FORMAT: Final = "format"

@@ -47,6 +47,7 @@ from .services import async_setup_services
 
 PLATFORMS: list[Platform] = [
     Platform.BINARY_SENSOR,
+    Platform.CALENDAR,
     Platform.DEVICE_TRACKER,
     Platform.EVENT,
     Platform.SENSOR,

@@ -1,6 +1,7 @@
 """Actions: send a command, query the mileage, request a position, engine stop/resume...
 
-Every action is registered for administrators only (``async_register_admin_service``):
+Every action but ``get_trips`` (``trip_services``: it only reads) is registered for
+administrators only (``async_register_admin_service``):
 Home Assistant refuses a call from a user who is not an administrator, whether it comes
 through the websocket API, the REST API or the UI. A raw command can do anything the
 device can, and the others move or reconfigure a vehicle.
@@ -62,6 +63,7 @@ from .listener import (
 from .model import storable
 from .protocol import Command, CommandError, CommandKind, Message, message as p
 from .protocol.commands import check_payload
+from .trip_services import async_setup_trip_services
 
 if TYPE_CHECKING:
     from .runtime import SinotrackRuntime
@@ -297,3 +299,4 @@ def async_setup_services(hass: HomeAssistant) -> None:
         if name != SERVICE_QUERY_MILEAGE:
             register(name, simple(kind), BASE_SCHEMA)
     register(SERVICE_RESET_JT808_AUTH, reset_jt808_auth, RESET_AUTH_SCHEMA, SupportsResponse.NONE)
+    async_setup_trip_services(hass, _runtime)  # get_trips: any user (it only reads)

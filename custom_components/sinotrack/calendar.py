@@ -8,9 +8,12 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from homeassistant.components.calendar import CalendarEntity, CalendarEvent
+from homeassistant.components.calendar import (
+    CalendarEntity,
+    CalendarEntityDescription,
+    CalendarEvent,
+)
 from homeassistant.core import HomeAssistant, callback
-from homeassistant.helpers.entity import EntityDescription
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.util import dt as dt_util
 
@@ -20,7 +23,7 @@ from .runtime import SinotrackConfigEntry, SinotrackRuntime
 
 PARALLEL_UPDATES = 0
 
-TRIPS = EntityDescription(key="trips", translation_key="trips")
+TRIPS = CalendarEntityDescription(key="trips", translation_key="trips")
 
 
 async def async_setup_entry(
@@ -45,6 +48,8 @@ def _duration(seconds: float) -> str:
 
 class SinotrackTripCalendar(SinotrackEntity, CalendarEntity):
     """The tracker's trips as calendar events."""
+
+    entity_description: CalendarEntityDescription
 
     def __init__(self, runtime: SinotrackRuntime, name: str) -> None:
         super().__init__(runtime, TRIPS, name, ())

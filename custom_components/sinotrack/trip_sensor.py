@@ -44,6 +44,8 @@ class TripSensorDescription(SensorEntityDescription):
     """Changes with every fix: written at most once a minute or per ``WRITE_STEP_KM``."""
     daily: bool = False
     """Starts again at local midnight (``last_reset``)."""
+    events_only: bool = True
+    """Changes only with a trip event (else checked after every fix: cheap to read)."""
 
 
 def _distance_today(log: TripLog) -> float:
@@ -122,6 +124,7 @@ TRIP_SENSORS: Final[tuple[TripSensorDescription, ...]] = (
         translation_key="parked_since",
         device_class=SensorDeviceClass.TIMESTAMP,
         value_fn=_parked_since,
+        events_only=False,  # known from the first fix on
     ),
     _km("current_trip_distance", _current_distance, throttled=True),
 )
@@ -164,8 +167,9 @@ class TripSensor(SinotrackEntity, SensorEntity):
     def _trips_changed(self, events: list[TripEvent]) -> None:
         """Write on a trip event; a throttled figure also when the trip in progress went
         ``WRITE_STEP_KM`` further or a minute passed since the last write."""
-        if events or not self.entity_description.throttled:
-            if events and self.native_value != self._written:
+        description = self.entity_description
+        if events or not description.throttled:
+            if (events or not description.events_only) and self.native_value != self._written:
                 self._write()
             return
         progress = self.runtime.trips.detector.current_km

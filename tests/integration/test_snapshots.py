@@ -42,7 +42,13 @@ def snapshot(snapshot: SnapshotAssertion) -> SnapshotAssertion:
 
 @pytest.mark.parametrize(
     "platform",
-    [Platform.BINARY_SENSOR, Platform.DEVICE_TRACKER, Platform.EVENT, Platform.SENSOR],
+    [
+        Platform.BINARY_SENSOR,
+        Platform.CALENDAR,
+        Platform.DEVICE_TRACKER,
+        Platform.EVENT,
+        Platform.SENSOR,
+    ],
 )
 async def test_entities(
     hass: HomeAssistant,

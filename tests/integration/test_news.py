@@ -151,7 +151,10 @@ async def test_driving_tracker_logs_no_line_per_report(
     started (once it covered 200 m and a minute)."""
     writes, lines = await ten_minutes(hass, config_entry, freezer, knots=27)
     trip_at = START + timedelta(minutes=1)
-    assert lines == [f"event.car_trip: unknown -> {trip_at.isoformat(timespec='milliseconds')}"]
+    assert lines == [
+        f"event.car_trip: unknown -> {trip_at.isoformat(timespec='milliseconds')}",
+        f"sensor.car_parked_since: {START.isoformat()} -> unknown",
+    ]
     assert writes.count("device_tracker.car") == TEN_MINUTES
     assert "sensor.car_last_fix" not in writes
     # Position and distance counted with each report, "distance today" and "current trip
@@ -209,6 +212,7 @@ async def test_logbook_shows_what_a_person_reads(
         "device_tracker.car: home -> not_home",
         f"event.car_alarm: unknown -> {sos_at.isoformat(timespec='milliseconds')}",
         f"event.car_trip: unknown -> {trip_at.isoformat(timespec='milliseconds')}",
+        f"sensor.car_parked_since: {T0.isoformat()} -> unknown",
         "sensor.car_vehicle_state: idling -> moving",
         "sensor.car_vehicle_state: parked -> idling",
     ]
@@ -246,7 +250,8 @@ async def test_a_traffic_light_is_no_news(
     await drive(5, 27)
     trip_at = T0 + 12 * REPORT_EVERY  # the trip started a minute after it left
     assert recorded.take()[1] == [
-        f"event.car_trip: unknown -> {trip_at.isoformat(timespec='milliseconds')}"
+        f"event.car_trip: unknown -> {trip_at.isoformat(timespec='milliseconds')}",
+        f"sensor.car_parked_since: {(T0 + REPORT_EVERY).isoformat()} -> unknown",
     ]
     assert state(hass, "binary_sensor.car_moving").state == "on"
 

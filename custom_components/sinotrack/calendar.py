@@ -22,6 +22,9 @@ from .model.trip_data import Trip, TripEvent
 from .runtime import SinotrackConfigEntry, SinotrackRuntime
 
 PARALLEL_UPDATES = 0
+IN_PROGRESS_AHEAD_S = 60.0
+"""The trip in progress ends, for the calendar, this long after now (then again: the
+calendar entity rewrites its state when its current event ends)."""
 
 TRIPS = CalendarEntityDescription(key="trips", translation_key="trips")
 
@@ -69,6 +72,8 @@ class SinotrackTripCalendar(SinotrackEntity, CalendarEntity):
         """A trip as a calendar event."""
         log = self.runtime.trips
         end = trip.end if trip.end > trip.start else trip.start + 1
+        if trip.in_progress:  # the current event: it lasts until a minute from now
+            end = max(end, dt_util.utcnow().timestamp()) + IN_PROGRESS_AHEAD_S
         lines = [
             f"Duration: {_duration(trip.duration_s)}",
             f"Distance: {trip.distance_km:.1f} km",

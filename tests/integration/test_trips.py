@@ -119,12 +119,16 @@ async def one_trip(car: Car, connect: TrackerFactory, entry: MockConfigEntry) ->
 
 
 async def get_trips(
-    hass: HomeAssistant, entry: MockConfigEntry, *, context: Context | None = None, **data: str
+    hass: HomeAssistant,
+    entry: MockConfigEntry,
+    data: dict[str, str] | None = None,
+    *,
+    context: Context | None = None,
 ) -> dict[str, Any]:
     response = await hass.services.async_call(
         DOMAIN,
         "get_trips",
-        {"config_entry_id": entry.entry_id, **data},
+        {"config_entry_id": entry.entry_id, **(data or {})},
         blocking=True,
         return_response=True,
         context=context,
@@ -253,7 +257,7 @@ async def test_get_trips_geojson_and_gpx(
     }
     user = Context(user_id=hass_read_only_user.id)  # not an administrator: it only reads
 
-    data = json.loads(json.dumps(await get_trips(hass, entry, context=user, **window)))
+    data = json.loads(json.dumps(await get_trips(hass, entry, window, context=user)))
     (trip,) = data["trips"]
     assert set(trip) == {
         "start",
@@ -287,8 +291,8 @@ async def test_get_trips_geojson_and_gpx(
     assert after["start"] == trip["end"]
     assert after["end"] is None  # still parked
 
-    gpx = (await get_trips(hass, entry, context=user, format="gpx", **window))["gpx"]
-    assert set(await get_trips(hass, entry, format="gpx", **window)) == {"gpx"}
+    gpx = (await get_trips(hass, entry, {**window, "format": "gpx"}, context=user))["gpx"]
+    assert set(await get_trips(hass, entry, {**window, "format": "gpx"})) == {"gpx"}
     root = ET.fromstring(gpx)  # noqa: S314 - our own document
     assert root.tag == f"{GPX}gpx"
     assert root.get("version") == "1.1"
@@ -301,7 +305,7 @@ async def test_get_trips_geojson_and_gpx(
     assert first.findtext(f"{GPX}time") == T0.replace(minute=7).strftime("%Y-%m-%dT%H:%M:%SZ")
 
     # A window that ends before the trip: nothing.
-    assert await get_trips(hass, entry, end=T0.isoformat()) == {"trips": [], "stops": []}
+    assert await get_trips(hass, entry, {"end": T0.isoformat()}) == {"trips": [], "stops": []}
 
 
 @pytest.mark.parametrize(
@@ -324,7 +328,7 @@ async def test_get_trips_refuses_bad_input(
     """End before start, over 366 days, an unknown format: a translated validation error."""
     entry, _ = await start(hass, freezer)
     with pytest.raises(ServiceValidationError) as raised:
-        await get_trips(hass, entry, **data)
+        await get_trips(hass, entry, data)
     assert raised.value.translation_key == key
 
 
@@ -350,7 +354,7 @@ async def test_a_restart_during_a_trip(
     await car.park(7)
 
     assert [kind for kind, _ in events.fired] == ["started", "ended"]
-    (trip,) = (await get_trips(hass, entry, start=T0.isoformat()))["trips"]
+    (trip,) = (await get_trips(hass, entry, {"start": T0.isoformat()}))["trips"]
     assert trip["duration_s"] == 550
     assert trip["distance_km"] == pytest.approx(48 * 0.1389, rel=0.02)
 

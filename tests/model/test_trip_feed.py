@@ -35,7 +35,7 @@ def test_a_position_message_is_a_fix_with_its_figures() -> None:
 
 
 def test_messages_without_a_position_bring_no_fix() -> None:
-    heartbeat: Message = {p.TIMESTAMP: T0}  # type: ignore[typeddict-item]
+    heartbeat: Message = {p.TIMESTAMP: T0}
     assert trip_fix(heartbeat, T0) is None
     assert trip_fixes([heartbeat, position(T0, 22.5)], T0) == [trip_fix(position(T0, 22.5), T0)]
 

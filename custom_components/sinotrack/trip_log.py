@@ -9,7 +9,8 @@ trip sensors) and maps positions to Home Assistant zones when they are shown.
 Its own rules:
 
 * The detector is saved at once after a trip event, and otherwise at most ``SAVE_DELAY``
-  seconds after a change (a trip in progress changes with every fix); at the stop, now.
+  seconds after a fix of a trip in progress (``QUIET_SAVE_DELAY`` while parked: only its
+  bookkeeping changed); a tick without an event changes nothing to save; at the stop, now.
 * Zones are looked up when a trip is shown (calendar, action, event): a zone created or
   moved later applies to the trips before it too.
 """
@@ -36,6 +37,8 @@ from .protocol import Message
 STORAGE_VERSION: Final = 1
 SAVE_DELAY: Final = 60.0
 """Seconds after a change (a fix of a trip in progress) within which the detector is saved."""
+QUIET_SAVE_DELAY: Final = 600.0
+"""The same while parked: a parked tracker's fixes change only the detector's bookkeeping."""
 DEFAULT_STOP_TIME_MIN: Final = 5
 """Minutes standing still that end a trip (the "stop time" option's default)."""
 
@@ -64,6 +67,7 @@ class TripLog:
         self._listeners: dict[int, TripListener] = {}
         self._next_listener = 0
         self._unsub_save: CALLBACK_TYPE | None = None
+        self._save_due = 0.0
 
     # -- options and lifecycle ------------------------------------------------------------
 
@@ -80,9 +84,7 @@ class TripLog:
 
     async def async_stop(self) -> None:
         """Save now (Home Assistant stops or the entry unloads)."""
-        if self._unsub_save is not None:
-            self._unsub_save()
-            self._unsub_save = None
+        self._cancel_save()
         await self._store.async_save(self.detector.as_dict())
 
     # -- input ----------------------------------------------------------------------------
@@ -97,15 +99,16 @@ class TripLog:
         events: list[TripEvent] = []
         for fix in fixes:
             events.extend(self.detector.add(fix, received))
-        self._changed(events)
+        self._changed(events, save=True)
 
     @callback
     def tick(self, now: datetime) -> None:
         """Time passed: a stop, ignition off or a coverage gap may end the trip."""
-        self._changed(self.detector.tick(now.timestamp()))
+        events = self.detector.tick(now.timestamp())
+        self._changed(events, save=bool(events))
 
-    def _changed(self, events: list[TripEvent]) -> None:
-        """Save and tell the listeners."""
+    def _changed(self, events: list[TripEvent], *, save: bool) -> None:
+        """Save (if ``save``) and tell the listeners."""
         for event in events:
             if isinstance(event, TripStarted | TripEnded):
                 LOGGER.info(
@@ -114,7 +117,8 @@ class TripLog:
                     "started" if isinstance(event, TripStarted) else "ended",
                     event.trip.distance_km,
                 )
-        self._schedule_save(now=bool(events))
+        if save:
+            self._schedule_save(now=bool(events))
         for listener in list(self._listeners.values()):
             try:
                 listener(events)
@@ -122,14 +126,26 @@ class TripLog:
                 LOGGER.exception("%s: a trip listener failed", self.ident)
 
     def _schedule_save(self, *, now: bool) -> None:
-        """Save at once after an event, else within ``SAVE_DELAY`` (never postponed)."""
+        """Save at once after an event, else within ``SAVE_DELAY`` while driving or
+        ``QUIET_SAVE_DELAY`` while parked (a planned save is brought forward, never
+        postponed)."""
         if now:
-            if self._unsub_save is not None:
-                self._unsub_save()
-                self._unsub_save = None
+            self._cancel_save()
             self._store.async_delay_save(self.detector.as_dict, 0)
-        elif self._unsub_save is None:
-            self._unsub_save = async_call_later(self.hass, SAVE_DELAY, self._async_save)
+            return
+        delay = SAVE_DELAY if self.detector.current_km is not None else QUIET_SAVE_DELAY
+        due = dt_util.utcnow().timestamp() + delay
+        if self._unsub_save is not None and due < self._save_due:
+            self._cancel_save()
+        if self._unsub_save is None:
+            self._save_due = due
+            self._unsub_save = async_call_later(self.hass, delay, self._async_save)
+
+    def _cancel_save(self) -> None:
+        """Forget the planned save."""
+        if self._unsub_save is not None:
+            self._unsub_save()
+            self._unsub_save = None
 
     @callback
     def _async_save(self, _now: datetime) -> None:

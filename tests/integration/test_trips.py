@@ -13,7 +13,11 @@ from homeassistant.core import Context, Event, HomeAssistant, callback
 from homeassistant.exceptions import ServiceValidationError
 from homeassistant.setup import async_setup_component
 import pytest
-from pytest_homeassistant_custom_component.common import MockConfigEntry, MockUser
+from pytest_homeassistant_custom_component.common import (
+    MockConfigEntry,
+    MockUser,
+    async_fire_time_changed,
+)
 
 from custom_components.sinotrack.const import DOMAIN
 from custom_components.sinotrack.model.trip_data import Position, Trip
@@ -357,6 +361,38 @@ async def test_a_restart_during_a_trip(
     (trip,) = (await get_trips(hass, entry, {"start": T0.isoformat()}))["trips"]
     assert trip["duration_s"] == 550
     assert trip["distance_km"] == pytest.approx(48 * 0.1389, rel=0.02)
+
+
+async def test_the_trip_log_is_saved_after_a_trip_and_seldom_while_parked(
+    hass: HomeAssistant,
+    hass_storage: dict[str, Any],
+    freezer: FrozenDateTimeFactory,
+    connect: TrackerFactory,
+) -> None:
+    """A trip that ended is in the store at once (no restart needed to keep it); a parked
+    tracker's reports do not rewrite the store every minute."""
+    entry, car = await start(hass, freezer)
+    key = f"{DOMAIN}.{entry.entry_id}.trips"
+    car.tracker = await connect(entry)
+    await car.park(3)
+    await car.drive(30)
+    await car.fix(0, acc=True)
+    await car.park(2)  # the ignition off for a minute: the trip ends
+    async_fire_time_changed(hass)  # the store's write, due now
+    await hass.async_block_till_done()
+    assert len(hass_storage[key]["data"]["trips"]) == 1
+    saved = dict(hass_storage[key]["data"])
+
+    for _ in range(8):  # reports of a parked tracker, a minute apart
+        await car.park(1)
+        async_fire_time_changed(hass)
+        await hass.async_block_till_done()
+    assert hass_storage[key]["data"] == saved  # not written again within 10 minutes
+    freezer.tick(timedelta(minutes=5))
+    for _ in range(2):  # the planned save, then the store's write
+        async_fire_time_changed(hass)
+        await hass.async_block_till_done()
+    assert hass_storage[key]["data"]["newest"] > saved["newest"]  # written 10 min after
 
 
 def _old_trip(number: int) -> dict[str, Any]:

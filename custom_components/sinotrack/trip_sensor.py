@@ -45,7 +45,7 @@ class TripSensorDescription(SensorEntityDescription):
     daily: bool = False
     """Starts again at local midnight (``last_reset``)."""
     events_only: bool = True
-    """Changes only with a trip event (else checked after every fix: cheap to read)."""
+    """Changes only with a trip event (else also when it becomes known, at a fix)."""
 
 
 def _distance_today(log: TripLog) -> float:
@@ -169,7 +169,10 @@ class TripSensor(SinotrackEntity, SensorEntity):
         ``WRITE_STEP_KM`` further or a minute passed since the last write."""
         description = self.entity_description
         if events or not description.throttled:
-            if (events or not description.events_only) and self.native_value != self._written:
+            # Without an event, only a value still unknown can change (parked since,
+            # from the first fix on): no need to read the others.
+            due = events or (not description.events_only and self._written is None)
+            if due and self.native_value != self._written:
                 self._write()
             return
         progress = self.runtime.trips.detector.current_km

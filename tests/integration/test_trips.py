@@ -12,6 +12,7 @@ from freezegun.api import FrozenDateTimeFactory
 from homeassistant.core import Context, Event, HomeAssistant, callback
 from homeassistant.exceptions import ServiceValidationError
 from homeassistant.setup import async_setup_component
+from homeassistant.util import dt as dt_util
 import pytest
 from pytest_homeassistant_custom_component.common import (
     MockConfigEntry,
@@ -361,6 +362,26 @@ async def test_a_restart_during_a_trip(
     (trip,) = (await get_trips(hass, entry, {"start": T0.isoformat()}))["trips"]
     assert trip["duration_s"] == 550
     assert trip["distance_km"] == pytest.approx(48 * 0.1389, rel=0.02)
+
+
+async def test_today_starts_again_at_local_midnight(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory, connect: TrackerFactory
+) -> None:
+    """Distance and trips today go back to 0 at midnight in Home Assistant's time zone;
+    the last trip stays."""
+    entry, car = await start(hass, freezer)
+    await one_trip(car, connect, entry)
+    assert state(hass, "sensor.car_trips_today").state == "1"
+    midnight = dt_util.start_of_local_day(dt_util.as_local(car.when) + timedelta(days=1))
+    freezer.move_to(midnight + timedelta(seconds=1))
+    async_fire_time_changed(hass, midnight + timedelta(seconds=1))
+    await hass.async_block_till_done()
+    assert state(hass, "sensor.car_trips_today").state == "0"
+    assert state(hass, "sensor.car_distance_today").state == "0.0"
+    assert state(hass, "sensor.car_distance_today").attributes["last_reset"] == (
+        midnight.isoformat()
+    )
+    assert float(state(hass, "sensor.car_last_trip_distance").state) > 6
 
 
 async def test_the_trip_log_is_saved_after_a_trip_and_seldom_while_parked(

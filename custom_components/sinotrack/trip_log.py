@@ -36,7 +36,9 @@ from .protocol import Message
 
 STORAGE_VERSION: Final = 1
 SAVE_DELAY: Final = 60.0
-"""Seconds after a change (a fix of a trip in progress) within which the detector is saved."""
+"""Seconds after a fix of a trip in progress within which the detector is saved: a crash
+loses at most this much of the trip's way (it goes on, straight across the gap, from where
+it was saved; a clean stop saves everything)."""
 QUIET_SAVE_DELAY: Final = 600.0
 """The same while parked: a parked tracker's fixes change only the detector's bookkeeping."""
 DEFAULT_STOP_TIME_MIN: Final = 5
@@ -68,6 +70,8 @@ class TripLog:
         self._next_listener = 0
         self._unsub_save: CALLBACK_TYPE | None = None
         self._save_due = 0.0
+        self._finished_today: tuple[float, float] | None = None
+        """(local midnight, km of the finished trips since): read after every fix."""
 
     # -- options and lifecycle ------------------------------------------------------------
 
@@ -109,6 +113,8 @@ class TripLog:
 
     def _changed(self, events: list[TripEvent], *, save: bool) -> None:
         """Save (if ``save``) and tell the listeners."""
+        if events:
+            self._finished_today = None
         for event in events:
             if isinstance(event, TripStarted | TripEnded):
                 LOGGER.info(
@@ -194,6 +200,21 @@ class TripLog:
         data["in_progress"] = trip.in_progress
         data["summary"] = self.summary(trip)
         return data
+
+    def distance_today(self) -> float:
+        """Km driven since local midnight: the finished trips' part (kept until a trip
+        event or the next day) and the trip in progress."""
+        start, end = self.today()
+        detector = self.detector
+        current_km = detector.current_km
+        current_start = detector.current_start
+        if current_start is not None and current_start < start:
+            return detector.distance_between(start, end)  # a trip across midnight
+        finished = self._finished_today
+        if finished is None or finished[0] != start:
+            km = detector.distance_between(start, end) - (current_km or 0.0)
+            finished = self._finished_today = (start, km)
+        return finished[1] + (current_km or 0.0)
 
     def today(self, now: datetime | None = None) -> tuple[float, float]:
         """Local midnight to midnight of today (epoch seconds)."""

@@ -49,8 +49,7 @@ class TripSensorDescription(SensorEntityDescription):
 
 
 def _distance_today(log: TripLog) -> float:
-    start, end = log.today()
-    return round(log.detector.distance_between(start, end), 2)
+    return round(log.distance_today(), 2)
 
 
 def _trips_today(log: TripLog) -> int:
@@ -144,6 +143,7 @@ class TripSensor(SinotrackEntity, SensorEntity):
         self, runtime: SinotrackRuntime, description: TripSensorDescription, name: str
     ) -> None:
         super().__init__(runtime, description, name, ())
+        self._value: TripValue = description.value_fn(runtime.trips)
         self._written: TripValue = None
         self._written_at: datetime | None = None
         self._progress: float | None = None
@@ -151,6 +151,7 @@ class TripSensor(SinotrackEntity, SensorEntity):
 
     async def async_added_to_hass(self) -> None:
         """Follow the trip log (and local midnight for the daily ones)."""
+        self._read()
         await super().async_added_to_hass()
         self.async_on_remove(self.runtime.trips.subscribe(self._trips_changed))
         if self.entity_description.daily:
@@ -172,7 +173,7 @@ class TripSensor(SinotrackEntity, SensorEntity):
             # Without an event, only a value still unknown can change (parked since,
             # from the first fix on): no need to read the others.
             due = events or (not description.events_only and self._written is None)
-            if due and self.native_value != self._written:
+            if due and self._read() != self._written:
                 self._write()
             return
         progress = self.runtime.trips.detector.current_km
@@ -189,17 +190,22 @@ class TripSensor(SinotrackEntity, SensorEntity):
             self._write()
 
     @callback
+    def _read(self) -> TripValue:
+        """Read the figure now (``native_value`` is what was read last)."""
+        self._value = self.entity_description.value_fn(self.runtime.trips)
+        return self._value
+
     def _write(self) -> None:
-        """Write, and remember what was written and when."""
-        self._written = self.native_value
+        """Write the figure now, and remember what was written and when."""
+        self._written = self._read()
         self._written_at = dt_util.utcnow()
         self._progress = self.runtime.trips.detector.current_km
         super().async_write_ha_state()
 
     @property
     def native_value(self) -> TripValue:
-        """The figure now."""
-        return self.entity_description.value_fn(self.runtime.trips)
+        """The figure as last read."""
+        return self._value
 
     @property
     def last_reset(self) -> datetime | None:

@@ -18,7 +18,7 @@ Its own rules:
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from datetime import datetime
+from datetime import datetime, tzinfo
 from typing import Any, Final
 
 from homeassistant.components.zone import async_active_zone
@@ -71,6 +71,8 @@ class TripLog:
         self._unsub_save: CALLBACK_TYPE | None = None
         self._save_due = 0.0
         self._finished_today: tuple[float, float] | None = None
+        """(local midnight, km of the finished trips since): read after every fix."""
+        self._today: tuple[tzinfo, float, float] | None = None
         """(local midnight, km of the finished trips since): read after every fix."""
 
     # -- options and lifecycle ------------------------------------------------------------
@@ -216,6 +218,13 @@ class TripLog:
             finished = self._finished_today = (start, km)
         return finished[1] + (current_km or 0.0)
 
-    def today(self, now: datetime | None = None) -> tuple[float, float]:
-        """Local midnight to midnight of today (epoch seconds)."""
-        return day_window(dt_util.as_local(now or dt_util.utcnow()))
+    def today(self) -> tuple[float, float]:
+        """Local midnight to midnight of today (epoch seconds; kept until it is over or the
+        time zone changes: it is read after every fix)."""
+        now = dt_util.utcnow()
+        zone = dt_util.get_default_time_zone()
+        kept = self._today
+        if kept is None or kept[0] is not zone or not kept[1] <= now.timestamp() < kept[2]:
+            start, end = day_window(dt_util.as_local(now))
+            kept = self._today = (zone, start, end)
+        return kept[1], kept[2]

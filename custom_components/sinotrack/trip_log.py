@@ -45,7 +45,7 @@ DEFAULT_STOP_TIME_MIN: Final = 5
 """Minutes standing still that end a trip (the "stop time" option's default)."""
 
 type TripListener = Callable[[list[TripEvent]], None]
-"""Called after each frame or tick that reached the detector, with the events it caused."""
+"""Called with the events a frame or tick caused, when it may change what entities show."""
 
 
 def _trip_store(hass: HomeAssistant, entry_id: str) -> Store[dict[str, Any]]:
@@ -73,6 +73,8 @@ class TripLog:
         self._finished_today: tuple[float, float] | None = None
         """(local midnight, km of the finished trips since): read after every fix."""
         self._today: tuple[tzinfo, float, float] | None = None
+        self._parked_since_told: float | None = None
+        """``parked_since`` when the listeners were last called."""
         """(local midnight, km of the finished trips since): read after every fix."""
 
     # -- options and lifecycle ------------------------------------------------------------
@@ -127,6 +129,15 @@ class TripLog:
                 )
         if save:
             self._schedule_save(now=bool(events))
+        parked_since = self.detector.parked_since
+        if (
+            not events
+            and parked_since is not None
+            and parked_since == self._parked_since_told
+            and self.detector.current_km is None
+        ):
+            return  # parked, and nothing the listeners show changed
+        self._parked_since_told = parked_since
         for listener in list(self._listeners.values()):
             try:
                 listener(events)
@@ -164,7 +175,9 @@ class TripLog:
 
     @callback
     def subscribe(self, listener: TripListener) -> CALLBACK_TYPE:
-        """Call ``listener(events)`` after every frame or tick; returns the unsubscribe."""
+        """Call ``listener(events)`` after every frame or tick that may change what it
+        shows (a trip event, a fix or a tick during a trip, the first fix); returns the
+        unsubscribe."""
         number = self._next_listener
         self._next_listener += 1
         self._listeners[number] = listener

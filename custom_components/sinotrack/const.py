@@ -19,6 +19,7 @@ CONF_JT808_UTC_OFFSET: Final = "jt808_utc_offset"
 CONF_ALLOW_INVALID_FIX: Final = "allow_invalid_fix"
 CONF_ALLOW_ENGINE_COMMANDS: Final = "allow_engine_commands"
 CONF_ALLOWED_NETWORKS: Final = "allowed_networks"
+CONF_STOP_TIME: Final = "stop_time"
 
 DEFAULT_PORT: Final = 5013
 ALL_ADDRESSES: Final = "::"
@@ -78,3 +79,7 @@ CONF_GUARD_STOP_ENGINE: Final = "guard_stop_engine"
 DEFAULT_GUARD_RADIUS: Final = 100
 ATTR_WHEN: Final = "when"
 SERVICE_CANCEL_COMMANDS: Final = "cancel_commands"
+SERVICE_GET_TRIPS: Final = "get_trips"
+ATTR_START: Final = "start"
+ATTR_END: Final = "end"
+ATTR_FORMAT: Final = "format"

@@ -1,4 +1,4 @@
-"""The alarm event entity: one event per alarm occurrence (its rising edge)."""
+"""Event entities: one event per alarm occurrence (its rising edge), and the trip event."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from .entity import SinotrackEntity
 from .guard_runtime import GUARD_EVENT_TYPES
 from .model import EVENT_TYPES, KEY_ALARM, Update
+from .model.trip_data import TripEnded, TripEvent, TripStarted
 from .runtime import SinotrackConfigEntry, SinotrackRuntime
 
 PARALLEL_UPDATES = 0
@@ -16,6 +17,7 @@ PARALLEL_UPDATES = 0
 ALARM = EventEntityDescription(
     key="alarm", translation_key="alarm", event_types=sorted([*EVENT_TYPES, *GUARD_EVENT_TYPES])
 )
+TRIP = EventEntityDescription(key="trip", translation_key="trip", event_types=["started", "ended"])
 
 
 async def async_setup_entry(
@@ -23,8 +25,13 @@ async def async_setup_entry(
     entry: SinotrackConfigEntry,
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
-    """Add the alarm event entity."""
-    async_add_entities([SinotrackAlarmEvent(entry.runtime_data, entry.title)])
+    """Add the alarm and trip event entities."""
+    async_add_entities(
+        [
+            SinotrackAlarmEvent(entry.runtime_data, entry.title),
+            SinotrackTripEvent(entry.runtime_data, entry.title),
+        ]
+    )
 
 
 class SinotrackAlarmEvent(SinotrackEntity, EventEntity):
@@ -41,3 +48,24 @@ class SinotrackAlarmEvent(SinotrackEntity, EventEntity):
         for event in update.alarms:
             self._trigger_event(event.type, dict(event.data))
             self.async_write_ha_state()
+
+
+class SinotrackTripEvent(SinotrackEntity, EventEntity):
+    """Fires ``started`` (a trip covered 200 m and a minute) and ``ended``, with its figures."""
+
+    def __init__(self, runtime: SinotrackRuntime, name: str) -> None:
+        super().__init__(runtime, TRIP, name, ())
+
+    async def async_added_to_hass(self) -> None:
+        """Follow the trip log."""
+        await super().async_added_to_hass()
+        self.async_on_remove(self.runtime.trips.subscribe(self._trips_changed))
+
+    @callback
+    def _trips_changed(self, events: list[TripEvent]) -> None:
+        """Fire each trip that started or ended (a correction fires nothing)."""
+        for event in events:
+            if isinstance(event, TripStarted | TripEnded):
+                kind = "started" if isinstance(event, TripStarted) else "ended"
+                self._trigger_event(kind, self.runtime.trips.event_data(event.trip))
+                self.async_write_ha_state()

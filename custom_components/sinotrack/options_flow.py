@@ -29,6 +29,7 @@ from .const import (
     CONF_GUARD_STOP_ENGINE,
     CONF_JT808_UTC_OFFSET,
     CONF_OFFLINE_TIMEOUT,
+    CONF_STOP_TIME,
     DEFAULT_JT808_UTC_OFFSET,
     DEFAULT_OFFLINE_TIMEOUT,
 )
@@ -36,6 +37,7 @@ from .guard_runtime import hash_code
 from .listener import parse_networks
 from .protocol.message import PROTOCOL_H02, PROTOCOL_ID
 from .runtime import SinotrackRuntime
+from .trip_log import DEFAULT_STOP_TIME_MIN
 
 
 def options_schema(protocol: str | None) -> vol.Schema:
@@ -66,6 +68,11 @@ def options_schema(protocol: str | None) -> vol.Schema:
                 )
             )
         )
+    fields[vol.Required(CONF_STOP_TIME, default=DEFAULT_STOP_TIME_MIN)] = selector.NumberSelector(
+        selector.NumberSelectorConfig(
+            min=1, max=120, step=1, unit_of_measurement="min", mode=selector.NumberSelectorMode.BOX
+        )
+    )
     fields[vol.Required(CONF_ALLOW_INVALID_FIX, default=False)] = bool
     fields[vol.Required(CONF_ALLOW_ENGINE_COMMANDS, default=False)] = bool
     fields[vol.Optional(CONF_ALLOWED_NETWORKS, default=list)] = selector.TextSelector(

@@ -42,6 +42,7 @@ from .const import (
     CONF_ALLOWED_NETWORKS,
     CONF_JT808_UTC_OFFSET,
     CONF_OFFLINE_TIMEOUT,
+    CONF_STOP_TIME,
     CONF_TRACKER_ID,
     DEFAULT_JT808_UTC_OFFSET,
     DEFAULT_OFFLINE_TIMEOUT,
@@ -60,6 +61,7 @@ from .model import (
     holds_counted_odometer,
 )
 from .protocol import Command, Message, TrackerSettings, message as p
+from .trip_log import DEFAULT_STOP_TIME_MIN, TripLog, async_remove_trip_store
 
 STORAGE_VERSION: Final = 1
 SAVE_DELAY: Final = 30.0
@@ -97,6 +99,7 @@ def _state_store(hass: HomeAssistant, entry_id: str) -> Store[dict[str, Any]]:
 async def async_remove_state_store(hass: HomeAssistant, entry_id: str) -> None:
     """Delete the stored state of an entry's tracker (the entry is deleted)."""
     await _state_store(hass, entry_id).async_remove()
+    await async_remove_trip_store(hass, entry_id)
 
 
 def _offline_timeout(options: Mapping[str, Any]) -> timedelta:
@@ -127,6 +130,8 @@ class SinotrackRuntime:
         self._title = entry.title
         self._entry_data = dict(entry.data)
         """What the runtime was built with (ID, port, bind address): a change needs a reload."""
+        self.trips = TripLog(hass, entry.entry_id, self.ident)
+        """The trip log: trip detection fed with every fix, its own store."""
         self._options: dict[str, Any] = {}
         self._allowed_networks: tuple[IPNetwork, ...] = ()
         self._apply_options(entry.options)
@@ -205,6 +210,7 @@ class SinotrackRuntime:
         self.tracker.offline_timeout = _offline_timeout(options)
         self.tracker.allow_invalid_fix = bool(options.get(CONF_ALLOW_INVALID_FIX, False))
         self._allowed_networks = parse_networks(options.get(CONF_ALLOWED_NETWORKS))
+        self.trips.set_stop_time(options.get(CONF_STOP_TIME, DEFAULT_STOP_TIME_MIN))
 
     @callback
     def async_entry_updated(self, entry: SinotrackConfigEntry) -> None:
@@ -229,6 +235,7 @@ class SinotrackRuntime:
 
     async def async_load(self) -> None:
         """Restore the state saved before the last stop."""
+        await self.trips.async_load()
         data = await self._store.async_load()
         if data:
             self.tracker = Tracker(
@@ -286,6 +293,7 @@ class SinotrackRuntime:
             self._unsub_save()
             self._unsub_save = None
         await self._store.async_save(self._data())
+        await self.trips.async_stop()
 
     def _data(self) -> dict[str, Any]:
         """What the store keeps: the state and the JT/T 808 auth code."""
@@ -300,6 +308,7 @@ class SinotrackRuntime:
         now = dt_util.utcnow()
         self._publish(self.tracker.tick(now))
         self.guard.tick(now)
+        self.trips.tick(now)
 
     # -- subscriptions --------------------------------------------------------------------
 
@@ -462,6 +471,7 @@ class SinotrackRuntime:
         now = dt_util.utcnow()
         self._publish(self.tracker.apply(messages, now))
         self.guard.frame(messages, now)
+        self.trips.feed(messages, now)  # every fix, the late ones the model ignores too
 
     # -- for the guard ----------------------------------------------------------------------
 

@@ -43,6 +43,7 @@ from .model import (
 )
 from .protocol import message as p
 from .runtime import SinotrackConfigEntry, SinotrackRuntime
+from .trip_sensor import trip_sensors
 
 PARALLEL_UPDATES = 0
 
@@ -222,6 +223,7 @@ async def async_setup_entry(
                 SinotrackSensor(runtime, description, entry.title) for description in ready
             )
 
+    async_add_entities(trip_sensors(runtime, entry.title))
     add_existing()
     if pending:
         keys = {key for description in pending for key in description.keys}

@@ -1,6 +1,7 @@
 """Actions: send a command, query the mileage, request a position, engine stop/resume...
 
-Every action is registered for administrators only (``async_register_admin_service``):
+Every action but ``get_trips`` (``trip_services``: it only reads) is registered for
+administrators only (``async_register_admin_service``):
 Home Assistant refuses a call from a user who is not an administrator, whether it comes
 through the websocket API, the REST API or the UI. A raw command can do anything the
 device can, and the others move or reconfigure a vehicle.
@@ -67,6 +68,7 @@ from .model import storable
 from .model.engine_stop import WHEN_NOW, WHEN_STOPPED
 from .protocol import Command, CommandError, CommandKind, Message, message as p
 from .protocol.commands import check_payload, is_engine_payload
+from .trip_services import async_setup_trip_services
 
 if TYPE_CHECKING:
     from .runtime import SinotrackRuntime
@@ -347,3 +349,4 @@ def async_setup_services(hass: HomeAssistant) -> None:
     register(SERVICE_ENGINE_RESUME, engine_resume, BASE_SCHEMA)
     register(SERVICE_CANCEL_COMMANDS, cancel_commands, RESET_AUTH_SCHEMA)
     register(SERVICE_RESET_JT808_AUTH, reset_jt808_auth, RESET_AUTH_SCHEMA, SupportsResponse.NONE)
+    async_setup_trip_services(hass, _runtime)  # get_trips: any user (it only reads)

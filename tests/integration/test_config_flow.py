@@ -34,6 +34,7 @@ from custom_components.sinotrack.const import (
     CONF_BIND_ADDRESS,
     CONF_JT808_UTC_OFFSET,
     CONF_OFFLINE_TIMEOUT,
+    CONF_STOP_TIME,
     CONF_TRACKER_ID,
     DOMAIN,
 )
@@ -670,6 +671,7 @@ async def test_options_apply_without_reload(hass: HomeAssistant, connect: Tracke
         **NEW_OPTIONS,
         CONF_JT808_UTC_OFFSET: 8.0,
         CONF_ALLOWED_NETWORKS: [],
+        CONF_STOP_TIME: 5,  # the form's default
     }
     assert entry.runtime_data is runtime  # not reloaded
     assert tracker.writer.transport.is_closing() is False

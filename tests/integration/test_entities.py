@@ -311,6 +311,18 @@ async def test_invalid_jt808_fix_flags(hass: HomeAssistant, connect: TrackerFact
     assert location.attributes["longitude"] == pytest.approx(-114.05789)
 
 
+TRIP_ENTITIES = {
+    "calendar.car_trips",
+    "event.car_trip",
+    "sensor.car_distance_today",
+    "sensor.car_trips_today",
+    "sensor.car_last_trip_distance",
+    "sensor.car_last_trip_duration",
+    "sensor.car_parked_since",
+    "sensor.car_current_trip_distance",
+}
+
+
 async def test_device_and_registry(
     hass: HomeAssistant,
     loaded_entry: MockConfigEntry,
@@ -337,6 +349,7 @@ async def test_device_and_registry(
         "event.car_alarm",
         "alarm_control_panel.car_guard",
         "binary_sensor.car_engine_stop_pending",
+        *TRIP_ENTITIES,
     }
     assert {e for e, entity in by_id.items() if entity.disabled_by is not None} == (
         DISABLED_BY_DEFAULT

@@ -47,6 +47,7 @@ def snapshot(snapshot: SnapshotAssertion) -> SnapshotAssertion:
     [
         Platform.ALARM_CONTROL_PANEL,
         Platform.BINARY_SENSOR,
+        Platform.CALENDAR,
         Platform.DEVICE_TRACKER,
         Platform.EVENT,
         Platform.SENSOR,

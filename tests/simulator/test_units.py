@@ -6,6 +6,8 @@ import itertools
 
 import pytest
 
+from custom_components.sinotrack.model.trip_data import Fix as TripFix, TripEnded
+from custom_components.sinotrack.model.trips import TripDetector
 from custom_components.sinotrack.protocol import TrackerConnection, h02, jt808
 from custom_components.sinotrack.protocol.message import battery_from_scale
 from tests.support.frames import NOW
@@ -35,7 +37,9 @@ def test_builtin_route_is_a_plausible_loop() -> None:
     assert points[0].speed_kmh == 0.0
     assert any(point.ignition and point.speed_kmh > 30 for point in points)
     # A stop at a red light with the ignition on.
-    assert any(point.ignition and point.speed_kmh == 0.0 for point in points[7:-2])
+    # (The last 25 points: arrived, then parked with the ignition off.)
+    assert any(point.ignition and point.speed_kmh == 0.0 for point in points[7:-25])
+    assert not any(point.ignition for point in points[-24:])
     # It is a loop: no jump from the last point to the first.
     assert (
         haversine_km(
@@ -51,6 +55,31 @@ def test_builtin_route_is_a_plausible_loop() -> None:
             course = bearing(before.latitude, before.longitude, after.latitude, after.longitude)
             assert min(abs(course - after.course), 360 - abs(course - after.course)) <= 2
     assert len({point.course for point in points}) >= 5
+
+
+@pytest.mark.parametrize("interval", [10, 3])
+def test_builtin_route_makes_one_trip_per_loop(interval: int) -> None:
+    """Reported every 10 s (the parking lasts the stop time) or every 3 s (``make run``:
+    the ignition off for a minute ends the trip), each loop is one trip, red light
+    included, that starts and ends at the start."""
+    route = Route.builtin()
+    detector = TripDetector()
+    ended = []
+    for index in range(3 * len(route)):
+        point = route[index]
+        when = float(NOW + index * interval)
+        fix = TripFix(
+            when,
+            point.latitude,
+            point.longitude,
+            speed_kmh=point.speed_kmh,
+            ignition=point.ignition,
+        )
+        ended += [e.trip for e in detector.add(fix, when) if isinstance(e, TripEnded)]
+    assert len(ended) >= 2
+    for trip in ended:
+        assert trip.distance_km == pytest.approx(route.length_km, rel=0.05)
+        assert haversine_km(*trip.start_position, *trip.end_position) < 0.05
 
 
 def test_mileage_accumulates_the_distance_driven() -> None:

@@ -2,7 +2,11 @@
 
 The built-in route is a 7.7 km loop through Futian, Shenzhen (where Sinotrack is based):
 parked with the ignition off at the start for a minute, then city driving at 0-80 km/h
-with a stop at a red light, slowing down for the corners, and back to the start. It is
+with a stop at a red light (shorter than a trip's stop time: it stays part of the trip),
+slowing down for the corners, and back to the start, where it parks again, ignition off:
+31 reports in all with the minute at the start (5 minutes at a 10 s interval, the default
+stop time; 90 s at ``make run``'s 3 s, where the ignition off for a minute ends the trip).
+Each loop is one trip. It is
 sampled every :data:`SAMPLE_SECONDS` of driving time, and a tracker moves one sample per
 report whatever its report interval, so a short interval in a test still moves the vehicle.
 """
@@ -99,6 +103,9 @@ _CORNERS: Final = (
 )
 _PARKED_SAMPLES: Final = 6
 """Reports parked at the start with the ignition off (a minute at the usual interval)."""
+_ARRIVED_SAMPLES: Final = 24
+"""Reports parked at the end of the loop with the ignition off (with the ones at the start,
+the vehicle stands long enough for a trip to end)."""
 _RED_LIGHT_SAMPLES: Final = 3
 _RED_LIGHT_AT: Final = 0.45
 """Where along the loop (fraction of its length) the red light is."""
@@ -168,4 +175,8 @@ def _builtin() -> Route:
             )
     # Arrive, then park: the ignition goes off with the vehicle back at the start.
     points.append(RoutePoint(start_lat, start_lon, 0.0, courses[-1], ignition=True))
+    points.extend(
+        RoutePoint(start_lat, start_lon, 0.0, courses[-1], ignition=False)
+        for _ in range(_ARRIVED_SAMPLES)
+    )
     return Route(points)

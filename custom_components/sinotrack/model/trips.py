@@ -130,6 +130,21 @@ class TripDetector:
         )
 
     @property
+    def current_km(self) -> float | None:
+        """The distance of the trip in progress (once confirmed), else None: ``current``'s
+        distance without building the trip (read after every fix)."""
+        if self._open is None or not self._open.confirmed:
+            return None
+        return self._open.distance_km
+
+    @property
+    def current_start(self) -> float | None:
+        """When the trip in progress (once confirmed) started, else None."""
+        if self._open is None or not self._open.confirmed:
+            return None
+        return self._open.start
+
+    @property
     def parked_since(self) -> float | None:
         """When the vehicle parked (None while a trip is in progress or nothing is known)."""
         if self._open is not None and self._open.confirmed:

@@ -1,0 +1,52 @@
+"""From a decoded message to the fix trip detection reads, and day windows for "today".
+
+Pure code (no Home Assistant import). Every message with a position becomes a fix, the
+late ones too (blind-area batches, archived reports, fixes older than the newest): the
+tracker model ignores those for the position shown, trip detection places them in time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+
+from custom_components.sinotrack.protocol import Message, message as p
+
+from .position import fix_accuracy
+from .trip_data import Fix
+
+
+def trip_fix(message: Message, received: float) -> Fix | None:
+    """The fix of ``message`` (server receive time ``received``, epoch), None without a
+    position. A message without a time of its own is taken as a fix at ``received``."""
+    latitude = message.get(p.LATITUDE)
+    longitude = message.get(p.LONGITUDE)
+    if latitude is None or longitude is None:
+        return None
+    timestamp = message.get(p.TIMESTAMP)
+    speed = message.get(p.SPEED)
+    ignition = message.get(p.IGNITION)
+    mileage = message.get(p.MILEAGE)
+    return Fix(
+        time=float(timestamp) if timestamp is not None else received,
+        latitude=float(latitude),
+        longitude=float(longitude),
+        speed_kmh=float(speed) if speed is not None else None,
+        ignition=bool(ignition) if ignition is not None else None,
+        valid=bool(message.get(p.VALID, True)),
+        accuracy_m=fix_accuracy(message.get(p.HDOP)),
+        mileage_km=float(mileage) if mileage is not None else None,
+        late=bool(message.get(p.ARCHIVE, False)),
+    )
+
+
+def trip_fixes(messages: Iterable[Message], received: float) -> list[Fix]:
+    """The fixes of one frame's messages, in their order."""
+    return [fix for message in messages if (fix := trip_fix(message, received)) is not None]
+
+
+def day_window(now: datetime) -> tuple[float, float]:
+    """Local midnight to midnight (epoch seconds) of the day of ``now``, an aware time in
+    the local zone (wall-clock arithmetic: 23 or 25 hours on the days the clocks change)."""
+    start = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    return start.timestamp(), (start + timedelta(days=1)).timestamp()

@@ -1,0 +1,243 @@
+"""One tracker's trip log in Home Assistant: trip detection fed, stored and shown in zones.
+
+The runtime hands it every frame's messages (with the server's receive time, the late
+ones too) and its tick; the detector (``model.trips``, no Home Assistant) says which trips
+started, ended or were corrected. The trip log keeps the detector in its own store
+(``sinotrack.<entry id>.trips``), tells its listeners (the calendar, the trip event, the
+trip sensors) and maps positions to Home Assistant zones when they are shown.
+
+Its own rules:
+
+* The detector is saved at once after a trip event, and otherwise at most ``SAVE_DELAY``
+  seconds after a fix of a trip in progress (``QUIET_SAVE_DELAY`` while parked: only its
+  bookkeeping changed); a tick without an event changes nothing to save; at the stop, now.
+* Zones are looked up when a trip is shown (calendar, action, event): a zone created or
+  moved later applies to the trips before it too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from datetime import datetime, tzinfo
+from typing import Any, Final
+
+from homeassistant.components.zone import async_active_zone
+from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
+from homeassistant.helpers.event import async_call_later
+from homeassistant.helpers.storage import Store
+from homeassistant.util import dt as dt_util
+
+from .const import DOMAIN, LOGGER
+from .model.trip_data import Position, Trip, TripEnded, TripEvent, TripStarted
+from .model.trip_export import trip_dict
+from .model.trip_feed import day_window, trip_fixes
+from .model.trips import TripDetector
+from .protocol import Message
+
+STORAGE_VERSION: Final = 1
+SAVE_DELAY: Final = 60.0
+"""Seconds after a fix of a trip in progress within which the detector is saved: a crash
+loses at most this much of the trip's way (it goes on, straight across the gap, from where
+it was saved; a clean stop saves everything)."""
+QUIET_SAVE_DELAY: Final = 600.0
+"""The same while parked: a parked tracker's fixes change only the detector's bookkeeping."""
+DEFAULT_STOP_TIME_MIN: Final = 5
+"""Minutes standing still that end a trip (the "stop time" option's default)."""
+
+type TripListener = Callable[[list[TripEvent]], None]
+"""Called with the events a frame or tick caused, when it may change what entities show."""
+
+
+def _trip_store(hass: HomeAssistant, entry_id: str) -> Store[dict[str, Any]]:
+    """The store of an entry's trip log."""
+    return Store(hass, STORAGE_VERSION, f"{DOMAIN}.{entry_id}.trips")
+
+
+async def async_remove_trip_store(hass: HomeAssistant, entry_id: str) -> None:
+    """Delete the stored trips of an entry (the entry is deleted)."""
+    await _trip_store(hass, entry_id).async_remove()
+
+
+class TripLog:
+    """The trips of one tracker, fed by its runtime."""
+
+    def __init__(self, hass: HomeAssistant, entry_id: str, ident: str) -> None:
+        self.hass = hass
+        self.ident = ident
+        self.detector = TripDetector()
+        self._store = _trip_store(hass, entry_id)
+        self._listeners: dict[int, TripListener] = {}
+        self._next_listener = 0
+        self._unsub_save: CALLBACK_TYPE | None = None
+        self._save_due = 0.0
+        self._finished_today: tuple[float, float] | None = None
+        """(local midnight, km of the finished trips since): read after every fix."""
+        self._today: tuple[tzinfo, float, float] | None = None
+        self._parked_since_told: float | None = None
+        """``parked_since`` when the listeners were last called."""
+        """(local midnight, km of the finished trips since): read after every fix."""
+
+    # -- options and lifecycle ------------------------------------------------------------
+
+    def set_stop_time(self, minutes: float) -> None:
+        """The "stop time" option: minutes standing still that end a trip."""
+        self.detector.stop_time = float(minutes) * 60.0
+
+    async def async_load(self) -> None:
+        """Restore the trips and the trip in progress saved before the last stop."""
+        data = await self._store.async_load()
+        if data:
+            stop_time = self.detector.stop_time
+            self.detector = TripDetector.from_dict(data, stop_time=stop_time)
+
+    async def async_stop(self) -> None:
+        """Save now (Home Assistant stops or the entry unloads)."""
+        self._cancel_save()
+        await self._store.async_save(self.detector.as_dict())
+
+    # -- input ----------------------------------------------------------------------------
+
+    @callback
+    def feed(self, messages: Iterable[Message], now: datetime) -> None:
+        """The messages of one frame, received at server time ``now``."""
+        received = now.timestamp()
+        fixes = trip_fixes(messages, received)
+        if not fixes:
+            return
+        events: list[TripEvent] = []
+        for fix in fixes:
+            events.extend(self.detector.add(fix, received))
+        self._changed(events, save=True)
+
+    @callback
+    def tick(self, now: datetime) -> None:
+        """Time passed: a stop, ignition off or a coverage gap may end the trip."""
+        events = self.detector.tick(now.timestamp())
+        self._changed(events, save=bool(events))
+
+    def _changed(self, events: list[TripEvent], *, save: bool) -> None:
+        """Save (if ``save``) and tell the listeners."""
+        if events:
+            self._finished_today = None
+        for event in events:
+            if isinstance(event, TripStarted | TripEnded):
+                LOGGER.info(
+                    "%s: trip %s (%.1f km)",
+                    self.ident,
+                    "started" if isinstance(event, TripStarted) else "ended",
+                    event.trip.distance_km,
+                )
+        if save:
+            self._schedule_save(now=bool(events))
+        parked_since = self.detector.parked_since
+        if (
+            not events
+            and parked_since is not None
+            and parked_since == self._parked_since_told
+            and self.detector.current_km is None
+        ):
+            return  # parked, and nothing the listeners show changed
+        self._parked_since_told = parked_since
+        for listener in list(self._listeners.values()):
+            try:
+                listener(events)
+            except Exception:  # noqa: BLE001 - one failing entity does not stop the others
+                LOGGER.exception("%s: a trip listener failed", self.ident)
+
+    def _schedule_save(self, *, now: bool) -> None:
+        """Save at once after an event, else within ``SAVE_DELAY`` while driving or
+        ``QUIET_SAVE_DELAY`` while parked (a planned save is brought forward, never
+        postponed)."""
+        if now:
+            self._cancel_save()
+            self._store.async_delay_save(self.detector.as_dict, 0)
+            return
+        delay = SAVE_DELAY if self.detector.current_km is not None else QUIET_SAVE_DELAY
+        due = dt_util.utcnow().timestamp() + delay
+        if self._unsub_save is not None and due < self._save_due:
+            self._cancel_save()
+        if self._unsub_save is None:
+            self._save_due = due
+            self._unsub_save = async_call_later(self.hass, delay, self._async_save)
+
+    def _cancel_save(self) -> None:
+        """Forget the planned save."""
+        if self._unsub_save is not None:
+            self._unsub_save()
+            self._unsub_save = None
+
+    @callback
+    def _async_save(self, _now: datetime) -> None:
+        self._unsub_save = None
+        self._store.async_delay_save(self.detector.as_dict, 0)
+
+    # -- output ---------------------------------------------------------------------------
+
+    @callback
+    def subscribe(self, listener: TripListener) -> CALLBACK_TYPE:
+        """Call ``listener(events)`` after every frame or tick that may change what it
+        shows (a trip event, a fix or a tick during a trip, the first fix); returns the
+        unsubscribe."""
+        number = self._next_listener
+        self._next_listener += 1
+        self._listeners[number] = listener
+
+        @callback
+        def unsubscribe() -> None:
+            self._listeners.pop(number, None)
+
+        return unsubscribe
+
+    def zone(self, position: Position) -> tuple[str | None, str | None]:
+        """The Home Assistant zone at ``position``: its name and entity ID (or None)."""
+        state = async_active_zone(self.hass, position.latitude, position.longitude)
+        if state is None:
+            return None, None
+        return state.name, state.entity_id
+
+    def place(self, position: Position) -> str:
+        """A zone's name, else the coordinates (4 decimals: about 10 m)."""
+        name, _ = self.zone(position)
+        return name or f"{position.latitude:.4f}, {position.longitude:.4f}"
+
+    def summary(self, trip: Trip) -> str:
+        """A trip in one line: "Home -> Work, 12.4 km"."""
+        return (
+            f"{self.place(trip.start_position)} -> {self.place(trip.end_position)}, "
+            f"{trip.distance_km:.1f} km"
+        )
+
+    def event_data(self, trip: Trip) -> dict[str, Any]:
+        """The trip's figures for an event (its track left out: events are recorded)."""
+        data = trip_dict(trip, tz=dt_util.get_default_time_zone(), zone=self.zone)
+        del data["track"]
+        data["moving_s"] = round(trip.moving_s)
+        data["in_progress"] = trip.in_progress
+        data["summary"] = self.summary(trip)
+        return data
+
+    def distance_today(self) -> float:
+        """Km driven since local midnight: the finished trips' part (kept until a trip
+        event or the next day) and the trip in progress."""
+        start, end = self.today()
+        detector = self.detector
+        current_km = detector.current_km
+        current_start = detector.current_start
+        if current_start is not None and current_start < start:
+            return detector.distance_between(start, end)  # a trip across midnight
+        finished = self._finished_today
+        if finished is None or finished[0] != start:
+            km = detector.distance_between(start, end) - (current_km or 0.0)
+            finished = self._finished_today = (start, km)
+        return finished[1] + (current_km or 0.0)
+
+    def today(self) -> tuple[float, float]:
+        """Local midnight to midnight of today (epoch seconds; kept until it is over or the
+        time zone changes: it is read after every fix)."""
+        now = dt_util.utcnow()
+        zone = dt_util.get_default_time_zone()
+        kept = self._today
+        if kept is None or kept[0] is not zone or not kept[1] <= now.timestamp() < kept[2]:
+            start, end = day_window(dt_util.as_local(now))
+            kept = self._today = (zone, start, end)
+        return kept[1], kept[2]

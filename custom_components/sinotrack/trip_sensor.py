@@ -1,0 +1,215 @@
+"""Trip sensors: distance and trips today, the last trip, parked since, the current trip.
+
+Written when a trip starts, ends or is corrected. "Distance today" and "current trip
+distance" change with every fix of a trip: they are written at most once a minute or per
+``WRITE_STEP_KM``, whichever comes first (the recorder keeps every write). The "today"
+sensors start again at local midnight.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Final
+
+from homeassistant.components.sensor import (
+    SensorDeviceClass,
+    SensorEntity,
+    SensorEntityDescription,
+    SensorStateClass,
+)
+from homeassistant.const import UnitOfLength, UnitOfTime
+from homeassistant.core import callback
+from homeassistant.helpers.event import async_track_time_change
+from homeassistant.util import dt as dt_util
+
+from .entity import SinotrackEntity
+from .model.trip_data import TripEvent
+from .runtime import SinotrackRuntime
+from .trip_log import TripLog
+
+WRITE_STEP_KM: Final = 0.1
+WRITE_INTERVAL: Final = timedelta(minutes=1)
+
+type TripValue = float | int | datetime | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class TripSensorDescription(SensorEntityDescription):
+    """A trip sensor and its value."""
+
+    value_fn: Callable[[TripLog], TripValue]
+    throttled: bool = False
+    """Changes with every fix: written at most once a minute or per ``WRITE_STEP_KM``."""
+    daily: bool = False
+    """Starts again at local midnight (``last_reset``)."""
+    events_only: bool = True
+    """Changes only with a trip event (else also when it becomes known, at a fix)."""
+
+
+def _distance_today(log: TripLog) -> float:
+    return round(log.distance_today(), 2)
+
+
+def _trips_today(log: TripLog) -> int:
+    start, end = log.today()
+    return sum(
+        1 for trip in log.detector.trips(start, end, include_current=True) if trip.start >= start
+    )
+
+
+def _last_distance(log: TripLog) -> float | None:
+    trip = log.detector.last_trip
+    return round(trip.distance_km, 2) if trip is not None else None
+
+
+def _last_duration(log: TripLog) -> float | None:
+    trip = log.detector.last_trip
+    return round(trip.duration_s) if trip is not None else None
+
+
+def _parked_since(log: TripLog) -> datetime | None:
+    since = log.detector.parked_since
+    return datetime.fromtimestamp(since, UTC) if since is not None else None
+
+
+def _current_distance(log: TripLog) -> float | None:
+    km = log.detector.current_km
+    return round(km, 2) if km is not None else None
+
+
+def _km(
+    key: str, value_fn: Callable[[TripLog], TripValue], **kwargs: object
+) -> TripSensorDescription:
+    return TripSensorDescription(
+        key=key,
+        translation_key=key,
+        device_class=SensorDeviceClass.DISTANCE,
+        native_unit_of_measurement=UnitOfLength.KILOMETERS,
+        suggested_display_precision=1,
+        value_fn=value_fn,
+        **kwargs,  # type: ignore[arg-type]
+    )
+
+
+TRIP_SENSORS: Final[tuple[TripSensorDescription, ...]] = (
+    _km(
+        "distance_today",
+        _distance_today,
+        state_class=SensorStateClass.TOTAL,
+        throttled=True,
+        daily=True,
+    ),
+    TripSensorDescription(
+        key="trips_today",
+        translation_key="trips_today",
+        state_class=SensorStateClass.TOTAL,
+        value_fn=_trips_today,
+        daily=True,
+    ),
+    _km("last_trip_distance", _last_distance),
+    TripSensorDescription(
+        key="last_trip_duration",
+        translation_key="last_trip_duration",
+        device_class=SensorDeviceClass.DURATION,
+        native_unit_of_measurement=UnitOfTime.SECONDS,
+        suggested_unit_of_measurement=UnitOfTime.MINUTES,
+        suggested_display_precision=0,
+        value_fn=_last_duration,
+    ),
+    TripSensorDescription(
+        key="parked_since",
+        translation_key="parked_since",
+        device_class=SensorDeviceClass.TIMESTAMP,
+        value_fn=_parked_since,
+        events_only=False,  # known from the first fix on
+    ),
+    _km("current_trip_distance", _current_distance, throttled=True),
+)
+
+
+def trip_sensors(runtime: SinotrackRuntime, name: str) -> list[TripSensor]:
+    """The trip sensors of a tracker."""
+    return [TripSensor(runtime, description, name) for description in TRIP_SENSORS]
+
+
+class TripSensor(SinotrackEntity, SensorEntity):
+    """A figure of the trip log."""
+
+    entity_description: TripSensorDescription
+
+    def __init__(
+        self, runtime: SinotrackRuntime, description: TripSensorDescription, name: str
+    ) -> None:
+        super().__init__(runtime, description, name, ())
+        self._value: TripValue = description.value_fn(runtime.trips)
+        self._written: TripValue = None
+        self._written_at: datetime | None = None
+        self._progress: float | None = None
+        """The distance of the trip in progress at the last write."""
+
+    async def async_added_to_hass(self) -> None:
+        """Follow the trip log (and local midnight for the daily ones)."""
+        self._read()
+        await super().async_added_to_hass()
+        self.async_on_remove(self.runtime.trips.subscribe(self._trips_changed))
+        if self.entity_description.daily:
+            self.async_on_remove(
+                async_track_time_change(self.hass, self._midnight, hour=0, minute=0, second=0)
+            )
+
+    @callback
+    def _midnight(self, _now: datetime) -> None:
+        """A new day: start again."""
+        self._write()
+
+    @callback
+    def _trips_changed(self, events: list[TripEvent]) -> None:
+        """Write on a trip event; a throttled figure also when the trip in progress went
+        ``WRITE_STEP_KM`` further or a minute passed since the last write."""
+        description = self.entity_description
+        if events or not description.throttled:
+            # Without an event, only a value still unknown can change (parked since,
+            # from the first fix on): no need to read the others.
+            due = events or (not description.events_only and self._written is None)
+            if due and self._read() != self._written:
+                self._write()
+            return
+        progress = self.runtime.trips.detector.current_km
+        if progress == self._progress:
+            return
+        now = dt_util.utcnow()
+        if (
+            progress is None
+            or self._progress is None
+            or abs(progress - self._progress) >= WRITE_STEP_KM
+            or self._written_at is None
+            or now - self._written_at >= WRITE_INTERVAL
+        ):
+            self._write()
+
+    @callback
+    def _read(self) -> TripValue:
+        """Read the figure now (``native_value`` is what was read last)."""
+        self._value = self.entity_description.value_fn(self.runtime.trips)
+        return self._value
+
+    def _write(self) -> None:
+        """Write the figure now, and remember what was written and when."""
+        self._written = self._read()
+        self._written_at = dt_util.utcnow()
+        self._progress = self.runtime.trips.detector.current_km
+        super().async_write_ha_state()
+
+    @property
+    def native_value(self) -> TripValue:
+        """The figure as last read."""
+        return self._value
+
+    @property
+    def last_reset(self) -> datetime | None:
+        """Local midnight, for the daily figures."""
+        if not self.entity_description.daily:
+            return None
+        return dt_util.start_of_local_day()

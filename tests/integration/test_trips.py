@@ -1,0 +1,469 @@
+"""Trips in Home Assistant: real H02 frames over the listener's socket make a trip that
+shows in the calendar, the trip event, the trip sensors and the ``get_trips`` action."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+import json
+from typing import Any
+from xml.etree import ElementTree as ET
+
+from freezegun.api import FrozenDateTimeFactory
+from homeassistant.core import Context, Event, HomeAssistant, callback
+from homeassistant.exceptions import ServiceValidationError
+from homeassistant.setup import async_setup_component
+from homeassistant.util import dt as dt_util
+import pytest
+from pytest_homeassistant_custom_component.common import (
+    MockConfigEntry,
+    MockUser,
+    async_fire_time_changed,
+)
+
+from custom_components.sinotrack.const import DOMAIN
+from custom_components.sinotrack.model.trip_data import Position, Trip
+from custom_components.sinotrack.model.trips import MAX_TRIPS
+from tests.support.client import Client
+from tests.support.frames import T0, h02_status, h02_v1
+from tests.support.hass import make_entry, report, state
+
+from .conftest import TrackerFactory
+
+STEP = timedelta(seconds=10)
+METER_LATITUDE = 1 / 111_195
+KNOTS = 27.0
+"""50 km/h: 139 m every 10 s."""
+GPX = "{http://www.topografix.com/GPX/1/1}"
+
+
+class Car:
+    """A car that parks at home, drives north with a red light, and parks again."""
+
+    def __init__(self, hass: HomeAssistant, freezer: FrozenDateTimeFactory) -> None:
+        self.hass = hass
+        self.freezer = freezer
+        self.latitude = hass.config.latitude
+        self.longitude = hass.config.longitude
+        self.when = T0
+        self.tracker: Client | None = None
+
+    async def fix(self, knots: float, *, acc: bool, every: timedelta = STEP) -> None:
+        """One report, ``every`` after the last, the car having driven at ``knots``."""
+        assert self.tracker is not None
+        self.when += every
+        self.latitude += knots * 1.852 * 1000 * METER_LATITUDE * every.total_seconds() / 3600
+        self.freezer.move_to(self.when)
+        frame = h02_v1(
+            self.when,
+            latitude=self.latitude,
+            longitude=self.longitude,
+            knots=knots,
+            status=h02_status(acc=acc),
+        )
+        await report(self.tracker, frame)
+        await self.hass.async_block_till_done()
+
+    async def park(self, minutes: int) -> None:
+        """Parked, ignition off, a report a minute."""
+        for _ in range(minutes):
+            await self.fix(0, acc=False, every=timedelta(minutes=1))
+
+    async def drive(self, reports: int) -> None:
+        """Driving, a report every 10 s."""
+        for _ in range(reports):
+            await self.fix(KNOTS, acc=True)
+
+    async def red_light(self) -> None:
+        """A minute at a red light, engine on."""
+        for _ in range(6):
+            await self.fix(0, acc=True)
+
+
+class TripEvents:
+    """The trip event entity's events: (type, data)."""
+
+    def __init__(self, hass: HomeAssistant) -> None:
+        self.fired: list[tuple[str, dict[str, Any]]] = []
+
+        @callback
+        def changed(event: Event[Any]) -> None:
+            old, new = event.data["old_state"], event.data["new_state"]
+            if (  # fired, not restored after a reload
+                old is not None
+                and old.state != "unavailable"
+                and new is not None
+                and new.entity_id == "event.car_trip"
+                and "event_type" in new.attributes
+            ):
+                attributes = dict(new.attributes)
+                self.fired.append((attributes.pop("event_type"), attributes))
+
+        hass.bus.async_listen("state_changed", changed)
+
+
+async def start(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory, entry: MockConfigEntry | None = None
+) -> tuple[MockConfigEntry, Car]:
+    """Zones and the entry loaded at T0."""
+    freezer.move_to(T0)
+    assert await async_setup_component(hass, "zone", {})
+    entry = entry or make_entry()
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    return entry, Car(hass, freezer)
+
+
+async def one_trip(car: Car, connect: TrackerFactory, entry: MockConfigEntry) -> None:
+    """Parked at home 3 min, 5 min driving, a red light, 3 min driving, parked 7 min."""
+    car.tracker = await connect(entry)
+    await car.park(3)
+    await car.drive(30)
+    await car.red_light()
+    await car.drive(18)
+    await car.fix(0, acc=True)  # stopped
+    await car.park(7)
+
+
+async def get_trips(
+    hass: HomeAssistant,
+    entry: MockConfigEntry,
+    data: dict[str, str] | None = None,
+    *,
+    context: Context | None = None,
+) -> dict[str, Any]:
+    response = await hass.services.async_call(
+        DOMAIN,
+        "get_trips",
+        {"config_entry_id": entry.entry_id, **(data or {})},
+        blocking=True,
+        return_response=True,
+        context=context,
+    )
+    assert response is not None
+    return dict(response)
+
+
+async def test_a_drive_with_a_red_light_is_one_trip_everywhere(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory, connect: TrackerFactory
+) -> None:
+    """The trip event fires started then ended with the trip's figures; the calendar
+    holds it for its window; the sensors show it."""
+    entry, car = await start(hass, freezer)
+    events = TripEvents(hass)
+    await one_trip(car, connect, entry)
+
+    assert [kind for kind, _ in events.fired] == ["started", "ended"]
+    ended = events.fired[1][1]
+    left = T0 + timedelta(minutes=3)  # the last report at home
+    stopped = left + 55 * STEP  # 30 reports, the light, 18 reports, stopped
+    assert datetime.fromisoformat(ended["start"]) == left
+    assert datetime.fromisoformat(ended["end"]) == stopped
+    assert ended["duration_s"] == 550
+    assert ended["distance_km"] == pytest.approx(48 * 0.1389, rel=0.02)
+    assert ended["max_speed_kmh"] == pytest.approx(50.0, abs=0.1)
+    assert ended["moving_s"] == pytest.approx(480, abs=10)  # the light left out
+    home = state(hass, "zone.home").name  # the location's name
+    assert ended["start_position"]["zone"] == home
+    assert ended["start_position"]["zone_entity_id"] == "zone.home"
+    assert ended["end_position"]["zone"] is None
+    assert ended["summary"].startswith(f"{home} -> ")
+    assert "track" not in ended  # the recorder keeps event data: no track in it
+
+    response = await hass.services.async_call(
+        "calendar",
+        "get_events",
+        {
+            "entity_id": "calendar.car_trips",
+            "start_date_time": T0.isoformat(),
+            "end_date_time": (T0 + timedelta(hours=1)).isoformat(),
+        },
+        blocking=True,
+        return_response=True,
+    )
+    assert response is not None
+    calendar_events: Any = response["calendar.car_trips"]
+    (event,) = calendar_events["events"]
+    assert datetime.fromisoformat(event["start"]) == left
+    assert datetime.fromisoformat(event["end"]) == stopped
+    assert event["summary"] == f"{home} -> {car.latitude:.4f}, {car.longitude:.4f}, 6.7 km"
+    assert "Duration: 9 min" in event["description"]
+    assert "Max speed: 50 km/h" in event["description"]
+    assert f"From: {home}" in event["description"]
+    # A window before the trip holds nothing.
+    earlier = await hass.services.async_call(
+        "calendar",
+        "get_events",
+        {
+            "entity_id": "calendar.car_trips",
+            "start_date_time": (T0 - timedelta(hours=2)).isoformat(),
+            "end_date_time": T0.isoformat(),
+        },
+        blocking=True,
+        return_response=True,
+    )
+    assert earlier is not None
+    assert earlier["calendar.car_trips"] == {"events": []}
+    assert state(hass, "calendar.car_trips").state == "off"  # no trip in progress
+
+    assert float(state(hass, "sensor.car_distance_today").state) == pytest.approx(
+        ended["distance_km"], abs=0.01
+    )
+    assert state(hass, "sensor.car_trips_today").state == "1"
+    assert float(state(hass, "sensor.car_last_trip_distance").state) == pytest.approx(
+        ended["distance_km"], abs=0.01
+    )
+    assert float(state(hass, "sensor.car_last_trip_duration").state) == pytest.approx(550 / 60)
+    assert state(hass, "sensor.car_parked_since").state == stopped.isoformat()
+    assert state(hass, "sensor.car_current_trip_distance").state == "unknown"
+
+
+async def test_the_trip_in_progress(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory, connect: TrackerFactory
+) -> None:
+    """While driving: the calendar's current event, current trip distance written per
+    0.1 km (not per report of a slow car), parked since unknown."""
+    entry, car = await start(hass, freezer)
+    car.tracker = await connect(entry)
+    await car.park(3)
+    await car.drive(10)
+
+    calendar = state(hass, "calendar.car_trips")
+    assert calendar.state == "on"
+    assert calendar.attributes["message"].startswith(f"{state(hass, 'zone.home').name} -> ")
+    assert state(hass, "sensor.car_parked_since").state == "unknown"
+    current = float(state(hass, "sensor.car_current_trip_distance").state)
+    assert current == pytest.approx(10 * 0.1389, abs=0.15)
+
+    writes: list[str] = []
+
+    @callback
+    def written(event: Event[Any]) -> None:
+        if event.data["entity_id"] == "sensor.car_current_trip_distance":
+            writes.append(event.data["new_state"].state)
+
+    hass.bus.async_listen("state_changed", written)
+    for _ in range(12):  # 2 minutes at 10 km/h: 28 m per report
+        await car.fix(5.4, acc=True)
+    # Written on each 0.1 km or once a minute, not on each of the 12 reports.
+    assert 2 <= len(writes) <= 4, writes
+
+
+async def test_get_trips_geojson_and_gpx(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    connect: TrackerFactory,
+    hass_read_only_user: MockUser,
+) -> None:
+    """The action's response: GeoJSON-style data, or one GPX 1.1 document; any user."""
+    entry, car = await start(hass, freezer)
+    await one_trip(car, connect, entry)
+    window = {
+        "start": (T0 - timedelta(hours=1)).isoformat(),
+        "end": (T0 + timedelta(hours=1)).isoformat(),
+    }
+    user = Context(user_id=hass_read_only_user.id)  # not an administrator: it only reads
+
+    data = json.loads(json.dumps(await get_trips(hass, entry, window, context=user)))
+    (trip,) = data["trips"]
+    assert set(trip) == {
+        "start",
+        "end",
+        "distance_km",
+        "duration_s",
+        "max_speed_kmh",
+        "avg_speed_kmh",
+        "start_position",
+        "end_position",
+        "track",
+    }
+    assert trip["start_position"] == {
+        "latitude": pytest.approx(hass.config.latitude, abs=1e-5),
+        "longitude": pytest.approx(hass.config.longitude, abs=1e-5),
+        "zone": state(hass, "zone.home").name,
+        "zone_entity_id": "zone.home",
+    }
+    assert trip["end_position"]["zone"] is None
+    assert trip["avg_speed_kmh"] == pytest.approx(trip["distance_km"] / 550 * 3600, abs=0.1)
+    track = trip["track"]
+    assert track["type"] == "LineString"
+    assert len(track["coordinates"]) >= 2
+    for longitude, latitude in track["coordinates"]:  # GeoJSON order: [lon, lat]
+        assert longitude == pytest.approx(hass.config.longitude, abs=1e-5)
+        assert hass.config.latitude - 1e-5 <= latitude <= car.latitude + 1e-5
+    assert track["coordinates"][-1][1] == pytest.approx(car.latitude, abs=1e-4)
+    before, after = data["stops"]
+    assert before["end"] == trip["start"]
+    assert before["position"]["zone_entity_id"] == "zone.home"
+    assert after["start"] == trip["end"]
+    assert after["end"] is None  # still parked
+
+    gpx = (await get_trips(hass, entry, {**window, "format": "gpx"}, context=user))["gpx"]
+    assert set(await get_trips(hass, entry, {**window, "format": "gpx"})) == {"gpx"}
+    root = ET.fromstring(gpx)  # noqa: S314 - our own document
+    assert root.tag == f"{GPX}gpx"
+    assert root.get("version") == "1.1"
+    (trk,) = root.findall(f"{GPX}trk")
+    points = trk.findall(f"{GPX}trkseg/{GPX}trkpt")
+    assert len(points) == len(track["coordinates"])
+    first = points[0]
+    assert float(first.get("lat", "nan")) == pytest.approx(hass.config.latitude, abs=1e-5)
+    assert float(first.get("lon", "nan")) == pytest.approx(hass.config.longitude, abs=1e-5)
+    assert first.findtext(f"{GPX}time") == T0.replace(minute=7).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+    # A window that ends before the trip: nothing.
+    assert await get_trips(hass, entry, {"end": T0.isoformat()}) == {"trips": [], "stops": []}
+
+
+@pytest.mark.parametrize(
+    ("data", "key"),
+    [
+        (
+            {"start": "2026-01-02T10:00:00+00:00", "end": "2026-01-02T09:00:00+00:00"},
+            "end_before_start",
+        ),
+        (
+            {"start": "2025-01-01T00:00:00+00:00", "end": "2026-01-03T00:00:00+00:00"},
+            "range_too_long",
+        ),
+        ({"format": "kml"}, "unknown_format"),
+    ],
+)
+async def test_get_trips_refuses_bad_input(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory, data: dict[str, str], key: str
+) -> None:
+    """End before start, over 366 days, an unknown format: a translated validation error."""
+    entry, _ = await start(hass, freezer)
+    with pytest.raises(ServiceValidationError) as raised:
+        await get_trips(hass, entry, data)
+    assert raised.value.translation_key == key
+
+
+async def test_a_restart_during_a_trip(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory, connect: TrackerFactory
+) -> None:
+    """Home Assistant restarts (the entry reloads) in the middle of a trip: the trip goes
+    on as one, started once and ended once."""
+    entry, car = await start(hass, freezer)
+    events = TripEvents(hass)
+    car.tracker = await connect(entry)
+    await car.park(3)
+    await car.drive(30)
+    assert state(hass, "calendar.car_trips").state == "on"
+
+    assert await hass.config_entries.async_reload(entry.entry_id)
+    await hass.async_block_till_done()
+    assert state(hass, "calendar.car_trips").state == "on"  # restored
+    car.tracker = await connect(entry)
+    await car.red_light()
+    await car.drive(18)
+    await car.fix(0, acc=True)  # stopped
+    await car.park(7)
+
+    assert [kind for kind, _ in events.fired] == ["started", "ended"]
+    (trip,) = (await get_trips(hass, entry, {"start": T0.isoformat()}))["trips"]
+    assert trip["duration_s"] == 550
+    assert trip["distance_km"] == pytest.approx(48 * 0.1389, rel=0.02)
+
+
+async def test_today_starts_again_at_local_midnight(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory, connect: TrackerFactory
+) -> None:
+    """Distance and trips today go back to 0 at midnight in Home Assistant's time zone;
+    the last trip stays."""
+    entry, car = await start(hass, freezer)
+    await one_trip(car, connect, entry)
+    assert state(hass, "sensor.car_trips_today").state == "1"
+    midnight = dt_util.start_of_local_day(dt_util.as_local(car.when) + timedelta(days=1))
+    freezer.move_to(midnight + timedelta(seconds=1))
+    async_fire_time_changed(hass, midnight + timedelta(seconds=1))
+    await hass.async_block_till_done()
+    assert state(hass, "sensor.car_trips_today").state == "0"
+    assert state(hass, "sensor.car_distance_today").state == "0.0"
+    assert state(hass, "sensor.car_distance_today").attributes["last_reset"] == (
+        midnight.isoformat()
+    )
+    assert float(state(hass, "sensor.car_last_trip_distance").state) > 6
+
+
+async def test_the_trip_log_is_saved_after_a_trip_and_seldom_while_parked(
+    hass: HomeAssistant,
+    hass_storage: dict[str, Any],
+    freezer: FrozenDateTimeFactory,
+    connect: TrackerFactory,
+) -> None:
+    """A trip that ended is in the store at once (no restart needed to keep it); a parked
+    tracker's reports do not rewrite the store every minute."""
+    entry, car = await start(hass, freezer)
+    key = f"{DOMAIN}.{entry.entry_id}.trips"
+    car.tracker = await connect(entry)
+    await car.park(3)
+    await car.drive(30)
+    await car.fix(0, acc=True)
+    await car.park(2)  # the ignition off for a minute: the trip ends
+    async_fire_time_changed(hass)  # the store's write, due now
+    await hass.async_block_till_done()
+    assert len(hass_storage[key]["data"]["trips"]) == 1
+    saved = dict(hass_storage[key]["data"])
+
+    for _ in range(8):  # reports of a parked tracker, a minute apart
+        await car.park(1)
+        async_fire_time_changed(hass)
+        await hass.async_block_till_done()
+    assert hass_storage[key]["data"] == saved  # not written again within 10 minutes
+    freezer.tick(timedelta(minutes=5))
+    for _ in range(2):  # the planned save, then the store's write
+        async_fire_time_changed(hass)
+        await hass.async_block_till_done()
+    assert hass_storage[key]["data"]["newest"] > saved["newest"]  # written 10 min after
+
+
+def _old_trip(number: int) -> dict[str, Any]:
+    """A stored 10-minute trip, ``number`` times 8 hours before T0."""
+    begin = T0.timestamp() - number * 28_800.0
+    trip = Trip(
+        uid=f"old-{number}",
+        start=begin,
+        end=begin + 600,
+        start_position=Position(32.87, -117.22),
+        end_position=Position(32.88, -117.22),
+        distance_km=1.1,
+        moving_s=600,
+        max_speed_kmh=30,
+        mileage_start_km=None,
+        mileage_end_km=None,
+        track=(),
+        end_reason="stopped",
+    )
+    return trip.as_dict()
+
+
+async def test_the_store_keeps_the_last_thousand_trips(
+    hass: HomeAssistant,
+    hass_storage: dict[str, Any],
+    freezer: FrozenDateTimeFactory,
+    connect: TrackerFactory,
+) -> None:
+    """A store holding 1,000 trips gets a new one: the oldest goes, 1,000 stay (none
+    older than a year)."""
+    entry = make_entry()
+    key = f"{DOMAIN}.{entry.entry_id}.trips"
+    hass_storage[key] = {
+        "version": 1,
+        "minor_version": 1,
+        "key": key,
+        "data": {
+            "version": 1,
+            "trips": [_old_trip(number) for number in range(MAX_TRIPS, 0, -1)],
+        },
+    }
+    entry, car = await start(hass, freezer, entry)
+    await one_trip(car, connect, entry)
+    assert await hass.config_entries.async_unload(entry.entry_id)
+
+    stored = hass_storage[key]["data"]["trips"]
+    assert len(stored) == MAX_TRIPS
+    assert stored[0]["id"] == f"old-{MAX_TRIPS - 1}"  # the oldest was dropped
+    assert stored[-1]["start"] == (T0 + timedelta(minutes=3)).timestamp()
+    size = len(json.dumps(hass_storage[key]["data"]))
+    assert size < 1_000 * MAX_TRIPS  # short trips without tracks: well under 1 kB each

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, cast
 
 from custom_components.sinotrack.model import (
     KEY_DISTANCE,
@@ -60,7 +60,8 @@ def test_invalid_fix_in_a_new_cell_shows_the_cell_with_its_range() -> None:
 
 def test_no_fix_ever_and_a_cell_shows_the_cell() -> None:
     tracker = cell_tracker()
-    tracker.apply([{p.TIMESTAMP: int(at(0).timestamp()), **cell_values(CELL_A)}], at(0))
+    message = cast("Message", {p.TIMESTAMP: int(at(0).timestamp()), **cell_values(CELL_A)})
+    tracker.apply([message], at(0))
     assert tracker.wanted_cell() == CELL_A
 
 

@@ -7,7 +7,8 @@ from typing import Any
 from homeassistant.components.diagnostics import async_redact_data
 from homeassistant.core import HomeAssistant
 
-from .const import CONF_TRACKER_ID
+from .const import CONF_GEOLOCATE_KEY, CONF_TRACKER_ID
+from .location_entry import LocationServices
 from .protocol import message as p
 from .runtime import SinotrackConfigEntry, SinotrackRuntime
 
@@ -28,6 +29,9 @@ TO_REDACT = {
     p.GSM_CELLID,
     p.VEHICLE_PLATE,
     "title",
+    "cell",
+    "shown_cell",
+    CONF_GEOLOCATE_KEY,
 }
 
 
@@ -38,7 +42,15 @@ async def async_get_config_entry_diagnostics(
     tracker: dict[str, Any] | None = None
     listener_data: dict[str, Any] = {}
     # No runtime when the entry is not loaded, e.g. while it waits for its port.
-    runtime: SinotrackRuntime | None = getattr(entry, "runtime_data", None)
+    runtime: SinotrackRuntime | LocationServices | None = getattr(entry, "runtime_data", None)
+    if isinstance(runtime, LocationServices):  # the Location services entry
+        return async_redact_data(
+            {
+                "entry": {"state": entry.state.value, "options": dict(entry.options)},
+                "location_services": runtime.diagnostics(),
+            },
+            TO_REDACT,
+        )
     if runtime is not None:
         state = runtime.state
         tracker = dict(state.as_dict())

@@ -328,9 +328,7 @@ class SinotrackConfigFlow(LocationFlowMixin, ConfigFlow, domain=DOMAIN):
         While there is no Location services entry, a menu first offers a tracker or it.
         """
         if user_input is None and not self._tracker_chosen and self.location_offered():
-            return self.async_show_menu(
-                step_id="add", menu_options=["tracker", "location_services"]
-            )
+            return await self.async_step_add()
         errors: dict[str, str] = {}
         if user_input is not None:
             tracker_id = normalize_tracker_id(str(user_input[CONF_TRACKER_ID]))

@@ -95,6 +95,10 @@ class LocationFlowMixin(ConfigFlow):
         """True while there is no Location services entry."""
         return not any(is_location_entry(entry) for entry in self._async_current_entries())
 
+    async def async_step_add(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
+        """The menu: add a tracker, or set up the Location services."""
+        return self.async_show_menu(step_id="add", menu_options=["tracker", "location_services"])
+
     async def async_step_location_services(
         self, user_input: dict[str, Any] | None = None
     ) -> ConfigFlowResult:

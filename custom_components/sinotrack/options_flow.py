@@ -56,7 +56,7 @@ def options_schema(protocol: str | None) -> vol.Schema:
             )
         )
     fields[vol.Required(CONF_ALLOW_INVALID_FIX, default=False)] = bool
-    fields[vol.Required(CONF_USE_CELL_POSITION, default=False)] = bool
+    fields[vol.Optional(CONF_USE_CELL_POSITION)] = bool  # absent: off
     fields[vol.Required(CONF_ALLOW_ENGINE_COMMANDS, default=False)] = bool
     fields[vol.Optional(CONF_ALLOWED_NETWORKS, default=list)] = selector.TextSelector(
         selector.TextSelectorConfig(multiple=True)

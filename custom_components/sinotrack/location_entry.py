@@ -118,15 +118,18 @@ class LocationServices:
         """What the offline databases are now."""
         return self.offline.status if self.offline is not None else OfflineStatus()
 
-    async def async_start(self) -> None:
-        """Find the exports, then import them in the background and check them every
-        ``CHECK_INTERVAL``."""
+    async def async_prepare(self) -> None:
+        """Find the folder (created if missing) or file of the exports."""
         folder, files = await self.hass.async_add_executor_job(
             cells_source, self.hass, dict(self.entry.options)
         )
         self.offline = OfflineCells(
             folder, files, executor=self.hass.async_add_executor_job, on_status=self._on_status
         )
+
+    @callback
+    def async_start(self) -> None:
+        """Import the exports in the background, and check them every ``CHECK_INTERVAL``."""
         self.entry.async_create_background_task(
             self.hass, self.async_refresh(), f"{DOMAIN} cell database import"
         )
@@ -193,9 +196,11 @@ async def async_setup_location_entry(hass: HomeAssistant, entry: LocationConfigE
     """Set up the Location services: its sensor, then the imports in the background."""
     services = LocationServices(hass, entry)
     entry.runtime_data = services
-    await services.async_start()
+    await services.async_prepare()
     hass.data[DATA_LOCATION] = services
+    entry.async_on_unload(services.close)
     await hass.config_entries.async_forward_entry_setups(entry, ["sensor"])
+    services.async_start()
     entry.async_on_unload(entry.add_update_listener(_async_updated))
     async_dispatcher_send(hass, SIGNAL_LOCATION_CHANGED)
     return True
@@ -211,7 +216,7 @@ async def async_unload_location_entry(hass: HomeAssistant, entry: LocationConfig
     unloaded = await hass.config_entries.async_unload_platforms(entry, ["sensor"])
     if unloaded:
         services = entry.runtime_data
-        services.close()
+        services.close()  # again at once: the unload callbacks come after
         if hass.data.get(DATA_LOCATION) is services:
             hass.data.pop(DATA_LOCATION)
         async_dispatcher_send(hass, SIGNAL_LOCATION_CHANGED)

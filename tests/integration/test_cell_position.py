@@ -10,13 +10,13 @@ from typing import Any
 
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import entity_registry as er
+from homeassistant.setup import async_setup_component
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry, async_capture_events
 
 from custom_components.sinotrack.const import (
     CONF_GEOLOCATE_URL,
     CONF_NOMINATIM_URL,
-    CONF_USE_CELL_POSITION,
 )
 from tests.location.helpers import FakeService
 from tests.support.client import Client
@@ -56,7 +56,7 @@ async def tracker_with(
     hass: HomeAssistant, connect: TrackerFactory, *, on: bool = True
 ) -> tuple[MockConfigEntry, Client]:
     """The tracker (option on or off), connected, at its first valid fix in cell OTHER."""
-    entry = make_entry(**{CONF_USE_CELL_POSITION: on})
+    entry = make_entry(use_cell_position=on)
     await load_entry(hass, entry)
     tracker = await connect(entry)
     await report(tracker, h02_v1(T0, ident=TRACKER_ID, tail=cell_tail(OTHER.cell), knots=0))
@@ -199,3 +199,22 @@ async def test_the_address_sensor_and_alarm_events(
     assert fired, "no alarm event"
     assert fired[-1]["event_type"] == "sos"
     assert fired[-1]["address"] == "Calle 5, San José, Costa Rica"  # the frame's coordinates
+
+
+async def test_a_zone_name_wins_over_the_address(
+    hass: HomeAssistant, connect: TrackerFactory, service: tuple[FakeService, str]
+) -> None:
+    fake, url = service
+    fake.places["22.5500,114.0500"] = "Futian, Shenzhen, Guangdong, China"
+    zone = {"name": "Depot", "latitude": 22.55, "longitude": 114.05, "radius": 300}
+    assert await async_setup_component(hass, "zone", {"zone": [zone]})
+    write_cells(hass, KNOWN, OTHER)
+    await load_location(hass, **{CONF_NOMINATIM_URL: url})
+    er.async_get(hass).async_get_or_create(
+        "sensor", "sinotrack", f"{TRACKER_ID}_address", suggested_object_id="car_address"
+    )  # enabled before the tracker's entry loads
+    _entry, tracker = await tracker_with(hass, connect)
+
+    await no_fix_in(hass, tracker, KNOWN.cell, 60)
+    await wait_for(hass, lambda: state(hass, ADDRESS).state == "Depot")
+    assert all(r.query.get("lat") != "22.5500" for r in fake.received)  # never asked

@@ -37,7 +37,14 @@ from .location_entry import (
     async_place_name,
     get_location_services,
 )
-from .model import KEY_POSITION, KEY_POSITION_SOURCE, POSITION_SOURCES, SOURCE_CELL, Update
+from .model import (
+    KEY_CELL_POSITION,
+    KEY_POSITION,
+    KEY_POSITION_SOURCE,
+    POSITION_SOURCES,
+    SOURCE_CELL,
+    Update,
+)
 from .runtime import SinotrackConfigEntry, SinotrackRuntime
 
 CELL_DATABASE_STATES = ["importing", "ready", "failed", "no_file"]
@@ -181,7 +188,7 @@ class AddressSensor(SinotrackEntity, SensorEntity):
     def __init__(
         self, runtime: SinotrackRuntime, description: SensorEntityDescription, name: str
     ) -> None:
-        super().__init__(runtime, description, name, (KEY_POSITION,))
+        super().__init__(runtime, description, name, (KEY_POSITION, KEY_CELL_POSITION))
         self._looked_up: tuple[float, float] | None = None
 
     async def async_added_to_hass(self) -> None:

@@ -6,6 +6,7 @@ import json
 from typing import Any, cast
 
 from custom_components.sinotrack.model import (
+    KEY_CELL_POSITION,
     KEY_DISTANCE,
     KEY_POSITION,
     KEY_POSITION_SOURCE,
@@ -50,7 +51,7 @@ def test_invalid_fix_in_a_new_cell_shows_the_cell_with_its_range() -> None:
     assert tracker.wanted_cell() == CELL_A
     update = tracker.apply_cell(CELL_A, *CELL_A_AT, 1500.0, at(61))
     state = tracker.state
-    assert {KEY_POSITION, KEY_POSITION_SOURCE} <= update.changed
+    assert update.changed == {KEY_CELL_POSITION, KEY_POSITION_SOURCE}  # not KEY_POSITION
     assert (state.latitude, state.longitude, state.accuracy) == (*CELL_A_AT, 1500.0)
     assert state.position_source == "cell"
     assert state.fix_time == at(60)  # when the tracker entered the cell

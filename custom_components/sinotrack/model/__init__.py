@@ -32,6 +32,7 @@ from .cell import (
 )
 from .keys import (
     KEY_ALARM,
+    KEY_CELL_POSITION,
     KEY_CONNECTED,
     KEY_DISTANCE,
     KEY_LAST_SEEN,
@@ -81,6 +82,7 @@ __all__ = [
     "FUTURE_TOLERANCE",
     "JITTER_KM",
     "KEY_ALARM",
+    "KEY_CELL_POSITION",
     "KEY_CONNECTED",
     "KEY_DISTANCE",
     "KEY_LAST_SEEN",

@@ -7,7 +7,8 @@
   newer than its last cell change (:func:`wants_cell_position`); a valid fix always wins.
 * The position of a cell arrives later (it is looked up off the loop):
   :func:`apply_cell_position` takes it only if the rule still holds and the tracker is still
-  in that cell (a newer fix or another cell meanwhile wins). It never counts as distance.
+  in that cell (a newer fix or another cell meanwhile wins). It never counts as distance,
+  and its change key is ``KEY_CELL_POSITION``, never ``KEY_POSITION`` (no trip, no guard).
 * The position shown says where it came from: ``gps`` or ``cell`` (``position_source``).
 """
 
@@ -20,7 +21,7 @@ from typing import Final
 
 from custom_components.sinotrack.protocol import message as p
 
-from .keys import KEY_POSITION, KEY_POSITION_SOURCE
+from .keys import KEY_CELL_POSITION, KEY_POSITION_SOURCE
 from .state import TrackerState
 
 type Cell = tuple[int, int, int, int]
@@ -104,7 +105,7 @@ def apply_cell_position(
     state.accuracy = cell_accuracy(range_m)
     state.fix_time = datetime.fromtimestamp(since, UTC) if since is not None else now
     state.shown_cell = cell
-    changed = {KEY_POSITION}
+    changed = {KEY_CELL_POSITION}
     if state.position_source != SOURCE_CELL:
         state.position_source = SOURCE_CELL
         changed.add(KEY_POSITION_SOURCE)

@@ -17,7 +17,8 @@ from typing import Any, Final
 
 from homeassistant.components.zone import async_active_zone
 from homeassistant.config_entries import ConfigEntry
-from homeassistant.core import HomeAssistant, callback
+from homeassistant.const import EVENT_HOMEASSISTANT_STOP
+from homeassistant.core import Event, HomeAssistant, callback
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from homeassistant.helpers.dispatcher import async_dispatcher_send
 from homeassistant.helpers.event import async_track_time_interval
@@ -202,6 +203,14 @@ async def async_setup_location_entry(hass: HomeAssistant, entry: LocationConfigE
     await hass.config_entries.async_forward_entry_setups(entry, ["sensor"])
     services.async_start()
     entry.async_on_unload(entry.add_update_listener(_async_updated))
+
+    @callback
+    def stop(_event: Event) -> None:
+        """Home Assistant stops: an import under way stops at its next batch."""
+        if services.offline is not None:
+            services.offline.cancel()
+
+    entry.async_on_unload(hass.bus.async_listen(EVENT_HOMEASSISTANT_STOP, stop))
     async_dispatcher_send(hass, SIGNAL_LOCATION_CHANGED)
     return True
 

@@ -218,3 +218,20 @@ async def test_a_zone_name_wins_over_the_address(
     await no_fix_in(hass, tracker, KNOWN.cell, 60)
     await wait_for(hass, lambda: state(hass, ADDRESS).state == "Depot")
     assert all(r.query.get("lat") != "22.5500" for r in fake.received)  # never asked
+
+
+async def test_position_source_appears_when_the_option_is_turned_on(
+    hass: HomeAssistant, connect: TrackerFactory
+) -> None:
+    write_cells(hass, KNOWN, OTHER)
+    await load_location(hass)
+    entry, tracker = await tracker_with(hass, connect, on=False)
+    assert hass.states.get(SOURCE) is None
+    hass.config_entries.async_update_entry(
+        entry, options={**entry.options, "use_cell_position": True}
+    )
+    await hass.async_block_till_done()
+    assert state(hass, SOURCE).state == "gps"
+    assert entry.runtime_data.tracker.use_cell_position  # at once, no reload
+    await no_fix_in(hass, tracker, KNOWN.cell, 60)  # the same connection
+    await wait_for(hass, lambda: state(hass, SOURCE).state == "cell")

@@ -148,3 +148,13 @@ def test_the_cell_and_the_source_survive_a_restart() -> None:
     assert restored.state == tracker.state
     assert restored.wanted_cell() is None  # the cell shown stays shown
     assert TrackerState.from_dict({"cell": [1, "x", 3, 4]}).cell is None
+
+
+def test_a_new_cell_without_a_position_between_valid_fixes_moves_nothing() -> None:
+    tracker = cell_tracker()
+    tracker.apply([fix(at(0), extra=cell_values(CELL_A))], at(0))
+    link = cast("Message", {p.TIMESTAMP: int(at(10).timestamp()), **cell_values(CELL_B)})
+    tracker.apply([link], at(10))  # a heartbeat from the next cell, GPS still fine
+    assert tracker.wanted_cell() is None
+    tracker.apply([no_fix(20, CELL_B)], at(20))  # now the fix is lost in that cell
+    assert tracker.wanted_cell() == CELL_B

@@ -3,8 +3,10 @@
 * Every message that carries a plausible serving cell (MCC, MNC, LAC, cell ID) records it;
   a different cell than the last one is a *cell change*, dated by the message's device
   time (else the server's).
-* A cell position is wanted only when the option is on and the tracker has no valid GPS fix
-  newer than its last cell change (:func:`wants_cell_position`); a valid fix always wins.
+* A cell position is wanted only when the option is on, the tracker's last position was
+  marked invalid (or it never had a valid one), and it has no valid GPS fix newer than its
+  last cell change (:func:`wants_cell_position`); a valid fix always wins. A report without
+  a position (a heartbeat, a LINK) from a new cell between two valid fixes moves nothing.
 * The position of a cell arrives later (it is looked up off the loop):
   :func:`apply_cell_position` takes it only if the rule still holds and the tracker is still
   in that cell (a newer fix or another cell meanwhile wins). It never counts as distance,
@@ -65,12 +67,15 @@ def note_cell(state: TrackerState, message: Mapping[str, object], now: datetime)
 def wants_cell_position(state: TrackerState) -> Cell | None:
     """The cell whose position should be shown now, None when GPS (or nothing) wins.
 
-    Only when the tracker has no valid fix newer than its last cell change, and the
-    position shown is not that cell's already.
+    Only when the last position was marked invalid (or there never was a valid one), the
+    tracker has no valid fix newer than its last cell change, and the position shown is not
+    that cell's already.
     """
     cell, since = state.cell, state.cell_since
     if cell is None or since is None:
         return None
+    if state.gps_fix_time is not None and not state.fix_lost:
+        return None  # GPS is fine: a cell change alone moves nothing
     if state.gps_fix_time is not None and state.gps_fix_time >= since:
         return None  # a valid fix in this cell (or after it changed): it is better
     if state.position_source == SOURCE_CELL and state.shown_cell == cell:

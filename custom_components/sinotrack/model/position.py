@@ -56,6 +56,7 @@ def apply_position(
     ``now``; the keys that changed (position, distance)."""
     changed: set[str] = set()
     valid = bool(message.get(p.VALID, True))
+    state.fix_lost = not valid
     if not valid and not allow_invalid:
         return changed
     latitude = float(message[p.LATITUDE])

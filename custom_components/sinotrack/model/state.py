@@ -71,6 +71,8 @@ class TrackerState:
     """Device time (epoch) the tracker entered ``cell``."""
     gps_fix_time: float | None = None
     """Device time (epoch) of the newest valid GPS fix applied."""
+    fix_lost: bool = False
+    """The last position reported was marked invalid (no GPS fix)."""
     position_source: str = "gps"
     """Where the position shown comes from: ``gps`` or ``cell``."""
     shown_cell: tuple[int, int, int, int] | None = None
@@ -133,6 +135,7 @@ class TrackerState:
             "cell": list(self.cell) if self.cell else None,
             "cell_since": self.cell_since,
             "gps_fix_time": self.gps_fix_time,
+            "fix_lost": self.fix_lost,
             "position_source": self.position_source,
             "shown_cell": list(self.shown_cell) if self.shown_cell else None,
         }
@@ -176,6 +179,7 @@ class TrackerState:
             cell=_cell(data.get("cell")),
             cell_since=_epoch(data.get("cell_since")),
             gps_fix_time=_epoch(data.get("gps_fix_time")),
+            fix_lost=data.get("fix_lost") is True,
             position_source="cell" if data.get("position_source") == "cell" else "gps",
             shown_cell=_cell(data.get("shown_cell")),
         )

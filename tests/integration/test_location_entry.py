@@ -10,6 +10,7 @@ from typing import Any
 from homeassistant.config_entries import SOURCE_USER, ConfigEntryState
 from homeassistant.core import Event, HomeAssistant, callback
 from homeassistant.data_entry_flow import FlowResultType
+from homeassistant.exceptions import ServiceValidationError
 from homeassistant.util import dt as dt_util
 import pytest
 from pytest_homeassistant_custom_component.common import async_fire_time_changed
@@ -184,3 +185,16 @@ async def test_diagnostics_redact_the_api_key(
     assert diagnostics["entry"]["options"][CONF_GEOLOCATE_KEY] == "**REDACTED**"
     assert diagnostics["location_services"]["cells"] == 1
     assert diagnostics["location_services"]["geolocate"]["host"] == "geolocate.example.org"
+
+
+async def test_actions_refuse_the_location_services_as_a_target(hass: HomeAssistant) -> None:
+    entry = await load_location(hass)
+    with pytest.raises(ServiceValidationError) as raised:
+        await hass.services.async_call(
+            DOMAIN,
+            "request_position",
+            {"config_entry_id": entry.entry_id},
+            blocking=True,
+            return_response=True,
+        )
+    assert raised.value.translation_key == "unknown_tracker"

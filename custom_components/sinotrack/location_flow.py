@@ -73,8 +73,8 @@ async def validate_location(
     hass: HomeAssistant, user_input: dict[str, Any]
 ) -> tuple[dict[str, Any], dict[str, str]]:
     """The settings entered, trimmed, and the errors by field."""
-    options = {key: str(user_input.get(key) or "").strip() for key in location_schema().schema}
-    options = {str(key): value for key, value in options.items()}
+    fields = (CONF_CELLS_PATH, CONF_GEOLOCATE_URL, CONF_GEOLOCATE_KEY, CONF_NOMINATIM_URL)
+    options = {key: str(user_input.get(key) or "").strip() for key in fields}
     errors: dict[str, str] = {}
     for key in (CONF_GEOLOCATE_URL, CONF_NOMINATIM_URL):
         if options[key] and not _http_url(options[key]):

@@ -7,7 +7,7 @@ from typing import Any
 from homeassistant.components.diagnostics import async_redact_data
 from homeassistant.core import HomeAssistant
 
-from .const import CONF_GEOLOCATE_KEY, CONF_TRACKER_ID
+from .const import CONF_GEOLOCATE_KEY, CONF_GEOLOCATE_URL, CONF_TRACKER_ID
 from .location_entry import LocationServices
 from .protocol import message as p
 from .runtime import SinotrackConfigEntry, SinotrackRuntime
@@ -32,6 +32,7 @@ TO_REDACT = {
     "cell",
     "shown_cell",
     CONF_GEOLOCATE_KEY,
+    CONF_GEOLOCATE_URL,  # a key may be typed into its query: its host is shown apart
 }
 
 

@@ -176,12 +176,13 @@ async def test_diagnostics_redact_the_api_key(
     entry = await load_location(
         hass,
         **{
-            CONF_GEOLOCATE_URL: "https://geolocate.example.org/v1/geolocate",
+            CONF_GEOLOCATE_URL: "https://geolocate.example.org/v1/geolocate?key=url-key-456",
             CONF_GEOLOCATE_KEY: "secret-key-123",
         },
     )
     diagnostics: dict[str, Any] = await get_diagnostics_for_config_entry(hass, hass_client, entry)
     assert "secret-key-123" not in str(diagnostics)
+    assert "url-key-456" not in str(diagnostics)
     assert diagnostics["entry"]["options"][CONF_GEOLOCATE_KEY] == "**REDACTED**"
     assert diagnostics["location_services"]["cells"] == 1
     assert diagnostics["location_services"]["geolocate"]["host"] == "geolocate.example.org"

@@ -55,6 +55,8 @@ from .entry import (
     get_pool,
 )
 from .listener import Expectation, Listener, ListenerBindError, ListenerConfig
+from .location_entry import is_location_entry
+from .location_flow import LocationFlowMixin, LocationOptionsFlow, location_options_flow
 from .options_flow import SinotrackOptionsFlow
 from .protocol import normalize_ident
 from .runtime import SinotrackConfigEntry
@@ -126,7 +128,11 @@ async def _source_ip(hass: HomeAssistant) -> str:
 def _ports_in_use(hass: HomeAssistant) -> str:
     """The ports trackers use and the bind address of each (``5013 on ::``), or ``-``."""
     ports = sorted(
-        {int(entry.data[CONF_PORT]) for entry in hass.config_entries.async_entries(DOMAIN)}
+        {
+            int(entry.data[CONF_PORT])
+            for entry in hass.config_entries.async_entries(DOMAIN)
+            if CONF_PORT in entry.data
+        }
     )
     shown = [f"{port} on {bind_address_of_port(hass, port)}" for port in ports]
     return ", ".join(shown) if shown else "-"
@@ -221,8 +227,8 @@ class TrackerWait:
             await get_pool(self.hass).release(listener)
 
 
-class SinotrackConfigFlow(ConfigFlow, domain=DOMAIN):
-    """Add a Sinotrack tracker."""
+class SinotrackConfigFlow(LocationFlowMixin, ConfigFlow, domain=DOMAIN):
+    """Add a Sinotrack tracker (or the Location services, from the user step's menu)."""
 
     VERSION = CONFIG_VERSION
     MINOR_VERSION = CONFIG_MINOR_VERSION
@@ -235,12 +241,16 @@ class SinotrackConfigFlow(ConfigFlow, domain=DOMAIN):
         self._wait: TrackerWait | None = None
         self._rebind: dict[str, Any] = {}
         """Reconfigure: the name, port and new bind address waiting for confirmation."""
+        self._tracker_chosen = False
+        """The user step's menu was answered (or not shown): the user step is the form."""
 
     @staticmethod
     @callback
-    def async_get_options_flow(config_entry: SinotrackConfigEntry) -> SinotrackOptionsFlow:
+    def async_get_options_flow(
+        config_entry: SinotrackConfigEntry,
+    ) -> SinotrackOptionsFlow | LocationOptionsFlow:
         """The options flow of an entry."""
-        return SinotrackOptionsFlow()
+        return location_options_flow(config_entry) or SinotrackOptionsFlow()
 
     @callback
     def async_remove(self) -> None:
@@ -313,7 +323,12 @@ class SinotrackConfigFlow(ConfigFlow, domain=DOMAIN):
         )
 
     async def async_step_user(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
-        """Name, ID, port (and bind address): every field checked at each submit."""
+        """Name, ID, port (and bind address): every field checked at each submit.
+
+        While there is no Location services entry, a menu first offers a tracker or it.
+        """
+        if user_input is None and not self._tracker_chosen and self.location_offered():
+            return await self.async_step_add()
         errors: dict[str, str] = {}
         if user_input is not None:
             tracker_id = normalize_tracker_id(str(user_input[CONF_TRACKER_ID]))
@@ -352,6 +367,13 @@ class SinotrackConfigFlow(ConfigFlow, domain=DOMAIN):
             errors=errors,
             description_placeholders={"ports_in_use": _ports_in_use(self.hass)},
         )
+
+    async def async_step_tracker(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """The menu's "Add a tracker": the user form."""
+        self._tracker_chosen = True
+        return await self.async_step_user()
 
     async def async_step_connect(
         self, user_input: dict[str, Any] | None = None
@@ -470,6 +492,8 @@ class SinotrackConfigFlow(ConfigFlow, domain=DOMAIN):
         to confirm. A new port joins the trackers already on it (with its bind address).
         """
         entry = self._get_reconfigure_entry()
+        if is_location_entry(entry):
+            return self.async_abort(reason="location_use_options")
         errors: dict[str, str] = {}
         if user_input is not None:
             port, host = await self._validate(user_input, errors, entry)

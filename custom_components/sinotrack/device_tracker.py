@@ -10,7 +10,7 @@ from homeassistant.helpers.entity import EntityDescription
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .entity import SinotrackEntity
-from .model import KEY_POSITION
+from .model import KEY_CELL_POSITION, KEY_POSITION
 from .runtime import SinotrackConfigEntry, SinotrackRuntime
 
 PARALLEL_UPDATES = 0
@@ -39,7 +39,9 @@ class SinotrackTracker(SinotrackEntity, TrackerEntity):
     _unrecorded_attributes = frozenset({ATTR_FIX_TIME})
 
     def __init__(self, runtime: SinotrackRuntime, name: str) -> None:
-        super().__init__(runtime, EntityDescription(key="tracker"), name, (KEY_POSITION,))
+        super().__init__(
+            runtime, EntityDescription(key="tracker"), name, (KEY_POSITION, KEY_CELL_POSITION)
+        )
 
     @property
     def source_type(self) -> SourceType:

@@ -7,7 +7,8 @@ from typing import Any
 from homeassistant.components.diagnostics import async_redact_data
 from homeassistant.core import HomeAssistant
 
-from .const import CONF_GUARD_CODE_HASH, CONF_TRACKER_ID
+from .const import CONF_GEOLOCATE_KEY, CONF_GEOLOCATE_URL, CONF_GUARD_CODE_HASH, CONF_TRACKER_ID
+from .location_entry import LocationServices
 from .protocol import message as p
 from .runtime import SinotrackConfigEntry, SinotrackRuntime
 
@@ -32,6 +33,10 @@ TO_REDACT = {
     "armed_position",
     "last_fix",
     "trigger",
+    "cell",
+    "shown_cell",
+    CONF_GEOLOCATE_KEY,
+    CONF_GEOLOCATE_URL,  # a key may be typed into its query: its host is shown apart
 }
 
 
@@ -42,7 +47,15 @@ async def async_get_config_entry_diagnostics(
     tracker: dict[str, Any] | None = None
     listener_data: dict[str, Any] = {}
     # No runtime when the entry is not loaded, e.g. while it waits for its port.
-    runtime: SinotrackRuntime | None = getattr(entry, "runtime_data", None)
+    runtime: SinotrackRuntime | LocationServices | None = getattr(entry, "runtime_data", None)
+    if isinstance(runtime, LocationServices):  # the Location services entry
+        return async_redact_data(
+            {
+                "entry": {"state": entry.state.value, "options": dict(entry.options)},
+                "location_services": runtime.diagnostics(),
+            },
+            TO_REDACT,
+        )
     if runtime is not None:
         state = runtime.state
         tracker = dict(state.as_dict())

@@ -35,6 +35,11 @@ from .const import (
     SETUP_URL,
 )
 from .listener import ListenerBindError, ListenerConfig, ListenerPool
+from .location_entry import (
+    async_setup_location_entry,
+    async_unload_location_entry,
+    is_location_entry,
+)
 from .model import KEY_CONNECTED, KEY_LAST_SEEN, KEY_ONLINE, Update
 from .protocol.message import DEVICE_MODEL
 from .runtime import (
@@ -127,7 +132,7 @@ def entries_on_port(hass: HomeAssistant, port: int) -> list[SinotrackConfigEntry
     return [
         entry
         for entry in hass.config_entries.async_entries(DOMAIN)
-        if entry.data.get(CONF_PORT) == port
+        if entry.data.get(CONF_PORT) == port and not is_location_entry(entry)
     ]
 
 
@@ -181,6 +186,8 @@ def never_connected_issue_id(entry_id: str) -> str:
 
 async def async_setup_entry(hass: HomeAssistant, entry: SinotrackConfigEntry) -> bool:
     """Set up one tracker: its port's listener, its runtime, its entities."""
+    if is_location_entry(entry):
+        return await async_setup_location_entry(hass, entry)  # type: ignore[arg-type]
     host: str = entry.data[CONF_BIND_ADDRESS]
     port: int = entry.data[CONF_PORT]
     commands = get_command_store(hass, entry.entry_id)
@@ -246,6 +253,8 @@ async def _async_entry_updated(hass: HomeAssistant, entry: SinotrackConfigEntry)
 
 async def async_unload_entry(hass: HomeAssistant, entry: SinotrackConfigEntry) -> bool:
     """Unload a tracker's entities, save its state and give its port back."""
+    if is_location_entry(entry):
+        return await async_unload_location_entry(hass, entry)  # type: ignore[arg-type]
     unloaded = await hass.config_entries.async_unload_platforms(entry, PLATFORMS)
     if unloaded:
         runtime = entry.runtime_data
@@ -256,6 +265,8 @@ async def async_unload_entry(hass: HomeAssistant, entry: SinotrackConfigEntry) -
 
 async def async_remove_entry(hass: HomeAssistant, entry: SinotrackConfigEntry) -> None:
     """Forget a deleted entry's repairs, queued commands and stored state."""
+    if is_location_entry(entry):
+        return
     ir.async_delete_issue(hass, DOMAIN, port_issue_id(entry.entry_id))
     ir.async_delete_issue(hass, DOMAIN, never_connected_issue_id(entry.entry_id))
     ir.async_delete_issue(hass, DOMAIN, auth_refused_issue_id(entry.entry_id))

@@ -8,6 +8,7 @@ from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .entity import SinotrackEntity
 from .guard_runtime import GUARD_EVENT_TYPES
+from .location_entry import with_address
 from .model import EVENT_TYPES, KEY_ALARM, Update
 from .model.trip_data import TripEnded, TripEvent, TripStarted
 from .runtime import SinotrackConfigEntry, SinotrackRuntime
@@ -46,7 +47,7 @@ class SinotrackAlarmEvent(SinotrackEntity, EventEntity):
     def _handle_update(self, update: Update) -> None:
         """Fire each alarm event that rose."""
         for event in update.alarms:
-            self._trigger_event(event.type, dict(event.data))
+            self._trigger_event(event.type, with_address(self.hass, dict(event.data)))
             self.async_write_ha_state()
 
 

@@ -182,8 +182,9 @@ class GuardRuntime:
             report = speed_report(message, now)
             if report is not None and (self.report is None or report.time >= self.report.time):
                 self.report = report
-            source = str(message.get(p.POSITION_SOURCE) or "gps")
-            self._changed(self.guard.observe(guard_report(message, now, source), now))
+            # A message carries GPS fixes only: a cell position reaches the tracker model
+            # apart (Tracker.apply_cell), never the guard, so it is never displacement.
+            self._changed(self.guard.observe(guard_report(message, now, "gps"), now))
         held = self.hold.release(self.report, now)
         if held is not None:
             self._held_changed()

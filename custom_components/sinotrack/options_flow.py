@@ -30,6 +30,7 @@ from .const import (
     CONF_JT808_UTC_OFFSET,
     CONF_OFFLINE_TIMEOUT,
     CONF_STOP_TIME,
+    CONF_USE_CELL_POSITION,
     DEFAULT_JT808_UTC_OFFSET,
     DEFAULT_OFFLINE_TIMEOUT,
 )
@@ -74,6 +75,7 @@ def options_schema(protocol: str | None) -> vol.Schema:
         )
     )
     fields[vol.Required(CONF_ALLOW_INVALID_FIX, default=False)] = bool
+    fields[vol.Optional(CONF_USE_CELL_POSITION)] = bool  # absent: off
     fields[vol.Required(CONF_ALLOW_ENGINE_COMMANDS, default=False)] = bool
     fields[vol.Optional(CONF_ALLOWED_NETWORKS, default=list)] = selector.TextSelector(
         selector.TextSelectorConfig(multiple=True)

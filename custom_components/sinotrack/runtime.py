@@ -35,6 +35,7 @@ from homeassistant.helpers.event import async_call_later, async_track_time_inter
 from homeassistant.helpers.storage import Store
 from homeassistant.util import dt as dt_util
 
+from .cell_runtime import async_follow_cell
 from .command_store import CommandStore, EngineCommandsDisabledError, is_engine_command
 from .const import (
     CONF_ALLOW_ENGINE_COMMANDS,
@@ -44,6 +45,7 @@ from .const import (
     CONF_OFFLINE_TIMEOUT,
     CONF_STOP_TIME,
     CONF_TRACKER_ID,
+    CONF_USE_CELL_POSITION,
     DEFAULT_JT808_UTC_OFFSET,
     DEFAULT_OFFLINE_TIMEOUT,
     DOMAIN,
@@ -209,6 +211,7 @@ class SinotrackRuntime:
         self._options = dict(options)
         self.tracker.offline_timeout = _offline_timeout(options)
         self.tracker.allow_invalid_fix = bool(options.get(CONF_ALLOW_INVALID_FIX, False))
+        self.tracker.use_cell_position = bool(options.get(CONF_USE_CELL_POSITION, False))
         self._allowed_networks = parse_networks(options.get(CONF_ALLOWED_NETWORKS))
         self.trips.set_stop_time(options.get(CONF_STOP_TIME, DEFAULT_STOP_TIME_MIN))
 
@@ -242,6 +245,7 @@ class SinotrackRuntime:
                 TrackerState.from_dict(data),
                 offline_timeout=self.tracker.offline_timeout,
                 allow_invalid_fix=self.tracker.allow_invalid_fix,
+                use_cell_position=self.tracker.use_cell_position,
             )
             self.counted_odometer_restored = holds_counted_odometer(data)
             self.guard.load(data.get(KEY_GUARD_STATE))
@@ -472,6 +476,8 @@ class SinotrackRuntime:
         self._publish(self.tracker.apply(messages, now))
         self.guard.frame(messages, now)
         self.trips.feed(messages, now)  # every fix, the late ones the model ignores too
+        if self.tracker.use_cell_position:
+            async_follow_cell(self)
 
     # -- for the guard ----------------------------------------------------------------------
 
@@ -494,6 +500,16 @@ class SinotrackRuntime:
     def create_task(self, coro: Coroutine[Any, Any, None], name: str) -> None:
         """Run ``coro`` in the background for as long as the entry is loaded."""
         self.entry.async_create_background_task(self.hass, coro, name)
+
+    @callback
+    def apply_cell_position(
+        self, cell: tuple[int, int, int, int], latitude: float, longitude: float, range_m: float
+    ) -> None:
+        """The position of ``cell`` was found: show it if the model still wants it."""
+        if self._unregister is not None:  # still running
+            self._publish(
+                self.tracker.apply_cell(cell, latitude, longitude, range_m, dt_util.utcnow())
+            )
 
 
 type SinotrackConfigEntry = ConfigEntry[SinotrackRuntime]

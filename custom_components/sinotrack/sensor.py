@@ -32,6 +32,8 @@ from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .const import DOMAIN
 from .entity import SinotrackEntity
+from .location_entry import is_location_entry
+from .location_sensor import async_setup_location_sensors, async_setup_tracker_location_sensors
 from .model import (
     KEY_DISTANCE,
     KEY_LAST_SEEN,
@@ -209,6 +211,10 @@ async def async_setup_entry(
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
     """Add the sensors (each once it exists for the tracker)."""
+    if is_location_entry(entry):
+        await async_setup_location_sensors(hass, entry, async_add_entities)  # type: ignore[arg-type]
+        return
+    async_setup_tracker_location_sensors(hass, entry, async_add_entities)
     runtime = entry.runtime_data
     _migrate_registry(hass, runtime)
     pending = list(SENSORS)

@@ -64,6 +64,7 @@ from .listener import (
     TrackerDisconnectedError,
     TrackerOfflineError,
 )
+from .location_entry import is_location_entry
 from .model import storable
 from .model.engine_stop import WHEN_NOW, WHEN_STOPPED
 from .protocol import Command, CommandError, CommandKind, Message, message as p
@@ -143,6 +144,12 @@ def _runtime(hass: HomeAssistant, call: ServiceCall) -> SinotrackRuntime:
             translation_domain=DOMAIN,
             translation_key="tracker_not_loaded",
             translation_placeholders={"name": entry.title},
+        )
+    if is_location_entry(entry):  # no tracker: the Location services
+        raise ServiceValidationError(
+            translation_domain=DOMAIN,
+            translation_key="unknown_tracker",
+            translation_placeholders={"target": str(device_id or entry_id)},
         )
     runtime: SinotrackRuntime = entry.runtime_data
     return runtime

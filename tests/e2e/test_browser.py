@@ -117,6 +117,9 @@ async def add_tracker(user: UserPage, name: str, tracker_id: str, port: int) -> 
     await page.keyboard.type("Sinotrack")
     await user.wait_for_text("Custom integration")
     await page.get_by_text("Sinotrack", exact=True).last.click()
+    # While there are no location services, a menu first offers them or a tracker.
+    await user.wait_for_text("Add a tracker")
+    await page.get_by_text("Add a tracker", exact=True).click()
     await user.check(f"{name}-form", "Tracker ID", "Port")
     await page.locator("input[name=name]").fill(name)
     await page.locator("input[name=tracker_id]").fill(tracker_id)

@@ -16,6 +16,7 @@ import re
 from typing import Any, cast
 
 from homeassistant.config_entries import ConfigEntryState, ConfigFlowResult
+from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType, section
 from homeassistant.helpers import issue_registry as ir
 from pytest_homeassistant_custom_component.common import MockConfigEntry
@@ -118,3 +119,15 @@ def assert_issue_translated(issue: ir.IssueEntry) -> None:
     given = set((issue.translation_placeholders or {}).keys())
     for part in ("title", "description"):
         assert _placeholders(strings[part]) <= given, f"{part}: {strings[part]!r} vs {given}"
+
+
+async def start_tracker_flow(hass: HomeAssistant) -> ConfigFlowResult:
+    """The user flow at its tracker form: "Add a tracker" chosen in the menu that comes
+    first while there is no Location services entry."""
+    result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": "user"})
+    if result["type"] is FlowResultType.MENU:
+        assert result["menu_options"] == ["tracker", "location_services"]
+        result = await hass.config_entries.flow.async_configure(
+            result["flow_id"], {"next_step_id": "tracker"}
+        )
+    return result

@@ -14,7 +14,6 @@ from unittest.mock import AsyncMock
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.config_entries import (
     SOURCE_INTEGRATION_DISCOVERY,
-    SOURCE_USER,
     ConfigEntryState,
     ConfigFlowResult,
 )
@@ -52,7 +51,7 @@ from tests.support.hass import (
 from tests.support.net import free_port, occupied_port, port_accepts
 
 from .conftest import SOURCE_IP, TrackerFactory
-from .flow_helpers import assert_flow_title, assert_translated, v1_frame
+from .flow_helpers import assert_flow_title, assert_translated, start_tracker_flow, v1_frame
 
 pytestmark = pytest.mark.usefixtures("source_ip")
 
@@ -76,7 +75,7 @@ def reconfigure_input(port: int, host: str = LOOPBACK, name: str = "Car") -> dic
 
 
 async def start_user_flow(hass: HomeAssistant) -> ConfigFlowResult:
-    result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_USER})
+    result = await start_tracker_flow(hass)
     assert result["type"] is FlowResultType.FORM
     assert result["step_id"] == "user"
     assert not result["errors"]

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from typing import Any
 from unittest.mock import patch
 
-from homeassistant.config_entries import SOURCE_USER, ConfigEntryState, ConfigFlowResult
+from homeassistant.config_entries import ConfigEntryState, ConfigFlowResult
 from homeassistant.const import CONF_NAME, CONF_PORT
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType, UnknownFlow
@@ -34,14 +34,19 @@ from tests.support.net import free_port, port_accepts
 from tests.support.wait import until
 
 from .conftest import SOURCE_IP, TrackerFactory
-from .flow_helpers import assert_issue_translated, assert_translated, v1_frame
+from .flow_helpers import (
+    assert_issue_translated,
+    assert_translated,
+    start_tracker_flow,
+    v1_frame,
+)
 
 pytestmark = pytest.mark.usefixtures("source_ip")
 
 
 async def menu_after_form(hass: HomeAssistant, port: int) -> ConfigFlowResult:
     """The user form filled in and accepted: the "connect" menu."""
-    result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_USER})
+    result = await start_tracker_flow(hass)
     result = await hass.config_entries.flow.async_configure(
         result["flow_id"],
         {
@@ -237,7 +242,7 @@ async def test_wait_ends_at_once_for_a_tracker_connected_already(
     await tracker.send(v1_frame(OTHER_ID))
     await tracker.read_until(b"#")
 
-    result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_USER})
+    result = await start_tracker_flow(hass)
     result = await hass.config_entries.flow.async_configure(
         result["flow_id"],
         {

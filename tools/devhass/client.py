@@ -189,11 +189,17 @@ class HassClient:
     async def config_flow(self, handler: str, *steps: dict[str, Any]) -> dict[str, Any]:
         """Start ``handler``'s config flow and submit ``steps`` in turn; the last result.
 
-        A menu offering ``finish`` after the last step (Sinotrack's "Finish now") is chosen.
+        A menu offering ``tracker`` first (Sinotrack's "Add a tracker", shown while there are
+        no location services) is answered with it; a menu offering ``finish`` after the last
+        step (Sinotrack's "Finish now") is chosen.
         """
         result: dict[str, Any] = await self.post(
             "/api/config/config_entries/flow", {"handler": handler, "show_advanced_options": False}
         )
+        if result.get("type") == "menu" and "tracker" in result.get("menu_options", []):
+            result = await self.post(
+                f"/api/config/config_entries/flow/{result['flow_id']}", {"next_step_id": "tracker"}
+            )
         for step in steps:
             if result.get("type") != "form":
                 raise HassError(f"config flow {handler}: expected a form, got {result}")

@@ -7,8 +7,9 @@ runtime feeds it the messages the listener decoded, with the time, and acts on t
 Modules: ``state`` (the state, derived values, stored form), ``tracker`` (applying a
 frame, online, the tick), ``position`` (position shown, distance counted), ``alarms``
 (alarm edges, event data, rate limit), ``storable`` (what may enter the state), ``keys``
-(change keys), ``geo`` (great-circle distance), ``guard`` (the parked-car guard's
-triggers and states), ``engine_stop`` (when an engine command may go).
+(change keys), ``cell`` (the serving cell, a cell's position for want of GPS), ``geo``
+(great-circle distance), ``guard`` (the parked-car guard's triggers and states),
+``engine_stop`` (when an engine command may go).
 """
 
 from __future__ import annotations
@@ -22,8 +23,18 @@ from .alarms import (
     alarm_data,
     rising_alarms,
 )
+from .cell import (
+    POSITION_SOURCES,
+    SOURCE_CELL,
+    SOURCE_GPS,
+    Cell,
+    cell_accuracy,
+    serving_cell,
+    wants_cell_position,
+)
 from .keys import (
     KEY_ALARM,
+    KEY_CELL_POSITION,
     KEY_CONNECTED,
     KEY_DISTANCE,
     KEY_LAST_SEEN,
@@ -31,6 +42,7 @@ from .keys import (
     KEY_ODOMETER,
     KEY_ONLINE,
     KEY_POSITION,
+    KEY_POSITION_SOURCE,
     KEY_VEHICLE_STATE,
 )
 from .position import (
@@ -72,6 +84,7 @@ __all__ = [
     "FUTURE_TOLERANCE",
     "JITTER_KM",
     "KEY_ALARM",
+    "KEY_CELL_POSITION",
     "KEY_CONNECTED",
     "KEY_DISTANCE",
     "KEY_LAST_SEEN",
@@ -79,6 +92,7 @@ __all__ = [
     "KEY_ODOMETER",
     "KEY_ONLINE",
     "KEY_POSITION",
+    "KEY_POSITION_SOURCE",
     "KEY_VEHICLE_STATE",
     "LAST_SEEN_RESOLUTION",
     "MAX_PLAUSIBLE_KMH",
@@ -86,21 +100,28 @@ __all__ = [
     "MAX_TIMESTAMP",
     "METERS_PER_HDOP",
     "MOVING_SPEED",
+    "POSITION_SOURCES",
+    "SOURCE_CELL",
+    "SOURCE_GPS",
     "STOP_DELAY",
     "VEHICLE_STATES",
     "AlarmEvent",
     "AlarmRateLimit",
+    "Cell",
     "Tracker",
     "TrackerState",
     "Update",
     "alarm_data",
+    "cell_accuracy",
     "fix_accuracy",
     "holds_counted_odometer",
     "is_online",
     "rising_alarms",
+    "serving_cell",
     "storable",
     "storable_items",
     "storable_message",
     "storable_timestamp",
     "vehicle_state_of",
+    "wants_cell_position",
 ]

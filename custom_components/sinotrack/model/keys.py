@@ -21,3 +21,9 @@ KEY_VEHICLE_STATE: Final = "vehicle_state"
 KEY_MOVING: Final = "moving"
 KEY_ALARM: Final = "alarm"
 """Alarm events rose (the update's ``alarms``)."""
+KEY_CELL_POSITION: Final = "cell_position"
+"""The position shown became a cell's (latitude, longitude, accuracy, fix time): not
+``KEY_POSITION``, so that what follows GPS movement (distance, trips, the guard) never
+takes a cell for a move."""
+KEY_POSITION_SOURCE: Final = "position_source"
+"""Where the position shown comes from changed (``gps`` or ``cell``)."""

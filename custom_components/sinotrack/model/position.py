@@ -20,7 +20,7 @@ from typing import Any, Final
 from custom_components.sinotrack.protocol import Message, message as p
 
 from .geo import haversine_km
-from .keys import KEY_DISTANCE, KEY_POSITION
+from .keys import KEY_DISTANCE, KEY_POSITION, KEY_POSITION_SOURCE
 from .state import TrackerState
 
 DEFAULT_ACCURACY_M: Final = 15.0
@@ -56,6 +56,7 @@ def apply_position(
     ``now``; the keys that changed (position, distance)."""
     changed: set[str] = set()
     valid = bool(message.get(p.VALID, True))
+    state.fix_lost = not valid
     if not valid and not allow_invalid:
         return changed
     latitude = float(message[p.LATITUDE])
@@ -65,8 +66,12 @@ def apply_position(
     accuracy = fix_accuracy(message.get(p.HDOP))
     if valid and count_distance(state, latitude, longitude, fix_time.timestamp()):
         changed.add(KEY_DISTANCE)
+    if valid and (state.gps_fix_time is None or fix_time.timestamp() > state.gps_fix_time):
+        state.gps_fix_time = fix_time.timestamp()  # newer than the cell: GPS wins over it
+    on_cell = state.position_source != "gps"
     if (
-        state.latitude is not None
+        not on_cell  # a cell position gives way to any fix shown
+        and state.latitude is not None
         and state.longitude is not None
         and not state.moving
         and not is_requested(message)  # whoever asked for the position wants its fix time
@@ -85,6 +90,9 @@ def apply_position(
         state.accuracy = accuracy
         state.fix_time = fix_time
         changed.add(KEY_POSITION)
+    if on_cell:
+        state.position_source, state.shown_cell = "gps", None
+        changed |= {KEY_POSITION, KEY_POSITION_SOURCE}
     return changed
 
 

@@ -65,6 +65,18 @@ class TrackerState:
     connected: bool = False
     online: bool = False
     peer: str | None = None
+    cell: tuple[int, int, int, int] | None = None
+    """The serving cell last reported (mcc, mnc, lac, cell id)."""
+    cell_since: float | None = None
+    """Device time (epoch) the tracker entered ``cell``."""
+    gps_fix_time: float | None = None
+    """Device time (epoch) of the newest valid GPS fix applied."""
+    fix_lost: bool = False
+    """The last position reported was marked invalid (no GPS fix)."""
+    position_source: str = "gps"
+    """Where the position shown comes from: ``gps`` or ``cell``."""
+    shown_cell: tuple[int, int, int, int] | None = None
+    """The cell whose position is shown (with ``position_source`` ``cell``)."""
 
     @property
     def distance(self) -> float | None:
@@ -120,6 +132,12 @@ class TrackerState:
             "alarms": self.alarms,
             "motion": self.moving,
             "stopped_since": self.stopped_since,
+            "cell": list(self.cell) if self.cell else None,
+            "cell_since": self.cell_since,
+            "gps_fix_time": self.gps_fix_time,
+            "fix_lost": self.fix_lost,
+            "position_source": self.position_source,
+            "shown_cell": list(self.shown_cell) if self.shown_cell else None,
         }
 
     @classmethod
@@ -158,6 +176,12 @@ class TrackerState:
             moving=moving,
             vehicle_state=vehicle_state_of(values.get(p.SPEED), values.get(p.IGNITION), moving),
             stopped_since=float(stopped_since) if isinstance(stopped_since, (int, float)) else None,
+            cell=_cell(data.get("cell")),
+            cell_since=_epoch(data.get("cell_since")),
+            gps_fix_time=_epoch(data.get("gps_fix_time")),
+            fix_lost=data.get("fix_lost") is True,
+            position_source="cell" if data.get("position_source") == "cell" else "gps",
+            shown_cell=_cell(data.get("shown_cell")),
         )
 
 
@@ -177,3 +201,15 @@ def _when(text: Any) -> datetime | None:
     except ValueError:
         return None
     return when if when.tzinfo is not None else when.replace(tzinfo=UTC)
+
+
+def _cell(raw: Any) -> tuple[int, int, int, int] | None:
+    """A stored cell (four integers), None for anything else."""
+    if isinstance(raw, list) and len(raw) == 4 and all(type(v) is int for v in raw):
+        return (raw[0], raw[1], raw[2], raw[3])
+    return None
+
+
+def _epoch(raw: Any) -> float | None:
+    """A stored epoch time, None for anything else."""
+    return float(raw) if isinstance(raw, int | float) and not isinstance(raw, bool) else None

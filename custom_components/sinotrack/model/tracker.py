@@ -28,6 +28,7 @@ from typing import Final
 from custom_components.sinotrack.protocol import Message, message as p
 
 from .alarms import AlarmEvent, AlarmRateLimit, alarm_data, rising_alarms
+from .cell import Cell, apply_cell_position, note_cell, wants_cell_position
 from .keys import (
     KEY_ALARM,
     KEY_CONNECTED,
@@ -84,6 +85,7 @@ class Tracker:
         "allow_invalid_fix",
         "offline_timeout",
         "state",
+        "use_cell_position",
         "values_refused",
     )
 
@@ -94,8 +96,11 @@ class Tracker:
         offline_timeout: timedelta,
         allow_invalid_fix: bool = False,
         alarm_limit: AlarmRateLimit | None = None,
+        use_cell_position: bool = False,
     ) -> None:
         self.state = state if state is not None else TrackerState()
+        self.use_cell_position = use_cell_position
+        """Show the serving cell's position while there is no valid fix newer than it."""
         self.offline_timeout = offline_timeout
         """Without a message for this long, the tracker is offline."""
         self.allow_invalid_fix = allow_invalid_fix
@@ -152,6 +157,7 @@ class Tracker:
                 values[key] = value
                 changed.add(key)
         derived = state.derive(now.timestamp())
+        note_cell(state, message, now)
         if p.LATITUDE in message and p.LONGITUDE in message:
             changed |= apply_position(state, message, now, allow_invalid=self.allow_invalid_fix)
         self._apply_mileage(message, changed)
@@ -164,6 +170,20 @@ class Tracker:
         if mileage is not None and self.state.odometer != mileage:
             self.state.odometer = mileage
             changed.add(KEY_ODOMETER)
+
+    def wanted_cell(self) -> Cell | None:
+        """The cell whose position to look up now (``cell.wants_cell_position``), None when
+        the option is off or GPS wins."""
+        return wants_cell_position(self.state) if self.use_cell_position else None
+
+    def apply_cell(
+        self, cell: Cell, latitude: float, longitude: float, range_m: float, now: datetime
+    ) -> Update:
+        """The position of ``cell`` was found (range in metres): show it if still wanted."""
+        if not self.use_cell_position:
+            return Update()
+        changed = apply_cell_position(self.state, cell, latitude, longitude, range_m, now)
+        return Update(frozenset(changed))
 
     def set_connected(self, connected: bool, peer: str | None, now: datetime) -> Update:
         """A session came up (from ``peer``) or went down at server time ``now``."""

@@ -79,9 +79,6 @@ MANUFACTURER: Final = "manufacturer.code"
 MANUFACTURER_DEVICE: Final = "manufacturer.device.code"
 ARCHIVE: Final = "message.archive"
 """True for fixes re-sent from the device's memory (blind-area / batch uploads)."""
-POSITION_SOURCE: Final = "position.source"
-"""Where the position came from: ``gps`` (the default, when absent) or ``cell`` (set by the
-integration when it places a tracker at its serving cell; never by the codec)."""
 
 # Alarms and conditions (booleans).
 SOS: Final = "sos.alarm"
@@ -202,7 +199,6 @@ Message = TypedDict(
         "manufacturer.code": str,
         "manufacturer.device.code": str,
         "message.archive": bool,
-        "position.source": str,
         "sos.alarm": bool,
         "power.cut.alarm": bool,
         "crash.event": bool,
@@ -373,7 +369,6 @@ type Key = Literal[
     "manufacturer.code",
     "manufacturer.device.code",
     "message.archive",
-    "position.source",
     "command.code",
     "command.result",
     "command.time",

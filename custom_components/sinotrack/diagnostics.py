@@ -7,7 +7,7 @@ from typing import Any
 from homeassistant.components.diagnostics import async_redact_data
 from homeassistant.core import HomeAssistant
 
-from .const import CONF_GUARD_CODE_HASH, CONF_TRACKER_ID
+from .const import CONF_GUARD_CODE_HASH, CONF_SMS_NUMBER, CONF_SMS_PASSWORD, CONF_TRACKER_ID
 from .protocol import message as p
 from .runtime import SinotrackConfigEntry, SinotrackRuntime
 
@@ -32,6 +32,8 @@ TO_REDACT = {
     "armed_position",
     "last_fix",
     "trigger",
+    CONF_SMS_NUMBER,
+    CONF_SMS_PASSWORD,
 }
 
 

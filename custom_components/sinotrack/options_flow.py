@@ -147,7 +147,8 @@ class SinotrackOptionsFlow(OptionsFlow):
         errors: dict[str, str] = {}
         if user_input is not None:
             networks = _networks(user_input.get(CONF_ALLOWED_NETWORKS))
-            sms = check_sms_input(self.hass, user_input, errors)  # errors on the SMS fields
+            # Errors on the SMS fields; the stored notify action is not checked again.
+            sms = check_sms_input(self.hass, user_input, errors, self.config_entry.options)
             if networks is None:
                 errors[CONF_ALLOWED_NETWORKS] = "invalid_network"
             elif user_input.get(CONF_GUARD_STOP_ENGINE) and not user_input.get(

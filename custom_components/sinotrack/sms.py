@@ -133,10 +133,14 @@ def sms_fields(hass: HomeAssistant, *, required: bool = False) -> dict[Any, Any]
 
 
 def check_sms_input(
-    hass: HomeAssistant, values: dict[str, Any], errors: dict[str, str]
+    hass: HomeAssistant,
+    values: dict[str, Any],
+    errors: dict[str, str],
+    stored: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The SMS settings entered, normalised (number in E.164); ``errors`` per field. Fields
-    left empty are left out (the stored ones stay)."""
+    left empty are left out (the stored ones stay). A notify action must exist unless it is
+    the ``stored`` one (its integration may be loading: the other options can still change)."""
     checked: dict[str, Any] = {}
     number = str(values.get(CONF_SMS_NUMBER) or "").strip()
     if number:
@@ -153,7 +157,8 @@ def check_sms_input(
     notify = str(values.get(CONF_SMS_NOTIFY) or "").strip()
     if notify:
         domain, _, name = notify.partition(".")
-        if domain != NOTIFY or not hass.services.has_service(NOTIFY, name):
+        unchanged = stored is not None and notify == stored.get(CONF_SMS_NOTIFY)
+        if not unchanged and (domain != NOTIFY or not hass.services.has_service(NOTIFY, name)):
             errors[CONF_SMS_NOTIFY] = "notify_not_found"
         checked[CONF_SMS_NOTIFY] = notify
     return checked

@@ -359,6 +359,21 @@ async def test_options_validate_and_keep_the_password_secret(
     assert entry.options[CONF_SMS_PASSWORD] == "9876"
 
 
+async def test_options_keep_a_stored_notify_action_that_is_not_loaded(
+    hass: HomeAssistant,
+) -> None:
+    """The SMS integration still loading (its action missing) does not block other options."""
+    entry = await sms_car(hass, sms_notify="notify.later")
+    flow = await hass.config_entries.options.async_init(entry.entry_id)
+    done = await hass.config_entries.options.async_configure(
+        flow["flow_id"], {CONF_SMS_NOTIFY: "notify.later", "allow_invalid_fix": True}
+    )
+    assert done["type"] is FlowResultType.CREATE_ENTRY
+    await hass.async_block_till_done()
+    assert entry.options[CONF_SMS_NOTIFY] == "notify.later"
+    assert entry.options["allow_invalid_fix"] is True
+
+
 async def test_diagnostics_redact_number_and_password(
     hass: HomeAssistant, hass_client: ClientSessionGenerator, outbox: Outbox
 ) -> None:

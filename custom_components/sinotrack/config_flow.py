@@ -236,9 +236,9 @@ class SinotrackConfigFlow(ConfigFlow, domain=DOMAIN):
         self._instructions: dict[str, str] = {}
         self._wait: TrackerWait | None = None
         self._rebind: dict[str, Any] = {}
+        """Reconfigure: the name, port and new bind address waiting for confirmation."""
         self._sms_options: dict[str, Any] = {}
         """The SMS settings entered to set the tracker up by SMS (the new entry's options)."""
-        """Reconfigure: the name, port and new bind address waiting for confirmation."""
 
     @staticmethod
     @callback

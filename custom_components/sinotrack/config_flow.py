@@ -34,6 +34,7 @@ from .const import (
     CONF_BIND_ADDRESS,
     CONF_JT808_UTC_OFFSET,
     CONF_OFFLINE_TIMEOUT,
+    CONF_SMS_PASSWORD,
     CONF_TRACKER_ID,
     DEFAULT_BIND_ADDRESS,
     DEFAULT_JT808_UTC_OFFSET,
@@ -60,6 +61,7 @@ from .location_flow import LocationFlowMixin, LocationOptionsFlow, location_opti
 from .options_flow import SinotrackOptionsFlow
 from .protocol import normalize_ident
 from .runtime import SinotrackConfigEntry
+from .sms import async_flow_setup, notify_actions, setup_form_fields
 
 DEFAULT_NAME = "Sinotrack"
 
@@ -243,6 +245,8 @@ class SinotrackConfigFlow(LocationFlowMixin, ConfigFlow, domain=DOMAIN):
         """Reconfigure: the name, port and new bind address waiting for confirmation."""
         self._tracker_chosen = False
         """The user step's menu was answered (or not shown): the user step is the form."""
+        self._sms_options: dict[str, Any] = {}
+        """The SMS settings entered to set the tracker up by SMS (the new entry's options)."""
 
     @staticmethod
     @callback
@@ -295,6 +299,7 @@ class SinotrackConfigFlow(LocationFlowMixin, ConfigFlow, domain=DOMAIN):
             CONF_ALLOW_INVALID_FIX: False,
             CONF_ALLOW_ENGINE_COMMANDS: False,
             CONF_ALLOWED_NETWORKS: [],
+            **self._sms_options,
         }
 
     async def _placeholders(self, tracker_id: str, port: int) -> dict[str, str]:
@@ -381,7 +386,31 @@ class SinotrackConfigFlow(LocationFlowMixin, ConfigFlow, domain=DOMAIN):
         """How to point the tracker at Home Assistant; wait for it, or finish now."""
         return self.async_show_menu(
             step_id="connect",
-            menu_options=["wait", "finish"],
+            menu_options=self._menu(),
+            description_placeholders=self._instructions,
+        )
+
+    def _menu(self) -> list[str]:
+        """Wait or finish; and set the tracker up by SMS when Home Assistant can send one."""
+        return ["wait", "sms_setup", "finish"] if notify_actions(self.hass) else ["wait", "finish"]
+
+    async def async_step_sms_setup(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Send the tracker its server, APN and GPRS commands by SMS, then wait for it."""
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            ident = self._pending[CONF_TRACKER_ID]
+            sms = await async_flow_setup(self.hass, ident, user_input, errors)
+            if not errors:
+                self._sms_options = sms
+                return await self.async_step_wait()
+        shown = {k: v for k, v in (user_input or {}).items() if k != CONF_SMS_PASSWORD}
+        schema = vol.Schema(setup_form_fields(self.hass, self._pending[CONF_PORT]))
+        return self.async_show_form(
+            step_id="sms_setup",
+            data_schema=self.add_suggested_values_to_schema(schema, shown),
+            errors=errors,
             description_placeholders=self._instructions,
         )
 
@@ -419,7 +448,7 @@ class SinotrackConfigFlow(LocationFlowMixin, ConfigFlow, domain=DOMAIN):
         """The tracker has not connected (yet): wait again, or finish now."""
         return self.async_show_menu(
             step_id="not_connected",
-            menu_options=["wait", "finish"],
+            menu_options=self._menu(),
             description_placeholders=self._instructions,
         )
 

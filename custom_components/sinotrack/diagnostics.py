@@ -7,7 +7,14 @@ from typing import Any
 from homeassistant.components.diagnostics import async_redact_data
 from homeassistant.core import HomeAssistant
 
-from .const import CONF_GEOLOCATE_KEY, CONF_GEOLOCATE_URL, CONF_GUARD_CODE_HASH, CONF_TRACKER_ID
+from .const import (
+    CONF_GEOLOCATE_KEY,
+    CONF_GEOLOCATE_URL,
+    CONF_GUARD_CODE_HASH,
+    CONF_SMS_NUMBER,
+    CONF_SMS_PASSWORD,
+    CONF_TRACKER_ID,
+)
 from .location_entry import LocationServices
 from .protocol import message as p
 from .runtime import SinotrackConfigEntry, SinotrackRuntime
@@ -37,6 +44,8 @@ TO_REDACT = {
     "shown_cell",
     CONF_GEOLOCATE_KEY,
     CONF_GEOLOCATE_URL,  # a key may be typed into its query: its host is shown apart
+    CONF_SMS_NUMBER,
+    CONF_SMS_PASSWORD,
 }
 
 

@@ -318,6 +318,15 @@ class GuardRuntime:
         Returns ``("sent", result)``, ``("held", None)`` or ``("replaced", None)``.
         Raises ``EngineCommandsDisabledError``, ``EngineStopRefusedError`` and the
         errors of sending."""
+        status = self.engine_gate(command, when)
+        if status is not None:
+            return status, None
+        return "sent", await self._runtime.async_send_command(command, timeout=timeout)
+
+    def engine_gate(self, command: Command, when: str) -> str | None:
+        """Whether an engine command may go now, whatever the channel: None if it may (a
+        held one is dropped: this one replaces it), ``"held"`` or ``"replaced"`` if it is
+        held instead. Raises ``EngineCommandsDisabledError`` and ``EngineStopRefusedError``."""
         runtime = self._runtime
         if not runtime.allow_engine_commands:
             raise EngineCommandsDisabledError(f"engine commands are off for {runtime.ident}")
@@ -328,8 +337,7 @@ class GuardRuntime:
         if decision == SEND:
             if self.hold.cancel():  # this one goes now: the held one is obsolete
                 self._held_changed()
-            result = await runtime.async_send_command(command, timeout=timeout)
-            return "sent", result
+            return None
         replaced = self.hold.hold(command.kind.value, command.payload, now)
         LOGGER.info(
             "Tracker %s: %s command held until the vehicle stands still",
@@ -337,7 +345,7 @@ class GuardRuntime:
             command.kind.value,
         )
         self._held_changed()
-        return ("replaced" if replaced else "held"), None
+        return "replaced" if replaced else "held"
 
     def cancel_held(self) -> int:
         """Drop the held engine command; how many were dropped (0 or 1)."""

@@ -29,6 +29,7 @@ from .const import (
     CONF_GUARD_STOP_ENGINE,
     CONF_JT808_UTC_OFFSET,
     CONF_OFFLINE_TIMEOUT,
+    CONF_SMS_PASSWORD,
     CONF_STOP_TIME,
     CONF_USE_CELL_POSITION,
     DEFAULT_JT808_UTC_OFFSET,
@@ -38,6 +39,7 @@ from .guard_runtime import hash_code
 from .listener import parse_networks
 from .protocol.message import PROTOCOL_H02, PROTOCOL_ID
 from .runtime import SinotrackRuntime
+from .sms import check_sms_input, sms_fields
 from .trip_log import DEFAULT_STOP_TIME_MIN
 
 
@@ -147,14 +149,17 @@ class SinotrackOptionsFlow(OptionsFlow):
         errors: dict[str, str] = {}
         if user_input is not None:
             networks = _networks(user_input.get(CONF_ALLOWED_NETWORKS))
+            # Errors on the SMS fields; the stored notify action is not checked again.
+            sms = check_sms_input(self.hass, user_input, errors, self.config_entry.options)
             if networks is None:
                 errors[CONF_ALLOWED_NETWORKS] = "invalid_network"
             elif user_input.get(CONF_GUARD_STOP_ENGINE) and not user_input.get(
                 CONF_ALLOW_ENGINE_COMMANDS
             ):
                 errors[CONF_GUARD_STOP_ENGINE] = "guard_stop_engine_needs_engine"
-            else:
+            if not errors:
                 user_input = dict(user_input)
+                user_input.pop(CONF_SMS_PASSWORD, None)  # kept unless a new one is entered
                 entered: dict[str, Any] = {
                     k: user_input.pop(k)
                     for k in (CONF_GUARD_CODE, CONF_GUARD_CLEAR_CODE)
@@ -165,6 +170,7 @@ class SinotrackOptionsFlow(OptionsFlow):
                     **self.config_entry.options,
                     **user_input,
                     CONF_ALLOWED_NETWORKS: networks,
+                    **sms,
                 }
                 guard_code_options(entered, options)
                 # A loaded entry's update listener applies them at once (no reload).
@@ -173,13 +179,15 @@ class SinotrackOptionsFlow(OptionsFlow):
             step_id="init",
             data_schema=vol.Schema(
                 self.add_suggested_values_to_schema(
-                    options_schema(self._protocol()),
+                    vol.Schema(
+                        {**options_schema(self._protocol()).schema, **sms_fields(self.hass)}
+                    ),
                     {
                         key: value
                         for key, value in (
                             user_input if user_input is not None else self.config_entry.options
                         ).items()
-                        if key != CONF_GUARD_CODE  # never shown back
+                        if key not in (CONF_GUARD_CODE, CONF_SMS_PASSWORD)  # never shown back
                     },
                 ).schema,
                 # A hidden option sent anyway (an API caller replaying every option) is

@@ -69,6 +69,7 @@ from .model import storable
 from .model.engine_stop import WHEN_NOW, WHEN_STOPPED
 from .protocol import Command, CommandError, CommandKind, Message, message as p
 from .protocol.commands import check_payload, is_engine_payload
+from .sms_services import CHANNEL_FIELDS, async_engine_by_sms, async_setup_sms_services
 from .trip_services import async_setup_trip_services
 
 if TYPE_CHECKING:
@@ -92,7 +93,8 @@ RESET_AUTH_SCHEMA: Final = vol.Schema(
 _WHEN: Final = {vol.Optional(ATTR_WHEN, default=WHEN_STOPPED): vol.In([WHEN_STOPPED, WHEN_NOW])}
 """When an engine command goes: once the vehicle stands (else held), or now (else refused)."""
 SEND_COMMAND_SCHEMA: Final = vol.Schema({**_TARGET, **_WHEN, vol.Required(ATTR_PAYLOAD): cv.string})
-ENGINE_STOP_SCHEMA: Final = vol.Schema({**_TARGET, **_WHEN})
+ENGINE_STOP_SCHEMA: Final = vol.Schema({**_TARGET, **_WHEN, **CHANNEL_FIELDS})
+ENGINE_RESUME_SCHEMA: Final = vol.Schema({**_TARGET, **CHANNEL_FIELDS})
 SET_INTERVAL_SCHEMA: Final = vol.Schema(
     {**_TARGET, vol.Required(ATTR_INTERVAL): vol.All(vol.Coerce(int), vol.Range(min=5, max=86400))}
 )
@@ -319,15 +321,24 @@ def async_setup_services(hass: HomeAssistant) -> None:
         return handler
 
     async def engine_stop(call: ServiceCall) -> ServiceResponse:
-        response = await _send_engine(hass, call, Command(CommandKind.ENGINE_STOP))
+        kind = CommandKind.ENGINE_STOP
+        response = await async_engine_by_sms(
+            hass, call, _runtime(hass, call), kind, translated_error
+        )
+        if response is None:  # over GPRS
+            response = {**await _send_engine(hass, call, Command(kind)), "channel": "gprs"}
         return response if call.return_response else None
 
     async def engine_resume(call: ServiceCall) -> ServiceResponse:
         runtime = _runtime(hass, call)
+        kind = CommandKind.ENGINE_RESUME
+        by_sms = await async_engine_by_sms(hass, call, runtime, kind, translated_error)
+        if by_sms is not None:
+            return by_sms if call.return_response else None
         if runtime.allow_engine_commands and runtime.guard.cancel_held():
             LOGGER.info("Tracker %s: engine resume cancels the held engine stop", runtime.ident)
-        _, reply = await _send(hass, call, Command(CommandKind.ENGINE_RESUME))
-        return reply_data(reply) if call.return_response else None
+        _, reply = await _send(hass, call, Command(kind))
+        return {**reply_data(reply), "channel": "gprs"} if call.return_response else None
 
     async def cancel_commands(call: ServiceCall) -> ServiceResponse:
         runtime = _runtime(hass, call)
@@ -353,7 +364,8 @@ def async_setup_services(hass: HomeAssistant) -> None:
         if name not in (SERVICE_QUERY_MILEAGE, SERVICE_ENGINE_STOP, SERVICE_ENGINE_RESUME):
             register(name, simple(kind), BASE_SCHEMA)
     register(SERVICE_ENGINE_STOP, engine_stop, ENGINE_STOP_SCHEMA)
-    register(SERVICE_ENGINE_RESUME, engine_resume, BASE_SCHEMA)
+    register(SERVICE_ENGINE_RESUME, engine_resume, ENGINE_RESUME_SCHEMA)
     register(SERVICE_CANCEL_COMMANDS, cancel_commands, RESET_AUTH_SCHEMA)
     register(SERVICE_RESET_JT808_AUTH, reset_jt808_auth, RESET_AUTH_SCHEMA, SupportsResponse.NONE)
     async_setup_trip_services(hass, _runtime)  # get_trips: any user (it only reads)
+    async_setup_sms_services(hass, _runtime, translated_error)

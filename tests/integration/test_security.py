@@ -66,6 +66,8 @@ ACTIONS: dict[str, dict[str, Any]] = {
     "disarm": {},
     "reset_jt808_auth": {},
     "cancel_commands": {},
+    "send_sms": {"message": "RCONF"},
+    "setup_tracker_by_sms": {"host": "203.0.113.7"},
 }
 
 

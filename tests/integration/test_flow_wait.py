@@ -174,7 +174,7 @@ async def test_wait_times_out_then_finish_now(hass: HomeAssistant) -> None:
     """Nothing arrives: the flow says so and still lets the user wait again or finish; the
     entry created shows at once that the tracker is waiting for its first connection."""
     port = free_port()
-    with patch("custom_components.sinotrack.config_flow.WAIT_FOR_TRACKER", 0.0):
+    with patch("custom_components.sinotrack.tracker_wait.WAIT_FOR_TRACKER", 0.0):
         result = await choose(hass, await menu_after_form(hass, port), "wait")
         flow_id = result["flow_id"]
         result_now = await shown_when(

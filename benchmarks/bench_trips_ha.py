@@ -41,6 +41,7 @@ from homeassistant.core import HomeAssistant
 from homeassistant.helpers import frame
 from homeassistant.helpers.entity_platform import DATA_ENTITY_PLATFORM
 from homeassistant.runner import create_event_loop
+from homeassistant.util import dt as dt_util
 from pytest_homeassistant_custom_component.common import (
     MockConfigEntry,
     async_test_home_assistant,
@@ -49,7 +50,7 @@ from pytest_homeassistant_custom_component.common import (
 from benchmarks.bench_trips import START, Vehicle, messages_of
 from custom_components.sinotrack.const import CONF_BIND_ADDRESS, CONF_TRACKER_ID, DOMAIN
 from custom_components.sinotrack.model.trip_data import Fix
-from custom_components.sinotrack.protocol import Message
+from custom_components.sinotrack.protocol import Message, message as p
 from custom_components.sinotrack.runtime import SinotrackRuntime
 from custom_components.sinotrack.trip_sensor import TripSensor
 from tests.support.defaults import LOOPBACK as HOST
@@ -82,8 +83,10 @@ def commuting_day() -> list[Fix]:
 
 
 def driving_only() -> list[Fix]:
-    """Two hours of city driving (legs between red lights), a report every 10 s."""
-    return [*Vehicle(2).city_trip(120, INTERVAL)]
+    """Two hours of city driving (legs between red lights) from 08:00, a report every 10 s."""
+    vehicle = Vehicle(2)
+    vehicle.time = START + 8 * 3600
+    return [*vehicle.city_trip(120, INTERVAL)]
 
 
 SCENARIOS: dict[str, Callable[[], list[Fix]]] = {
@@ -92,7 +95,14 @@ SCENARIOS: dict[str, Callable[[], list[Fix]]] = {
 }
 
 
-def nothing_at_all() -> None:
+def today(messages: list[Message]) -> list[Message]:
+    """``messages`` moved to today (from local midnight on), as a live tracker's fixes are:
+    "today" is then the day of the trips, as it is for a live tracker."""
+    shift = dt_util.start_of_local_day().timestamp() - START
+    return [{**message, p.TIMESTAMP: int(message[p.TIMESTAMP] + shift)} for message in messages]
+
+
+def nothing_at_all(**_kwargs: Any) -> None:
     """Write nothing."""
 
 
@@ -127,6 +137,7 @@ async def measure(
             await hass.async_block_till_done()
             runtime: SinotrackRuntime = entry.runtime_data
             runtime.connection_changed(True, HOST)
+            messages = today(messages)
             await hass.async_block_till_done()
             if not trips:
                 nothing: Any = lambda *_args: None  # noqa: E731
@@ -134,10 +145,10 @@ async def measure(
                 runtime.trips.tick = nothing  # type: ignore[method-assign]
             writes = [0]
 
-            def counted(write: Callable[[], None]) -> Callable[[], None]:
-                def wrapper() -> None:
+            def counted(write: Callable[..., None]) -> Callable[..., None]:
+                def wrapper(**kwargs: Any) -> None:
                     writes[0] += 1
-                    write()
+                    write(**kwargs)
 
                 return wrapper
 

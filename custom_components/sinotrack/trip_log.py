@@ -30,9 +30,9 @@ from homeassistant.util import dt as dt_util
 from .const import DOMAIN, LOGGER
 from .model.trip_data import Position, Trip, TripEnded, TripEvent, TripStarted
 from .model.trip_export import trip_dict
-from .model.trip_feed import day_window, trip_fixes
+from .model.trip_feed import day_window, trip_fix
 from .model.trips import TripDetector
-from .protocol import Message
+from .protocol import Message, message as p
 
 STORAGE_VERSION: Final = 1
 SAVE_DELAY: Final = 60.0
@@ -67,15 +67,18 @@ class TripLog:
         self.detector = TripDetector()
         self._store = _trip_store(hass, entry_id)
         self._listeners: dict[int, TripListener] = {}
+        self._progress_listeners: dict[int, TripListener] = {}
+        """The listeners also called after every fix of a trip in progress."""
         self._next_listener = 0
         self._unsub_save: CALLBACK_TYPE | None = None
         self._save_due = 0.0
+        self._save_delay = 0.0
+        """The delay the planned save was planned with."""
         self._finished_today: tuple[float, float] | None = None
         """(local midnight, km of the finished trips since): read after every fix."""
         self._today: tuple[tzinfo, float, float] | None = None
         self._parked_since_told: float | None = None
         """``parked_since`` when the listeners were last called."""
-        """(local midnight, km of the finished trips since): read after every fix."""
 
     # -- options and lifecycle ------------------------------------------------------------
 
@@ -99,26 +102,50 @@ class TripLog:
 
     @callback
     def feed(self, messages: Iterable[Message], now: datetime) -> None:
-        """The messages of one frame, received at server time ``now``."""
-        received = now.timestamp()
-        fixes = trip_fixes(messages, received)
-        if not fixes:
-            return
-        events: list[TripEvent] = []
-        for fix in fixes:
-            events.extend(self.detector.add(fix, received))
-        self._changed(events, save=True)
+        """The messages of one frame, received at server time ``now`` (those without a
+        position are passed over at once)."""
+        received: float | None = None
+        events: list[TripEvent] | None = None
+        add = self.detector.add
+        for message in messages:
+            if p.LATITUDE not in message:
+                continue
+            if received is None:
+                received = now.timestamp()
+            fix = trip_fix(message, received)
+            if fix is None:
+                continue
+            found = add(fix, received)
+            if events is None:
+                events = found
+            else:
+                events.extend(found)
+        if events is not None:
+            self._changed(events, save=True)
 
     @callback
     def tick(self, now: datetime) -> None:
         """Time passed: a stop, ignition off or a coverage gap may end the trip."""
         events = self.detector.tick(now.timestamp())
-        self._changed(events, save=bool(events))
+        if events:  # without one, nothing to save or show changed
+            self._changed(events, save=True)
 
     def _changed(self, events: list[TripEvent], *, save: bool) -> None:
-        """Save (if ``save``) and tell the listeners."""
-        if events:
-            self._finished_today = None
+        """Save (if ``save``) and tell the listeners: all of them after a trip event or
+        when "parked since" became known, the progress listeners after a fix of a trip in
+        progress, none after a parked fix."""
+        if save:
+            self._schedule_save(now=bool(events))
+        detector = self.detector
+        if not events:
+            parked_since = detector.parked_since
+            if parked_since is None:  # a trip in progress went on
+                self._tell(self._progress_listeners, events)
+            elif parked_since != self._parked_since_told:  # known from the first fix on
+                self._parked_since_told = parked_since
+                self._tell(self._listeners, events)
+            return
+        self._finished_today = None
         for event in events:
             if isinstance(event, TripStarted | TripEnded):
                 LOGGER.info(
@@ -127,18 +154,12 @@ class TripLog:
                     "started" if isinstance(event, TripStarted) else "ended",
                     event.trip.distance_km,
                 )
-        if save:
-            self._schedule_save(now=bool(events))
-        parked_since = self.detector.parked_since
-        if (
-            not events
-            and parked_since is not None
-            and parked_since == self._parked_since_told
-            and self.detector.current_km is None
-        ):
-            return  # parked, and nothing the listeners show changed
-        self._parked_since_told = parked_since
-        for listener in list(self._listeners.values()):
+        self._parked_since_told = detector.parked_since
+        self._tell(self._listeners, events)
+
+    def _tell(self, listeners: dict[int, TripListener], events: list[TripEvent]) -> None:
+        """Call ``listeners`` with ``events``."""
+        for listener in list(listeners.values()):
             try:
                 listener(events)
             except Exception:  # noqa: BLE001 - one failing entity does not stop the others
@@ -153,11 +174,13 @@ class TripLog:
             self._store.async_delay_save(self.detector.as_dict, 0)
             return
         delay = SAVE_DELAY if self.detector.current_km is not None else QUIET_SAVE_DELAY
+        if self._unsub_save is not None and delay >= self._save_delay:
+            return  # planned already, no later than this fix would plan it
         due = dt_util.utcnow().timestamp() + delay
         if self._unsub_save is not None and due < self._save_due:
             self._cancel_save()
         if self._unsub_save is None:
-            self._save_due = due
+            self._save_due, self._save_delay = due, delay
             self._unsub_save = async_call_later(self.hass, delay, self._async_save)
 
     def _cancel_save(self) -> None:
@@ -174,17 +197,20 @@ class TripLog:
     # -- output ---------------------------------------------------------------------------
 
     @callback
-    def subscribe(self, listener: TripListener) -> CALLBACK_TYPE:
-        """Call ``listener(events)`` after every frame or tick that may change what it
-        shows (a trip event, a fix or a tick during a trip, the first fix); returns the
-        unsubscribe."""
+    def subscribe(self, listener: TripListener, *, progress: bool = False) -> CALLBACK_TYPE:
+        """Call ``listener(events)`` after every frame or tick with a trip event, and when
+        "parked since" becomes known (the first fix); with ``progress`` also after every
+        fix of a trip in progress (with no events). Returns the unsubscribe."""
         number = self._next_listener
         self._next_listener += 1
         self._listeners[number] = listener
+        if progress:
+            self._progress_listeners[number] = listener
 
         @callback
         def unsubscribe() -> None:
             self._listeners.pop(number, None)
+            self._progress_listeners.pop(number, None)
 
         return unsubscribe
 

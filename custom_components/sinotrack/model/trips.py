@@ -570,15 +570,20 @@ class TripDetector:
 
 def _sane(fix: Fix) -> Fix:
     """``fix`` without non-finite or negative figures (unknown instead)."""
+    speed, accuracy, mileage = fix.speed_kmh, fix.accuracy_m, fix.mileage_km
+    if (
+        (speed is None or 0.0 <= speed < math.inf)
+        and 0.0 <= accuracy < math.inf
+        and (mileage is None or 0.0 <= mileage < math.inf)
+    ):
+        return fix  # the usual case, told at once
 
     def bad(value: float | None) -> bool:
         return value is not None and not (math.isfinite(value) and value >= 0)
 
-    if not (bad(fix.speed_kmh) or bad(fix.accuracy_m) or bad(fix.mileage_km)):
-        return fix
     return replace(
         fix,
-        speed_kmh=None if bad(fix.speed_kmh) else fix.speed_kmh,
-        accuracy_m=DEFAULT_ACCURACY_M if bad(fix.accuracy_m) else fix.accuracy_m,
-        mileage_km=None if bad(fix.mileage_km) else fix.mileage_km,
+        speed_kmh=None if bad(speed) else speed,
+        accuracy_m=DEFAULT_ACCURACY_M if bad(accuracy) else accuracy,
+        mileage_km=None if bad(mileage) else mileage,
     )

@@ -19,26 +19,25 @@ from .trip_data import Fix
 def trip_fix(message: Message, received: float) -> Fix | None:
     """The fix of ``message`` (server receive time ``received``, epoch), None without a
     position. A message without a time of its own is taken as a fix at ``received``."""
-    get = message.get
-    latitude = get(p.LATITUDE)
-    longitude = get(p.LONGITUDE)
+    latitude = message.get(p.LATITUDE)
+    longitude = message.get(p.LONGITUDE)
     if latitude is None or longitude is None:
         return None
-    timestamp = get(p.TIMESTAMP)
-    speed = get(p.SPEED)
-    ignition = get(p.IGNITION)
-    mileage = get(p.MILEAGE)
-    hdop = get(p.HDOP)
+    timestamp = message.get(p.TIMESTAMP)
+    speed = message.get(p.SPEED)
+    ignition = message.get(p.IGNITION)
+    mileage = message.get(p.MILEAGE)
+    hdop = message.get(p.HDOP)
     return Fix(
         time=float(timestamp) if timestamp is not None else received,
         latitude=float(latitude),
         longitude=float(longitude),
         speed_kmh=float(speed) if speed is not None else None,
         ignition=bool(ignition) if ignition is not None else None,
-        valid=bool(get(p.VALID, True)),
+        valid=bool(message.get(p.VALID, True)),
         accuracy_m=DEFAULT_ACCURACY_M if hdop is None else fix_accuracy(hdop),
         mileage_km=float(mileage) if mileage is not None else None,
-        late=bool(get(p.ARCHIVE, False)),
+        late=bool(message.get(p.ARCHIVE, False)),
     )
 
 

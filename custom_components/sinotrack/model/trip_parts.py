@@ -15,7 +15,6 @@ from .geo import EARTH_RADIUS_KM, haversine_km
 from .track import TrackPoint
 from .trip_data import Fix, Position, Trip
 
-
 SHORT_STEP_DEG: Final = 0.1
 """Steps shorter than this (degrees, about 11 km, both ways) away from the poles are
 measured on a local flat projection around their middle: against the great circle, off by

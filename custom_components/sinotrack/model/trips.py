@@ -272,21 +272,19 @@ class TripDetector:
         speed = fix.speed_kmh
         fast = speed is not None and speed >= self.moving_speed
         accuracy = fix.accuracy_m
-        away = km_between(parked, point) * 1000 > (
-            START_RADIUS_M if 2 * accuracy < START_RADIUS_M else 2 * accuracy
-        )
+        away = km_between(parked, point) * 1000 > (max(2 * accuracy, START_RADIUS_M))
         if not away and not (fast and self.wired and fix.ignition is True):
             self._parked_point = point
             if fix.mileage_km is not None:
                 self._last_mileage = (fix.time, fix.mileage_km)
             return []
         before = self._parked_point
-        trip = OpenTrip(start=fix.time, start_position=self._parked, by_ignition=not away)
+        trip = OpenTrip(start=fix.time, start_position=parked, by_ignition=not away)
         if fix.time - before.time <= self.stop_time:
             trip.start = before.time
             trip.extend(before, self.moving_speed)
         else:  # parked long ago, no fix since: the trip starts here, from there
-            trip.distance_km = km_between(self._parked, point)
+            trip.distance_km = km_between(parked, point)
         trip.extend(point, self.moving_speed)
         if self._last_mileage is not None:
             trip.mileage(*self._last_mileage)

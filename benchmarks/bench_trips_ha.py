@@ -9,10 +9,11 @@ per frame, as the listener does:
   25-minute trip back in the evening, parked until midnight (8,640 messages, 96 % parked);
 * driving only: two hours of city driving with red lights (720 messages).
 
-Each is run with trip detection on, with it off (the trip log's feed and tick replaced
-by nothing) and, to tell the parts apart, on with the trip sensors' writes left out.
-The modes are interleaved, each repetition in a fresh Home Assistant, and the ratios are
-of the best (and of the median) CPU time per message. While driving, "distance today"
+Each is run with trip detection on and with it off (the trip log's feed and tick replaced
+by nothing) and, to tell the parts apart, with only the fixes made, with the fixes fed to
+the detector alone, and with the whole trip log but the trip sensors' writes left out.
+The modes are interleaved, each repetition in a fresh Home Assistant, and the figures are
+the best (and the median) CPU time per message. While driving, "distance today"
 and "current trip distance" are written whenever the trip went 0.1 km further (at 36 km/h
 or more, every report) or a minute passed: their two writes a report are most of the
 cost trip detection adds there. Figures are printed, never asserted (target: under 10 %
@@ -26,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 import statistics
 import sys
@@ -50,6 +52,7 @@ from pytest_homeassistant_custom_component.common import (
 from benchmarks.bench_trips import START, Vehicle, messages_of
 from custom_components.sinotrack.const import CONF_BIND_ADDRESS, CONF_TRACKER_ID, DOMAIN
 from custom_components.sinotrack.model.trip_data import Fix
+from custom_components.sinotrack.model.trip_feed import trip_fix
 from custom_components.sinotrack.protocol import Message, message as p
 from custom_components.sinotrack.runtime import SinotrackRuntime
 from custom_components.sinotrack.trip_sensor import TripSensor
@@ -61,12 +64,11 @@ IDENT = H02_ID
 TARGET = 0.10
 INTERVAL = 10.0
 """Seconds between two reports, parked or driving."""
-MODES: tuple[tuple[str, bool, bool], ...] = (
-    ("off", False, True),
-    ("on", True, True),
-    ("on, sensors unwritten", True, False),
-)
-"""(name, trip detection, trip sensors written)."""
+OFF, FIXES, DETECTOR, UNWRITTEN, ON = "off", "fixes", "detector", "unwritten", "on"
+MODES: tuple[str, ...] = (OFF, FIXES, DETECTOR, UNWRITTEN, ON)
+"""Trip detection off; only the fixes made from the messages; the fixes through the
+detector (no listener, no save); the whole trip log with the trip sensors' writes left
+out; the whole trip log."""
 
 
 def commuting_day() -> list[Fix]:
@@ -118,10 +120,24 @@ async def handle(hass: HomeAssistant, runtime: SinotrackRuntime, messages: list[
     return time.process_time() - begin
 
 
-async def measure(
-    messages: list[Message], *, trips: bool, config_dir: str, sensor_writes: bool = True
-) -> tuple[float, int]:
-    """CPU seconds per message, in a fresh Home Assistant, and the trip sensors' writes."""
+def partial_feed(runtime: SinotrackRuntime, *, detector: bool) -> Callable[..., None]:
+    """A trip log's feed that only makes the fixes (and with ``detector`` feeds them to
+    its detector): its parts' costs told apart."""
+    add = runtime.trips.detector.add
+
+    def feed(messages: list[Message], now: datetime) -> None:
+        received = now.timestamp()
+        for message in messages:
+            fix = trip_fix(message, received) if p.LATITUDE in message else None
+            if fix is not None and detector:
+                add(fix, received)
+
+    return feed
+
+
+async def measure(messages: list[Message], *, mode: str, config_dir: str) -> tuple[float, int]:
+    """CPU seconds per message in ``mode``, in a fresh Home Assistant, and the trip
+    sensors' writes."""
     async with async_test_home_assistant(config_dir=config_dir) as hass:
         hass.data.pop(loader.DATA_CUSTOM_COMPONENTS, None)  # load custom_components/
         frame.async_setup(hass)
@@ -137,12 +153,16 @@ async def measure(
             await hass.async_block_till_done()
             runtime: SinotrackRuntime = entry.runtime_data
             runtime.connection_changed(True, HOST)
-            messages = today(messages)
             await hass.async_block_till_done()
-            if not trips:
-                nothing: Any = lambda *_args: None  # noqa: E731
-                runtime.trips.feed = nothing  # type: ignore[method-assign]
-                runtime.trips.tick = nothing  # type: ignore[method-assign]
+            messages = today(messages)
+            log: Any = runtime.trips
+            if mode in (OFF, FIXES, DETECTOR):
+                log.tick = lambda *_args: None
+                log.feed = (
+                    (lambda *_args: None)
+                    if mode == OFF
+                    else partial_feed(runtime, detector=mode == DETECTOR)
+                )
             writes = [0]
 
             def counted(write: Callable[..., None]) -> Callable[..., None]:
@@ -155,7 +175,7 @@ async def measure(
             for platform in hass.data[DATA_ENTITY_PLATFORM][DOMAIN]:
                 for entity in platform.entities.values():
                     if isinstance(entity, TripSensor):
-                        write = entity._write if sensor_writes else nothing_at_all
+                        write = entity._write if mode == ON else nothing_at_all
                         entity._write = counted(write)  # type: ignore[method-assign]
             seconds = await handle(hass, runtime, messages)
             return seconds / len(messages), writes[0]
@@ -166,30 +186,37 @@ async def measure(
 async def scenario(name: str, fixes: list[Fix], repeat: int) -> None:
     """Run one scenario's modes interleaved ``repeat`` times and print its figures."""
     messages = messages_of(fixes)
-    results: dict[str, list[float]] = {mode: [] for mode, _, _ in MODES}
+    results: dict[str, list[float]] = {mode: [] for mode in MODES}
     writes: dict[str, int] = {}
     for _ in range(repeat):
-        for mode, trips, sensor_writes in MODES:
+        for mode in MODES:
             with tempfile.TemporaryDirectory(prefix="sinotrack-bench-") as config_dir:
                 per_message, writes[mode] = await measure(
-                    messages, trips=trips, config_dir=config_dir, sensor_writes=sensor_writes
+                    messages, mode=mode, config_dir=config_dir
                 )
                 results[mode].append(per_message)
     best = {mode: min(values) for mode, values in results.items()}
     median = {mode: statistics.median(values) for mode, values in results.items()}
-    off, on, quiet = (best[mode] for mode, _, _ in MODES)
-    moff, mon, mquiet = (median[mode] for mode, _, _ in MODES)
+    off, on = best[OFF], best[ON]
     print(f"{name}: {len(messages):,} messages, a report every {INTERVAL:.0f} s")
     print(
         f"  {off * 1e6:.1f} us CPU per message without trip detection, {on * 1e6:.1f} us "
-        f"with it: {on / off - 1:+.1%} best of {repeat} (medians {moff * 1e6:.1f} / "
-        f"{mon * 1e6:.1f} us: {mon / moff - 1:+.1%}; target under {TARGET:.0%})"
+        f"with it: {on / off - 1:+.1%} best of {repeat} (medians {median[OFF] * 1e6:.1f} / "
+        f"{median[ON] * 1e6:.1f} us: {median[ON] / median[OFF] - 1:+.1%}; target under "
+        f"{TARGET:.0%})"
     )
-    print(
-        f"  trip sensors: {writes['on']:,} writes ({writes['on'] / len(messages):.2f} a "
-        f"message); without them {quiet * 1e6:.1f} us: {quiet / off - 1:+.1%} (median "
-        f"{mquiet / moff - 1:+.1%}), the writes {(on - quiet) * 1e6:.1f} us a message"
-    )
+    previous = OFF
+    for mode, part in (
+        (FIXES, "the fixes made from the messages"),
+        (DETECTOR, "the detector"),
+        (UNWRITTEN, "the trip log's bookkeeping, listeners and saves"),
+        (ON, f"the trip sensors' {writes[ON]:,} writes"),
+    ):
+        print(
+            f"    {part}: {(best[mode] - best[previous]) * 1e6:+.1f} us a message "
+            f"(median {(median[mode] - median[previous]) * 1e6:+.1f} us)"
+        )
+        previous = mode
 
 
 async def run(args: argparse.Namespace) -> None:

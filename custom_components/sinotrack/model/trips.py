@@ -272,7 +272,7 @@ class TripDetector:
         speed = fix.speed_kmh
         fast = speed is not None and speed >= self.moving_speed
         accuracy = fix.accuracy_m
-        away = km_between(parked, point) * 1000 > (max(2 * accuracy, START_RADIUS_M))
+        away = km_between(parked, point) * 1000 > max(2 * accuracy, START_RADIUS_M)
         if not away and not (fast and self.wired and fix.ignition is True):
             self._parked_point = point
             if fix.mileage_km is not None:

@@ -76,7 +76,9 @@ class TripLog:
         """The delay the planned save was planned with."""
         self._finished_today: tuple[float, float] | None = None
         """(local midnight, km of the finished trips since): read after every fix."""
-        self._today: tuple[tzinfo, float, float] | None = None
+        self._today: tuple[tzinfo, float, float, datetime] | None = None
+        self._before_midnight: tuple[float, float, float] | None = None
+        """(local midnight, start of the trip in progress, its km before midnight)."""
         self._parked_since_told: float | None = None
         """``parked_since`` when the listeners were last called."""
 
@@ -145,7 +147,7 @@ class TripLog:
                 self._parked_since_told = parked_since
                 self._tell(self._listeners, events)
             return
-        self._finished_today = None
+        self._finished_today = self._before_midnight = None
         for event in events:
             if isinstance(event, TripStarted | TripEnded):
                 LOGGER.info(
@@ -244,26 +246,40 @@ class TripLog:
 
     def distance_today(self) -> float:
         """Km driven since local midnight: the finished trips' part (kept until a trip
-        event or the next day) and the trip in progress."""
+        event or the next day) and the trip in progress (for one that started before
+        midnight, its way since: its part before midnight is measured once)."""
         start, end = self.today()
         detector = self.detector
-        current_km = detector.current_km
+        current_km = detector.current_km or 0.0
         current_start = detector.current_start
-        if current_start is not None and current_start < start:
-            return detector.distance_between(start, end)  # a trip across midnight
+        if current_start is not None and current_start < start:  # a trip across midnight
+            before = self._before_midnight
+            if before is None or before[0] != start or before[1] != current_start:
+                km = current_km - detector.distance_between(start, end)
+                before = self._before_midnight = (start, current_start, km)
+            return max(0.0, current_km - before[2])
         finished = self._finished_today
         if finished is None or finished[0] != start:
-            km = detector.distance_between(start, end) - (current_km or 0.0)
+            km = detector.distance_between(start, end) - current_km
             finished = self._finished_today = (start, km)
-        return finished[1] + (current_km or 0.0)
+        return finished[1] + current_km
 
     def today(self) -> tuple[float, float]:
         """Local midnight to midnight of today (epoch seconds; kept until it is over or the
         time zone changes: it is read after every fix)."""
+        kept = self._kept_today()
+        return kept[1], kept[2]
+
+    def midnight(self) -> datetime:
+        """Today's local midnight (the daily sensors' ``last_reset``)."""
+        return self._kept_today()[3]
+
+    def _kept_today(self) -> tuple[tzinfo, float, float, datetime]:
+        """(time zone, today's start and end in epoch seconds, its start as a time)."""
         now = dt_util.utcnow()
         zone = dt_util.get_default_time_zone()
         kept = self._today
         if kept is None or kept[0] is not zone or not kept[1] <= now.timestamp() < kept[2]:
             start, end = day_window(dt_util.as_local(now))
-            kept = self._today = (zone, start, end)
-        return kept[1], kept[2]
+            kept = self._today = (zone, start, end, datetime.fromtimestamp(start, zone))
+        return kept

@@ -220,4 +220,4 @@ class TripSensor(SinotrackEntity, SensorEntity):
         """Local midnight, for the daily figures."""
         if not self.entity_description.daily:
             return None
-        return dt_util.start_of_local_day()
+        return self.runtime.trips.midnight()

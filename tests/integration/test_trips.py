@@ -482,6 +482,27 @@ async def test_today_starts_again_at_local_midnight(
     assert float(state(hass, "sensor.car_last_trip_distance").state) > 6
 
 
+async def test_a_trip_across_midnight_counts_today_its_way_since(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory, connect: TrackerFactory
+) -> None:
+    """Driving across local midnight: distance today is the way since midnight, report
+    after report; current trip distance the whole way."""
+    entry, car = await start(hass, freezer)
+    midnight = dt_util.start_of_local_day(dt_util.as_local(T0) + timedelta(days=1))
+    car.when = midnight - timedelta(minutes=6)
+    car.tracker = await connect(entry)
+    await car.park(2)
+    await car.drive(24)  # to midnight
+    async_fire_time_changed(hass, midnight)
+    await hass.async_block_till_done()
+    for reports in range(1, 31):
+        await car.drive(1)
+        today = float(state(hass, "sensor.car_distance_today").state)
+        assert today == pytest.approx(reports * 0.1389, abs=0.02)
+    whole = float(state(hass, "sensor.car_current_trip_distance").state)
+    assert whole == pytest.approx(54 * 0.1389, abs=0.2)
+
+
 async def test_the_trip_log_is_saved_after_a_trip_and_seldom_while_parked(
     hass: HomeAssistant,
     hass_storage: dict[str, Any],

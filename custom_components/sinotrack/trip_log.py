@@ -13,6 +13,10 @@ Its own rules:
   bookkeeping changed); a tick without an event changes nothing to save; at the stop, now.
 * Zones are looked up when a trip is shown (calendar, action, event): a zone created or
   moved later applies to the trips before it too.
+* Listeners are told of trip events (and once, when "parked since" becomes known); only
+  those that show the trip in progress ("distance today", "current trip distance") are
+  told of every fix during a trip. A parked tracker's fixes, and messages without a
+  position, tell nobody.
 """
 
 from __future__ import annotations

@@ -2,7 +2,8 @@
 
 Written when a trip starts, ends or is corrected. "Distance today" and "current trip
 distance" change with every fix of a trip: they are written at most once a minute or per
-``WRITE_STEP_KM``, whichever comes first (the recorder keeps every write). The "today"
+``WRITE_STEP_KM``, whichever comes first (the recorder keeps every write). A sensor is
+written only when its figure changed (a parked tracker's fixes write none). The "today"
 sensors start again at local midnight.
 """
 

@@ -1,15 +1,24 @@
 """Cost of trip detection per message in Home Assistant: the runtime's whole path.
 
 One Home Assistant (in this process, the test harness's ``async_test_home_assistant``, no
-recorder) with one tracker entry, every entity enabled by default. A simulated day of one
-vehicle (``bench_trips.days``: parked at night, eight city trips) is handed to the
-runtime as decoded H02 position messages, one per frame, as the listener does: the tracker
-model, the entity writes, and, when on, trip detection with its calendar, event and
-sensors. CPU time per message with trip detection on, against the same with the trip log's
-feed and tick replaced by nothing, and (to tell the two apart) on with the trip sensors'
-writes left out: "distance today" and "current trip distance" are written per 0.1 km,
-which at 30-60 km/h is every report of a tracker reporting every 10 s. Figures are
-printed, never asserted (target: under 10 % more).
+recorder) with one tracker entry, every entity enabled by default. Two scenarios of one
+vehicle reporting every 10 s, handed to the runtime as decoded H02 position messages, one
+per frame, as the listener does:
+
+* a commuting day: parked from midnight, a 25-minute city trip in the morning, parked, a
+  25-minute trip back in the evening, parked until midnight (8,640 messages, 96 % parked);
+* driving only: four hours of city driving with red lights (1,440 messages).
+
+Each is run with trip detection on and with it off (the trip log's feed and tick replaced
+by nothing) and, to tell the parts apart, with only the fixes made, with the fixes fed to
+the detector alone, and with the whole trip log but the trip sensors' writes left out.
+The modes are interleaved, each repetition in a fresh Home Assistant, and the figures are
+the best (and the median) CPU time per message. The fixes are dated today from local
+midnight on, as a live tracker's are. While driving, "distance today" and "current trip
+distance" are written whenever the trip went 0.1 km further (at 36 km/h or more, every
+report) or a minute passed (Home Assistant's clock is not moved here: only the 0.1 km
+counts): their writes are most of what trip detection adds there. Figures are printed,
+never asserted (target: under 10 % more).
 
     scripts/envrun python benchmarks/bench_trips_ha.py
     scripts/envrun python benchmarks/bench_trips_ha.py --quick
@@ -18,6 +27,8 @@ printed, never asserted (target: under 10 % more).
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 import statistics
 import sys
@@ -33,14 +44,17 @@ from homeassistant.core import HomeAssistant
 from homeassistant.helpers import frame
 from homeassistant.helpers.entity_platform import DATA_ENTITY_PLATFORM
 from homeassistant.runner import create_event_loop
+from homeassistant.util import dt as dt_util
 from pytest_homeassistant_custom_component.common import (
     MockConfigEntry,
     async_test_home_assistant,
 )
 
-from benchmarks.bench_trips import days, messages_of
+from benchmarks.bench_trips import START, Vehicle, messages_of
 from custom_components.sinotrack.const import CONF_BIND_ADDRESS, CONF_TRACKER_ID, DOMAIN
-from custom_components.sinotrack.protocol import Message
+from custom_components.sinotrack.model.trip_data import Fix
+from custom_components.sinotrack.model.trip_feed import trip_fix
+from custom_components.sinotrack.protocol import Message, message as p
 from custom_components.sinotrack.runtime import SinotrackRuntime
 from custom_components.sinotrack.trip_sensor import TripSensor
 from tests.support.defaults import LOOPBACK as HOST
@@ -49,9 +63,49 @@ from tools.net import free_port
 
 IDENT = H02_ID
 TARGET = 0.10
+INTERVAL = 10.0
+"""Seconds between two reports, parked or driving."""
+OFF, FIXES, DETECTOR, UNWRITTEN, ON = "off", "fixes", "detector", "unwritten", "on"
+MODES: tuple[str, ...] = (OFF, FIXES, DETECTOR, UNWRITTEN, ON)
+"""Trip detection off; only the fixes made from the messages; the fixes through the
+detector (no listener, no save); the whole trip log with the trip sensors' writes left
+out; the whole trip log."""
 
 
-def nothing_at_all() -> None:
+def commuting_day() -> list[Fix]:
+    """Parked until 07:30, 25 minutes to work, parked until 17:30, 25 minutes home, parked
+    until midnight: a report every 10 s."""
+    vehicle = Vehicle(1)
+    vehicle.time = START
+    fixes = [*vehicle.park(7.5 * 3600, INTERVAL)]
+    fixes += vehicle.city_trip(25, INTERVAL)
+    fixes += vehicle.park(START + 17.5 * 3600 - vehicle.time, INTERVAL)
+    fixes += vehicle.city_trip(25, INTERVAL)
+    fixes += vehicle.park(START + 86400 - vehicle.time, INTERVAL)
+    return fixes
+
+
+def driving_only() -> list[Fix]:
+    """Four hours of city driving (legs between red lights) from 08:00, a report every 10 s."""
+    vehicle = Vehicle(2)
+    vehicle.time = START + 8 * 3600
+    return [*vehicle.city_trip(240, INTERVAL)]
+
+
+SCENARIOS: dict[str, Callable[[], list[Fix]]] = {
+    "commuting day": commuting_day,
+    "driving only": driving_only,
+}
+
+
+def today(messages: list[Message]) -> list[Message]:
+    """``messages`` moved to today (from local midnight on), as a live tracker's fixes are:
+    "today" is then the day of the trips, as it is for a live tracker."""
+    shift = dt_util.start_of_local_day().timestamp() - START
+    return [{**message, p.TIMESTAMP: int(message[p.TIMESTAMP] + shift)} for message in messages]
+
+
+def nothing_at_all(**_kwargs: Any) -> None:
     """Write nothing."""
 
 
@@ -67,10 +121,24 @@ async def handle(hass: HomeAssistant, runtime: SinotrackRuntime, messages: list[
     return time.process_time() - begin
 
 
-async def measure(
-    messages: list[Message], *, trips: bool, config_dir: str, sensor_writes: bool = True
-) -> float:
-    """CPU seconds per message, in a fresh Home Assistant."""
+def partial_feed(runtime: SinotrackRuntime, *, detector: bool) -> Callable[..., None]:
+    """A trip log's feed that only makes the fixes (and with ``detector`` feeds them to
+    its detector): its parts' costs told apart."""
+    add = runtime.trips.detector.add
+
+    def feed(messages: list[Message], now: datetime) -> None:
+        received = now.timestamp()
+        for message in messages:
+            fix = trip_fix(message, received) if p.LATITUDE in message else None
+            if fix is not None and detector:
+                add(fix, received)
+
+    return feed
+
+
+async def measure(messages: list[Message], *, mode: str, config_dir: str) -> tuple[float, int]:
+    """CPU seconds per message in ``mode``, in a fresh Home Assistant, and the trip
+    sensors' writes."""
     async with async_test_home_assistant(config_dir=config_dir) as hass:
         hass.data.pop(loader.DATA_CUSTOM_COMPONENTS, None)  # load custom_components/
         frame.async_setup(hass)
@@ -86,62 +154,88 @@ async def measure(
             await hass.async_block_till_done()
             runtime: SinotrackRuntime = entry.runtime_data
             runtime.connection_changed(True, HOST)
-            if not trips:
-                nothing: Any = lambda *_args: None  # noqa: E731
-                runtime.trips.feed = nothing  # type: ignore[method-assign]
-                runtime.trips.tick = nothing  # type: ignore[method-assign]
-            if not sensor_writes:
-                for sensor in hass.data[DATA_ENTITY_PLATFORM][DOMAIN]:
-                    for entity in sensor.entities.values():
-                        if isinstance(entity, TripSensor):
-                            entity._write = nothing_at_all  # type: ignore[method-assign]
+            await hass.async_block_till_done()
+            messages = today(messages)
+            log: Any = runtime.trips
+            if mode in (OFF, FIXES, DETECTOR):
+                log.tick = lambda *_args: None
+                log.feed = (
+                    (lambda *_args: None)
+                    if mode == OFF
+                    else partial_feed(runtime, detector=mode == DETECTOR)
+                )
+            writes = [0]
+
+            def counted(write: Callable[..., None]) -> Callable[..., None]:
+                def wrapper(**kwargs: Any) -> None:
+                    writes[0] += 1
+                    write(**kwargs)
+
+                return wrapper
+
+            for platform in hass.data[DATA_ENTITY_PLATFORM][DOMAIN]:
+                for entity in platform.entities.values():
+                    if isinstance(entity, TripSensor):
+                        write = entity._write if mode == ON else nothing_at_all
+                        entity._write = counted(write)  # type: ignore[method-assign]
             seconds = await handle(hass, runtime, messages)
-            return seconds / len(messages)
+            return seconds / len(messages), writes[0]
         finally:
             await hass.async_stop(force=True)
 
 
+async def scenario(name: str, fixes: list[Fix], repeat: int) -> None:
+    """Run one scenario's modes interleaved ``repeat`` times and print its figures."""
+    messages = messages_of(fixes)
+    results: dict[str, list[float]] = {mode: [] for mode in MODES}
+    writes: dict[str, int] = {}
+    for _ in range(repeat):
+        for mode in MODES:
+            with tempfile.TemporaryDirectory(prefix="sinotrack-bench-") as config_dir:
+                per_message, writes[mode] = await measure(
+                    messages, mode=mode, config_dir=config_dir
+                )
+                results[mode].append(per_message)
+    best = {mode: min(values) for mode, values in results.items()}
+    median = {mode: statistics.median(values) for mode, values in results.items()}
+    off, on = best[OFF], best[ON]
+    print(f"{name}: {len(messages):,} messages, a report every {INTERVAL:.0f} s")
+    print(
+        f"  {off * 1e6:.1f} us CPU per message without trip detection, {on * 1e6:.1f} us "
+        f"with it: {on / off - 1:+.1%} best of {repeat} (medians {median[OFF] * 1e6:.1f} / "
+        f"{median[ON] * 1e6:.1f} us: {median[ON] / median[OFF] - 1:+.1%}; target under "
+        f"{TARGET:.0%})"
+    )
+    previous = OFF
+    for mode, part in (
+        (FIXES, "the fixes made from the messages"),
+        (DETECTOR, "the detector"),
+        (UNWRITTEN, "the trip log's bookkeeping, listeners and saves"),
+        (ON, f"the trip sensors' {writes[ON]:,} writes"),
+    ):
+        print(
+            f"    {part}: {(best[mode] - best[previous]) * 1e6:+.1f} us a message "
+            f"(median {(median[mode] - median[previous]) * 1e6:+.1f} us)"
+        )
+        previous = mode
+
+
 async def run(args: argparse.Namespace) -> None:
     """Print the figures."""
-    messages = messages_of(days(1))
-    repeat = 1 if args.quick else 3
-    if args.quick:
-        messages = messages[:600]
-    without: list[float] = []
-    with_trips: list[float] = []
-    unwritten: list[float] = []
-    for _ in range(repeat):
-        for trips, writes, results in (
-            (False, True, without),
-            (True, True, with_trips),
-            (True, False, unwritten),
-        ):
-            with tempfile.TemporaryDirectory(prefix="sinotrack-bench-") as config_dir:
-                results.append(
-                    await measure(
-                        messages, trips=trips, config_dir=config_dir, sensor_writes=writes
-                    )
-                )
-    off, on = min(without), min(with_trips)
-    extra = on / off - 1
-    print(f"Python {sys.version.split()[0]}, one core, {len(messages):,} position messages")
-    print(
-        f"runtime in Home Assistant: {off * 1e6:.0f} us CPU per message without trip "
-        f"detection, {on * 1e6:.0f} us with it: {extra:+.1%} (target under "
-        f"{TARGET:.0%}; best of {repeat}, medians {statistics.median(without) * 1e6:.0f} / "
-        f"{statistics.median(with_trips) * 1e6:.0f} us)"
-    )
-    quiet = min(unwritten)
-    print(
-        f"  of which the trip sensors' writes: {(on - quiet) * 1e6:.0f} us; trip detection "
-        f"without them: {quiet * 1e6:.0f} us, {quiet / off - 1:+.1%}"
-    )
+    repeat = 1 if args.quick else args.repeat
+    print(f"Python {sys.version.split()[0]}, one core")
+    for name, make in SCENARIOS.items():
+        fixes = make()
+        if args.quick:
+            fixes = fixes[:: max(1, len(fixes) // 600)]
+        await scenario(name, fixes, repeat)
 
 
 def main() -> None:
     """Run the benchmark."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--quick", action="store_true", help="a smoke run (figures noisy)")
+    parser.add_argument("--repeat", type=int, default=5, help="repetitions of each mode")
     args = parser.parse_args()
     loop = create_event_loop()
     try:

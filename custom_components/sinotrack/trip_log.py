@@ -13,6 +13,10 @@ Its own rules:
   bookkeeping changed); a tick without an event changes nothing to save; at the stop, now.
 * Zones are looked up when a trip is shown (calendar, action, event): a zone created or
   moved later applies to the trips before it too.
+* Listeners are told of trip events (and once, when "parked since" becomes known); only
+  those that show the trip in progress ("distance today", "current trip distance") are
+  told of every fix during a trip. A parked tracker's fixes, and messages without a
+  position, tell nobody.
 """
 
 from __future__ import annotations
@@ -30,9 +34,9 @@ from homeassistant.util import dt as dt_util
 from .const import DOMAIN, LOGGER
 from .model.trip_data import Position, Trip, TripEnded, TripEvent, TripStarted
 from .model.trip_export import trip_dict
-from .model.trip_feed import day_window, trip_fixes
+from .model.trip_feed import day_window, trip_fix
 from .model.trips import TripDetector
-from .protocol import Message
+from .protocol import Message, message as p
 
 STORAGE_VERSION: Final = 1
 SAVE_DELAY: Final = 60.0
@@ -67,15 +71,20 @@ class TripLog:
         self.detector = TripDetector()
         self._store = _trip_store(hass, entry_id)
         self._listeners: dict[int, TripListener] = {}
+        self._progress_listeners: dict[int, TripListener] = {}
+        """The listeners also called after every fix of a trip in progress."""
         self._next_listener = 0
         self._unsub_save: CALLBACK_TYPE | None = None
         self._save_due = 0.0
+        self._save_delay = 0.0
+        """The delay the planned save was planned with."""
         self._finished_today: tuple[float, float] | None = None
         """(local midnight, km of the finished trips since): read after every fix."""
-        self._today: tuple[tzinfo, float, float] | None = None
+        self._today: tuple[tzinfo, float, float, datetime] | None = None
+        self._before_midnight: tuple[float, float, float] | None = None
+        """(local midnight, start of the trip in progress, its km before midnight)."""
         self._parked_since_told: float | None = None
         """``parked_since`` when the listeners were last called."""
-        """(local midnight, km of the finished trips since): read after every fix."""
 
     # -- options and lifecycle ------------------------------------------------------------
 
@@ -99,26 +108,50 @@ class TripLog:
 
     @callback
     def feed(self, messages: Iterable[Message], now: datetime) -> None:
-        """The messages of one frame, received at server time ``now``."""
-        received = now.timestamp()
-        fixes = trip_fixes(messages, received)
-        if not fixes:
-            return
-        events: list[TripEvent] = []
-        for fix in fixes:
-            events.extend(self.detector.add(fix, received))
-        self._changed(events, save=True)
+        """The messages of one frame, received at server time ``now`` (those without a
+        position are passed over at once)."""
+        received: float | None = None
+        events: list[TripEvent] | None = None
+        add = self.detector.add
+        for message in messages:
+            if p.LATITUDE not in message:
+                continue
+            if received is None:
+                received = now.timestamp()
+            fix = trip_fix(message, received)
+            if fix is None:
+                continue
+            found = add(fix, received)
+            if events is None:
+                events = found
+            else:
+                events.extend(found)
+        if events is not None:
+            self._changed(events, save=True)
 
     @callback
     def tick(self, now: datetime) -> None:
         """Time passed: a stop, ignition off or a coverage gap may end the trip."""
         events = self.detector.tick(now.timestamp())
-        self._changed(events, save=bool(events))
+        if events:  # without one, nothing to save or show changed
+            self._changed(events, save=True)
 
     def _changed(self, events: list[TripEvent], *, save: bool) -> None:
-        """Save (if ``save``) and tell the listeners."""
-        if events:
-            self._finished_today = None
+        """Save (if ``save``) and tell the listeners: all of them after a trip event or
+        when "parked since" became known, the progress listeners after a fix of a trip in
+        progress, none after a parked fix."""
+        if save:
+            self._schedule_save(now=bool(events))
+        detector = self.detector
+        if not events:
+            parked_since = detector.parked_since
+            if parked_since is None:  # a trip in progress went on
+                self._tell(self._progress_listeners, events)
+            elif parked_since != self._parked_since_told:  # known from the first fix on
+                self._parked_since_told = parked_since
+                self._tell(self._listeners, events)
+            return
+        self._finished_today = self._before_midnight = None
         for event in events:
             if isinstance(event, TripStarted | TripEnded):
                 LOGGER.info(
@@ -127,18 +160,12 @@ class TripLog:
                     "started" if isinstance(event, TripStarted) else "ended",
                     event.trip.distance_km,
                 )
-        if save:
-            self._schedule_save(now=bool(events))
-        parked_since = self.detector.parked_since
-        if (
-            not events
-            and parked_since is not None
-            and parked_since == self._parked_since_told
-            and self.detector.current_km is None
-        ):
-            return  # parked, and nothing the listeners show changed
-        self._parked_since_told = parked_since
-        for listener in list(self._listeners.values()):
+        self._parked_since_told = detector.parked_since
+        self._tell(self._listeners, events)
+
+    def _tell(self, listeners: dict[int, TripListener], events: list[TripEvent]) -> None:
+        """Call ``listeners`` with ``events``."""
+        for listener in list(listeners.values()):
             try:
                 listener(events)
             except Exception:  # noqa: BLE001 - one failing entity does not stop the others
@@ -153,11 +180,13 @@ class TripLog:
             self._store.async_delay_save(self.detector.as_dict, 0)
             return
         delay = SAVE_DELAY if self.detector.current_km is not None else QUIET_SAVE_DELAY
+        if self._unsub_save is not None and delay >= self._save_delay:
+            return  # planned already, no later than this fix would plan it
         due = dt_util.utcnow().timestamp() + delay
         if self._unsub_save is not None and due < self._save_due:
             self._cancel_save()
         if self._unsub_save is None:
-            self._save_due = due
+            self._save_due, self._save_delay = due, delay
             self._unsub_save = async_call_later(self.hass, delay, self._async_save)
 
     def _cancel_save(self) -> None:
@@ -174,17 +203,20 @@ class TripLog:
     # -- output ---------------------------------------------------------------------------
 
     @callback
-    def subscribe(self, listener: TripListener) -> CALLBACK_TYPE:
-        """Call ``listener(events)`` after every frame or tick that may change what it
-        shows (a trip event, a fix or a tick during a trip, the first fix); returns the
-        unsubscribe."""
+    def subscribe(self, listener: TripListener, *, progress: bool = False) -> CALLBACK_TYPE:
+        """Call ``listener(events)`` after every frame or tick with a trip event, and when
+        "parked since" becomes known (the first fix); with ``progress`` also after every
+        fix of a trip in progress (with no events). Returns the unsubscribe."""
         number = self._next_listener
         self._next_listener += 1
         self._listeners[number] = listener
+        if progress:
+            self._progress_listeners[number] = listener
 
         @callback
         def unsubscribe() -> None:
             self._listeners.pop(number, None)
+            self._progress_listeners.pop(number, None)
 
         return unsubscribe
 
@@ -218,26 +250,40 @@ class TripLog:
 
     def distance_today(self) -> float:
         """Km driven since local midnight: the finished trips' part (kept until a trip
-        event or the next day) and the trip in progress."""
+        event or the next day) and the trip in progress (for one that started before
+        midnight, its way since: its part before midnight is measured once)."""
         start, end = self.today()
         detector = self.detector
-        current_km = detector.current_km
+        current_km = detector.current_km or 0.0
         current_start = detector.current_start
-        if current_start is not None and current_start < start:
-            return detector.distance_between(start, end)  # a trip across midnight
+        if current_start is not None and current_start < start:  # a trip across midnight
+            before = self._before_midnight
+            if before is None or before[0] != start or before[1] != current_start:
+                km = current_km - detector.distance_between(start, end)
+                before = self._before_midnight = (start, current_start, km)
+            return max(0.0, current_km - before[2])
         finished = self._finished_today
         if finished is None or finished[0] != start:
-            km = detector.distance_between(start, end) - (current_km or 0.0)
+            km = detector.distance_between(start, end) - current_km
             finished = self._finished_today = (start, km)
-        return finished[1] + (current_km or 0.0)
+        return finished[1] + current_km
 
     def today(self) -> tuple[float, float]:
         """Local midnight to midnight of today (epoch seconds; kept until it is over or the
         time zone changes: it is read after every fix)."""
+        kept = self._kept_today()
+        return kept[1], kept[2]
+
+    def midnight(self) -> datetime:
+        """Today's local midnight (the daily sensors' ``last_reset``)."""
+        return self._kept_today()[3]
+
+    def _kept_today(self) -> tuple[tzinfo, float, float, datetime]:
+        """(time zone, today's start and end in epoch seconds, its start as a time)."""
         now = dt_util.utcnow()
         zone = dt_util.get_default_time_zone()
         kept = self._today
         if kept is None or kept[0] is not zone or not kept[1] <= now.timestamp() < kept[2]:
             start, end = day_window(dt_util.as_local(now))
-            kept = self._today = (zone, start, end)
-        return kept[1], kept[2]
+            kept = self._today = (zone, start, end, datetime.fromtimestamp(start, zone))
+        return kept

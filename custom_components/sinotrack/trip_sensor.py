@@ -2,7 +2,8 @@
 
 Written when a trip starts, ends or is corrected. "Distance today" and "current trip
 distance" change with every fix of a trip: they are written at most once a minute or per
-``WRITE_STEP_KM``, whichever comes first (the recorder keeps every write). The "today"
+``WRITE_STEP_KM``, whichever comes first (the recorder keeps every write). A sensor is
+written only when its figure changed (a parked tracker's fixes write none). The "today"
 sensors start again at local midnight.
 """
 
@@ -153,7 +154,11 @@ class TripSensor(SinotrackEntity, SensorEntity):
         """Follow the trip log (and local midnight for the daily ones)."""
         self._read()
         await super().async_added_to_hass()
-        self.async_on_remove(self.runtime.trips.subscribe(self._trips_changed))
+        self.async_on_remove(
+            self.runtime.trips.subscribe(
+                self._trips_changed, progress=self.entity_description.throttled
+            )
+        )
         if self.entity_description.daily:
             self.async_on_remove(
                 async_track_time_change(self.hass, self._midnight, hour=0, minute=0, second=0)
@@ -179,15 +184,18 @@ class TripSensor(SinotrackEntity, SensorEntity):
         progress = self.runtime.trips.detector.current_km
         if progress == self._progress:
             return
-        now = dt_util.utcnow()
-        if (
+        if not (
             progress is None
             or self._progress is None
             or abs(progress - self._progress) >= WRITE_STEP_KM
             or self._written_at is None
-            or now - self._written_at >= WRITE_INTERVAL
+            or dt_util.utcnow() - self._written_at >= WRITE_INTERVAL
         ):
-            self._write()
+            return
+        if self._read() != self._written:
+            self._write(read=False)
+        else:  # the same figure: nothing to write, the throttle starts again from here
+            self._progress = progress
 
     @callback
     def _read(self) -> TripValue:
@@ -195,9 +203,10 @@ class TripSensor(SinotrackEntity, SensorEntity):
         self._value = self.entity_description.value_fn(self.runtime.trips)
         return self._value
 
-    def _write(self) -> None:
-        """Write the figure now, and remember what was written and when."""
-        self._written = self._read()
+    def _write(self, *, read: bool = True) -> None:
+        """Write the figure now (``read``: read it first), and remember what was written
+        and when."""
+        self._written = self._read() if read else self._value
         self._written_at = dt_util.utcnow()
         self._progress = self.runtime.trips.detector.current_km
         super().async_write_ha_state()
@@ -212,4 +221,4 @@ class TripSensor(SinotrackEntity, SensorEntity):
         """Local midnight, for the daily figures."""
         if not self.entity_description.daily:
             return None
-        return dt_util.start_of_local_day()
+        return self.runtime.trips.midnight()

@@ -3,12 +3,14 @@ shows in the calendar, the trip event, the trip sensors and the ``get_trips`` ac
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 import json
 from typing import Any
 from xml.etree import ElementTree as ET
 
 from freezegun.api import FrozenDateTimeFactory
+from homeassistant.const import EVENT_STATE_CHANGED, EVENT_STATE_REPORTED
 from homeassistant.core import Context, Event, HomeAssistant, callback
 from homeassistant.exceptions import ServiceValidationError
 from homeassistant.setup import async_setup_component
@@ -249,6 +251,100 @@ async def test_the_trip_in_progress(
     assert 2 <= len(writes) <= 4, writes
 
 
+TRIP_ENTITIES = (
+    "calendar.car_trips",
+    "event.car_trip",
+    "sensor.car_distance_today",
+    "sensor.car_trips_today",
+    "sensor.car_last_trip_distance",
+    "sensor.car_last_trip_duration",
+    "sensor.car_parked_since",
+    "sensor.car_current_trip_distance",
+)
+THROTTLED = {"sensor.car_distance_today", "sensor.car_current_trip_distance"}
+
+
+class Writes:
+    """The trip entities' state writes (a changed state, or the same one reported again)."""
+
+    def __init__(self, hass: HomeAssistant) -> None:
+        self.entities: list[str] = []
+
+        @callback
+        def ours(data: Mapping[str, Any]) -> bool:
+            return data["entity_id"] in TRIP_ENTITIES
+
+        @callback
+        def written(event: Event[Any]) -> None:
+            self.entities.append(event.data["entity_id"])
+
+        hass.bus.async_listen(EVENT_STATE_CHANGED, written, event_filter=ours)
+        hass.bus.async_listen(EVENT_STATE_REPORTED, written, event_filter=ours)
+
+    def take(self) -> list[str]:
+        """The writes since the last call."""
+        taken, self.entities = self.entities, []
+        return taken
+
+
+async def test_a_parked_tracker_writes_no_trip_entity(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory, connect: TrackerFactory
+) -> None:
+    """Parked, before and after a trip: the reports (and the minutes between them) write
+    none of the trip entities."""
+    entry, car = await start(hass, freezer)
+    car.tracker = await connect(entry)
+    writes = Writes(hass)
+    await car.fix(0, acc=False)
+    assert writes.take() == ["sensor.car_parked_since"]  # known from the first fix on
+    for _ in range(12):  # parked with the engine off, then on
+        await car.fix(0, acc=False)
+    await car.fix(0, acc=True)
+    async_fire_time_changed(hass, car.when + timedelta(minutes=2))
+    await hass.async_block_till_done()
+    assert writes.take() == []
+
+    await car.drive(30)
+    await car.fix(0, acc=True)
+    await car.park(7)  # the trip ends: its entities are written once
+    writes.take()
+    for _ in range(20):
+        await car.fix(0, acc=False, every=timedelta(seconds=30))
+    assert writes.take() == []
+
+
+async def test_a_driving_report_writes_at_most_the_two_throttled_sensors(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory, connect: TrackerFactory
+) -> None:
+    """During a trip a report writes at most "distance today" and "current trip distance"
+    (each at most once), a report at a red light none of them; the calendar rewrites its
+    current event when it ends, once a minute, not per report."""
+    entry, car = await start(hass, freezer)
+    car.tracker = await connect(entry)
+    await car.park(3)
+    await car.drive(10)  # the trip started
+    assert state(hass, "calendar.car_trips").state == "on"
+    writes = Writes(hass)
+    calendar = 0
+    for _ in range(24):  # 4 minutes
+        await car.fix(KNOTS, acc=True)
+        written = writes.take()
+        calendar += written.count("calendar.car_trips")
+        written = [entity for entity in written if entity != "calendar.car_trips"]
+        assert set(written) <= THROTTLED, written
+        assert len(written) == len(set(written)), written
+    assert calendar <= 5
+    written = []
+    for _ in range(5):  # a red light, shorter than the stop time and a minute
+        await car.fix(0, acc=True)
+        written += writes.take()
+    assert set(written) <= {"calendar.car_trips"}
+    for _ in range(3):
+        await car.fix(KNOTS, acc=True)
+        written = [entity for entity in writes.take() if entity != "calendar.car_trips"]
+        assert sorted(written) == sorted(THROTTLED)  # 139 m a report: both, once
+
+
 async def test_get_trips_geojson_and_gpx(
     hass: HomeAssistant,
     freezer: FrozenDateTimeFactory,
@@ -384,6 +480,27 @@ async def test_today_starts_again_at_local_midnight(
         midnight.isoformat()
     )
     assert float(state(hass, "sensor.car_last_trip_distance").state) > 6
+
+
+async def test_a_trip_across_midnight_counts_today_its_way_since(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory, connect: TrackerFactory
+) -> None:
+    """Driving across local midnight: distance today is the way since midnight, report
+    after report; current trip distance the whole way."""
+    entry, car = await start(hass, freezer)
+    midnight = dt_util.start_of_local_day(dt_util.as_local(T0) + timedelta(days=1))
+    car.when = midnight - timedelta(minutes=6)
+    car.tracker = await connect(entry)
+    await car.park(2)
+    await car.drive(24)  # to midnight
+    async_fire_time_changed(hass, midnight)
+    await hass.async_block_till_done()
+    for reports in range(1, 31):
+        await car.drive(1)
+        today = float(state(hass, "sensor.car_distance_today").state)
+        assert today == pytest.approx(reports * 0.1389, abs=0.02)
+    whole = float(state(hass, "sensor.car_current_trip_distance").state)
+    assert whole == pytest.approx(54 * 0.1389, abs=0.2)
 
 
 async def test_the_trip_log_is_saved_after_a_trip_and_seldom_while_parked(

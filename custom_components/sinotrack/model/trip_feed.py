@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 
 from custom_components.sinotrack.protocol import Message, message as p
 
-from .position import fix_accuracy
+from .position import DEFAULT_ACCURACY_M, fix_accuracy
 from .trip_data import Fix
 
 
@@ -27,6 +27,7 @@ def trip_fix(message: Message, received: float) -> Fix | None:
     speed = message.get(p.SPEED)
     ignition = message.get(p.IGNITION)
     mileage = message.get(p.MILEAGE)
+    hdop = message.get(p.HDOP)
     return Fix(
         time=float(timestamp) if timestamp is not None else received,
         latitude=float(latitude),
@@ -34,7 +35,7 @@ def trip_fix(message: Message, received: float) -> Fix | None:
         speed_kmh=float(speed) if speed is not None else None,
         ignition=bool(ignition) if ignition is not None else None,
         valid=bool(message.get(p.VALID, True)),
-        accuracy_m=fix_accuracy(message.get(p.HDOP)),
+        accuracy_m=DEFAULT_ACCURACY_M if hdop is None else fix_accuracy(hdop),
         mileage_km=float(mileage) if mileage is not None else None,
         late=bool(message.get(p.ARCHIVE, False)),
     )

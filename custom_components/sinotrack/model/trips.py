@@ -198,27 +198,31 @@ class TripDetector:
 
     def add(self, fix: Fix, now: float | None = None) -> list[TripEvent]:
         """Take one fix (``now``: the server time it arrived, if known); the events it causes."""
-        if not math.isfinite(fix.time) or (now is not None and fix.time > now + MAX_AHEAD_S):
+        time = fix.time
+        if not math.isfinite(time) or (now is not None and time > now + MAX_AHEAD_S):
             return []
         fix = _sane(fix)
-        if self._newest is not None and fix.time <= self._newest:
-            return self._place_late(fix) if fix.time < self._newest else []
-        self._newest = fix.time
+        newest = self._newest
+        if newest is not None and time <= newest:
+            return self._place_late(fix) if time < newest else []
+        self._newest = time
         if now is not None and math.isfinite(now) and not fix.late:
-            self._skew = now - fix.time  # a kept fix's age is its delay, not the clock's
-        self._note_ignition(fix)
+            self._skew = now - time  # a kept fix's age is its delay, not the clock's
+        if fix.ignition is not None:
+            self._note_ignition(fix)
         if not fix.usable:
             return []
         try:
             if self._open is not None:
                 return self._trip_fix(fix, self._open)
-            extended = self._extend_gap_trip(fix) if self._uploading_gap() else None
-            if extended is not None:
-                self._parked, self._parked_point = fix.position, to_point(fix)
-                return [extended]
+            if self._trips and self._uploading_gap():
+                extended = self._extend_gap_trip(fix)
+                if extended is not None:
+                    self._parked, self._parked_point = fix.position, to_point(fix)
+                    return [extended]
             return self._parked_fix(fix)
         finally:
-            self._last_fix = fix.time
+            self._last_fix = time
 
     def tick(self, now: float) -> list[TripEvent]:
         """Confirm by time a stop, ignition off or a coverage gap (``now``: server time)."""
@@ -256,8 +260,9 @@ class TripDetector:
 
     def _parked_fix(self, fix: Fix) -> list[TripEvent]:
         """A valid fix while parked: does the vehicle leave?"""
-        point = to_point(fix)
-        if self._parked is None or self._parked_point is None:
+        point = TrackPoint(fix.time, fix.latitude, fix.longitude, fix.speed_kmh)
+        parked = self._parked
+        if parked is None or self._parked_point is None:
             self._parked, self._parked_point = fix.position, point
             if self._origin is None:
                 self._origin = (fix.time, fix.position)
@@ -266,19 +271,20 @@ class TripDetector:
             return []
         speed = fix.speed_kmh
         fast = speed is not None and speed >= self.moving_speed
-        away = km_between(self._parked, point) * 1000 > max(START_RADIUS_M, 2 * fix.accuracy_m)
-        if not (away or (self.wired and fix.ignition is True and fast)):
+        accuracy = fix.accuracy_m
+        away = km_between(parked, point) * 1000 > max(2 * accuracy, START_RADIUS_M)
+        if not away and not (fast and self.wired and fix.ignition is True):
             self._parked_point = point
             if fix.mileage_km is not None:
                 self._last_mileage = (fix.time, fix.mileage_km)
             return []
         before = self._parked_point
-        trip = OpenTrip(start=fix.time, start_position=self._parked, by_ignition=not away)
+        trip = OpenTrip(start=fix.time, start_position=parked, by_ignition=not away)
         if fix.time - before.time <= self.stop_time:
             trip.start = before.time
             trip.extend(before, self.moving_speed)
         else:  # parked long ago, no fix since: the trip starts here, from there
-            trip.distance_km = km_between(self._parked, point)
+            trip.distance_km = km_between(parked, point)
         trip.extend(point, self.moving_speed)
         if self._last_mileage is not None:
             trip.mileage(*self._last_mileage)
@@ -570,15 +576,20 @@ class TripDetector:
 
 def _sane(fix: Fix) -> Fix:
     """``fix`` without non-finite or negative figures (unknown instead)."""
+    speed, accuracy, mileage = fix.speed_kmh, fix.accuracy_m, fix.mileage_km
+    if (
+        (speed is None or 0.0 <= speed < math.inf)
+        and 0.0 <= accuracy < math.inf
+        and (mileage is None or 0.0 <= mileage < math.inf)
+    ):
+        return fix  # the usual case, told at once
 
     def bad(value: float | None) -> bool:
         return value is not None and not (math.isfinite(value) and value >= 0)
 
-    if not (bad(fix.speed_kmh) or bad(fix.accuracy_m) or bad(fix.mileage_km)):
-        return fix
     return replace(
         fix,
-        speed_kmh=None if bad(fix.speed_kmh) else fix.speed_kmh,
-        accuracy_m=DEFAULT_ACCURACY_M if bad(fix.accuracy_m) else fix.accuracy_m,
-        mileage_km=None if bad(fix.mileage_km) else fix.mileage_km,
+        speed_kmh=None if bad(speed) else speed,
+        accuracy_m=DEFAULT_ACCURACY_M if bad(accuracy) else accuracy,
+        mileage_km=None if bad(mileage) else mileage,
     )

@@ -32,6 +32,7 @@ from homeassistant.helpers.storage import Store
 from homeassistant.util import dt as dt_util
 
 from .const import DOMAIN, LOGGER
+from .location_entry import async_place_name, place_name
 from .model.trip_data import Position, Trip, TripEnded, TripEvent, TripStarted
 from .model.trip_export import trip_dict
 from .model.trip_feed import day_window, trip_fix
@@ -154,6 +155,12 @@ class TripLog:
         self._finished_today = self._before_midnight = None
         for event in events:
             if isinstance(event, TripStarted | TripEnded):
+                trip = event.trip
+                self._look_up_places(
+                    [trip.start_position]
+                    if isinstance(event, TripStarted)
+                    else [trip.start_position, trip.end_position]
+                )
                 LOGGER.info(
                     "%s: trip %s (%.1f km)",
                     self.ident,
@@ -228,9 +235,20 @@ class TripLog:
         return state.name, state.entity_id
 
     def place(self, position: Position) -> str:
-        """A zone's name, else the coordinates (4 decimals: about 10 m)."""
-        name, _ = self.zone(position)
+        """A zone's name, else the place's address when the Location services know it
+        already (never waits), else the coordinates (4 decimals: about 10 m)."""
+        name = place_name(self.hass, position.latitude, position.longitude)
         return name or f"{position.latitude:.4f}, {position.longitude:.4f}"
+
+    def _look_up_places(self, positions: Iterable[Position]) -> None:
+        """Ask the Location services for the addresses of ``positions`` in the background
+        (rate limited there), so that the calendar and later events name the places."""
+        for position in positions:
+            if place_name(self.hass, position.latitude, position.longitude) is None:
+                self.hass.async_create_background_task(
+                    async_place_name(self.hass, position.latitude, position.longitude),
+                    f"{DOMAIN} {self.ident} place name",
+                )
 
     def summary(self, trip: Trip) -> str:
         """A trip in one line: "Home -> Work, 12.4 km"."""

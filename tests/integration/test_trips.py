@@ -22,14 +22,18 @@ from pytest_homeassistant_custom_component.common import (
     async_fire_time_changed,
 )
 
-from custom_components.sinotrack.const import DOMAIN
+from custom_components.sinotrack.const import CONF_NOMINATIM_URL, DOMAIN
 from custom_components.sinotrack.model.trip_data import Position, Trip
 from custom_components.sinotrack.model.trips import MAX_TRIPS
+from tests.location.helpers import ANYWHERE, FakeService
 from tests.support.client import Client
 from tests.support.frames import T0, h02_status, h02_v1
 from tests.support.hass import make_entry, report, state
 
 from .conftest import TrackerFactory
+from .location_helpers import config_dir, load_location, service
+
+__all__ = ["config_dir", "service"]
 
 STEP = timedelta(seconds=10)
 METER_LATITUDE = 1 / 111_195
@@ -584,3 +588,45 @@ async def test_the_store_keeps_the_last_thousand_trips(
     assert stored[-1]["start"] == (T0 + timedelta(minutes=3)).timestamp()
     size = len(json.dumps(hass_storage[key]["data"]))
     assert size < 1_000 * MAX_TRIPS  # short trips without tracks: well under 1 kB each
+
+
+@pytest.mark.usefixtures("config_dir")
+async def test_trips_name_their_places_from_the_location_services(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    connect: TrackerFactory,
+    service: tuple[FakeService, str],
+) -> None:
+    """Where no zone is, a trip's end is named by the Location services' Nominatim server,
+    looked up once the trip ended (in the background: the event does not wait)."""
+    fake, url = service
+    fake.places[ANYWHERE] = "Calle 5, San Jose"
+    await load_location(hass, **{CONF_NOMINATIM_URL: url})
+    entry, car = await start(hass, freezer)
+    events = TripEvents(hass)
+    car.tracker = await connect(entry)
+    await car.park(3)
+    await car.drive(30)
+    await car.fix(0, acc=True)  # stopped
+    await car.park(2)  # the ignition off for a minute ends the trip
+    assert [kind for kind, _ in events.fired] == ["started", "ended"]
+    assert events.fired[1][1]["summary"].endswith(", 4.2 km")  # the event did not wait
+    await hass.async_block_till_done(wait_background_tasks=True)  # the clock stands still
+
+    response = await hass.services.async_call(
+        "calendar",
+        "get_events",
+        {
+            "entity_id": "calendar.car_trips",
+            "start_date_time": T0.isoformat(),
+            "end_date_time": (T0 + timedelta(hours=1)).isoformat(),
+        },
+        blocking=True,
+        return_response=True,
+    )
+    assert response is not None
+    calendar_events: Any = response["calendar.car_trips"]
+    (event,) = calendar_events["events"]
+    home = state(hass, "zone.home").name
+    assert event["summary"] == f"{home} -> Calle 5, San Jose, 4.2 km"
+    assert [request.path for request in fake.received] == ["/reverse"]  # the zone needs none

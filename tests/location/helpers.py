@@ -10,13 +10,17 @@ import json
 from pathlib import Path
 import random
 import time
-from typing import Any
+from typing import Any, Final
 
 from aiohttp import web
 
 HEADER = (
     "radio,mcc,net,area,cell,unit,lon,lat,range,samples,changeable,created,updated,averageSignal"
 )
+
+
+ANYWHERE: Final = "*"
+"""A key of ``FakeService.places``: the name of every place not listed."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,7 +182,8 @@ class FakeService:
         forced = await self._record(request)
         if forced is not None:
             return forced
-        name = self.places.get(f"{request.query['lat']},{request.query['lon']}")
+        key = f"{request.query['lat']},{request.query['lon']}"
+        name = self.places.get(key, self.places.get(ANYWHERE))
         if name is None:
             return web.json_response({"error": "Unable to geocode"})
         return web.json_response(

@@ -32,6 +32,7 @@ from tests.support.frames import (
     H02_ID,
     h02_status,
     h02_v1,
+    item,
     jt808_location,
 )
 from tests.support.hass import ALARM, make_entry, report, state
@@ -376,3 +377,33 @@ async def test_no_tracker_arm_command_for_jt808(
     assert "no arm command for JT/T 808 trackers" in caplog.text
     await device.location(jt808_location(dt_util.utcnow(), speed=0.0, status=0b10))
     assert entry.runtime_data.commands.waiting == 0
+
+
+THEFT_BIT = 1 << 26
+"""JT/T 808 alarm bit 26: vehicle theft (docs/protocol.md 4.7)."""
+VIBRATION_ITEM = item(0xEB, (6).to_bytes(2) + (0x00C5).to_bytes(2) + (0).to_bytes(4))
+"""An 0xEB item holding a 0x00C5 status whose bit 6 is clear: the tracker felt a vibration
+(docs/protocol.md 4.7)."""
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        ({"alarm": THEFT_BIT}, "theft"),
+        ({"items": VIBRATION_ITEM}, "vibration"),
+    ],
+)
+async def test_the_trackers_theft_and_vibration_alarms_trigger(
+    hass: HomeAssistant, connect: TrackerFactory, body: dict[str, Any], reason: str
+) -> None:
+    """A JT/T 808 tracker's own theft alarm, or its vibration flag, while armed: one event."""
+    events = GuardEvents(hass)
+    _entry, device = await jt808_setup(hass, connect)
+    await device.location(jt808_location(dt_util.utcnow(), speed=0.0, status=0b10))
+    await panel(hass, "alarm_arm_away")
+    assert state(hass, GUARD).state == "armed_away"
+    for _ in range(2):  # the flag stays set on the next report: still one event
+        await device.location(jt808_location(dt_util.utcnow(), speed=0.0, status=0b10, **body))
+        await hass.async_block_till_done()
+    assert state(hass, GUARD).state == "triggered"
+    assert [fired["reason"] for fired in events.fired] == [reason]

@@ -10,8 +10,7 @@ from typing import Any
 
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.config_entries import ConfigEntryState
-from homeassistant.const import EVENT_STATE_CHANGED
-from homeassistant.core import Event, HomeAssistant, callback
+from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import ServiceValidationError
 from homeassistant.util import dt as dt_util
 import pytest
@@ -35,7 +34,7 @@ from tests.support.frames import (
     item,
     jt808_location,
 )
-from tests.support.hass import ALARM, make_entry, report, state
+from tests.support.hass import ALARM, FiredEvents, make_entry, report, state
 
 from .conftest import TrackerFactory
 from .test_services import jt808_setup
@@ -44,27 +43,6 @@ GUARD = "alarm_control_panel.car_guard"
 LATITUDE = 9.939781666
 METER = 1 / 111_195
 """About one metre north, in degrees of latitude."""
-
-
-class GuardEvents:
-    """The ``guard_triggered`` events the alarm event entity fires."""
-
-    def __init__(self, hass: HomeAssistant) -> None:
-        self.fired: list[dict[str, Any]] = []
-
-        @callback
-        def record(event: Event[Any]) -> None:
-            new, old = event.data["new_state"], event.data["old_state"]
-            if (
-                event.data["entity_id"] == ALARM
-                and new is not None
-                and old is not None
-                and old.state != "unavailable"
-                and new.attributes.get("event_type") == "guard_triggered"
-            ):  # not the state: the tracker's own alarm event may share its time
-                self.fired.append(dict(new.attributes))
-
-        hass.bus.async_listen(EVENT_STATE_CHANGED, record)
 
 
 async def setup(hass: HomeAssistant, entry: MockConfigEntry) -> None:
@@ -133,7 +111,7 @@ async def test_each_trigger_fires_one_event(
 ) -> None:
     """The panel goes triggered and stays so; one ``guard_triggered`` event, with the
     reason and the position, however many frames follow."""
-    events = GuardEvents(hass)
+    events = FiredEvents(hass, ALARM, "guard_triggered")
     _, tracker = await armed_car(hass, connect)
     await parked(tracker, **position)
     assert state(hass, GUARD).state == "triggered"
@@ -153,7 +131,7 @@ async def test_each_trigger_fires_one_event(
 
 async def test_gps_jitter_does_not_trigger(hass: HomeAssistant, connect: TrackerFactory) -> None:
     """A parked car's fixes wandering 30 m, at up to 2 knots, do not trigger the guard."""
-    events = GuardEvents(hass)
+    events = FiredEvents(hass, ALARM, "guard_triggered")
     _, tracker = await armed_car(hass, connect)
     for north, knots in ((30, 1.0), (-25, 2.0), (10, 0.0), (-30, 1.5), (28, 0.5)):
         await parked(tracker, north_m=north, knots=knots)
@@ -165,7 +143,7 @@ async def test_a_second_triggering_after_disarming(
     hass: HomeAssistant, connect: TrackerFactory
 ) -> None:
     """Disarmed, armed again where the car now stands: a new triggering is a new event."""
-    events = GuardEvents(hass)
+    events = FiredEvents(hass, ALARM, "guard_triggered")
     _, tracker = await armed_car(hass, connect)
     await parked(tracker, north_m=300.0)
     await panel(hass, "alarm_disarm")
@@ -179,7 +157,7 @@ async def test_a_second_triggering_after_disarming(
 
 async def test_restart_while_armed(hass: HomeAssistant, connect: TrackerFactory) -> None:
     """Armed stays armed across a restart of the entry, with the position it was armed at."""
-    events = GuardEvents(hass)
+    events = FiredEvents(hass, ALARM, "guard_triggered")
     entry, tracker = await armed_car(hass, connect)
     await tracker.close()
     assert await hass.config_entries.async_reload(entry.entry_id)
@@ -278,7 +256,7 @@ async def test_silent_tracker_triggers_when_opted_in(
 ) -> None:
     """Reports every minute, then nothing: triggered once the tracker has been silent for
     10 minutes (three median gaps are less), at the minute tick."""
-    events = GuardEvents(hass)
+    events = FiredEvents(hass, ALARM, "guard_triggered")
     start = dt_util.utcnow()
     freezer.move_to(start)
     _, tracker = await armed_car(hass, connect, guard_silent=True)
@@ -301,7 +279,7 @@ async def test_exit_and_entry_delays(
 ) -> None:
     """Arming, then armed when the exit delay ends; a trigger makes it pending, and
     triggered (one event) when the entry delay ends, unless disarmed before."""
-    events = GuardEvents(hass)
+    events = FiredEvents(hass, ALARM, "guard_triggered")
     start = dt_util.utcnow()
     freezer.move_to(start)
     entry = make_entry(guard_exit_delay=30, guard_entry_delay=20)
@@ -397,7 +375,7 @@ async def test_the_trackers_theft_and_vibration_alarms_trigger(
     hass: HomeAssistant, connect: TrackerFactory, body: dict[str, Any], reason: str
 ) -> None:
     """A JT/T 808 tracker's own theft alarm, or its vibration flag, while armed: one event."""
-    events = GuardEvents(hass)
+    events = FiredEvents(hass, ALARM, "guard_triggered")
     _entry, device = await jt808_setup(hass, connect)
     await device.location(jt808_location(dt_util.utcnow(), speed=0.0, status=0b10))
     await panel(hass, "alarm_arm_away")

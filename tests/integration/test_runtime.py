@@ -47,6 +47,7 @@ from tests.support.frames import (
 )
 from tests.support.hass import (
     ALARM,
+    FiredEvents,
     fix_time,
     make_entry,
     report,
@@ -60,32 +61,6 @@ from .conftest import TrackerFactory
 
 SECOND = timedelta(seconds=1)
 MINUTE = timedelta(minutes=1)
-
-
-class Alarms:
-    """The events the alarm entity fires (each one is a state change of the entity)."""
-
-    def __init__(self, hass: HomeAssistant) -> None:
-        self.fired: list[dict[str, Any]] = []
-
-        @callback
-        def record(event: Event[Any]) -> None:
-            # Not the entity coming and going (a reload), nor its restored state.
-            new, old = event.data["new_state"], event.data["old_state"]
-            if (
-                event.data["entity_id"] == ALARM
-                and new is not None
-                and old is not None
-                and new.state not in ("unknown", "unavailable")
-                and old.state != "unavailable"
-            ):
-                self.fired.append(dict(new.attributes))
-
-        hass.bus.async_listen(EVENT_STATE_CHANGED, record)
-
-    @property
-    def types(self) -> list[str]:
-        return [fired["event_type"] for fired in self.fired]
 
 
 class Writes:
@@ -147,7 +122,7 @@ async def test_sos_fires_once_per_occurrence(
     now = dt_util.parse_datetime("2026-01-02T03:05:00+00:00")
     assert now is not None
     freezer.move_to(now)
-    alarms = Alarms(hass)
+    alarms = FiredEvents(hass, ALARM)
     tracker = await connect(loaded_entry)
     await report(tracker, h02_v1(T0))
     assert alarms.fired == []
@@ -190,7 +165,7 @@ async def test_several_alarms_in_one_frame(
     hass: HomeAssistant, loaded_entry: MockConfigEntry, connect: TrackerFactory
 ) -> None:
     """SOS and power cut in one frame: one event each, both binary sensors on."""
-    alarms = Alarms(hass)
+    alarms = FiredEvents(hass, ALARM)
     tracker = await connect(loaded_entry)
     await report(tracker, h02_v1(status=h02_status(BIT_SOS, BIT_POWER_CUT)))
     assert sorted(alarms.types) == ["power_cut", "sos"]
@@ -215,7 +190,7 @@ async def test_jt808_alarm_bits(
     hass: HomeAssistant, connect: TrackerFactory, bit: int, binary_sensor: str, event_type: str
 ) -> None:
     """Each JT/T 808 alarm bit sets its binary sensor and fires its event once."""
-    alarms = Alarms(hass)
+    alarms = FiredEvents(hass, ALARM)
     device = await jt808_tracker(hass, connect)
     await device.location(jt808_location(T0, alarm=bit))
     await wait_state(hass, f"binary_sensor.car_{binary_sensor}", "on")
@@ -229,7 +204,7 @@ async def test_jt808_alarm_bits(
 
 async def test_jt808_several_alarms(hass: HomeAssistant, connect: TrackerFactory) -> None:
     """A crash with a rollover and a power cut: three events from one report."""
-    alarms = Alarms(hass)
+    alarms = FiredEvents(hass, ALARM)
     device = await jt808_tracker(hass, connect)
     await device.location(jt808_location(alarm=JT808_CRASH | JT808_ROLLOVER | JT808_POWER_CUT))
     await wait_state(hass, "binary_sensor.car_crash", "on")
@@ -240,7 +215,7 @@ async def test_h02_geofence(
     hass: HomeAssistant, loaded_entry: MockConfigEntry, connect: TrackerFactory
 ) -> None:
     """H02 status bits 4 and 7: geofence entered and left."""
-    alarms = Alarms(hass)
+    alarms = FiredEvents(hass, ALARM)
     tracker = await connect(loaded_entry)
     await report(tracker, h02_v1(T0))
     await report(tracker, h02_v1(T0 + SECOND, status=h02_status(BIT_GEOFENCE_IN)))
@@ -254,7 +229,7 @@ async def test_jt808_geofence(
 ) -> None:
     """JT/T 808 item 0x12 (area id, in or out): one event per crossing (the same crossing
     again fires after the 30 s alarm event limit)."""
-    alarms = Alarms(hass)
+    alarms = FiredEvents(hass, ALARM)
     device = await jt808_tracker(hass, connect)
     await device.location(jt808_location(T0, items=area_item(enter=True)))
     await device.location(jt808_location(T0 + SECOND))
@@ -276,7 +251,7 @@ async def test_alarm_without_position(
     now = dt_util.parse_datetime("2026-01-02T03:05:00+00:00")
     assert now is not None
     freezer.move_to(now)
-    alarms = Alarms(hass)
+    alarms = FiredEvents(hass, ALARM)
     tracker = await connect(loaded_entry)
     await report(tracker, h02_v1(T0))
     await tracker.send(f"*HQ,{H02_ID},ALRM,1#".encode())  # not answered
@@ -314,7 +289,7 @@ async def test_older_h02_fix_is_ignored(
     hass: HomeAssistant, loaded_entry: MockConfigEntry, connect: TrackerFactory
 ) -> None:
     """A frame older than the newest one (a late upload) moves nothing and changes nothing."""
-    alarms = Alarms(hass)
+    alarms = FiredEvents(hass, ALARM)
     tracker = await connect(loaded_entry)
     await report(tracker, h02_v1(T0 + MINUTE))
     writes = Writes(hass)
@@ -475,7 +450,7 @@ async def test_state_is_saved_and_restored(
     """Values and alarm flags are stored (delayed write) and survive a reload; a tracker
     still reporting the alarm it raised before does not fire it again."""
     key = f"{DOMAIN}.{loaded_entry.entry_id}"
-    alarms = Alarms(hass)
+    alarms = FiredEvents(hass, ALARM)
     tracker = await connect(loaded_entry)
     await report(tracker, h02_v1(T0, knots=10, status=h02_status(BIT_SOS)))
     await report(tracker, h02_v1(T0 + MINUTE, latitude=9.95, knots=10, status=h02_status(BIT_SOS)))
@@ -566,7 +541,7 @@ async def test_restored_at_startup(
             "alarms": {"sos.alarm": True},
         },
     }
-    alarms = Alarms(hass)
+    alarms = FiredEvents(hass, ALARM)
     await setup(hass, entry)
     assert_at(hass, 9.95, -84.1)
     assert state(hass, "sensor.car_battery").state == "60"
@@ -829,7 +804,7 @@ async def test_jt808_area_alarm_with_its_direction_fires_one_event(
     hass: HomeAssistant, connect: TrackerFactory
 ) -> None:
     """Alarm bit 20 (area) with item 0x12 (entering): one ``geofence_enter``, not two."""
-    alarms = Alarms(hass)
+    alarms = FiredEvents(hass, ALARM)
     device = await jt808_tracker(hass, connect)
     await device.location(jt808_location(T0, alarm=1 << 20, items=area_item(enter=True)))
     await wait_fix(hass, T0)

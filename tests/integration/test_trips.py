@@ -28,7 +28,7 @@ from custom_components.sinotrack.model.trips import MAX_TRIPS
 from tests.location.helpers import ANYWHERE, FakeService
 from tests.support.client import Client
 from tests.support.frames import T0, h02_status, h02_v1
-from tests.support.hass import make_entry, report, state
+from tests.support.hass import FiredEvents, make_entry, report, state
 
 from .conftest import TrackerFactory
 from .location_helpers import config_dir, load_location, service
@@ -85,28 +85,6 @@ class Car:
             await self.fix(0, acc=True)
 
 
-class TripEvents:
-    """The trip event entity's events: (type, data)."""
-
-    def __init__(self, hass: HomeAssistant) -> None:
-        self.fired: list[tuple[str, dict[str, Any]]] = []
-
-        @callback
-        def changed(event: Event[Any]) -> None:
-            old, new = event.data["old_state"], event.data["new_state"]
-            if (  # fired, not restored after a reload
-                old is not None
-                and old.state != "unavailable"
-                and new is not None
-                and new.entity_id == "event.car_trip"
-                and "event_type" in new.attributes
-            ):
-                attributes = dict(new.attributes)
-                self.fired.append((attributes.pop("event_type"), attributes))
-
-        hass.bus.async_listen("state_changed", changed)
-
-
 async def start(
     hass: HomeAssistant, freezer: FrozenDateTimeFactory, entry: MockConfigEntry | None = None
 ) -> tuple[MockConfigEntry, Car]:
@@ -129,6 +107,24 @@ async def one_trip(car: Car, connect: TrackerFactory, entry: MockConfigEntry) ->
     await car.drive(18)
     await car.fix(0, acc=True)  # stopped
     await car.park(7)
+
+
+async def calendar_events(hass: HomeAssistant, start: datetime, end: datetime) -> list[Any]:
+    """The trips calendar's events between ``start`` and ``end`` (``calendar.get_events``)."""
+    response = await hass.services.async_call(
+        "calendar",
+        "get_events",
+        {
+            "entity_id": "calendar.car_trips",
+            "start_date_time": start.isoformat(),
+            "end_date_time": end.isoformat(),
+        },
+        blocking=True,
+        return_response=True,
+    )
+    assert response is not None
+    events: Any = response["calendar.car_trips"]
+    return list(events["events"])
 
 
 async def get_trips(
@@ -156,11 +152,11 @@ async def test_a_drive_with_a_red_light_is_one_trip_everywhere(
     """The trip event fires started then ended with the trip's figures; the calendar
     holds it for its window; the sensors show it."""
     entry, car = await start(hass, freezer)
-    events = TripEvents(hass)
+    events = FiredEvents(hass, "event.car_trip")
     await one_trip(car, connect, entry)
 
-    assert [kind for kind, _ in events.fired] == ["started", "ended"]
-    ended = events.fired[1][1]
+    assert events.types == ["started", "ended"]
+    ended = events.fired[1]
     left = T0 + timedelta(minutes=3)  # the last report at home
     stopped = left + 55 * STEP  # 30 reports, the light, 18 reports, stopped
     assert datetime.fromisoformat(ended["start"]) == left
@@ -176,20 +172,7 @@ async def test_a_drive_with_a_red_light_is_one_trip_everywhere(
     assert ended["summary"].startswith(f"{home} -> ")
     assert "track" not in ended  # the recorder keeps event data: no track in it
 
-    response = await hass.services.async_call(
-        "calendar",
-        "get_events",
-        {
-            "entity_id": "calendar.car_trips",
-            "start_date_time": T0.isoformat(),
-            "end_date_time": (T0 + timedelta(hours=1)).isoformat(),
-        },
-        blocking=True,
-        return_response=True,
-    )
-    assert response is not None
-    calendar_events: Any = response["calendar.car_trips"]
-    (event,) = calendar_events["events"]
+    (event,) = await calendar_events(hass, T0, T0 + timedelta(hours=1))
     assert datetime.fromisoformat(event["start"]) == left
     assert datetime.fromisoformat(event["end"]) == stopped
     assert event["summary"] == f"{home} -> {car.latitude:.4f}, {car.longitude:.4f}, 6.7 km"
@@ -197,19 +180,7 @@ async def test_a_drive_with_a_red_light_is_one_trip_everywhere(
     assert "Max speed: 50 km/h" in event["description"]
     assert f"From: {home}" in event["description"]
     # A window before the trip holds nothing.
-    earlier = await hass.services.async_call(
-        "calendar",
-        "get_events",
-        {
-            "entity_id": "calendar.car_trips",
-            "start_date_time": (T0 - timedelta(hours=2)).isoformat(),
-            "end_date_time": T0.isoformat(),
-        },
-        blocking=True,
-        return_response=True,
-    )
-    assert earlier is not None
-    assert earlier["calendar.car_trips"] == {"events": []}
+    assert await calendar_events(hass, T0 - timedelta(hours=2), T0) == []
     assert state(hass, "calendar.car_trips").state == "off"  # no trip in progress
 
     assert float(state(hass, "sensor.car_distance_today").state) == pytest.approx(
@@ -445,7 +416,7 @@ async def test_a_restart_during_a_trip(
     """Home Assistant restarts (the entry reloads) in the middle of a trip: the trip goes
     on as one, started once and ended once."""
     entry, car = await start(hass, freezer)
-    events = TripEvents(hass)
+    events = FiredEvents(hass, "event.car_trip")
     car.tracker = await connect(entry)
     await car.park(3)
     await car.drive(30)
@@ -460,7 +431,7 @@ async def test_a_restart_during_a_trip(
     await car.fix(0, acc=True)  # stopped
     await car.park(7)
 
-    assert [kind for kind, _ in events.fired] == ["started", "ended"]
+    assert events.types == ["started", "ended"]
     (trip,) = (await get_trips(hass, entry, {"start": T0.isoformat()}))["trips"]
     assert trip["duration_s"] == 550
     assert trip["distance_km"] == pytest.approx(48 * 0.1389, rel=0.02)
@@ -603,30 +574,17 @@ async def test_trips_name_their_places_from_the_location_services(
     fake.places[ANYWHERE] = "Calle 5, San Jose"
     await load_location(hass, **{CONF_NOMINATIM_URL: url})
     entry, car = await start(hass, freezer)
-    events = TripEvents(hass)
+    events = FiredEvents(hass, "event.car_trip")
     car.tracker = await connect(entry)
     await car.park(3)
     await car.drive(30)
     await car.fix(0, acc=True)  # stopped
     await car.park(2)  # the ignition off for a minute ends the trip
-    assert [kind for kind, _ in events.fired] == ["started", "ended"]
-    assert events.fired[1][1]["summary"].endswith(", 4.2 km")  # the event did not wait
+    assert events.types == ["started", "ended"]
+    assert events.fired[1]["summary"].endswith(", 4.2 km")  # the event did not wait
     await hass.async_block_till_done(wait_background_tasks=True)  # the clock stands still
 
-    response = await hass.services.async_call(
-        "calendar",
-        "get_events",
-        {
-            "entity_id": "calendar.car_trips",
-            "start_date_time": T0.isoformat(),
-            "end_date_time": (T0 + timedelta(hours=1)).isoformat(),
-        },
-        blocking=True,
-        return_response=True,
-    )
-    assert response is not None
-    calendar_events: Any = response["calendar.car_trips"]
-    (event,) = calendar_events["events"]
+    (event,) = await calendar_events(hass, T0, T0 + timedelta(hours=1))
     home = state(hass, "zone.home").name
     assert event["summary"] == f"{home} -> Calle 5, San Jose, 4.2 km"
     assert [request.path for request in fake.received] == ["/reverse"]  # the zone needs none

@@ -11,8 +11,8 @@ from datetime import datetime
 from typing import Any, Final
 
 from homeassistant.config_entries import ConfigEntryState
-from homeassistant.const import CONF_PORT
-from homeassistant.core import HomeAssistant, State
+from homeassistant.const import CONF_PORT, EVENT_STATE_CHANGED
+from homeassistant.core import Event, HomeAssistant, State, callback
 from homeassistant.helpers import device_registry as dr, entity_registry as er
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
@@ -161,3 +161,35 @@ async def wait_fix(hass: HomeAssistant, expected: datetime) -> None:
             and s.attributes.get("fix_time") == expected.isoformat()
         ),
     )
+
+
+class FiredEvents:
+    """The events an event entity fires (each one a state change of the entity), with their
+    data (the entity's attributes: ``event_type`` and the event's data).
+
+    Not the entity coming and going (a reload), nor its restored state. With
+    ``event_type``, only the events of that type.
+    """
+
+    def __init__(self, hass: HomeAssistant, entity_id: str, event_type: str | None = None) -> None:
+        self.fired: list[dict[str, Any]] = []
+
+        @callback
+        def record(event: Event[Any]) -> None:
+            new, old = event.data["new_state"], event.data["old_state"]
+            if (
+                event.data["entity_id"] == entity_id
+                and new is not None
+                and old is not None
+                and new.state not in ("unknown", "unavailable")
+                and old.state != "unavailable"
+                and (event_type is None or new.attributes.get("event_type") == event_type)
+            ):
+                self.fired.append(dict(new.attributes))
+
+        hass.bus.async_listen(EVENT_STATE_CHANGED, record)
+
+    @property
+    def types(self) -> list[str]:
+        """The type of each event fired, in order."""
+        return [fired["event_type"] for fired in self.fired]

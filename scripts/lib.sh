@@ -32,6 +32,7 @@
 #                                        (requirements/run-<ha>.txt for the run envs)
 #       var/cache/uv/                    uv's download cache
 #       opt/npm/<lockhash>/node_modules/ the npm packages of tools/icu/package-lock.json
+#       opt/schemas/gpx-1.1.xsd          the GPX 1.1 schema, from Debian's pytrainer package
 #       .sinotrack-debs-<key>            marker: the Debian packages $SNT_ENV_DEBS are installed
 #     host/                              the same layout when a host python3.14 is used
 #     provision.lock                     serialises concurrent set-ups
@@ -65,6 +66,13 @@ snt_e2e_run_env() {
 # packages of tools/icu/package-lock.json, installed with `npm ci`).
 SNT_ENV_DEBS=(chromium nodejs npm)
 SNT_NPM_PROJECT=tools/icu
+# The official GPX 1.1 schema (Topografix's gpx.xsd), which the tests check every GPX export
+# against (tests/support/gpx.py). Debian ships it in pytrainer: the env's apt-get (the
+# chroot's, or the host's) downloads that package, and only the schema is kept from it; the
+# package itself is never installed.
+SNT_GPX_DEB=pytrainer
+SNT_GPX_MEMBER=usr/share/pytrainer/schemas/Topografix_gpx11.xsd
+SNT_GPX_NAMESPACE=http://www.topografix.com/GPX/1/1
 
 SNT_UV_VERSION=0.13.9
 SNT_MIN_PYTHON=3.14.2
@@ -131,7 +139,7 @@ snt_env_vars() {
 			SINOTRACK_ENV="${name%-*}" SINOTRACK_VENV="$venv"
 		[[ $name == run-* ]] || printf '%s\0' SINOTRACK_E2E_RUN_ENV="$(snt_e2e_run_env "${name%-*}")"
 	fi
-	printf '%s\0' SINOTRACK_NODE_MODULES="$(snt_npm_dir)/node_modules"
+	printf '%s\0' SINOTRACK_NODE_MODULES="$(snt_npm_dir)/node_modules" SINOTRACK_GPX_XSD="$(snt_gpx_xsd)"
 	if [[ $bind == 1 ]]; then printf '%s\0' PYTHONPATH="$SNT_REPO"; fi
 }
 
@@ -243,6 +251,54 @@ snt_ensure_npm() {
 	done < <(ls -1t "$(snt_env_path "$SNT_ENV_BASE/npm")"/*/"$SNT_MARKER" 2>/dev/null | tail -n +4)
 }
 
+# Print where (inside the env) the GPX 1.1 schema is kept (SINOTRACK_GPX_XSD in the env).
+snt_gpx_xsd() { printf '%s' "$SNT_ENV_BASE/schemas/gpx-1.1.xsd"; }
+
+# Fetch the GPX 1.1 schema unless it is there: `apt-get download` pytrainer in the env (after
+# an `apt-get update` if the package lists do not have it), unpack the .deb, check that the
+# file is the GPX 1.1 schema, keep it. Fails if any step does.
+snt_ensure_gpx_xsd() {
+	local xsd out work host_work log="$SNT_CACHE/gpx-schema.log" debs root=0
+	xsd="$(snt_gpx_xsd)"
+	out="$(snt_env_path "$xsd")"
+	[[ -f $out ]] && return 0
+	work="${xsd%/*}/.fetch"
+	host_work="$(snt_env_path "$work")"
+	snt_rmtree "$host_work"
+	mkdir -p "$host_work"
+	[[ $(id -u) == 0 ]] && root=1
+	# Check-Valid-Until: a mirror snapshot keeps serving the Release file debootstrap used.
+	# As root, apt cannot hand the download to its sandbox user in a directory of root's.
+	local apt=(apt-get -q -o Acquire::Check-Valid-Until=false)
+	((root)) && apt+=(-o APT::Sandbox::User=root)
+	snt_log "the GPX 1.1 schema: apt-get download $SNT_GPX_DEB, keeping only /$SNT_GPX_MEMBER (log: $log)"
+	if ! snt_in_env "" -- env -C "$work" "${apt[@]}" download "$SNT_GPX_DEB" >"$log" 2>&1; then
+		if ((!root)); then
+			tail -n 20 "$log" >&2
+			snt_die "apt-get download $SNT_GPX_DEB failed (as root, make setup runs apt-get update first; full log: $log)"
+		fi
+		snt_log "apt-get update, then the download again"
+		if ! { snt_in_env "" -- "${apt[@]}" update &&
+			snt_in_env "" -- env -C "$work" "${apt[@]}" download "$SNT_GPX_DEB"; } >>"$log" 2>&1; then
+			tail -n 20 "$log" >&2
+			snt_die "could not download Debian's $SNT_GPX_DEB package for the GPX 1.1 schema (full log: $log)"
+		fi
+	fi
+	debs=("$host_work/${SNT_GPX_DEB}"_*.deb)
+	[[ -f ${debs[0]} ]] || snt_die "apt-get download $SNT_GPX_DEB left no .deb in $host_work (log: $log)"
+	snt_in_env "" -- dpkg-deb -x "$work/${debs[0]##*/}" "$work/root" >>"$log" 2>&1 ||
+		snt_die "could not unpack ${debs[0]##*/} (log: $log)"
+	local got="$host_work/root/$SNT_GPX_MEMBER"
+	[[ -f $got ]] || snt_die "${debs[0]##*/} has no /$SNT_GPX_MEMBER"
+	if ! grep -q "targetNamespace=\"$SNT_GPX_NAMESPACE\"" "$got" || ! grep -q '<xsd:element name="gpx"' "$got"; then
+		snt_die "/$SNT_GPX_MEMBER of ${debs[0]##*/} is not the GPX 1.1 schema (no targetNamespace $SNT_GPX_NAMESPACE or no gpx element)"
+	fi
+	cp "$got" "$out.tmp"
+	mv "$out.tmp" "$out"
+	snt_rmtree "$host_work"
+	snt_log "GPX 1.1 schema from ${debs[0]##*/}: $xsd (sha256 $(sha256sum "$out" | cut -c1-16)...)"
+}
+
 # ---------------------------------------------------------------------------------------------
 # Provisioning and running
 
@@ -252,6 +308,7 @@ snt_all_ready() {
 	if [[ ${SNT_WITH_TOOLS:-0} == 1 ]]; then
 		snt_env_prepare --check --debs || return 1
 		[[ -f $(snt_env_path "$(snt_npm_dir)")/$SNT_MARKER ]] || return 1
+		[[ -f $(snt_env_path "$(snt_gpx_xsd)") ]] || return 1
 	else
 		snt_env_prepare --check || return 1
 	fi
@@ -262,7 +319,8 @@ snt_all_ready() {
 }
 
 # snt_provision [ENV...]: the runtime (chroot, or the host's uv) and the venvs, under a lock.
-# Idempotent. With SNT_WITH_TOOLS=1 also the Debian packages SNT_ENV_DEBS and the npm packages.
+# Idempotent. With SNT_WITH_TOOLS=1 also the Debian packages SNT_ENV_DEBS, the npm packages
+# and the GPX 1.1 schema.
 snt_provision() {
 	snt_all_ready "$@" && return 0
 	mkdir -p "$SNT_CACHE/host"
@@ -271,6 +329,7 @@ snt_provision() {
 		if [[ ${SNT_WITH_TOOLS:-0} == 1 ]]; then
 			snt_env_prepare --debs
 			snt_ensure_npm
+			snt_ensure_gpx_xsd
 		else
 			snt_env_prepare
 		fi

@@ -13,6 +13,7 @@ from xml.etree import ElementTree as ET
 
 import pytest
 
+from tests.support.gpx import assert_valid_gpx
 from tools.devhass import TRACKER_ID
 from tools.simulator import Fix, Route, SimulatedTracker
 
@@ -135,6 +136,7 @@ async def test_a_loop_of_the_route_is_a_trip(instance: Instance) -> None:
             {"device_id": device_id, "format": "gpx"},
             return_response=True,
         )
+        assert_valid_gpx(gpx["gpx"])
         root = ET.fromstring(gpx["gpx"])  # noqa: S314 - the integration's own document
         assert root.tag == "{http://www.topografix.com/GPX/1/1}gpx"
         assert len(root.findall("{http://www.topografix.com/GPX/1/1}trk")) == 1

@@ -28,6 +28,7 @@ from custom_components.sinotrack.model.trips import MAX_TRIPS
 from tests.location.helpers import ANYWHERE, FakeService
 from tests.support.client import Client
 from tests.support.frames import T0, h02_status, h02_v1
+from tests.support.gpx import assert_valid_gpx
 from tests.support.hass import FiredEvents, make_entry, report, state
 
 from .conftest import TrackerFactory
@@ -371,6 +372,7 @@ async def test_get_trips_geojson_and_gpx(
 
     gpx = (await get_trips(hass, entry, {**window, "format": "gpx"}, context=user))["gpx"]
     assert set(await get_trips(hass, entry, {**window, "format": "gpx"})) == {"gpx"}
+    assert_valid_gpx(gpx)
     root = ET.fromstring(gpx)  # noqa: S314 - our own document
     assert root.tag == f"{GPX}gpx"
     assert root.get("version") == "1.1"

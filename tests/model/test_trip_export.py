@@ -1,15 +1,17 @@
 """Trips for the ``get_trips`` response: GeoJSON-style data and a GPX 1.1 document.
 
-No GeoJSON library and no XML schema validator (lxml, xmlschema) are in the test
-environments: the GeoJSON geometry is checked against the rules of RFC 7946 and the GPX
-document against the structure the GPX 1.1 schema prescribes, with the standard library.
+No GeoJSON library is in the test environments: the GeoJSON geometry is checked against the
+rules of RFC 7946. Every GPX document is validated against the official GPX 1.1 schema
+(``tests/support/gpx.py``), and what it holds is read with the standard library.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 import json
 import math
+from pathlib import Path
 import re
 from xml.etree import ElementTree as ET
 
@@ -23,6 +25,7 @@ from custom_components.sinotrack.model.trip_export import (
     trips_gpx,
 )
 from custom_components.sinotrack.model.trips import TripDetector
+from tests.support.gpx import GPX_XSD_VARIABLE, assert_valid_gpx, gpx_xsd_path
 
 from .test_trips import HOME, Route
 
@@ -123,6 +126,7 @@ def test_gpx_is_a_gpx_1_1_document_with_one_track_per_trip() -> None:
     detector = two_trips()
     trips = detector.trips(0, 1e12)
     document = trips_gpx(trips, name="Car")
+    assert_valid_gpx(document)
     assert document.startswith('<?xml version="1.0" encoding="UTF-8"?>\n')
     root = parse(document)
     assert root.tag == f"{GPX}gpx"
@@ -153,7 +157,9 @@ def test_gpx_is_a_gpx_1_1_document_with_one_track_per_trip() -> None:
 
 
 def test_gpx_without_trips_is_still_a_document() -> None:
-    root = parse(trips_gpx([]))
+    document = trips_gpx([])
+    assert_valid_gpx(document)
+    root = parse(document)
     assert root.tag == f"{GPX}gpx"
     assert list(root) == []
 
@@ -172,10 +178,49 @@ def test_gpx_keeps_longitudes_in_its_range_and_escapes_text() -> None:
         mileage_end_km=None,
         track=(TrackPoint(0.0, 10.0, 179.9999, 30.0), TrackPoint(120.0, 10.0, 180.0, 30.0)),
     )
-    root = parse(trips_gpx([trip], name="<Car & Van>"))
+    document = trips_gpx([trip], name="<Car & Van>")
+    assert_valid_gpx(document)
+    root = parse(document)
     assert root.findtext(f"{GPX}metadata/{GPX}name") == "<Car & Van>"
     longitudes = [float(p.attrib["lon"]) for p in root.iter(f"{GPX}trkpt")]
     assert longitudes == [179.9999, -180.0]
+
+
+@pytest.mark.parametrize(
+    ("break_it", "reason"),
+    [
+        (
+            lambda gpx: re.sub(r' lat="[^"]*"', "", gpx, count=1),
+            r"trkpt\[1\]: missing required attribute 'lat'",
+        ),
+        (lambda gpx: gpx.replace('lon="', 'lon="2', 1), r"lon='2114\.\d+'"),  # > 180 degrees
+        (  # a track's number comes after its name and description
+            lambda gpx: gpx.replace("<trk>", "<trk><number>1</number>", 1),
+            r"trk\[1\]: Unexpected child .*name",
+        ),
+    ],
+    ids=["trkpt-without-lat", "longitude-out-of-range", "elements-out-of-order"],
+)
+def test_the_schema_check_rejects_an_invalid_gpx(
+    break_it: Callable[[str], str], reason: str
+) -> None:
+    """The check is a real one: a document the schema forbids fails it, saying where."""
+    document = trips_gpx(two_trips().trips(0, 1e12), name="Car")
+    broken = break_it(document)
+    assert broken != document
+    with pytest.raises(AssertionError, match=reason):
+        assert_valid_gpx(broken)
+
+
+def test_without_the_schema_the_gpx_check_fails_saying_how_to_get_it(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv(GPX_XSD_VARIABLE, str(tmp_path / "gpx.xsd"))
+    with pytest.raises(pytest.fail.Exception, match="make setup"):
+        gpx_xsd_path()
+    monkeypatch.delenv(GPX_XSD_VARIABLE)
+    with pytest.raises(pytest.fail.Exception, match="scripts/envrun"):
+        gpx_xsd_path()
 
 
 def test_a_trip_in_progress_has_a_line_string_too() -> None:

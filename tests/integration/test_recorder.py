@@ -1,11 +1,15 @@
 """What the recorder keeps of a tracker: the attributes of its rows (a real recorder on
 SQLite) and which of its values become long-term statistics.
 
-Which entities a report writes is pinned by ``test_news.py`` and ``test_runtime.py``."""
+Which entities each report writes is pinned by ``test_news.py`` and ``test_runtime.py``."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from homeassistant.components.recorder import Recorder, history
+from homeassistant.components.recorder.db_schema import States
+from homeassistant.components.recorder.util import session_scope
 from homeassistant.components.sensor import ATTR_STATE_CLASS
 from homeassistant.core import HomeAssistant
 import pytest
@@ -15,7 +19,7 @@ from pytest_homeassistant_custom_component.components.recorder.common import (
 )
 
 from custom_components.sinotrack.device_tracker import ATTR_FIX_TIME
-from tests.support.frames import T0, h02_v1
+from tests.support.frames import T0, h02_status, h02_v1
 from tests.support.hass import report, state, wait_fix
 
 from .conftest import TrackerFactory
@@ -62,6 +66,39 @@ async def test_fix_time_is_not_recorded(
     assert rows
     assert rows[-1]["latitude"] == 22.5
     assert all(ATTR_FIX_TIME not in row for row in rows)
+
+
+def state_rows(hass: HomeAssistant) -> int:
+    """Rows in the recorder's ``states`` table (run in the recorder's executor)."""
+    with session_scope(hass=hass, read_only=True) as session:
+        return session.query(States).count()
+
+
+async def test_parked_reports_add_no_row(
+    recorder_mock: Recorder,
+    hass: HomeAssistant,
+    loaded_entry: MockConfigEntry,
+    connect: TrackerFactory,
+) -> None:
+    """A parked tracker (ignition off, no speed) reporting fixes that wander a metre adds
+    no row to the database, for any entity, until it moves."""
+    tracker = await connect(loaded_entry)
+    parked = h02_status(acc=False)
+    await report(tracker, h02_v1(T0, latitude=22.5, knots=0, status=parked))
+    await wait_fix(hass, T0)
+    await async_wait_recording_done(hass)
+    before = await recorder_mock.async_add_executor_job(state_rows, hass)
+    for index in range(1, 6):
+        when = T0 + timedelta(seconds=10 * index)
+        wander = 0.00001 * (index % 2)  # about a metre
+        await report(tracker, h02_v1(when, latitude=22.5 + wander, knots=0, status=parked))
+    await async_wait_recording_done(hass)
+    assert await recorder_mock.async_add_executor_job(state_rows, hass) == before
+    when = T0 + timedelta(seconds=60)
+    await report(tracker, h02_v1(when, latitude=22.51, knots=30, status=h02_status(acc=True)))
+    await wait_fix(hass, when)
+    await async_wait_recording_done(hass)
+    assert await recorder_mock.async_add_executor_job(state_rows, hass) > before
 
 
 async def test_statistics_only_where_a_graph_means_something(

@@ -19,7 +19,7 @@ against the time of every function profiled (Home Assistant's entity platforms,
 registries and states make most of the rest). Figures are printed, never asserted.
 
     scripts/envrun python benchmarks/bench_startup.py
-    scripts/envrun python benchmarks/bench_startup.py --sizes 1 100
+    scripts/envrun python benchmarks/bench_startup.py --quick     # 1 and 100 entries
 """
 
 from __future__ import annotations
@@ -171,7 +171,10 @@ def main() -> None:
     """Run the benchmark."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[1, 100, 1000])
+    parser.add_argument("--quick", action="store_true", help="1 and 100 entries only")
     args = parser.parse_args()
+    if args.quick:
+        args.sizes = [size for size in args.sizes if size <= 100]
     loop = create_event_loop()
     try:
         loop.run_until_complete(run(args))

@@ -34,7 +34,7 @@ from typing import Final
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from homeassistant import loader
-from homeassistant.helpers import frame
+from homeassistant.helpers import entity_registry as er, frame
 from homeassistant.runner import create_event_loop
 from homeassistant.setup import async_setup_component
 from pytest_homeassistant_custom_component.common import MockConfigEntry, async_test_home_assistant
@@ -103,7 +103,8 @@ async def until(condition: object, timeout: float) -> None:  # noqa: ASYNC109
 
 
 async def per_tracker(protocol: str, count: int) -> tuple[float, float, str]:
-    """KiB per tracker: configured (before it connects) and configured and connected."""
+    """KiB per tracker: configured (before it connects) and configured and connected; what
+    grew most and how many entities a tracker has."""
     with tempfile.TemporaryDirectory(prefix="sinotrack-bench-") as config_dir:
         async with async_test_home_assistant(config_dir=config_dir) as hass:
             hass.data.pop(loader.DATA_CUSTOM_COMPONENTS, None)  # load custom_components/
@@ -142,10 +143,20 @@ async def per_tracker(protocol: str, count: int) -> tuple[float, float, str]:
                 await hass.async_block_till_done()
                 connected = heap()
                 tracemalloc.stop()
+                registered = er.async_entries_for_config_entry(
+                    er.async_get(hass), entries[0].entry_id
+                )
+                enabled = sum(1 for item in registered if item.disabled_by is None)
+                entities = (
+                    f"{len(registered)} entities registered per tracker, {enabled} enabled "
+                    f"(with a state)"
+                )
                 return (
                     grown(before, configured) / count / KIB,
                     grown(before, connected) / count / KIB,
-                    top(before, connected, count)
+                    entities
+                    + "\n  grew most (KiB per tracker): "
+                    + top(before, connected, count)
                     + ("\n  " + top(before, connected, count, "lineno") if DETAIL else ""),
                 )
             finally:
@@ -189,7 +200,7 @@ async def run(args: argparse.Namespace) -> None:
             f"measured before: {TODAY_CONNECTION_KIB[protocol]:g} KiB); target under "
             f"{TARGET_KIB:g} KiB: {'PASS' if connected < TARGET_KIB else 'MISS'}"
         )
-        print(f"  grew most (KiB per tracker): {where}")
+        print(f"  {where}")
     if not args.quick:
         held, kib, ended = trip_log_kib()
         print(

@@ -12,7 +12,10 @@ timeout, trips and statistics see the day as it would pass.
 
 Days:
 
-- **parked**: 24 h parked, GPS jitter of a few metres, ignition off;
+- **parked**: 24 h parked, GPS jitter of a few metres, ignition off, speed 0 (a GPS
+  receiver's static hold);
+- **parked, speed noise**: the same with a speed of 0-2 km/h (a receiver without static
+  hold), to show what such a tracker costs;
 - **commuting**: parked, a 30-minute city trip at 08:00 and another at 17:30;
 - **driving**: 24 h of city driving (legs of 1-3 minutes, red lights).
 

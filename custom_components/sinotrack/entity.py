@@ -1,12 +1,15 @@
 """Base entity: one device per tracker, written only when one of its keys changed.
 
 Each entity subscribes to the runtime with the change keys it shows: the runtime calls
-it only when one of them changed.
+it only when one of them changed. The entities of a tracker share one device description
+and the entities of one kind one set of keys (a tracker has dozens of entities).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from functools import cache
+from weakref import WeakKeyDictionary
 
 from homeassistant.core import callback
 from homeassistant.helpers.device_registry import DeviceInfo
@@ -16,6 +19,36 @@ from .const import DOMAIN, MANUFACTURER
 from .model import Update
 from .protocol.message import DEVICE_MODEL
 from .runtime import SinotrackRuntime
+
+_DEVICE_INFOS: WeakKeyDictionary[SinotrackRuntime, dict[tuple[str, str | None], DeviceInfo]] = (
+    WeakKeyDictionary()
+)
+
+
+def _device_info(runtime: SinotrackRuntime, name: str) -> DeviceInfo:
+    """The tracker's device, as its entities describe it (one object per tracker, name
+    and model)."""
+    # Only what the tracker reported (JT/T 808 registration): no model is guessed.
+    model = runtime.state.values.get(DEVICE_MODEL)
+    key = (name, str(model) if model else None)
+    known = _DEVICE_INFOS.setdefault(runtime, {})
+    info = known.get(key)
+    if info is None:
+        info = known[key] = DeviceInfo(
+            identifiers={(DOMAIN, runtime.ident)},
+            name=name,
+            manufacturer=MANUFACTURER,
+            serial_number=runtime.ident,
+        )
+        if key[1] is not None:
+            info["model"] = key[1]
+    return info
+
+
+@cache
+def _keys(keys: tuple[str, ...]) -> frozenset[str]:
+    """One set per distinct tuple of keys."""
+    return frozenset(keys)
 
 
 class SinotrackEntity(Entity):
@@ -37,18 +70,10 @@ class SinotrackEntity(Entity):
         self.runtime = runtime
         self._attr_unique_id = f"{runtime.ident}_{description.key}"
         # Descriptions of value entities name the runtime keys they are made of.
-        self.watched_keys = frozenset(
-            keys if keys is not None else getattr(description, "keys", ())
+        self.watched_keys = _keys(
+            tuple(keys if keys is not None else getattr(description, "keys", ()))
         )
-        self._attr_device_info = DeviceInfo(
-            identifiers={(DOMAIN, runtime.ident)},
-            name=name,
-            manufacturer=MANUFACTURER,
-            serial_number=runtime.ident,
-        )
-        if model := runtime.state.values.get(DEVICE_MODEL):
-            # Only what the tracker reported (JT/T 808 registration): none is guessed.
-            self._attr_device_info["model"] = str(model)
+        self._attr_device_info = _device_info(runtime, name)
 
     async def async_added_to_hass(self) -> None:
         """Subscribe to the runtime's changes of the keys this entity shows."""

@@ -1,0 +1,230 @@
+"""Memory per configured and connected tracker, everything counted, for both protocols.
+
+One Home Assistant (in this process, the test harness's ``async_test_home_assistant``, its
+storage in a temporary directory) gets ``--trackers`` config entries on one listener port;
+the trackers are ``tools.simulator`` trackers in a child process (``benchmarks/_loadsim.py``,
+as ``bench_load`` runs them), so that their memory is not counted here. Memory per tracker =
+growth of this process's heap (tracemalloc, the benchmark's own records left out) from
+before the entries are added until every tracker is connected, has reported for a minute
+(one report every 10 s) and the registries have been saved, divided by the number of
+trackers: the config entry, its device and entity registry entries, its entities and
+their states, the runtime, the trip log and the connection with its buffers. Run once for
+H02 trackers and once for JT/T 808 trackers.
+
+The trip log keeps its detector (the last ``MAX_TRIPS`` trips, each with its simplified
+track) in memory; what that costs is measured on its own: a detector fed simulated days of
+eight city trips until it holds ``MAX_TRIPS`` trips. Figures are printed, never asserted.
+
+    scripts/envrun python benchmarks/bench_memory.py
+    scripts/envrun python benchmarks/bench_memory.py --trackers 20 --quick
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+from pathlib import Path
+import sys
+import tempfile
+import time
+import tracemalloc
+from typing import Final
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from homeassistant import loader
+from homeassistant.helpers import entity_registry as er, frame
+from homeassistant.runner import create_event_loop
+from homeassistant.setup import async_setup_component
+from pytest_homeassistant_custom_component.common import MockConfigEntry, async_test_home_assistant
+
+from benchmarks._loadsim import tracker_id
+from benchmarks.bench_load import Simulator
+from benchmarks.bench_trips import days
+from custom_components.sinotrack.const import DOMAIN
+from custom_components.sinotrack.model.trip_data import TripEnded
+from custom_components.sinotrack.model.trips import MAX_TRIPS, TripDetector
+from custom_components.sinotrack.runtime import SinotrackRuntime
+from tests.support.defaults import LOOPBACK as HOST
+from tests.support.hass import make_entry
+from tests.support.net import free_port
+
+KIB: Final = 1024
+DETAIL = False
+INTERVAL: Final = 10.0
+REPORTING: Final = 60.0
+"""Seconds the trackers report before the heap is measured."""
+REGISTRY_SAVE_DELAY: Final = 12.0
+"""Seconds after the set-up by which the entity and device registries have been saved."""
+TARGET_KIB: Final = 250.0
+TODAY_CONNECTION_KIB: Final = {"h02": 19.4, "jt808": 57.7}
+"""The connection-only figures of an earlier measurement, for comparison."""
+FILTERS: Final = (
+    tracemalloc.Filter(inclusive=False, filename_pattern=__file__),
+    tracemalloc.Filter(inclusive=False, filename_pattern=tracemalloc.__file__),
+)
+
+
+def heap() -> tracemalloc.Snapshot:
+    """This process's heap now, after a collection, the benchmark's records left out."""
+    gc.collect()
+    return tracemalloc.take_snapshot().filter_traces(FILTERS)
+
+
+def grown(before: tracemalloc.Snapshot, after: tracemalloc.Snapshot) -> int:
+    """Bytes allocated between two snapshots, and still held."""
+    return sum(stat.size_diff for stat in after.compare_to(before, "filename"))
+
+
+def top(
+    before: tracemalloc.Snapshot, after: tracemalloc.Snapshot, count: int, key: str = "filename"
+) -> str:
+    """The places (files, or lines with ``key="lineno"``) whose allocations grew most, in
+    KiB per tracker."""
+    root, here = str(Path(sys.prefix).resolve()), str(Path(__file__).resolve().parents[1])
+    stats = after.compare_to(before, key)[: 5 if key == "filename" else 15]
+    return ", ".join(
+        f"{str(stat.traceback[0].filename).replace(root, '<venv>').replace(here, '.')}"
+        f"{':' + str(stat.traceback[0].lineno) if key == 'lineno' else ''} "
+        f"{stat.size_diff / count / KIB:.1f}"
+        for stat in stats
+    )
+
+
+async def until(condition: object, timeout: float) -> None:  # noqa: ASYNC109
+    """Wait until ``condition()`` is true."""
+    assert callable(condition)
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise RuntimeError("the trackers did not all report")
+        await asyncio.sleep(0.2)
+
+
+async def per_tracker(protocol: str, count: int) -> tuple[float, float, str]:
+    """KiB per tracker: configured (before it connects) and configured and connected; what
+    grew most and how many entities a tracker has."""
+    with tempfile.TemporaryDirectory(prefix="sinotrack-bench-") as config_dir:
+        async with async_test_home_assistant(config_dir=config_dir) as hass:
+            hass.data.pop(loader.DATA_CUSTOM_COMPONENTS, None)  # load custom_components/
+            frame.async_setup(hass)
+            simulator: Simulator | None = None
+            try:
+                port = free_port(HOST)
+                # A first entry loads the integration, its platforms and translations, and
+                # starts the listener: once for all trackers, not counted per tracker.
+                first = make_entry(tracker_id(count), port, title="First")
+                first.add_to_hass(hass)
+                assert await async_setup_component(hass, DOMAIN, {})
+                await hass.async_block_till_done()
+                tracemalloc.start()
+                before = heap()
+                entries: list[MockConfigEntry] = [
+                    make_entry(tracker_id(index), port, title=f"Tracker {index}")
+                    for index in range(count)
+                ]
+                for entry in entries:
+                    entry.add_to_hass(hass)
+                    assert await hass.config_entries.async_setup(entry.entry_id)
+                await hass.async_block_till_done()
+                await asyncio.sleep(REGISTRY_SAVE_DELAY)
+                await hass.async_block_till_done()
+                configured = heap()
+                simulator = await Simulator.start(port, count, protocol, None, 0)
+                await simulator.request(120, op="connect", spread=INTERVAL, interval=INTERVAL)
+
+                def reported() -> bool:
+                    runtimes: list[SinotrackRuntime] = [entry.runtime_data for entry in entries]
+                    return all(runtime.state.fix_time is not None for runtime in runtimes)
+
+                await until(reported, 60)
+                await asyncio.sleep(REPORTING)
+                await hass.async_block_till_done()
+                connected = heap()
+                tracemalloc.stop()
+                registered = er.async_entries_for_config_entry(
+                    er.async_get(hass), entries[0].entry_id
+                )
+                enabled = sum(1 for item in registered if item.disabled_by is None)
+                entities = (
+                    f"{len(registered)} entities registered per tracker, {enabled} enabled "
+                    f"(with a state)"
+                )
+                return (
+                    grown(before, configured) / count / KIB,
+                    grown(before, connected) / count / KIB,
+                    entities
+                    + "\n  grew most (KiB per tracker): "
+                    + top(before, connected, count)
+                    + ("\n  " + top(before, connected, count, "lineno") if DETAIL else ""),
+                )
+            finally:
+                if simulator is not None:
+                    await simulator.close()
+                await hass.async_stop(force=True)
+
+
+def trip_log_kib() -> tuple[int, float, float]:
+    """Trips held, KiB the detector holds, seconds of simulated driving fed."""
+    fixes = days(MAX_TRIPS // 8 + 2)
+    tracemalloc.start()
+    gc.collect()
+    before = tracemalloc.take_snapshot()
+    detector = TripDetector()
+    trips = 0
+    for fix in fixes:
+        for event in detector.add(fix, fix.time + 1.0):
+            trips += isinstance(event, TripEnded)
+        detector.tick(fix.time + 1.0)
+    del fixes
+    gc.collect()
+    after = tracemalloc.take_snapshot()
+    tracemalloc.stop()
+    held = len(detector.trips(0, float("inf")))
+    return held, grown(before, after) / KIB, trips
+
+
+async def run(args: argparse.Namespace) -> None:
+    """Print the figures."""
+    print(
+        f"Python {sys.version.split()[0]}, {args.trackers} trackers per protocol, "
+        f"reporting every {INTERVAL:g} s for {REPORTING:g} s before the heap is measured"
+    )
+    for protocol in ("h02", "jt808"):
+        configured, connected, where = await per_tracker(protocol, args.trackers)
+        print(
+            f"{protocol}: {configured:.0f} KiB per configured tracker before it connects, "
+            f"{connected:.0f} KiB configured and connected, everything counted (its "
+            f"connection and first minute: {connected - configured:.0f} KiB; connection only, "
+            f"measured before: {TODAY_CONNECTION_KIB[protocol]:g} KiB); target under "
+            f"{TARGET_KIB:g} KiB: {'PASS' if connected < TARGET_KIB else 'MISS'}"
+        )
+        print(f"  {where}")
+    if not args.quick:
+        held, kib, ended = trip_log_kib()
+        print(
+            f"trip log: the detector holds its last {held:,} trips in memory ({ended:,} "
+            f"ended, {MAX_TRIPS:,} kept): {kib:,.0f} KiB per tracker with a full history, "
+            f"{kib / max(held, 1):.1f} KiB per trip"
+        )
+
+
+def main() -> None:
+    """Run the benchmark."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--trackers", type=int, default=100)
+    parser.add_argument("--quick", action="store_true", help="no trip log measurement")
+    parser.add_argument("--detail", action="store_true", help="the lines that grew most")
+    args = parser.parse_args()
+    global DETAIL  # noqa: PLW0603
+    DETAIL = args.detail
+    loop = create_event_loop()
+    try:
+        loop.run_until_complete(run(args))
+    finally:
+        loop.close()
+
+
+if __name__ == "__main__":
+    main()

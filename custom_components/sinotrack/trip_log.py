@@ -34,7 +34,7 @@ from homeassistant.util import dt as dt_util
 from .const import DOMAIN, LOGGER
 from .model.trip_data import Position, Trip, TripEnded, TripEvent, TripStarted
 from .model.trip_export import trip_dict
-from .model.trip_feed import day_window, trip_fix
+from .model.trip_feed import day_window, fix_values
 from .model.trips import TripDetector
 from .protocol import Message, message as p
 
@@ -112,16 +112,16 @@ class TripLog:
         position are passed over at once)."""
         received: float | None = None
         events: list[TripEvent] | None = None
-        add = self.detector.add
+        add = self.detector.add_values
         for message in messages:
             if p.LATITUDE not in message:
                 continue
             if received is None:
                 received = now.timestamp()
-            fix = trip_fix(message, received)
-            if fix is None:
+            values = fix_values(message, received)
+            if values is None:
                 continue
-            found = add(fix, received)
+            found = add(*values, received)
             if events is None:
                 events = found
             else:

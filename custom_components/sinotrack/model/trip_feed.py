@@ -30,22 +30,21 @@ def fix_values(message: Message, received: float) -> FixValues | None:
     longitude = message.get(p.LONGITUDE)
     if latitude is None or longitude is None:
         return None
-    get = message.get
-    timestamp = get(p.TIMESTAMP)
-    speed = get(p.SPEED)
-    ignition = get(p.IGNITION)
-    mileage = get(p.MILEAGE)
-    hdop = get(p.HDOP)
+    timestamp = message.get(p.TIMESTAMP)
+    speed = message.get(p.SPEED)
+    ignition = message.get(p.IGNITION)
+    mileage = message.get(p.MILEAGE)
+    hdop = message.get(p.HDOP)
     return (
         float(timestamp) if timestamp is not None else received,
         float(latitude),
         float(longitude),
         float(speed) if speed is not None else None,
         bool(ignition) if ignition is not None else None,
-        bool(get(p.VALID, True)),
+        bool(message.get(p.VALID, True)),
         DEFAULT_ACCURACY_M if hdop is None else fix_accuracy(hdop),
         float(mileage) if mileage is not None else None,
-        bool(get(p.ARCHIVE, False)),
+        bool(message.get(p.ARCHIVE, False)),
     )
 
 

@@ -21,6 +21,8 @@ measured on a local flat projection around their middle: against the great circl
 less than one part in a million (a millimetre a kilometre), at half its cost."""
 _FLAT_LATITUDE: Final = 80.0
 _RADIANS: Final = math.pi / 180.0
+KM_PER_DEGREE: Final = EARTH_RADIUS_KM * _RADIANS
+"""Km per degree of a great circle."""
 DEFAULT_ACCURACY_M: Final = 15.0
 """The accuracy (m) taken for a fix that has none that makes sense."""
 

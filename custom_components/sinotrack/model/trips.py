@@ -51,6 +51,7 @@ from .trip_data import (
 )
 from .trip_parts import (
     DEFAULT_ACCURACY_M,
+    KM_PER_DEGREE,
     OpenTrip,
     clipped,
     degrees_km,
@@ -78,6 +79,10 @@ MAX_TRIP_AGE_S: Final = 365 * 86400.0
 MAX_AHEAD_S: Final = 86400.0
 """A fix dated more than this after the server's clock has a broken time: it is ignored
 (taken as the newest, it would make every later fix look late)."""
+_NEAR_DEGREES_PER_M: Final = 0.999 / (2 * KM_PER_DEGREE * 1000)
+"""Degrees (both ways) per metre of radius within which a fix is surely inside it."""
+_new_point = tuple.__new__
+"""Builds a ``TrackPoint`` from a tuple without its keyword handling (the parked path)."""
 OPEN_TRACK_LIMIT: Final = 2000
 """Points of the trip in progress beyond which its track is simplified in place (its
 distance and times are running totals, so they stay exact)."""
@@ -198,7 +203,9 @@ class TripDetector(StoredDetector):
 
     def add(self, fix: Fix, now: float | None = None) -> list[TripEvent]:
         """Take one fix (``now``: the server time it arrived, if known); the events it causes."""
-        if fix.source == "gps" and self._parked_still(
+        if fix.source != "gps":
+            return self._add(fix, now)
+        return self.add_values(
             fix.time,
             fix.latitude,
             fix.longitude,
@@ -209,52 +216,27 @@ class TripDetector(StoredDetector):
             fix.mileage_km,
             fix.late,
             now,
-        ):
-            return []
-        return self._add(fix, now)
+        )
 
     def add_values(
         self,
         time: float,
         latitude: float,
         longitude: float,
-        speed_kmh: float | None = None,
+        speed: float | None = None,
         ignition: bool | None = None,
         valid: bool = True,
-        accuracy_m: float = DEFAULT_ACCURACY_M,
-        mileage_km: float | None = None,
+        accuracy: float = DEFAULT_ACCURACY_M,
+        mileage: float | None = None,
         late: bool = False,
         now: float | None = None,
     ) -> list[TripEvent]:
-        """``add`` for a GPS fix by its figures (no ``Fix`` built for a parked report)."""
-        if self._parked_still(
-            time, latitude, longitude, speed_kmh, ignition, valid, accuracy_m, mileage_km, late, now
-        ):
-            return []
-        fix = Fix(
-            time, latitude, longitude, speed_kmh, ignition, valid, accuracy_m, mileage_km, late=late
-        )
-        return self._add(fix, now)
-
-    def _parked_still(
-        self,
-        time: float,
-        latitude: float,
-        longitude: float,
-        speed: float | None,
-        ignition: bool | None,
-        valid: bool,
-        accuracy: float,
-        mileage: float | None,
-        late: bool,
-        now: float | None,
-    ) -> bool:
-        """Take a sane, valid, in-order GPS fix that leaves the vehicle parked (no trip in
-        progress, none to carry on) and return True; else change nothing, return False
-        (``_add`` then applies the same rules to it in full)."""
+        """``add`` for a GPS fix by its figures. A sane, valid, in-order report that leaves
+        the vehicle parked (no trip in progress or to carry on) is taken here, without a
+        ``Fix``; any other goes through every rule (``_add``)."""
         newest = self._newest
         parked = self._parked
-        if (
+        if not (
             self._open is not None
             or parked is None
             or self._parked_point is None
@@ -269,20 +251,26 @@ class TripDetector(StoredDetector):
             or (ignition is True and speed is not None and speed >= self.moving_speed)
             or (self._trips and self._trips[-1].end_reason == "gap" and self._uploading_gap())
         ):
-            return False
-        radius = max(START_RADIUS_M, 2 * accuracy)
-        if degrees_km(parked[0], parked[1], latitude, longitude) * 1000 > radius:
-            return False
-        self._newest = time
-        if now is not None and not late and math.isfinite(now):
-            self._skew = now - time
-        if ignition is not None:
-            self._note_ignition(ignition, time)
-        self._parked_point = TrackPoint(time, latitude, longitude, speed)
-        if mileage is not None:
-            self._last_mileage = (time, mileage)
-        self._last_fix = time
-        return True
+            radius = max(START_RADIUS_M, 2 * accuracy)
+            # Within ``bound`` degrees both ways it is nearer than ``radius`` however it is
+            # measured (a step's km are at most its degrees' sum times ``KM_PER_DEGREE``).
+            bound = radius * _NEAR_DEGREES_PER_M
+            dlat, dlon = latitude - parked[0], longitude - parked[1]
+            if (-bound < dlat < bound and -bound < dlon < bound) or degrees_km(
+                parked[0], parked[1], latitude, longitude
+            ) * 1000 <= radius:
+                self._newest = time
+                if now is not None and not late and math.isfinite(now):
+                    self._skew = now - time
+                if ignition is not None:
+                    self._note_ignition(ignition, time)
+                self._parked_point = _new_point(TrackPoint, (time, latitude, longitude, speed))
+                if mileage is not None:
+                    self._last_mileage = (time, mileage)
+                self._last_fix = time
+                return []
+        fix = Fix(time, latitude, longitude, speed, ignition, valid, accuracy, mileage, late=late)
+        return self._add(fix, now)
 
     def _add(self, fix: Fix, now: float | None) -> list[TripEvent]:
         """``add`` in full: every rule."""

@@ -85,6 +85,9 @@ class TripLog:
         """(local midnight, start of the trip in progress, its km before midnight)."""
         self._parked_since_told: float | None = None
         """``parked_since`` when the listeners were last called."""
+        self._frame: tuple[datetime, float] | None = None
+        """The receive time of the frame being fed (and its epoch seconds): the clock its
+        listeners read, once per frame."""
 
     # -- options and lifecycle ------------------------------------------------------------
 
@@ -127,7 +130,11 @@ class TripLog:
             else:
                 events.extend(found)
         if events is not None:
-            self._changed(events, save=True)
+            self._frame = (now, received) if received is not None else None
+            try:
+                self._changed(events, save=True)
+            finally:
+                self._frame = None
 
     @callback
     def tick(self, now: datetime) -> None:
@@ -182,7 +189,7 @@ class TripLog:
         delay = SAVE_DELAY if self.detector.current_km is not None else QUIET_SAVE_DELAY
         if self._unsub_save is not None and delay >= self._save_delay:
             return  # planned already, no later than this fix would plan it
-        due = dt_util.utcnow().timestamp() + delay
+        due = self._timestamp() + delay
         if self._unsub_save is not None and due < self._save_due:
             self._cancel_save()
         if self._unsub_save is None:
@@ -278,12 +285,20 @@ class TripLog:
         """Today's local midnight (the daily sensors' ``last_reset``)."""
         return self._kept_today()[3]
 
+    def utcnow(self) -> datetime:
+        """The time now: the receive time of the frame being fed, if any (read once)."""
+        return self._frame[0] if self._frame is not None else dt_util.utcnow()
+
+    def _timestamp(self) -> float:
+        """``utcnow`` in epoch seconds."""
+        return self._frame[1] if self._frame is not None else dt_util.utcnow().timestamp()
+
     def _kept_today(self) -> tuple[tzinfo, float, float, datetime]:
         """(time zone, today's start and end in epoch seconds, its start as a time)."""
-        now = dt_util.utcnow()
+        now = self._timestamp()
         zone = dt_util.get_default_time_zone()
         kept = self._today
-        if kept is None or kept[0] is not zone or not kept[1] <= now.timestamp() < kept[2]:
-            start, end = day_window(dt_util.as_local(now))
+        if kept is None or kept[0] is not zone or not kept[1] <= now < kept[2]:
+            start, end = day_window(dt_util.as_local(self.utcnow()))
             kept = self._today = (zone, start, end, datetime.fromtimestamp(start, zone))
         return kept

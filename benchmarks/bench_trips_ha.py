@@ -11,7 +11,7 @@ per frame, as the listener does:
 * driving only: four hours of city driving with red lights (1,440 messages).
 
 Each is run with trip detection on and with it off (the trip log's feed and tick replaced
-by nothing) and, to tell the parts apart, with only the fixes made, with the fixes fed to
+by nothing) and, to tell the parts apart, with only the fixes' figures read, with those fed to
 the detector alone, and with the whole trip log but the trip sensors' writes left out.
 The modes are interleaved, each repetition in a fresh Home Assistant, and the figures are
 the best (and the median) CPU time per message. The fixes are dated today from local
@@ -68,7 +68,7 @@ INTERVAL = 10.0
 """Seconds between two reports, parked or driving."""
 OFF, FIXES, DETECTOR, UNWRITTEN, ON = "off", "fixes", "detector", "unwritten", "on"
 MODES: tuple[str, ...] = (OFF, FIXES, DETECTOR, UNWRITTEN, ON)
-"""Trip detection off; only the fixes made from the messages; the fixes through the
+"""Trip detection off; only the fixes' figures read from the messages; those through the
 detector (no listener, no save); the whole trip log with the trip sensors' writes left
 out; the whole trip log."""
 

@@ -32,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks.bench_codec import jt808_stream, run
 from custom_components.sinotrack.model import Tracker
 from custom_components.sinotrack.model.trip_data import Fix, TripEnded
-from custom_components.sinotrack.model.trip_feed import trip_fixes
+from custom_components.sinotrack.model.trip_feed import fix_values
 from custom_components.sinotrack.model.trips import TripDetector
 from custom_components.sinotrack.protocol import Message, message as p
 
@@ -152,15 +152,16 @@ def runtime_path(messages: list[Message], *, trips: bool) -> float:
     tick every sixth): the tracker model, and with ``trips`` trip detection too."""
     tracker = Tracker(offline_timeout=timedelta(minutes=30))
     detector = TripDetector()
-    add, tick = detector.add, detector.tick
+    add, tick = detector.add_values, detector.tick
     begin = time.perf_counter()
     for index, message in enumerate(messages):
         now = datetime.fromtimestamp(message[p.TIMESTAMP] + 1.0, UTC)
         tracker.apply([message], now)
         if trips:
             received = now.timestamp()
-            for fix in trip_fixes([message], received):
-                add(fix, received)
+            values = fix_values(message, received)  # as the trip log does
+            if values is not None:
+                add(*values, received)
             _ = detector.current_km  # what the throttled trip sensors read
             if index % 6 == 0:
                 tick(received)

@@ -1,16 +1,17 @@
 """Cost of trip detection per message in Home Assistant: the runtime's whole path.
 
 One Home Assistant (in this process, the test harness's ``async_test_home_assistant``, no
-recorder) with one tracker entry, every entity enabled by default. Two scenarios of one
+recorder) with one tracker entry, every entity enabled by default. Three scenarios of one
 vehicle reporting every 10 s, handed to the runtime as decoded H02 position messages, one
 per frame, as the listener does:
 
 * a commuting day: parked from midnight, a 25-minute city trip in the morning, parked, a
   25-minute trip back in the evening, parked until midnight (8,640 messages, 96 % parked);
+* parked only: a whole day parked (8,640 messages), the parked share alone;
 * driving only: four hours of city driving with red lights (1,440 messages).
 
 Each is run with trip detection on and with it off (the trip log's feed and tick replaced
-by nothing) and, to tell the parts apart, with only the fixes made, with the fixes fed to
+by nothing) and, to tell the parts apart, with only the fixes' figures read, with those fed to
 the detector alone, and with the whole trip log but the trip sensors' writes left out.
 The modes are interleaved, each repetition in a fresh Home Assistant, and the figures are
 the best (and the median) CPU time per message. The fixes are dated today from local
@@ -53,7 +54,7 @@ from pytest_homeassistant_custom_component.common import (
 from benchmarks.bench_trips import START, Vehicle, messages_of
 from custom_components.sinotrack.const import CONF_BIND_ADDRESS, CONF_TRACKER_ID, DOMAIN
 from custom_components.sinotrack.model.trip_data import Fix
-from custom_components.sinotrack.model.trip_feed import trip_fix
+from custom_components.sinotrack.model.trip_feed import fix_values
 from custom_components.sinotrack.protocol import Message, message as p
 from custom_components.sinotrack.runtime import SinotrackRuntime
 from custom_components.sinotrack.trip_sensor import TripSensor
@@ -67,7 +68,7 @@ INTERVAL = 10.0
 """Seconds between two reports, parked or driving."""
 OFF, FIXES, DETECTOR, UNWRITTEN, ON = "off", "fixes", "detector", "unwritten", "on"
 MODES: tuple[str, ...] = (OFF, FIXES, DETECTOR, UNWRITTEN, ON)
-"""Trip detection off; only the fixes made from the messages; the fixes through the
+"""Trip detection off; only the fixes' figures read from the messages; those through the
 detector (no listener, no save); the whole trip log with the trip sensors' writes left
 out; the whole trip log."""
 
@@ -85,6 +86,13 @@ def commuting_day() -> list[Fix]:
     return fixes
 
 
+def parked_only() -> list[Fix]:
+    """A day parked (ignition off, GPS jitter of a few metres), a report every 10 s."""
+    vehicle = Vehicle(3)
+    vehicle.time = START
+    return [*vehicle.park(86400, INTERVAL)]
+
+
 def driving_only() -> list[Fix]:
     """Four hours of city driving (legs between red lights) from 08:00, a report every 10 s."""
     vehicle = Vehicle(2)
@@ -94,6 +102,7 @@ def driving_only() -> list[Fix]:
 
 SCENARIOS: dict[str, Callable[[], list[Fix]]] = {
     "commuting day": commuting_day,
+    "parked only": parked_only,
     "driving only": driving_only,
 }
 
@@ -122,16 +131,16 @@ async def handle(hass: HomeAssistant, runtime: SinotrackRuntime, messages: list[
 
 
 def partial_feed(runtime: SinotrackRuntime, *, detector: bool) -> Callable[..., None]:
-    """A trip log's feed that only makes the fixes (and with ``detector`` feeds them to
-    its detector): its parts' costs told apart."""
-    add = runtime.trips.detector.add
+    """A trip log's feed that only reads the fixes' figures (and with ``detector`` feeds
+    them to its detector): its parts' costs told apart."""
+    add = runtime.trips.detector.add_values
 
     def feed(messages: list[Message], now: datetime) -> None:
         received = now.timestamp()
         for message in messages:
-            fix = trip_fix(message, received) if p.LATITUDE in message else None
-            if fix is not None and detector:
-                add(fix, received)
+            values = fix_values(message, received) if p.LATITUDE in message else None
+            if values is not None and detector:
+                add(*values, received)
 
     return feed
 
@@ -206,9 +215,14 @@ async def scenario(name: str, fixes: list[Fix], repeat: int) -> None:
         f"{median[ON] * 1e6:.1f} us: {median[ON] / median[OFF] - 1:+.1%}; target under "
         f"{TARGET:.0%})"
     )
+    unwritten = best[UNWRITTEN]
+    print(
+        f"  without the trip sensors' writes: {unwritten * 1e6:.1f} us, "
+        f"{unwritten / off - 1:+.1%} (median {median[UNWRITTEN] / median[OFF] - 1:+.1%})"
+    )
     previous = OFF
     for mode, part in (
-        (FIXES, "the fixes made from the messages"),
+        (FIXES, "the fixes' figures read from the messages"),
         (DETECTOR, "the detector"),
         (UNWRITTEN, "the trip log's bookkeeping, listeners and saves"),
         (ON, f"the trip sensors' {writes[ON]:,} writes"),
@@ -225,6 +239,8 @@ async def run(args: argparse.Namespace) -> None:
     repeat = 1 if args.quick else args.repeat
     print(f"Python {sys.version.split()[0]}, one core")
     for name, make in SCENARIOS.items():
+        if args.scenario and name not in args.scenario:
+            continue
         fixes = make()
         if args.quick:
             fixes = fixes[:: max(1, len(fixes) // 600)]
@@ -236,6 +252,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--quick", action="store_true", help="a smoke run (figures noisy)")
     parser.add_argument("--repeat", type=int, default=5, help="repetitions of each mode")
+    parser.add_argument(
+        "--scenario", action="append", choices=list(SCENARIOS), help="only these (repeatable)"
+    )
     args = parser.parse_args()
     loop = create_event_loop()
     try:

@@ -35,7 +35,7 @@ from .const import DOMAIN, LOGGER
 from .location_entry import async_place_name, place_name
 from .model.trip_data import Position, Trip, TripEnded, TripEvent, TripStarted
 from .model.trip_export import trip_dict
-from .model.trip_feed import day_window, trip_fix
+from .model.trip_feed import day_window, fix_values
 from .model.trips import TripDetector
 from .protocol import Message, message as p
 
@@ -86,6 +86,9 @@ class TripLog:
         """(local midnight, start of the trip in progress, its km before midnight)."""
         self._parked_since_told: float | None = None
         """``parked_since`` when the listeners were last called."""
+        self._frame: tuple[datetime, float] | None = None
+        """The receive time of the frame being fed (and its epoch seconds): the clock its
+        listeners read, once per frame."""
 
     # -- options and lifecycle ------------------------------------------------------------
 
@@ -113,22 +116,26 @@ class TripLog:
         position are passed over at once)."""
         received: float | None = None
         events: list[TripEvent] | None = None
-        add = self.detector.add
+        add = self.detector.add_values
         for message in messages:
             if p.LATITUDE not in message:
                 continue
             if received is None:
                 received = now.timestamp()
-            fix = trip_fix(message, received)
-            if fix is None:
+            values = fix_values(message, received)
+            if values is None:
                 continue
-            found = add(fix, received)
+            found = add(*values, received)
             if events is None:
                 events = found
             else:
                 events.extend(found)
         if events is not None:
-            self._changed(events, save=True)
+            self._frame = (now, received) if received is not None else None
+            try:
+                self._changed(events, save=True)
+            finally:
+                self._frame = None
 
     @callback
     def tick(self, now: datetime) -> None:
@@ -189,7 +196,7 @@ class TripLog:
         delay = SAVE_DELAY if self.detector.current_km is not None else QUIET_SAVE_DELAY
         if self._unsub_save is not None and delay >= self._save_delay:
             return  # planned already, no later than this fix would plan it
-        due = dt_util.utcnow().timestamp() + delay
+        due = self._timestamp() + delay
         if self._unsub_save is not None and due < self._save_due:
             self._cancel_save()
         if self._unsub_save is None:
@@ -296,12 +303,20 @@ class TripLog:
         """Today's local midnight (the daily sensors' ``last_reset``)."""
         return self._kept_today()[3]
 
+    def utcnow(self) -> datetime:
+        """The time now: the receive time of the frame being fed, if any (read once)."""
+        return self._frame[0] if self._frame is not None else dt_util.utcnow()
+
+    def _timestamp(self) -> float:
+        """``utcnow`` in epoch seconds."""
+        return self._frame[1] if self._frame is not None else dt_util.utcnow().timestamp()
+
     def _kept_today(self) -> tuple[tzinfo, float, float, datetime]:
         """(time zone, today's start and end in epoch seconds, its start as a time)."""
-        now = dt_util.utcnow()
+        now = self._timestamp()
         zone = dt_util.get_default_time_zone()
         kept = self._today
-        if kept is None or kept[0] is not zone or not kept[1] <= now.timestamp() < kept[2]:
-            start, end = day_window(dt_util.as_local(now))
+        if kept is None or kept[0] is not zone or not kept[1] <= now < kept[2]:
+            start, end = day_window(dt_util.as_local(self.utcnow()))
             kept = self._today = (zone, start, end, datetime.fromtimestamp(start, zone))
         return kept

@@ -23,7 +23,6 @@ from homeassistant.components.sensor import (
 from homeassistant.const import UnitOfLength, UnitOfTime
 from homeassistant.core import callback
 from homeassistant.helpers.event import async_track_time_change
-from homeassistant.util import dt as dt_util
 
 from .entity import SinotrackEntity
 from .model.trip_data import TripEvent
@@ -189,7 +188,7 @@ class TripSensor(SinotrackEntity, SensorEntity):
             or self._progress is None
             or abs(progress - self._progress) >= WRITE_STEP_KM
             or self._written_at is None
-            or dt_util.utcnow() - self._written_at >= WRITE_INTERVAL
+            or self.runtime.trips.utcnow() - self._written_at >= WRITE_INTERVAL
         ):
             return
         if self._read() != self._written:
@@ -207,7 +206,7 @@ class TripSensor(SinotrackEntity, SensorEntity):
         """Write the figure now (``read``: read it first), and remember what was written
         and when."""
         self._written = self._read() if read else self._value
-        self._written_at = dt_util.utcnow()
+        self._written_at = self.runtime.trips.utcnow()
         self._progress = self.runtime.trips.detector.current_km
         super().async_write_ha_state()
 

@@ -90,3 +90,44 @@ def test_any_fixes_give_sensible_trips(steps: list[Step], restart_at: int) -> No
     stops = detector.stops(-math.inf, math.inf)
     assert all(stop.end is not None for stop in stops[:-1])
     json.dumps(detector.as_dict(), allow_nan=False)
+
+
+parked_step = st.tuples(
+    st.one_of(st.floats(1, 60), st.floats(1, 1200)),  # seconds since the last fix
+    st.one_of(st.floats(0, 15), st.floats(0, 15), st.floats(0, 150)),  # metres: mostly jitter
+    st.floats(0, 360),  # heading
+    st.one_of(st.none(), st.floats(0, 4.9), st.floats(0, 4.9), st.floats(0, 30)),  # speed
+    st.sampled_from([None, True, False]),  # ignition
+    st.sampled_from(["gps"] * 18 + ["cell", "invalid"]),
+    st.sampled_from([0.0] * 9 + [30.0, 600.0]),  # how much older than "now" (late)
+    st.sampled_from([15.0] * 6 + [5.0, 80.0, math.inf]),  # accuracy
+    st.sampled_from([False] * 9 + [True]),  # tick after it
+)
+
+
+@settings(max_examples=200, deadline=None, database=None, print_blob=True)
+@given(
+    st.lists(
+        st.one_of(st.lists(parked_step, min_size=5, max_size=40), st.lists(step, max_size=5)),
+        max_size=8,
+    ).map(lambda blocks: list(itertools.chain.from_iterable(blocks)))
+)
+def test_parked_reports_taken_by_their_figures_as_by_the_full_rules(steps: list[Step]) -> None:
+    """``add`` and ``add_values`` decide a parked report at once; every rule applied in full
+    to the same fixes gives the same events, trips and state."""
+    full, by_fix, by_values = TripDetector(), TripDetector(), TripDetector()
+    for fix, now, tick in fixes(steps):
+        expected = full._add(fix, now)
+        assert by_fix.add(fix, now) == expected
+        if fix.source == "gps":
+            figures = (fix.time, fix.latitude, fix.longitude, fix.speed_kmh, fix.ignition)
+            found = by_values.add_values(
+                *figures, fix.valid, fix.accuracy_m, fix.mileage_km, fix.late, now
+            )
+        else:
+            found = by_values.add(fix, now)
+        assert found == expected
+        if tick:
+            assert by_fix.tick(now + 600) == by_values.tick(now + 600) == full.tick(now + 600)
+        assert by_fix.as_dict() == by_values.as_dict() == full.as_dict()
+    assert by_values.trips(-math.inf, math.inf) == full.trips(-math.inf, math.inf)

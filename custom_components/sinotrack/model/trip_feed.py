@@ -15,10 +15,17 @@ from custom_components.sinotrack.protocol import Message, message as p
 from .position import DEFAULT_ACCURACY_M, fix_accuracy
 from .trip_data import Fix
 
+type FixValues = tuple[
+    float, float, float, float | None, bool | None, bool, float, float | None, bool
+]
+"""A fix's figures in ``TripDetector.add_values``'s order: time, latitude, longitude,
+speed, ignition, valid, accuracy, mileage, late."""
 
-def trip_fix(message: Message, received: float) -> Fix | None:
-    """The fix of ``message`` (server receive time ``received``, epoch), None without a
-    position. A message without a time of its own is taken as a fix at ``received``."""
+
+def fix_values(message: Message, received: float) -> FixValues | None:
+    """The figures of ``message``'s fix (server receive time ``received``, epoch), None
+    without a position. A message without a time of its own is taken as a fix at
+    ``received``."""
     latitude = message.get(p.LATITUDE)
     longitude = message.get(p.LONGITUDE)
     if latitude is None or longitude is None:
@@ -28,17 +35,26 @@ def trip_fix(message: Message, received: float) -> Fix | None:
     ignition = message.get(p.IGNITION)
     mileage = message.get(p.MILEAGE)
     hdop = message.get(p.HDOP)
-    return Fix(
-        time=float(timestamp) if timestamp is not None else received,
-        latitude=float(latitude),
-        longitude=float(longitude),
-        speed_kmh=float(speed) if speed is not None else None,
-        ignition=bool(ignition) if ignition is not None else None,
-        valid=bool(message.get(p.VALID, True)),
-        accuracy_m=DEFAULT_ACCURACY_M if hdop is None else fix_accuracy(hdop),
-        mileage_km=float(mileage) if mileage is not None else None,
-        late=bool(message.get(p.ARCHIVE, False)),
+    return (
+        float(timestamp) if timestamp is not None else received,
+        float(latitude),
+        float(longitude),
+        float(speed) if speed is not None else None,
+        bool(ignition) if ignition is not None else None,
+        bool(message.get(p.VALID, True)),
+        DEFAULT_ACCURACY_M if hdop is None else fix_accuracy(hdop),
+        float(mileage) if mileage is not None else None,
+        bool(message.get(p.ARCHIVE, False)),
     )
+
+
+def trip_fix(message: Message, received: float) -> Fix | None:
+    """The fix of ``message`` (as ``fix_values`` reads it), None without a position."""
+    values = fix_values(message, received)
+    if values is None:
+        return None
+    time, latitude, longitude, speed, ignition, valid, accuracy, mileage, late = values
+    return Fix(time, latitude, longitude, speed, ignition, valid, accuracy, mileage, late=late)
 
 
 def trip_fixes(messages: Iterable[Message], received: float) -> list[Fix]:

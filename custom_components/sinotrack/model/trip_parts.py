@@ -6,7 +6,7 @@ Pure code (no Home Assistant import); ``trips.TripDetector`` is the public face.
 from __future__ import annotations
 
 import bisect
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 import itertools
 import math
 from typing import Any, Final
@@ -21,11 +21,19 @@ measured on a local flat projection around their middle: against the great circl
 less than one part in a million (a millimetre a kilometre), at half its cost."""
 _FLAT_LATITUDE: Final = 80.0
 _RADIANS: Final = math.pi / 180.0
+KM_PER_DEGREE: Final = EARTH_RADIUS_KM * _RADIANS
+"""Km per degree of a great circle."""
+DEFAULT_ACCURACY_M: Final = 15.0
+"""The accuracy (m) taken for a fix that has none that makes sense."""
 
 
 def km_between(a: TrackPoint | Position, b: TrackPoint | Position) -> float:
     """Km between two points: great-circle, or for a short step its flat equivalent."""
-    lat1, lon1, lat2, lon2 = a.latitude, a.longitude, b.latitude, b.longitude
+    return degrees_km(a.latitude, a.longitude, b.latitude, b.longitude)
+
+
+def degrees_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    """``km_between`` for two points given by their degrees."""
     dlat, dlon = lat2 - lat1, lon2 - lon1
     if (
         -SHORT_STEP_DEG < dlat < SHORT_STEP_DEG
@@ -219,3 +227,24 @@ def clipped(track: tuple[TrackPoint, ...], start: float, end: float) -> list[Tra
             clipped.append(first)
         clipped.append(last)
     return clipped
+
+
+def sane_fix(fix: Fix) -> Fix:
+    """``fix`` without non-finite or negative figures (unknown instead)."""
+    speed, accuracy, mileage = fix.speed_kmh, fix.accuracy_m, fix.mileage_km
+    if (
+        (speed is None or 0.0 <= speed < math.inf)
+        and 0.0 <= accuracy < math.inf
+        and (mileage is None or 0.0 <= mileage < math.inf)
+    ):
+        return fix  # the usual case, told at once
+
+    def bad(value: float | None) -> bool:
+        return value is not None and not (math.isfinite(value) and value >= 0)
+
+    return replace(
+        fix,
+        speed_kmh=None if bad(speed) else speed,
+        accuracy_m=DEFAULT_ACCURACY_M if bad(accuracy) else accuracy,
+        mileage_km=None if bad(mileage) else mileage,
+    )

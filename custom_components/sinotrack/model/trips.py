@@ -50,17 +50,20 @@ from .trip_data import (
     TripUpdated,
 )
 from .trip_parts import (
+    DEFAULT_ACCURACY_M,
+    KM_PER_DEGREE,
     OpenTrip,
     clipped,
+    degrees_km,
     inserted,
     km_between,
     mileage_fields,
+    sane_fix,
     segment,
     to_point,
-    track_point,
 )
+from .trip_store import STORAGE_VERSION, StoredDetector
 
-STORAGE_VERSION: Final = 1
 DEFAULT_STOP_TIME: Final = 300.0
 """Seconds standing still that end a trip (a red light is shorter)."""
 IGNITION_OFF_S: Final = 60.0
@@ -73,17 +76,19 @@ MIN_TRIP_KM: Final = 0.2
 MIN_TRIP_S: Final = 60.0
 MAX_TRIPS: Final = 1000
 MAX_TRIP_AGE_S: Final = 365 * 86400.0
-DEFAULT_ACCURACY_M: Final = 15.0
-"""The accuracy (m) taken for a fix that has none that makes sense."""
 MAX_AHEAD_S: Final = 86400.0
 """A fix dated more than this after the server's clock has a broken time: it is ignored
 (taken as the newest, it would make every later fix look late)."""
+_NEAR_DEGREES_PER_M: Final = 0.999 / (2 * KM_PER_DEGREE * 1000)
+"""Degrees (both ways) per metre of radius within which a fix is surely inside it."""
+_new_point = tuple.__new__
+"""Builds a ``TrackPoint`` from a tuple without its keyword handling (the parked path)."""
 OPEN_TRACK_LIMIT: Final = 2000
 """Points of the trip in progress beyond which its track is simplified in place (its
 distance and times are running totals, so they stay exact)."""
 
 
-class TripDetector:
+class TripDetector(StoredDetector):
     """Trips and stops of one tracker, from its fixes (see the module's rules)."""
 
     def __init__(
@@ -198,10 +203,81 @@ class TripDetector:
 
     def add(self, fix: Fix, now: float | None = None) -> list[TripEvent]:
         """Take one fix (``now``: the server time it arrived, if known); the events it causes."""
+        if fix.source != "gps":
+            return self._add(fix, now)
+        return self.add_values(
+            fix.time,
+            fix.latitude,
+            fix.longitude,
+            fix.speed_kmh,
+            fix.ignition,
+            fix.valid,
+            fix.accuracy_m,
+            fix.mileage_km,
+            fix.late,
+            now,
+        )
+
+    def add_values(
+        self,
+        time: float,
+        latitude: float,
+        longitude: float,
+        speed: float | None = None,
+        ignition: bool | None = None,
+        valid: bool = True,
+        accuracy: float = DEFAULT_ACCURACY_M,
+        mileage: float | None = None,
+        late: bool = False,
+        now: float | None = None,
+    ) -> list[TripEvent]:
+        """``add`` for a GPS fix by its figures. A sane, valid, in-order report that leaves
+        the vehicle parked (no trip in progress or to carry on) is taken here, without a
+        ``Fix``; any other goes through every rule (``_add``)."""
+        newest = self._newest
+        parked = self._parked
+        if not (
+            self._open is not None
+            or parked is None
+            or self._parked_point is None
+            or newest is None
+            or not newest < time < math.inf
+            or not valid
+            or not (-90.0 <= latitude <= 90.0 and -180.0 <= longitude <= 180.0)
+            or not 0.0 <= accuracy < math.inf
+            or (speed is not None and not 0.0 <= speed < math.inf)
+            or (mileage is not None and not 0.0 <= mileage < math.inf)
+            or (now is not None and time > now + MAX_AHEAD_S)
+            or (ignition is True and speed is not None and speed >= self.moving_speed)
+            or (self._trips and self._trips[-1].end_reason == "gap" and self._uploading_gap())
+        ):
+            radius = max(START_RADIUS_M, 2 * accuracy)
+            # Within ``bound`` degrees both ways it is nearer than ``radius`` however it is
+            # measured (a step's km are at most its degrees' sum times ``KM_PER_DEGREE``).
+            bound = radius * _NEAR_DEGREES_PER_M
+            dlat, dlon = latitude - parked[0], longitude - parked[1]
+            if (-bound < dlat < bound and -bound < dlon < bound) or degrees_km(
+                parked[0], parked[1], latitude, longitude
+            ) * 1000 <= radius:
+                self._newest = time
+                if now is not None and not late and math.isfinite(now):
+                    self._skew = now - time
+                if ignition or (ignition is not None and self._ignition_on_in_trip):
+                    self._note_ignition(ignition, time)  # else it would change nothing
+                self._parked_point = _new_point(TrackPoint, (time, latitude, longitude, speed))
+                if mileage is not None:
+                    self._last_mileage = (time, mileage)
+                self._last_fix = time
+                return []
+        fix = Fix(time, latitude, longitude, speed, ignition, valid, accuracy, mileage, late=late)
+        return self._add(fix, now)
+
+    def _add(self, fix: Fix, now: float | None) -> list[TripEvent]:
+        """``add`` in full: every rule."""
         time = fix.time
         if not math.isfinite(time) or (now is not None and time > now + MAX_AHEAD_S):
             return []
-        fix = _sane(fix)
+        fix = sane_fix(fix)
         newest = self._newest
         if newest is not None and time <= newest:
             return self._place_late(fix) if time < newest else []
@@ -209,7 +285,7 @@ class TripDetector:
         if now is not None and math.isfinite(now) and not fix.late:
             self._skew = now - time  # a kept fix's age is its delay, not the clock's
         if fix.ignition is not None:
-            self._note_ignition(fix)
+            self._note_ignition(fix.ignition, time)
         if not fix.usable:
             return []
         try:
@@ -243,20 +319,15 @@ class TripDetector:
 
     # Rules
 
-    def _note_ignition(self, fix: Fix) -> None:
+    def _note_ignition(self, ignition: bool, time: float) -> None:
         """Follow the ignition (it counts once it was seen on)."""
-        if fix.ignition is True:
+        if ignition:
             self.wired = True
             self._ignition_off_since = None
             if self._open is not None:
                 self._ignition_on_in_trip = True
-        elif (
-            fix.ignition is False
-            and self.wired
-            and self._ignition_on_in_trip
-            and self._ignition_off_since is None
-        ):
-            self._ignition_off_since = fix.time
+        elif self.wired and self._ignition_on_in_trip and self._ignition_off_since is None:
+            self._ignition_off_since = time
 
     def _parked_fix(self, fix: Fix) -> list[TripEvent]:
         """A valid fix while parked: does the vehicle leave?"""
@@ -495,34 +566,6 @@ class TripDetector:
         self._trips[index] = updated
         return TripUpdated(updated)
 
-    # Storage
-
-    def as_dict(self) -> dict[str, Any]:
-        """JSON-able form for the store (``from_dict`` reads it back)."""
-        still = None
-        if self._still_since is not None and self._still_at is not None:
-            still = {
-                "since": self._still_since,
-                "at": list(self._still_at),
-                "last": list(self._last_still) if self._last_still else None,
-            }
-        return {
-            "version": STORAGE_VERSION,
-            "wired": self.wired,
-            "newest": self._newest,
-            "skew": self._skew,
-            "last_fix": self._last_fix,
-            "parked": list(self._parked) if self._parked else None,
-            "parked_point": list(self._parked_point) if self._parked_point else None,
-            "origin": [self._origin[0], *self._origin[1]] if self._origin else None,
-            "mileage": list(self._last_mileage) if self._last_mileage else None,
-            "open": self._open.as_dict() if self._open else None,
-            "still": still,
-            "ignition_on_in_trip": self._ignition_on_in_trip,
-            "ignition_off_since": self._ignition_off_since,
-            "trips": [trip.as_dict() for trip in self._trips],
-        }
-
     @classmethod
     def from_dict(cls, data: Any, **options: Any) -> TripDetector:
         """The detector stored by :meth:`as_dict` (``options`` as for the constructor); a
@@ -542,54 +585,3 @@ class TripDetector:
             detector._open = None
             detector._still_since = detector._still_at = detector._last_still = None
         return detector
-
-    def _restore_state(self, data: dict[str, Any]) -> None:
-        """Everything but the finished trips, from :meth:`as_dict`'s form."""
-
-        def number(key: str) -> float | None:
-            value = data.get(key)
-            return float(value) if isinstance(value, (int, float)) else None
-
-        self.wired = bool(data.get("wired"))
-        self._newest = number("newest")
-        self._skew = number("skew") or 0.0
-        self._last_fix = number("last_fix")
-        self._ignition_on_in_trip = bool(data.get("ignition_on_in_trip"))
-        self._ignition_off_since = number("ignition_off_since")
-        if parked := data.get("parked"):
-            self._parked = Position(float(parked[0]), float(parked[1]))
-        if parked_point := data.get("parked_point"):
-            self._parked_point = track_point(parked_point)
-        if origin := data.get("origin"):
-            self._origin = (float(origin[0]), Position(float(origin[1]), float(origin[2])))
-        if mileage := data.get("mileage"):
-            self._last_mileage = (float(mileage[0]), float(mileage[1]))
-        if still := data.get("still"):
-            self._still_since = float(still["since"])
-            self._still_at = Position(float(still["at"][0]), float(still["at"][1]))
-            self._last_still = track_point(still["last"]) if still.get("last") else None
-        if raw := data.get("open"):
-            trip = OpenTrip.from_dict(raw)
-            if trip.points:
-                self._open = trip
-
-
-def _sane(fix: Fix) -> Fix:
-    """``fix`` without non-finite or negative figures (unknown instead)."""
-    speed, accuracy, mileage = fix.speed_kmh, fix.accuracy_m, fix.mileage_km
-    if (
-        (speed is None or 0.0 <= speed < math.inf)
-        and 0.0 <= accuracy < math.inf
-        and (mileage is None or 0.0 <= mileage < math.inf)
-    ):
-        return fix  # the usual case, told at once
-
-    def bad(value: float | None) -> bool:
-        return value is not None and not (math.isfinite(value) and value >= 0)
-
-    return replace(
-        fix,
-        speed_kmh=None if bad(speed) else speed,
-        accuracy_m=DEFAULT_ACCURACY_M if bad(accuracy) else accuracy,
-        mileage_km=None if bad(mileage) else mileage,
-    )

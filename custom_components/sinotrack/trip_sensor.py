@@ -43,7 +43,7 @@ class TripSensorDescription(SensorEntityDescription):
     throttled: bool = False
     """Changes with every fix: written at most once a minute or per ``WRITE_STEP_KM``."""
     daily: bool = False
-    """Starts again at local midnight (``last_reset``)."""
+    """Starts again at local midnight (written then; ``last_reset`` for statistics)."""
     events_only: bool = True
     """Changes only with a trip event (else also when it becomes known, at a fix)."""
 
@@ -97,7 +97,6 @@ TRIP_SENSORS: Final[tuple[TripSensorDescription, ...]] = (
     _km(
         "distance_today",
         _distance_today,
-        state_class=SensorStateClass.TOTAL,
         throttled=True,
         daily=True,
     ),
@@ -217,7 +216,7 @@ class TripSensor(SinotrackEntity, SensorEntity):
 
     @property
     def last_reset(self) -> datetime | None:
-        """Local midnight, for the daily figures."""
-        if not self.entity_description.daily:
+        """Local midnight, for the daily figures with statistics."""
+        if self.entity_description.state_class is not SensorStateClass.TOTAL:
             return None
         return self.runtime.trips.midnight()

@@ -29,7 +29,6 @@ STATISTICS = {
     "sensor.car_battery": "measurement",
     "sensor.car_speed": "measurement",
     "sensor.car_distance_counted": "total_increasing",
-    "sensor.car_distance_today": "total",
     "sensor.car_trips_today": "total",
 }
 """The sensors enabled by default that have long-term statistics (a graph over months)."""

@@ -453,9 +453,7 @@ async def test_today_starts_again_at_local_midnight(
     await hass.async_block_till_done()
     assert state(hass, "sensor.car_trips_today").state == "0"
     assert state(hass, "sensor.car_distance_today").state == "0.0"
-    assert state(hass, "sensor.car_distance_today").attributes["last_reset"] == (
-        midnight.isoformat()
-    )
+    assert state(hass, "sensor.car_trips_today").attributes["last_reset"] == (midnight.isoformat())
     assert float(state(hass, "sensor.car_last_trip_distance").state) > 6
 
 

@@ -64,9 +64,26 @@ def test_a_parked_trackers_wandering_fix_is_no_news() -> None:
 
 
 def test_a_parked_tracker_moves_beyond_the_jitter() -> None:
+    """Not moving: 50 m (or twice the accuracy) is the jitter radius; beyond it, news."""
     tracker = parked()
-    update = tracker.apply([fix(T0 + MINUTE, latitude=9.9 + 25 * METER_LATITUDE)], T0 + MINUTE)
+    update = tracker.apply([fix(T0 + MINUTE, latitude=9.9 + 60 * METER_LATITUDE)], T0 + MINUTE)
     assert KEY_POSITION in update.changed
+
+
+def test_a_parked_trackers_wander_is_neither_shown_nor_counted() -> None:
+    """A day of fixes wandering 25-40 m around a parked car (HDOP 1-3): no position
+    written and no distance counted (20 m steps used to add kilometres a day)."""
+    tracker = parked()
+    before = tracker.state.distance
+    for minute in range(1, 24 * 60, 5):
+        north = (25 + minute % 16) * (1 if minute % 2 else -1)
+        when = T0 + minute * MINUTE
+        update = tracker.apply(
+            [fix(when, latitude=9.9 + north * METER_LATITUDE, extra={p.HDOP: 1 + minute % 3})],
+            when,
+        )
+        assert KEY_POSITION not in update.changed
+    assert tracker.state.distance == before
 
 
 def test_a_parked_tracker_stays_within_its_accuracy() -> None:

@@ -2,12 +2,15 @@
 
 * A position moves only with a valid fix, unless invalid fixes are allowed.
 * Only news is shown: the position moves when the vehicle moves, or when the fix lies
-  farther than ``JITTER_KM`` and its accuracy from it; a parked tracker's wandering fixes
-  change nothing. A requested position (a command's reply) is always shown.
+  farther than ``parked_radius_m`` (50 m, or twice the fix's accuracy) from it; a parked
+  tracker's wandering fixes change nothing. A requested position (a command's reply) is
+  always shown.
 * The distance counted adds up the way between valid fixes. Steps under ``JITTER_KM``
-  (GPS jitter when parked) are not counted, but the distance is measured from the last
-  counted fix, so a slow vehicle that reports often still adds up its way. A step faster
-  than ``MAX_PLAUSIBLE_KMH`` is not counted (one of its two fixes is wrong).
+  while moving, and under ``parked_radius_m`` while not, are not counted (GPS jitter: a
+  parked car whose fixes wander by 20-30 m would otherwise gain kilometres a day), but the
+  distance is measured from the last counted fix, so a slow vehicle that reports often
+  still adds up its way. A step faster than ``MAX_PLAUSIBLE_KMH`` is not counted (one of
+  its two fixes is wrong).
 * A fix without HDOP has the accuracy ``DEFAULT_ACCURACY_M``, never 0 (which zone logic
   reads as a perfect fix).
 """
@@ -31,8 +34,12 @@ METERS_PER_HDOP: Final = 5.0
 """Accuracy (m) per unit of HDOP when the frame carries it (a user-equivalent range error
 of about 5 m), never under ``METERS_PER_HDOP`` (HDOP 1, the best a receiver reports)."""
 JITTER_KM: Final = 0.02
-"""Fixes closer than this (20 m) to the last one are GPS jitter, not a move: not counted
-as distance, and not written as a new position while the vehicle is not moving."""
+"""While moving, steps shorter than this (20 m) are not counted yet (measured again from
+the same fix at the next one)."""
+PARKED_JITTER_M: Final = 50.0
+"""While not moving, fixes closer than this (or twice their accuracy) to the last one are
+GPS jitter: not a move, not shown, not counted. The same radius ends a trip's standing
+still and keeps the guard from triggering on jitter."""
 MAX_PLAUSIBLE_KMH: Final = 400.0
 """A step between two fixes faster than this is no vehicle's: it is not counted."""
 
@@ -42,6 +49,12 @@ def fix_accuracy(hdop: Any) -> float:
     if hdop is None:
         return DEFAULT_ACCURACY_M
     return max(METERS_PER_HDOP, float(hdop) * METERS_PER_HDOP)
+
+
+def parked_radius_m(accuracy: float) -> float:
+    """How far a fix of a vehicle that is not moving may lie from the last one and still be
+    jitter: ``PARKED_JITTER_M``, or twice the fix's accuracy when that is more."""
+    return max(PARKED_JITTER_M, 2.0 * accuracy)
 
 
 def is_requested(message: Message) -> bool:
@@ -64,7 +77,8 @@ def apply_position(
     timestamp = message.get(p.TIMESTAMP)
     fix_time = datetime.fromtimestamp(timestamp, UTC) if timestamp is not None else now
     accuracy = fix_accuracy(message.get(p.HDOP))
-    if valid and count_distance(state, latitude, longitude, fix_time.timestamp()):
+    min_step_km = JITTER_KM if state.moving else parked_radius_m(accuracy) / 1000
+    if valid and count_distance(state, latitude, longitude, fix_time.timestamp(), min_step_km):
         changed.add(KEY_DISTANCE)
     if valid and (state.gps_fix_time is None or fix_time.timestamp() > state.gps_fix_time):
         state.gps_fix_time = fix_time.timestamp()  # newer than the cell: GPS wins over it
@@ -76,7 +90,7 @@ def apply_position(
         and not state.moving
         and not is_requested(message)  # whoever asked for the position wants its fix time
         and haversine_km(state.latitude, state.longitude, latitude, longitude) * 1000
-        < max(JITTER_KM * 1000, accuracy)
+        < parked_radius_m(accuracy)
     ):
         return changed  # parked: the fix wanders around the position shown, no news
     if (state.latitude, state.longitude, state.accuracy, state.fix_time) != (
@@ -96,15 +110,22 @@ def apply_position(
     return changed
 
 
-def count_distance(state: TrackerState, latitude: float, longitude: float, when: float) -> bool:
+def count_distance(
+    state: TrackerState,
+    latitude: float,
+    longitude: float,
+    when: float,
+    min_step_km: float = JITTER_KM,
+) -> bool:
     """Add the way from the last counted fix to this valid one (device time ``when``,
-    epoch); True when the distance counted changed (or starts, at the first fix)."""
+    epoch) when it is ``min_step_km`` or more; True when the distance counted changed (or
+    starts, at the first fix)."""
     anchor = state.anchor
     if anchor is None:
         state.anchor = (latitude, longitude, when)
         return True
     step = haversine_km(anchor[0], anchor[1], latitude, longitude)
-    if step < JITTER_KM:
+    if step < min_step_km:
         return False  # jitter, or a slow start: measured again from the same fix next time
     state.anchor = (latitude, longitude, when)
     hours = (when - anchor[2]) / 3600

@@ -29,6 +29,14 @@ ALLOWED_ERRORS: Final = (
     re.compile(r"No module named '(gtts|metno|radios|radios\.\w+)'"),
     re.compile(r"FFmpeg fails \[Errno 2\] No such file or directory: 'ffmpeg'"),
     re.compile(r"Error loading libturbojpeg"),
+    # Home Assistant's websocket API sending a compressed frame to a browser page that has
+    # just closed (aiohttp's writer task, with no frame of this integration in it).
+    re.compile(
+        r"Task exception was never retrieved \(task: None\)\n"
+        r"(?:(?!custom_components).)*?_send_compressed_frame_async_locked"
+        r"(?:(?!custom_components).)*ClientConnectionResetError: Cannot write to closing transport",
+        re.DOTALL,
+    ),
 )
 _RECORD: Final = re.compile(
     r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d+(?:[+-]\d\d:?\d\d|Z)? (\w+) ", re.MULTILINE

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, Final
 
 from homeassistant.config_entries import ConfigFlowResult, OptionsFlow
+from homeassistant.data_entry_flow import section
 from homeassistant.helpers import selector
 
 if TYPE_CHECKING:  # Home Assistant 2026.9+ validates with probatio, aliased as voluptuous
@@ -31,6 +33,7 @@ from .const import (
     CONF_OFFLINE_TIMEOUT,
     CONF_STOP_TIME,
     CONF_USE_CELL_POSITION,
+    DEFAULT_GUARD_RADIUS,
     DEFAULT_JT808_UTC_OFFSET,
     DEFAULT_OFFLINE_TIMEOUT,
 )
@@ -39,6 +42,72 @@ from .listener import parse_networks
 from .protocol.message import PROTOCOL_H02, PROTOCOL_ID
 from .runtime import SinotrackRuntime
 from .trip_log import DEFAULT_STOP_TIME_MIN
+
+SECTIONS: Final[tuple[tuple[str, tuple[str, ...]], ...]] = (
+    ("trips", (CONF_STOP_TIME,)),
+    ("cell_position", (CONF_USE_CELL_POSITION,)),
+    (
+        "guard",
+        (
+            CONF_GUARD_RADIUS,
+            CONF_GUARD_EXIT_DELAY,
+            CONF_GUARD_ENTRY_DELAY,
+            CONF_GUARD_AUTO_ARM,
+            CONF_GUARD_CODE,
+            CONF_GUARD_CLEAR_CODE,
+            CONF_GUARD_ARM_TRACKER,
+            CONF_GUARD_SILENT,
+            CONF_GUARD_STOP_ENGINE,
+        ),
+    ),
+    ("sms", ("sms_number", "sms_password", "sms_notify")),
+)
+"""The form's collapsed sections, in order, with the options each shows (in this order);
+the other options are at the top. A section with none of its options in the form is left
+out. The stored options stay flat: :func:`nest_options` and :func:`flatten_options`."""
+SECTION_OF: Final = {key: name for name, keys in SECTIONS for key in keys}
+SHOWN_DEFAULTS: Final[dict[str, Any]] = {
+    CONF_GUARD_RADIUS: DEFAULT_GUARD_RADIUS,
+    CONF_GUARD_EXIT_DELAY: 0,
+    CONF_GUARD_ENTRY_DELAY: 0,
+    CONF_GUARD_AUTO_ARM: 0,
+}
+"""What the guard does while its number options are not set, shown in their empty fields
+(the form gives them no default: an option left out keeps the guard's own)."""
+
+
+def nest_options(flat: Mapping[str, Any]) -> dict[str, Any]:
+    """Options as the form holds them: those of a section under the section's name."""
+    nested: dict[str, Any] = {k: v for k, v in flat.items() if k not in SECTION_OF}
+    for name, keys in SECTIONS:
+        nested[name] = {key: flat[key] for key in keys if key in flat}
+    return nested
+
+
+def flatten_options(nested: Mapping[str, Any]) -> dict[str, Any]:
+    """The form's input as stored options: each section's fields at the top."""
+    names = {name for name, _ in SECTIONS}
+    flat: dict[str, Any] = {k: v for k, v in nested.items() if k not in names}
+    for name in names:
+        flat.update(nested.get(name) or {})
+    return flat
+
+
+def sectioned(schema: vol.Schema) -> vol.Schema:
+    """``schema``'s fields grouped into :data:`SECTIONS` (collapsed), after the others."""
+    top: dict[Any, Any] = {}
+    groups: dict[str, dict[Any, Any]] = {name: {} for name, _ in SECTIONS}
+    for marker, validator in schema.schema.items():
+        name = SECTION_OF.get(str(marker))
+        (top if name is None else groups[name])[marker] = validator
+    for name, keys in SECTIONS:
+        fields = sorted(groups[name].items(), key=lambda item: keys.index(str(item[0])))
+        if fields:
+            # A section left out (an API caller's) is an empty one: its defaults apply.
+            top[vol.Optional(name, default=dict)] = section(
+                vol.Schema(dict(fields)), {"collapsed": True}
+            )
+    return vol.Schema(top)
 
 
 def options_schema(protocol: str | None) -> vol.Schema:
@@ -146,6 +215,7 @@ class SinotrackOptionsFlow(OptionsFlow):
         """The options form; the options apply when the entry is updated."""
         errors: dict[str, str] = {}
         if user_input is not None:
+            user_input = flatten_options(user_input)
             networks = _networks(user_input.get(CONF_ALLOWED_NETWORKS))
             if networks is None:
                 errors[CONF_ALLOWED_NETWORKS] = "invalid_network"
@@ -173,20 +243,28 @@ class SinotrackOptionsFlow(OptionsFlow):
             step_id="init",
             data_schema=vol.Schema(
                 self.add_suggested_values_to_schema(
-                    options_schema(self._protocol()),
-                    {
-                        key: value
-                        for key, value in (
-                            user_input if user_input is not None else self.config_entry.options
-                        ).items()
-                        if key != CONF_GUARD_CODE  # never shown back
-                    },
+                    sectioned(options_schema(self._protocol())),
+                    nest_options(
+                        {
+                            **SHOWN_DEFAULTS,
+                            **{
+                                key: value
+                                for key, value in (
+                                    user_input
+                                    if user_input is not None
+                                    else self.config_entry.options
+                                ).items()
+                                if key != CONF_GUARD_CODE  # never shown back
+                            },
+                        }
+                    ),
                 ).schema,
                 # A hidden option sent anyway (an API caller replaying every option) is
                 # dropped, not an error: its stored value stays.
                 extra=vol.REMOVE_EXTRA,
             ),
-            errors=errors,
+            # An error of a field in a section shows on the section.
+            errors={SECTION_OF.get(key, key): error for key, error in errors.items()},
         )
 
     def _protocol(self) -> str | None:

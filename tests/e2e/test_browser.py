@@ -4,10 +4,12 @@ Against a real ``hass`` of the current release (see ``conftest.py``), one person
 log in through the login page; add a tracker through Settings > Devices & services > Add
 integration, filling the form field by field, and read the setup instructions of the final
 step; add a second tracker on the same port; see both on the integration's page and open a
-tracker's options; open the device page and read the entities and
-their values once the simulated tracker has reported; open Developer tools > Actions >
-``sinotrack.send_command`` and read its help; raise an SOS on the tracker and find the alarm
-on the device page and in the Activity log. Every page visited is saved as a screenshot (see
+tracker's options, expanding each of their sections; set up the Location services through
+the menu of Add integration; open the device page and read the entities and their values
+once the simulated tracker has reported; open Developer tools > Actions for
+``sinotrack.send_command``, ``sinotrack.get_trips`` and ``sinotrack.engine_stop``; arm and
+disarm the Guard in its dialog; see the trips calendar if the run made a trip; raise an SOS
+on the tracker and find the alarm on the device page and in the Activity log. Every page visited is saved as a screenshot (see
 ``browser.py``) and must not show "Translation error" anywhere.
 """
 
@@ -15,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 import shutil
 from typing import Any, Final
@@ -29,7 +32,7 @@ from tools.simulator import SimulatedTracker
 from .browser import ARTIFACTS, VIEWPORT, UserPage, chromium
 from .harness import WAIT, Clock, Instance, integration_warnings, unexpected_errors, wait_state
 
-pytestmark = [pytest.mark.e2e, pytest.mark.browser, pytest.mark.timeout(480)]
+pytestmark = [pytest.mark.e2e, pytest.mark.browser, pytest.mark.timeout(600)]
 
 CAR: Final = "Car"
 VAN: Final = "Van"
@@ -37,6 +40,8 @@ VAN_ID: Final = "4210051416"
 BATTERY: Final = 80
 MILEAGE: Final = 1234.5
 BIND: Final = "127.0.0.1"
+GUARD: Final = "alarm_control_panel.car_guard"
+TRIPS: Final = "calendar.car_trips"
 
 DEVICE_PAGE: Final = (
     rf"Battery {BATTERY} ?%",
@@ -148,14 +153,60 @@ async def add_tracker(user: UserPage, name: str, tracker_id: str, port: int) -> 
     return text
 
 
+OPTION_SECTIONS: Final = (
+    ("Trips", ("Stop time",)),
+    ("Cell position", ("Use cell position when there is no GPS fix",)),
+    ("Parked-car guard", ("Guard radius", "Guard exit delay", "Guard code")),
+)
+"""The options form's sections (collapsed at first) and labels each shows once expanded."""
+
+
 async def entries_and_options(user: UserPage) -> None:
-    """The integration's page lists both trackers; the Car's options open and close."""
+    """The integration's page lists both trackers; the Car's options open with the
+    tracker's basics at the top, each section expands, and the dialog closes."""
     page = user.page
     await user.goto("/config/integrations/integration/sinotrack")
     await user.check("integration-entries", CAR, VAN)
     await page.get_by_role("button", name="Configure").first.click()
-    await user.check("options", "Offline after", "Submit")
+    text = await user.check("options", "Offline after", "Submit", "Parked-car guard")
+    assert "Guard radius" not in text, "the guard's section is collapsed at first"
+    for name, labels in OPTION_SECTIONS:
+        header = page.get_by_text(name, exact=True).last
+        await header.scroll_into_view_if_needed()
+        await header.click()
+        await user.check(f"options-{name.lower().replace(' ', '-')}", *labels)
+    # The guard's number fields show what the guard does while they are not set.
+    assert await page.locator("input[name=guard_radius]").input_value() == "100"
+    assert await page.locator("input[name=guard_auto_arm]").input_value() == "0"
+    last = page.get_by_text("Stop the engine when the guard triggers", exact=True).last
+    await last.scroll_into_view_if_needed()
+    await user.check("options-guard-end", "Stop the engine when the guard triggers")
     await page.get_by_role("button", name="Close").first.click()
+
+
+async def location_services(user: UserPage) -> None:
+    """Add integration > Sinotrack: the menu's "Set up location services", its form left
+    empty (the default cells folder, no online services), and the entry it creates."""
+    page = user.page
+    await user.goto("/config/integrations/dashboard")
+    await user.check("location-integrations", "Add integration")
+    await page.get_by_role("button", name="Add integration").click()
+    await user.wait_for_text("Select brand")
+    await page.keyboard.type("Sinotrack")
+    await user.wait_for_text("Custom integration")
+    await page.get_by_text("Sinotrack", exact=True).last.click()
+    await user.check("location-menu", "Add a tracker", "Set up location services")
+    await page.get_by_text("Set up location services", exact=True).click()
+    await user.check("location-form", "OpenCelliD folder or file", "Nominatim server URL", "Submit")
+    await page.get_by_role("button", name="Submit").click()
+    await user.check("location-created", "Location services")
+    await (
+        page.get_by_role("button", name="Finish")
+        .or_(page.get_by_role("button", name="Skip and finish"))
+        .first.click()
+    )
+    await user.goto("/config/integrations/integration/sinotrack")
+    await user.check("location-entries", CAR, VAN, "Location services")
 
 
 async def entity_ids(instance: Instance, tracker_id: str) -> tuple[str, dict[str, str]]:
@@ -181,6 +232,7 @@ async def test_a_person_sets_up_trackers_in_the_browser(instance: Instance, user
     await add_tracker(user, CAR, TRACKER_ID, port)
     await add_tracker(user, VAN, VAN_ID, port)  # the same port, the same bind address
     await entries_and_options(user)
+    await location_services(user)
 
     car, van = simulated(TRACKER_ID, port), simulated(VAN_ID, port)
     try:
@@ -198,6 +250,10 @@ async def test_a_person_sets_up_trackers_in_the_browser(instance: Instance, user
         await wait_state(client, ids["battery"], has_value(BATTERY))
         await device_page(user, device_id)
         await send_command_help(user)
+        await action_form(user, "get_trips", "Get trips", "Start", "End", "Format")
+        await action_form(user, "engine_stop", "Engine stop", "When", "Stopped")
+        await guard_dialog(user, client, device_id)
+        await trips_calendar(user, client)
         await sos(user, client, car, device_id, ids)
         await map_page(user)
     finally:
@@ -232,6 +288,53 @@ async def send_command_help(user: UserPage) -> None:
     await page.get_by_text("Send command", exact=False).first.click()
     text = await user.check("send-command", "sinotrack.send_command", "Payload", "*HQ,")
     assert "JT/T 808" in text, text
+
+
+async def action_form(user: UserPage, action: str, name: str, *fields: str) -> None:
+    """Developer tools > Actions > ``sinotrack.<action>``: its form with ``fields``."""
+    page = user.page
+    await user.goto("/developer-tools/action")
+    await user.wait_for_text("Perform action")
+    await page.locator("ha-service-picker").click()
+    await page.locator("ha-service-picker input, ha-picker-combo-box input").first.fill(
+        f"sinotrack.{action}"
+    )
+    await user.wait_for_text(name)
+    await page.get_by_text(name, exact=True).first.click()
+    await user.check(f"action-{action}", f"sinotrack.{action}", *fields)
+
+
+async def guard_dialog(user: UserPage, client: Any, device_id: str) -> None:
+    """The Guard's dialog from the device page: armed away with no code set, then
+    disarmed."""
+    page = user.page
+    await user.goto(f"/config/devices/device/{device_id}")
+    await user.wait_for_text(CAR, "Guard")
+    await page.get_by_text("Guard", exact=True).first.click()
+    await user.check("guard-dialog", "Disarmed")
+    await page.get_by_text("Away", exact=True).last.click()
+    await wait_state(client, GUARD, lambda state: state["state"] == "armed_away")
+    await user.check("guard-armed", "Armed away", "Disarm")
+    await page.get_by_role("button", name="Disarm").last.click()
+    await wait_state(client, GUARD, lambda state: state["state"] == "disarmed")
+    await user.check("guard-disarmed", "Disarmed")
+    await page.keyboard.press("Escape")
+
+
+async def trips_calendar(user: UserPage, client: Any) -> None:
+    """The Calendar panel with the trips calendar, when this run made a trip."""
+    now = datetime.now(UTC)
+    events: list[dict[str, Any]] = await client.get(
+        f"/api/calendars/{TRIPS}",
+        params={
+            "start": (now - timedelta(days=1)).isoformat(),
+            "end": (now + timedelta(days=1)).isoformat(),
+        },
+    )
+    if not events:
+        return  # no trip in this run: nothing to show
+    await user.goto("/calendar")
+    await user.check("calendar", "Calendar", "Trips")
 
 
 async def sos(

@@ -67,13 +67,15 @@ the other options are at the top. A section with none of its options in the form
 out. The stored options stay flat: :func:`nest_options` and :func:`flatten_options`."""
 SECTION_OF: Final = {key: name for name, keys in SECTIONS for key in keys}
 SHOWN_DEFAULTS: Final[dict[str, Any]] = {
+    CONF_STOP_TIME: DEFAULT_STOP_TIME_MIN,
     CONF_GUARD_RADIUS: DEFAULT_GUARD_RADIUS,
     CONF_GUARD_EXIT_DELAY: 0,
     CONF_GUARD_ENTRY_DELAY: 0,
     CONF_GUARD_AUTO_ARM: 0,
 }
-"""What the guard does while its number options are not set, shown in their empty fields
-(the form gives them no default: an option left out keeps the guard's own)."""
+"""What applies while these options are not set, shown in their fields: the guard's own
+defaults (the form gives its fields none: an option left out keeps the guard's), and the
+stop time (the frontend fills in no default of a field in a section)."""
 
 
 def nest_options(flat: Mapping[str, Any]) -> dict[str, Any]:
@@ -103,10 +105,9 @@ def sectioned(schema: vol.Schema) -> vol.Schema:
     for name, keys in SECTIONS:
         fields = sorted(groups[name].items(), key=lambda item: keys.index(str(item[0])))
         if fields:
-            # A section left out (an API caller's) is an empty one: its defaults apply.
-            top[vol.Optional(name, default=dict)] = section(
-                vol.Schema(dict(fields)), {"collapsed": True}
-            )
+            # Optional: an API caller may leave a section out. No default: with one, the
+            # frontend would start the section empty instead of with its fields' values.
+            top[vol.Optional(name)] = section(vol.Schema(dict(fields)), {"collapsed": True})
     return vol.Schema(top)
 
 

@@ -168,16 +168,18 @@ async def entries_and_options(user: UserPage) -> None:
     await user.goto("/config/integrations/integration/sinotrack")
     await user.check("integration-entries", CAR, VAN)
     await page.get_by_role("button", name="Configure").first.click()
-    text = await user.check("options", "Offline after", "Submit", "Parked-car guard")
-    assert "Guard radius" not in text, "the guard's section is collapsed at first"
+    await user.check("options", "Offline after", "Submit", "Parked-car guard")
+    guard = page.get_by_text("Guard exit delay", exact=True)
+    assert not await guard.first.is_visible(), "the guard's section is collapsed at first"
     for name, labels in OPTION_SECTIONS:
         header = page.get_by_text(name, exact=True).last
         await header.scroll_into_view_if_needed()
         await header.click()
         await user.check(f"options-{name.lower().replace(' ', '-')}", *labels)
     # The guard's number fields show what the guard does while they are not set.
-    assert await page.locator("input[name=guard_radius]").input_value() == "100"
-    assert await page.locator("input[name=guard_auto_arm]").input_value() == "0"
+    assert await user.field_value("Guard radius") == "100"
+    assert await user.field_value("Arm the guard after parking for") == "0"
+    assert await user.field_value("Stop time") == "5"
     last = page.get_by_text("Stop the engine when the guard triggers", exact=True).last
     await last.scroll_into_view_if_needed()
     await user.check("options-guard-end", "Stop the engine when the guard triggers")

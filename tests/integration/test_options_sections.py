@@ -38,6 +38,9 @@ def layout(result: ConfigFlowResult) -> dict[str, Any]:
     for marker, validator in schema.schema.items():
         if isinstance(validator, section):
             assert validator.options["collapsed"] is True
+            # No default: with one the frontend starts the section empty, not with the
+            # values its fields suggest.
+            assert not callable(marker.default)
             shown[str(marker)] = [str(key) for key in validator.schema.schema]
         else:
             shown[str(marker)] = None

@@ -111,17 +111,24 @@ async def log_in(user: UserPage) -> None:
     await user.check("overview", "Overview", "Settings")
 
 
+async def pick_sinotrack(user: UserPage) -> None:
+    """Add integration, "Sinotrack" typed and chosen in the dialog (not the integration's
+    card on the page behind it)."""
+    page = user.page
+    await page.get_by_role("button", name="Add integration").click()
+    await user.wait_for_text("Select brand")
+    await page.keyboard.type("Sinotrack")
+    await user.wait_for_text("Custom integration")
+    await page.locator("dialog-add-integration").get_by_text("Sinotrack", exact=True).first.click()
+
+
 async def add_tracker(user: UserPage, name: str, tracker_id: str, port: int) -> str:
     """Settings > Devices & services > Add integration > Sinotrack, the form filled in as a
     person would; the final step's text (the setup instructions)."""
     page = user.page
     await user.goto("/config/integrations/dashboard")
     await user.check(f"{name}-integrations", "Add integration")
-    await page.get_by_role("button", name="Add integration").click()
-    await user.wait_for_text("Select brand")
-    await page.keyboard.type("Sinotrack")
-    await user.wait_for_text("Custom integration")
-    await page.get_by_text("Sinotrack", exact=True).last.click()
+    await pick_sinotrack(user)
     # While there are no location services, a menu first offers them or a tracker.
     await user.wait_for_text("Add a tracker")
     await page.get_by_text("Add a tracker", exact=True).click()
@@ -175,13 +182,14 @@ async def entries_and_options(user: UserPage) -> None:
         header = page.get_by_text(name, exact=True).last
         await header.scroll_into_view_if_needed()
         await header.click()
+        await header.evaluate("header => header.scrollIntoView({block: 'start'})")
         await user.check(f"options-{name.lower().replace(' ', '-')}", *labels)
     # The guard's number fields show what the guard does while they are not set.
     assert await user.field_value("Guard radius") == "100"
     assert await user.field_value("Arm the guard after parking for") == "0"
     assert await user.field_value("Stop time") == "5"
-    last = page.get_by_text("Stop the engine when the guard triggers", exact=True).last
-    await last.scroll_into_view_if_needed()
+    await page.mouse.move(VIEWPORT["width"] / 2, VIEWPORT["height"] / 2)
+    await page.mouse.wheel(0, 5000)  # the dialog's end
     await user.check("options-guard-end", "Stop the engine when the guard triggers")
     await page.get_by_role("button", name="Close").first.click()
 
@@ -192,11 +200,7 @@ async def location_services(user: UserPage) -> None:
     page = user.page
     await user.goto("/config/integrations/dashboard")
     await user.check("location-integrations", "Add integration")
-    await page.get_by_role("button", name="Add integration").click()
-    await user.wait_for_text("Select brand")
-    await page.keyboard.type("Sinotrack")
-    await user.wait_for_text("Custom integration")
-    await page.get_by_text("Sinotrack", exact=True).last.click()
+    await pick_sinotrack(user)
     await user.check("location-menu", "Add a tracker", "Set up location services")
     await page.get_by_text("Set up location services", exact=True).click()
     await user.check("location-form", "OpenCelliD folder or file", "Nominatim server URL", "Submit")
@@ -253,7 +257,7 @@ async def test_a_person_sets_up_trackers_in_the_browser(instance: Instance, user
         await device_page(user, device_id)
         await send_command_help(user)
         await action_form(user, "get_trips", "Get trips", "Start", "End", "Format")
-        await action_form(user, "engine_stop", "Engine stop", "When", "Stopped")
+        await action_form(user, "engine_stop", "Engine stop", "When the vehicle stands still")
         await guard_dialog(user, client, device_id)
         await trips_calendar(user, client)
         await sos(user, client, car, device_id, ids)

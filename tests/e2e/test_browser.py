@@ -182,7 +182,10 @@ async def entries_and_options(user: UserPage) -> None:
         header = page.get_by_text(name, exact=True).last
         await header.scroll_into_view_if_needed()
         await header.click()
-        await header.evaluate("header => header.scrollIntoView({block: 'start'})")
+        box = await header.bounding_box()
+        if box is not None:  # the section just opened, scrolled to the dialog's top
+            await page.mouse.move(VIEWPORT["width"] / 2, VIEWPORT["height"] / 2)
+            await page.mouse.wheel(0, box["y"] - 120)
         await user.check(f"options-{name.lower().replace(' ', '-')}", *labels)
     # The guard's number fields show what the guard does while they are not set.
     assert await user.field_value("Guard radius") == "100"
@@ -213,6 +216,8 @@ async def location_services(user: UserPage) -> None:
     )
     await user.goto("/config/integrations/integration/sinotrack")
     await user.check("location-entries", CAR, VAN, "Location services")
+    await page.get_by_text("Location services", exact=True).last.click()  # its device
+    await user.check("location-device", "Cell database")
 
 
 async def entity_ids(instance: Instance, tracker_id: str) -> tuple[str, dict[str, str]]:

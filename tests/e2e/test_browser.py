@@ -194,6 +194,11 @@ async def entries_and_options(user: UserPage) -> None:
     await page.mouse.move(VIEWPORT["width"] / 2, VIEWPORT["height"] / 2)
     await page.mouse.wheel(0, 5000)  # the dialog's end
     await user.check("options-guard-end", "Stop the engine when the guard triggers")
+    # Stopping the engine on a trigger needs engine commands allowed: the error shows
+    # above the guard's section, and nothing is saved.
+    await page.get_by_role("checkbox", name="Stop the engine when the guard triggers").check()
+    await page.get_by_role("button", name="Submit").click()
+    await user.check("options-guard-error", "Allow engine stop and resume first")
     await page.get_by_role("button", name="Close").first.click()
 
 

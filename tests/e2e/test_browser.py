@@ -196,7 +196,9 @@ async def entries_and_options(user: UserPage) -> None:
     await user.check("options-guard-end", "Stop the engine when the guard triggers")
     # Stopping the engine on a trigger needs engine commands allowed: the error shows
     # above the guard's section, and nothing is saved.
-    await page.get_by_role("checkbox", name="Stop the engine when the guard triggers").check()
+    await page.get_by_role("checkbox", name="Stop the engine when the guard triggers").check(
+        force=True  # the checkbox's visible part is drawn over its input
+    )
     await page.get_by_role("button", name="Submit").click()
     await user.check("options-guard-error", "Allow engine stop and resume first")
     await page.get_by_role("button", name="Close").first.click()

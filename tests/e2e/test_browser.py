@@ -223,6 +223,10 @@ async def location_services(user: UserPage) -> None:
     )
     await user.goto("/config/integrations/integration/sinotrack")
     await user.check("location-entries", CAR, VAN, "Location services")
+    # Its settings: Configure of the entry (Car, Location services, Van: the second).
+    await page.get_by_role("button", name="Configure").nth(1).click()
+    await user.check("location-options", "The services restart with them", "Nominatim server URL")
+    await page.get_by_role("button", name="Close").first.click()
     await page.get_by_text("Location services", exact=True).last.click()  # its device
     await user.check("location-device", "Cell database")
 

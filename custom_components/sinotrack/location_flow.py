@@ -113,6 +113,8 @@ class LocationFlowMixin(ConfigFlow):
                     title="Location services",
                     data={CONF_ENTRY_KIND: KIND_LOCATION},
                     options=options,
+                    description="location_services",
+                    description_placeholders=_placeholders(),
                 )
         return self.async_show_form(
             step_id="location_services",

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, Final
 
 from homeassistant.config_entries import ConfigFlowResult, OptionsFlow
+from homeassistant.data_entry_flow import section
 from homeassistant.helpers import selector
 
 if TYPE_CHECKING:  # Home Assistant 2026.9+ validates with probatio, aliased as voluptuous
@@ -32,6 +34,7 @@ from .const import (
     CONF_SMS_PASSWORD,
     CONF_STOP_TIME,
     CONF_USE_CELL_POSITION,
+    DEFAULT_GUARD_RADIUS,
     DEFAULT_JT808_UTC_OFFSET,
     DEFAULT_OFFLINE_TIMEOUT,
 )
@@ -41,6 +44,82 @@ from .protocol.message import PROTOCOL_H02, PROTOCOL_ID
 from .runtime import SinotrackRuntime
 from .sms import check_sms_input, sms_fields
 from .trip_log import DEFAULT_STOP_TIME_MIN
+
+SECTIONS: Final[tuple[tuple[str, tuple[str, ...]], ...]] = (
+    ("trips", (CONF_STOP_TIME,)),
+    ("cell_position", (CONF_USE_CELL_POSITION,)),
+    (
+        "guard",
+        (
+            CONF_GUARD_RADIUS,
+            CONF_GUARD_EXIT_DELAY,
+            CONF_GUARD_ENTRY_DELAY,
+            CONF_GUARD_AUTO_ARM,
+            CONF_GUARD_CODE,
+            CONF_GUARD_CLEAR_CODE,
+            CONF_GUARD_ARM_TRACKER,
+            CONF_GUARD_SILENT,
+            CONF_GUARD_STOP_ENGINE,
+        ),
+    ),
+    ("sms", ("sms_number", "sms_password", "sms_notify")),
+)
+"""The form's collapsed sections, in order, with the options each shows (in this order);
+the other options are at the top. A section with none of its options in the form is left
+out. The stored options stay flat: :func:`nest_options` and :func:`flatten_options`."""
+SECTION_OF: Final = {key: name for name, keys in SECTIONS for key in keys}
+SHOWN_DEFAULTS: Final[dict[str, Any]] = {
+    CONF_STOP_TIME: DEFAULT_STOP_TIME_MIN,
+    CONF_GUARD_RADIUS: DEFAULT_GUARD_RADIUS,
+    CONF_GUARD_EXIT_DELAY: 0,
+    CONF_GUARD_ENTRY_DELAY: 0,
+    CONF_GUARD_AUTO_ARM: 0,
+}
+"""What applies while these options are not set, shown in their fields: the guard's own
+defaults (the form gives its fields none: an option left out keeps the guard's), and the
+stop time (the frontend fills in no default of a field in a section)."""
+
+
+def nest_options(flat: Mapping[str, Any]) -> dict[str, Any]:
+    """Options as the form holds them: those of a section under the section's name."""
+    nested: dict[str, Any] = {k: v for k, v in flat.items() if k not in SECTION_OF}
+    for name, keys in SECTIONS:
+        nested[name] = {key: flat[key] for key in keys if key in flat}
+    return nested
+
+
+def flatten_options(nested: Mapping[str, Any]) -> dict[str, Any]:
+    """The form's input as stored options: each section's fields at the top."""
+    names = {name for name, _ in SECTIONS}
+    flat: dict[str, Any] = {k: v for k, v in nested.items() if k not in names}
+    for name in names:
+        flat.update(nested.get(name) or {})
+    return flat
+
+
+def section_errors(errors: dict[str, str]) -> dict[str, str]:
+    """``errors`` by field as the form shows them: an error of a field in a section shows on
+    the section, the first one (in the form's order) when several of its fields have one."""
+    shown: dict[str, str] = {}
+    for key, error in errors.items():
+        shown.setdefault(SECTION_OF.get(key, key), error)
+    return shown
+
+
+def sectioned(schema: vol.Schema) -> vol.Schema:
+    """``schema``'s fields grouped into :data:`SECTIONS` (collapsed), after the others."""
+    top: dict[Any, Any] = {}
+    groups: dict[str, dict[Any, Any]] = {name: {} for name, _ in SECTIONS}
+    for marker, validator in schema.schema.items():
+        name = SECTION_OF.get(str(marker))
+        (top if name is None else groups[name])[marker] = validator
+    for name, keys in SECTIONS:
+        fields = sorted(groups[name].items(), key=lambda item: keys.index(str(item[0])))
+        if fields:
+            # Optional: an API caller may leave a section out. No default: with one, the
+            # frontend would start the section empty instead of with its fields' values.
+            top[vol.Optional(name)] = section(vol.Schema(dict(fields)), {"collapsed": True})
+    return vol.Schema(top)
 
 
 def options_schema(protocol: str | None) -> vol.Schema:
@@ -148,6 +227,7 @@ class SinotrackOptionsFlow(OptionsFlow):
         """The options form; the options apply when the entry is updated."""
         errors: dict[str, str] = {}
         if user_input is not None:
+            user_input = flatten_options(user_input)
             networks = _networks(user_input.get(CONF_ALLOWED_NETWORKS))
             # Errors on the SMS fields; the stored notify action is not checked again.
             sms = check_sms_input(self.hass, user_input, errors, self.config_entry.options)
@@ -179,22 +259,31 @@ class SinotrackOptionsFlow(OptionsFlow):
             step_id="init",
             data_schema=vol.Schema(
                 self.add_suggested_values_to_schema(
-                    vol.Schema(
-                        {**options_schema(self._protocol()).schema, **sms_fields(self.hass)}
+                    sectioned(
+                        vol.Schema(
+                            {**options_schema(self._protocol()).schema, **sms_fields(self.hass)}
+                        )
                     ),
-                    {
-                        key: value
-                        for key, value in (
-                            user_input if user_input is not None else self.config_entry.options
-                        ).items()
-                        if key not in (CONF_GUARD_CODE, CONF_SMS_PASSWORD)  # never shown back
-                    },
+                    nest_options(
+                        {
+                            **SHOWN_DEFAULTS,
+                            **{
+                                key: value
+                                for key, value in (
+                                    user_input
+                                    if user_input is not None
+                                    else self.config_entry.options
+                                ).items()
+                                if key not in (CONF_GUARD_CODE, CONF_SMS_PASSWORD)  # never shown
+                            },
+                        }
+                    ),
                 ).schema,
                 # A hidden option sent anyway (an API caller replaying every option) is
                 # dropped, not an error: its stored value stays.
                 extra=vol.REMOVE_EXTRA,
             ),
-            errors=errors,
+            errors=section_errors(errors),
         )
 
     def _protocol(self) -> str | None:

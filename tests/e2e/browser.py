@@ -142,14 +142,40 @@ class UserPage:
 
     def assert_translated(self, step: str, text: str) -> None:
         """Fail if ``text`` (a page's) holds a "Translation error"."""
+        # A placeholder the integration did not give shows as the parser's error instead.
+        assert "formatjs Error" not in text, f"{step} ({self.page.url}) shows: {text[:600]}"
         assert TRANSLATION_ERROR not in text, (
             f"{step} ({self.page.url}) shows {TRANSLATION_ERROR!r}: "
             + "; ".join(translation_errors(text))
         )
 
+    async def field_value(self, label: str) -> str | None:
+        """What the form field labelled ``label`` holds (None: no such field)."""
+        value = await self.page.evaluate(FIELD_VALUE_JS, label)
+        return None if value is None else str(value)
+
     async def goto(self, path: str) -> None:
         """Open ``path`` of the frontend, as a typed URL or a bookmark would."""
         await self.page.goto(f"{self.base_url}{path}")
+
+
+FIELD_VALUE_JS: Final = """(label) => {
+    const walk = (root) => {
+        for (const el of root.querySelectorAll("*")) {
+            if (el.localName.startsWith("ha-selector") && el.label === label) {
+                return el.value ?? "";
+            }
+            if (el.shadowRoot) {
+                const found = walk(el.shadowRoot);
+                if (found !== null) return found;
+            }
+        }
+        return null;
+    };
+    return walk(document);
+}"""
+"""The value of the form field (a selector of a flow's form) with a given label, through
+shadow roots; null if there is none."""
 
 
 def translation_errors(text: str) -> list[str]:

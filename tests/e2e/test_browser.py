@@ -4,10 +4,12 @@ Against a real ``hass`` of the current release (see ``conftest.py``), one person
 log in through the login page; add a tracker through Settings > Devices & services > Add
 integration, filling the form field by field, and read the setup instructions of the final
 step; add a second tracker on the same port; see both on the integration's page and open a
-tracker's options; open the device page and read the entities and
-their values once the simulated tracker has reported; open Developer tools > Actions >
-``sinotrack.send_command`` and read its help; raise an SOS on the tracker and find the alarm
-on the device page and in the Activity log. Every page visited is saved as a screenshot (see
+tracker's options, expanding each of their sections; set up the Location services through
+the menu of Add integration; open the device page and read the entities and their values
+once the simulated tracker has reported; open Developer tools > Actions for
+``sinotrack.send_command``, ``sinotrack.get_trips`` and ``sinotrack.engine_stop``; arm and
+disarm the Guard in its dialog; see the trips calendar if the run made a trip; raise an SOS
+on the tracker and find the alarm on the device page and in the Activity log. Every page visited is saved as a screenshot (see
 ``browser.py``) and must not show "Translation error" anywhere.
 """
 
@@ -15,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 import shutil
 from typing import Any, Final
@@ -29,7 +32,7 @@ from tools.simulator import SimulatedTracker
 from .browser import ARTIFACTS, VIEWPORT, UserPage, chromium
 from .harness import WAIT, Clock, Instance, integration_warnings, unexpected_errors, wait_state
 
-pytestmark = [pytest.mark.e2e, pytest.mark.browser, pytest.mark.timeout(480)]
+pytestmark = [pytest.mark.e2e, pytest.mark.browser, pytest.mark.timeout(600)]
 
 CAR: Final = "Car"
 VAN: Final = "Van"
@@ -37,6 +40,8 @@ VAN_ID: Final = "4210051416"
 BATTERY: Final = 80
 MILEAGE: Final = 1234.5
 BIND: Final = "127.0.0.1"
+GUARD: Final = "alarm_control_panel.car_guard"
+TRIPS: Final = "calendar.car_trips"
 
 DEVICE_PAGE: Final = (
     rf"Battery {BATTERY} ?%",
@@ -106,17 +111,24 @@ async def log_in(user: UserPage) -> None:
     await user.check("overview", "Overview", "Settings")
 
 
+async def pick_sinotrack(user: UserPage) -> None:
+    """Add integration, "Sinotrack" typed and chosen in the dialog (not the integration's
+    card on the page behind it)."""
+    page = user.page
+    await page.get_by_role("button", name="Add integration").click()
+    await user.wait_for_text("Select brand")
+    await page.keyboard.type("Sinotrack")
+    await user.wait_for_text("Custom integration")
+    await page.locator("dialog-add-integration").get_by_text("Sinotrack", exact=True).first.click()
+
+
 async def add_tracker(user: UserPage, name: str, tracker_id: str, port: int) -> str:
     """Settings > Devices & services > Add integration > Sinotrack, the form filled in as a
     person would; the final step's text (the setup instructions)."""
     page = user.page
     await user.goto("/config/integrations/dashboard")
     await user.check(f"{name}-integrations", "Add integration")
-    await page.get_by_role("button", name="Add integration").click()
-    await user.wait_for_text("Select brand")
-    await page.keyboard.type("Sinotrack")
-    await user.wait_for_text("Custom integration")
-    await page.get_by_text("Sinotrack", exact=True).last.click()
+    await pick_sinotrack(user)
     # While there are no location services, a menu first offers them or a tracker.
     await user.wait_for_text("Add a tracker")
     await page.get_by_text("Add a tracker", exact=True).click()
@@ -148,14 +160,75 @@ async def add_tracker(user: UserPage, name: str, tracker_id: str, port: int) -> 
     return text
 
 
+OPTION_SECTIONS: Final = (
+    ("Trips", ("Stop time",)),
+    ("Cell position", ("Use cell position when there is no GPS fix",)),
+    ("Parked-car guard", ("Guard radius", "Guard exit delay", "Guard code")),
+)
+"""The options form's sections (collapsed at first) and labels each shows once expanded."""
+
+
 async def entries_and_options(user: UserPage) -> None:
-    """The integration's page lists both trackers; the Car's options open and close."""
+    """The integration's page lists both trackers; the Car's options open with the
+    tracker's basics at the top, each section expands, and the dialog closes."""
     page = user.page
     await user.goto("/config/integrations/integration/sinotrack")
     await user.check("integration-entries", CAR, VAN)
     await page.get_by_role("button", name="Configure").first.click()
-    await user.check("options", "Offline after", "Submit")
+    await user.check("options", "Offline after", "Submit", "Parked-car guard")
+    guard = page.get_by_text("Guard exit delay", exact=True)
+    assert not await guard.first.is_visible(), "the guard's section is collapsed at first"
+    for name, labels in OPTION_SECTIONS:
+        header = page.get_by_text(name, exact=True).last
+        await header.scroll_into_view_if_needed()
+        await header.click()
+        box = await header.bounding_box()
+        if box is not None:  # the section just opened, scrolled to the dialog's top
+            await page.mouse.move(VIEWPORT["width"] / 2, VIEWPORT["height"] / 2)
+            await page.mouse.wheel(0, box["y"] - 120)
+        await user.check(f"options-{name.lower().replace(' ', '-')}", *labels)
+    # The guard's number fields show what the guard does while they are not set.
+    assert await user.field_value("Guard radius") == "100"
+    assert await user.field_value("Arm the guard after parking for") == "0"
+    assert await user.field_value("Stop time") == "5"
+    await page.mouse.move(VIEWPORT["width"] / 2, VIEWPORT["height"] / 2)
+    await page.mouse.wheel(0, 5000)  # the dialog's end
+    await user.check("options-guard-end", "Stop the engine when the guard triggers")
+    # Stopping the engine on a trigger needs engine commands allowed: the error shows
+    # above the guard's section, and nothing is saved.
+    await page.get_by_role("checkbox", name="Stop the engine when the guard triggers").check(
+        force=True  # the checkbox's visible part is drawn over its input
+    )
+    await page.get_by_role("button", name="Submit").click()
+    await user.check("options-guard-error", "Allow engine stop and resume first")
     await page.get_by_role("button", name="Close").first.click()
+
+
+async def location_services(user: UserPage) -> None:
+    """Add integration > Sinotrack: the menu's "Set up location services", its form left
+    empty (the default cells folder, no online services), and the entry it creates."""
+    page = user.page
+    await user.goto("/config/integrations/dashboard")
+    await user.check("location-integrations", "Add integration")
+    await pick_sinotrack(user)
+    await user.check("location-menu", "Add a tracker", "Set up location services")
+    await page.get_by_text("Set up location services", exact=True).click()
+    await user.check("location-form", "OpenCelliD folder or file", "Nominatim server URL", "Submit")
+    await page.get_by_role("button", name="Submit").click()
+    await user.check("location-created", "Location services")
+    await (
+        page.get_by_role("button", name="Finish")
+        .or_(page.get_by_role("button", name="Skip and finish"))
+        .first.click()
+    )
+    await user.goto("/config/integrations/integration/sinotrack")
+    await user.check("location-entries", CAR, VAN, "Location services")
+    # Its settings: Configure of the entry (Car, Location services, Van: the second).
+    await page.get_by_role("button", name="Configure").nth(1).click()
+    await user.check("location-options", "The services restart with them", "Nominatim server URL")
+    await page.get_by_role("button", name="Close").first.click()
+    await page.get_by_text("Location services", exact=True).last.click()  # its device
+    await user.check("location-device", "Cell database")
 
 
 async def entity_ids(instance: Instance, tracker_id: str) -> tuple[str, dict[str, str]]:
@@ -181,6 +254,7 @@ async def test_a_person_sets_up_trackers_in_the_browser(instance: Instance, user
     await add_tracker(user, CAR, TRACKER_ID, port)
     await add_tracker(user, VAN, VAN_ID, port)  # the same port, the same bind address
     await entries_and_options(user)
+    await location_services(user)
 
     car, van = simulated(TRACKER_ID, port), simulated(VAN_ID, port)
     try:
@@ -198,6 +272,10 @@ async def test_a_person_sets_up_trackers_in_the_browser(instance: Instance, user
         await wait_state(client, ids["battery"], has_value(BATTERY))
         await device_page(user, device_id)
         await send_command_help(user)
+        await action_form(user, "get_trips", "Get trips", "Start", "End", "Format")
+        await action_form(user, "engine_stop", "Engine stop", "When the vehicle stands still")
+        await guard_dialog(user, client, device_id)
+        await trips_calendar(user, client)
         await sos(user, client, car, device_id, ids)
         await map_page(user)
     finally:
@@ -232,6 +310,53 @@ async def send_command_help(user: UserPage) -> None:
     await page.get_by_text("Send command", exact=False).first.click()
     text = await user.check("send-command", "sinotrack.send_command", "Payload", "*HQ,")
     assert "JT/T 808" in text, text
+
+
+async def action_form(user: UserPage, action: str, name: str, *fields: str) -> None:
+    """Developer tools > Actions > ``sinotrack.<action>``: its form with ``fields``."""
+    page = user.page
+    await user.goto("/developer-tools/action")
+    await user.wait_for_text("Perform action")
+    await page.locator("ha-service-picker").click()
+    await page.locator("ha-service-picker input, ha-picker-combo-box input").first.fill(
+        f"sinotrack.{action}"
+    )
+    await user.wait_for_text(name)
+    await page.get_by_text(name, exact=True).first.click()
+    await user.check(f"action-{action}", f"sinotrack.{action}", *fields)
+
+
+async def guard_dialog(user: UserPage, client: Any, device_id: str) -> None:
+    """The Guard's dialog from the device page: armed away with no code set, then
+    disarmed."""
+    page = user.page
+    await user.goto(f"/config/devices/device/{device_id}")
+    await user.wait_for_text(CAR, "Guard")
+    await page.get_by_text("Guard", exact=True).first.click()
+    await user.check("guard-dialog", "Disarmed")
+    await page.get_by_role("radio", name="Away").click()
+    await wait_state(client, GUARD, lambda state: state["state"] == "armed_away")
+    await user.check("guard-armed", "Armed away")
+    await page.get_by_role("radio", name="Disarmed").click()
+    await wait_state(client, GUARD, lambda state: state["state"] == "disarmed")
+    await user.check("guard-disarmed", "Disarmed")
+    await page.keyboard.press("Escape")
+
+
+async def trips_calendar(user: UserPage, client: Any) -> None:
+    """The Calendar panel with the trips calendar, when this run made a trip."""
+    now = datetime.now(UTC)
+    events: list[dict[str, Any]] = await client.get(
+        f"/api/calendars/{TRIPS}",
+        params={
+            "start": (now - timedelta(days=1)).isoformat(),
+            "end": (now + timedelta(days=1)).isoformat(),
+        },
+    )
+    if not events:
+        return  # no trip in this run: nothing to show
+    await user.goto("/calendar")
+    await user.check("calendar", "Calendar", "Trips")
 
 
 async def sos(

@@ -37,6 +37,7 @@ from custom_components.sinotrack.const import (
     CONF_TRACKER_ID,
     DOMAIN,
 )
+from custom_components.sinotrack.options_flow import nest_options
 from custom_components.sinotrack.runtime import SinotrackConfigEntry
 from tests.support.defaults import DEFAULT_PORT, LOOPBACK
 from tests.support.frames import OTHER_ID
@@ -646,7 +647,8 @@ async def change_options(hass: HomeAssistant, entry: MockConfigEntry) -> ConfigF
     assert schema is not None
     shown = {str(key) for key in schema.schema}
     result = await hass.config_entries.options.async_configure(
-        result["flow_id"], {key: value for key, value in NEW_OPTIONS.items() if key in shown}
+        result["flow_id"],
+        nest_options({key: value for key, value in NEW_OPTIONS.items() if key in shown}),
     )
     await hass.async_block_till_done()
     assert_translated(result, "options")
@@ -794,7 +796,7 @@ async def test_jt808_offset_applies_to_connected_tracker(
 
     result = await hass.config_entries.options.async_init(entry.entry_id)
     await hass.config_entries.options.async_configure(
-        result["flow_id"], {**entry.options, CONF_JT808_UTC_OFFSET: 0.0}
+        result["flow_id"], nest_options({**entry.options, CONF_JT808_UTC_OFFSET: 0.0})
     )
     await tracker.send(JT808_LOCATION)
     await tracker.recv_jt808()

@@ -24,6 +24,7 @@ from custom_components.sinotrack.const import (
     CONF_GUARD_CODE_HASH,
 )
 from custom_components.sinotrack.guard_runtime import hash_code
+from custom_components.sinotrack.options_flow import nest_options
 from tests.support.client import Client
 from tests.support.frames import (
     BIT_POWER_CUT,
@@ -211,7 +212,7 @@ async def test_code_set_in_the_options_is_stored_hashed(
     async def submit(**data: Any) -> None:
         flow = await hass.config_entries.options.async_init(entry.entry_id)
         result = await hass.config_entries.options.async_configure(
-            flow["flow_id"], {"offline_timeout": 30, **data}
+            flow["flow_id"], nest_options({"offline_timeout": 30, **data})
         )
         assert result["type"] == "create_entry"
         await hass.async_block_till_done()

@@ -70,6 +70,7 @@ async def test_set_up_from_the_menu_once(hass: HomeAssistant) -> None:
     result = await hass.config_entries.flow.async_configure(result["flow_id"], {})
     await hass.async_block_till_done(wait_background_tasks=True)
     assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert_translated(result)  # its own message, not the tracker's set-up instructions
     assert result["title"] == "Location services"
     entry = result["result"]
     assert entry.state is ConfigEntryState.LOADED

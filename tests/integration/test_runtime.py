@@ -21,6 +21,7 @@ from pytest_homeassistant_custom_component.common import (
 )
 
 from custom_components.sinotrack.const import CONF_OFFLINE_TIMEOUT, DOMAIN
+from custom_components.sinotrack.options_flow import nest_options
 from tests.support.client import Jt808Device
 from tests.support.defaults import JT808_OFFSET
 from tests.support.frames import (
@@ -645,7 +646,7 @@ async def test_offline_timeout_option_applies_at_once(
     freezer.tick(10 * MINUTE)
     result = await hass.config_entries.options.async_init(loaded_entry.entry_id)
     result = await hass.config_entries.options.async_configure(
-        result["flow_id"], {**loaded_entry.options, CONF_OFFLINE_TIMEOUT: 5}
+        result["flow_id"], nest_options({**loaded_entry.options, CONF_OFFLINE_TIMEOUT: 5})
     )
     await hass.async_block_till_done()
     assert state(hass, "binary_sensor.car_connected").state == "off"

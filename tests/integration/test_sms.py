@@ -33,6 +33,7 @@ from custom_components.sinotrack.const import (
     CONF_TRACKER_ID,
     DOMAIN,
 )
+from custom_components.sinotrack.options_flow import nest_options
 from tests.support.client import Client
 from tests.support.defaults import LOOPBACK
 from tests.support.frames import H02_ID, h02_v1
@@ -43,6 +44,7 @@ from .conftest import TrackerFactory
 from .flow_helpers import assert_translated, start_tracker_flow, v1_frame
 from .test_engine_stop import RESUME, STOP, answer, drive
 from .test_flow_wait import shown_when
+from .test_options_sections import shown_values
 from .test_services import call, entry_target, error_of, result
 
 NUMBER = "+4915112345678"
@@ -321,22 +323,40 @@ async def test_options_validate_and_keep_the_password_secret(
     flow = await hass.config_entries.options.async_init(entry.entry_id)
     result_ = await hass.config_entries.options.async_configure(
         flow["flow_id"],
-        {CONF_SMS_NUMBER: "0151 12345678", CONF_SMS_PASSWORD: "12", CONF_SMS_NOTIFY: "notify.gone"},
+        nest_options(
+            {
+                CONF_SMS_NUMBER: "0151 12345678",
+                CONF_SMS_PASSWORD: "12",
+                CONF_SMS_NOTIFY: "notify.gone",
+            }
+        ),
     )
     assert result_["type"] is FlowResultType.FORM
-    assert result_["errors"] == {
-        CONF_SMS_NUMBER: "invalid_phone",
-        CONF_SMS_PASSWORD: "invalid_sms_password",
-        CONF_SMS_NOTIFY: "notify_not_found",
-    }
+    assert result_["errors"] == {"sms": "invalid_phone"}  # the section's first error
     assert_translated(result_, "options")
     result_ = await hass.config_entries.options.async_configure(
         flow["flow_id"],
-        {
-            CONF_SMS_NUMBER: "+49 151 1234 5678",
-            CONF_SMS_PASSWORD: "9876",
-            CONF_SMS_NOTIFY: "notify.sms",
-        },
+        nest_options(
+            {CONF_SMS_NUMBER: NUMBER, CONF_SMS_PASSWORD: "12", CONF_SMS_NOTIFY: "notify.gone"}
+        ),
+    )
+    assert result_["errors"] == {"sms": "invalid_sms_password"}
+    result_ = await hass.config_entries.options.async_configure(
+        flow["flow_id"],
+        nest_options(
+            {CONF_SMS_NUMBER: NUMBER, CONF_SMS_PASSWORD: "9876", CONF_SMS_NOTIFY: "notify.gone"}
+        ),
+    )
+    assert result_["errors"] == {"sms": "notify_not_found"}
+    result_ = await hass.config_entries.options.async_configure(
+        flow["flow_id"],
+        nest_options(
+            {
+                CONF_SMS_NUMBER: "+49 151 1234 5678",
+                CONF_SMS_PASSWORD: "9876",
+                CONF_SMS_NOTIFY: "notify.sms",
+            }
+        ),
     )
     assert result_["type"] is FlowResultType.CREATE_ENTRY
     await hass.async_block_till_done()
@@ -344,13 +364,7 @@ async def test_options_validate_and_keep_the_password_secret(
     assert entry.options[CONF_SMS_PASSWORD] == "9876"
     # Shown again: the number and action, never the password; left empty, it stays.
     flow = await hass.config_entries.options.async_init(entry.entry_id)
-    schema = flow["data_schema"]
-    assert schema is not None
-    suggested = {
-        str(key): key.description["suggested_value"]
-        for key in schema.schema
-        if key.description and "suggested_value" in key.description
-    }
+    suggested = shown_values(flow, "sms")
     assert suggested[CONF_SMS_NUMBER] == NUMBER
     assert suggested[CONF_SMS_NOTIFY] == "notify.sms"
     assert CONF_SMS_PASSWORD not in suggested

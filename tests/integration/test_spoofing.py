@@ -28,6 +28,7 @@ from custom_components.sinotrack.const import (
     MAX_DISCOVERY_FLOWS,
 )
 from custom_components.sinotrack.entry import _async_discovered
+from custom_components.sinotrack.options_flow import nest_options
 from custom_components.sinotrack.runtime import auth_refused_issue_id
 from tests.support.client import Client, Jt808Device
 from tests.support.defaults import WAIT
@@ -41,7 +42,7 @@ from .flow_helpers import assert_issue_translated
 async def set_options(hass: HomeAssistant, entry: MockConfigEntry, **changes: Any) -> Any:
     result = await hass.config_entries.options.async_init(entry.entry_id)
     return await hass.config_entries.options.async_configure(
-        result["flow_id"], {**entry.options, **changes}
+        result["flow_id"], nest_options({**entry.options, **changes})
     )
 
 

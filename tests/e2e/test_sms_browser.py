@@ -16,8 +16,8 @@ the flow ends with the tracker connected. Every step is saved as a screenshot (s
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import AsyncIterator
+import json
 from pathlib import Path
 from typing import Any, Final
 
@@ -34,7 +34,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.browser, pytest.mark.timeout(300)]
 
 CAR: Final = "Car"
 NUMBER: Final = "+4915112345678"
-PASSWORD: Final = "0000"  # noqa: S105 - the trackers' default SMS password
+PASSWORD: Final = "0000"
 NOTIFY: Final = "notify.sms"
 PUBLIC_IP: Final = "203.0.113.7"
 PUBLIC_PORT: Final = 15013

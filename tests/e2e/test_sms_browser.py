@@ -131,6 +131,23 @@ async def fill_sms_form(user: UserPage, port: int) -> None:
     await user.check("sms-form-filled", "Leave empty for 0000")
 
 
+async def host_name_refused(user: UserPage, instance: Instance) -> None:
+    """A host name in place of the IP address: the field's error, and no SMS sent; then
+    the form filled again as the person sees it (the password is never shown back)."""
+    page = user.page
+    host = page.locator("input[name=sms_host]")
+    await host.fill("home.example.net")
+    await page.get_by_role("button", name="Submit").click()
+    await user.check("sms-form-host-name", "Enter an IPv4 address, such as 203.0.113.7")
+    assert not (instance.config_dir / OUTBOX).exists(), "an SMS went out with a wrong server"
+    assert await user.field_value("Tracker's phone number") == NUMBER
+    assert await page.locator("input[name=sms_apn]").input_value() == APN
+    assert not await user.field_value("SMS password"), "the password is never shown back"
+    assert "enter it again when the form comes back" in await user.text()
+    await host.fill(PUBLIC_IP)
+    await page.locator("input[name=sms_password]").fill(PASSWORD)
+
+
 async def test_a_person_sets_a_tracker_up_by_sms(instance: Instance, user: UserPage) -> None:
     client = instance.client
     await client.onboard(name=DEV_NAME, username=DEV_USERNAME, password=DEV_PASSWORD)
@@ -153,6 +170,7 @@ async def test_a_person_sets_a_tracker_up_by_sms(instance: Instance, user: UserP
     await page.get_by_text("Send the SMS commands from Home Assistant", exact=True).click()
 
     await fill_sms_form(user, port)
+    await host_name_refused(user, instance)
     await page.get_by_role("button", name="Submit").click()
     calls = await sent_sms(instance, 3)
     assert [call["message"] for call in calls] == [

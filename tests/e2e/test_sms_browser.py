@@ -148,6 +148,26 @@ async def host_name_refused(user: UserPage, instance: Instance) -> None:
     await page.locator("input[name=sms_password]").fill(PASSWORD)
 
 
+async def sms_options(user: UserPage) -> None:
+    """The new tracker's options keep the number and notify action, in the SMS section."""
+    page = user.page
+    await user.goto("/config/integrations/integration/sinotrack")
+    await user.check("integration-entries", CAR)
+    await page.get_by_role("button", name="Configure").first.click()
+    await user.wait_for_text("Offline after", "SMS")
+    header = page.get_by_text("SMS", exact=True).last
+    await header.scroll_into_view_if_needed()
+    await header.click()
+    await page.get_by_text("It receives the text as message", exact=False).last.wait_for()
+    await asyncio.sleep(0.5)  # the section's opening animation
+    await page.mouse.move(VIEWPORT["width"] / 2, VIEWPORT["height"] / 2)
+    await page.mouse.wheel(0, 5000)  # the section is the dialog's last
+    await user.check("options-sms", "Tracker's phone number", "Notify action that sends SMS")
+    assert await user.field_value("Tracker's phone number") == NUMBER
+    assert await user.field_value("Notify action that sends SMS") == NOTIFY
+    await page.get_by_role("button", name="Close").first.click()
+
+
 async def test_a_person_sets_a_tracker_up_by_sms(instance: Instance, user: UserPage) -> None:
     client = instance.client
     await client.onboard(name=DEV_NAME, username=DEV_USERNAME, password=DEV_PASSWORD)
@@ -194,6 +214,7 @@ async def test_a_person_sets_a_tracker_up_by_sms(instance: Instance, user: UserP
         .or_(page.get_by_role("button", name="Skip and finish"))
         .first.click()
     )
+    await sms_options(user)
     log = instance.log()
     unexpected = unexpected_errors(log)
     assert unexpected == [], "\n\n".join(unexpected)

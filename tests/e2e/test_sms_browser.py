@@ -10,7 +10,7 @@ choose "Send the SMS commands from Home Assistant" in the connect step, fill the
 submit. The notify action got the server, APN and GPRS-mode commands, in that order, each
 for the tracker's number; the next screen waits for the tracker, which then connects, and
 the flow ends with the tracker connected. Every step is saved as a screenshot (see
-``browser.py``, folder ``sms``) and the log has no unexpected error.
+``browser.py``; here in :data:`SHOTS`) and the log has no unexpected error.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ import asyncio
 from collections.abc import AsyncIterator
 import json
 from pathlib import Path
+import shutil
 from typing import Any, Final
 
 from playwright.async_api import Page
@@ -39,6 +40,9 @@ NOTIFY: Final = "notify.sms"
 PUBLIC_IP: Final = "203.0.113.7"
 PUBLIC_PORT: Final = 15013
 APN: Final = "internet"
+SHOTS: Final = ARTIFACTS.parent / "browser-sms"
+"""This test's screenshots (beside those of ``test_browser.py``, which empties its own folder
+when its session starts)."""
 OUTBOX: Final = "sms-outbox.jsonl"
 """Where ``notify.sms`` writes each SMS it would send, one JSON object a line."""
 OUTBOX_MANIFEST: Final = {
@@ -89,14 +93,12 @@ async def instance(
 
 @pytest.fixture
 async def user(instance: Instance) -> AsyncIterator[UserPage]:
-    """A browser tab on the instance's frontend; screenshots under ``ARTIFACTS/sms``."""
-    folder = ARTIFACTS / "sms"
-    for old in folder.glob("*.png"):
-        old.unlink()
-    folder.mkdir(parents=True, exist_ok=True)
+    """A browser tab on the instance's frontend; screenshots in :data:`SHOTS`, emptied first."""
+    shutil.rmtree(SHOTS, ignore_errors=True)
+    SHOTS.mkdir(parents=True)
     async with chromium() as browser:
         page: Page = await browser.new_page(viewport=VIEWPORT)  # type: ignore[arg-type]
-        yield UserPage(page, instance.url, folder)
+        yield UserPage(page, instance.url, SHOTS)
 
 
 async def sent_sms(instance: Instance, count: int) -> list[dict[str, Any]]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 import contextlib
 from dataclasses import dataclass
 import os
@@ -86,13 +86,22 @@ class Instance:
 
 
 @contextlib.asynccontextmanager
-async def running_instance(hass_python: Path, config_dir: Path) -> AsyncIterator[Instance]:
-    """A fresh Home Assistant on free ports, answering HTTP; stopped on exit if still running."""
+async def running_instance(
+    hass_python: Path, config_dir: Path, files: Mapping[str, str] | None = None
+) -> AsyncIterator[Instance]:
+    """A fresh Home Assistant on free ports, answering HTTP; stopped on exit if still running.
+
+    ``files``: more of the configuration folder (path in it -> text), such as a YAML package
+    (``packages/<name>.yaml``) or a custom integration of the test's own.
+    """
     http_port, tracker_port = free_port(), free_port()
     while tracker_port == http_port:
         tracker_port = free_port()
     ha_dir = next(hass_python.parent.parent.glob("lib/python*/site-packages/homeassistant"))
     write_config(config_dir, host="127.0.0.1", port=http_port, ha_dir=ha_dir)
+    for name, text in (files or {}).items():
+        (config_dir / name).parent.mkdir(parents=True, exist_ok=True)
+        (config_dir / name).write_text(text, encoding="utf-8")
     url = f"http://127.0.0.1:{http_port}"
     env = dict(os.environ, PYTHONWARNINGS="default::DeprecationWarning")
     hass = HassProcess(config_dir, python=str(hass_python), url=url, env=env)

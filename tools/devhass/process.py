@@ -28,8 +28,10 @@ class HassProcess:
     Its own process group keeps the terminal's Ctrl-C away from it: whoever started it stops
     it with :meth:`stop` (SIGTERM, the clean stop), after the trackers that feed it. Its
     output goes to ``console.log`` in the config folder, rewritten at every start (Home
-    Assistant also writes ``home-assistant.log`` there, and keeps the previous one). ``PYTHONPATH`` is not passed on, so the integration is
-    loaded from the config folder's ``custom_components``, as in a real installation.
+    Assistant also writes ``home-assistant.log`` there, and keeps the previous one).
+    ``PYTHONPATH`` is not passed on and it runs in the config folder (``-m`` puts the working folder first on ``sys.path``), so the
+    integration is loaded from the config folder's ``custom_components``, as in a real
+    installation, with any other custom integration there.
     """
 
     def __init__(
@@ -74,13 +76,14 @@ class HassProcess:
             "-m",
             "homeassistant",
             "--config",
-            str(self.config_dir),
+            str(self.config_dir.resolve()),
             "--skip-pip",
             "--log-no-color",
             stdin=asyncio.subprocess.DEVNULL,
             stdout=self._console,
             stderr=asyncio.subprocess.STDOUT,
             env=self.env,
+            cwd=self.config_dir,
             process_group=0,
         )
 

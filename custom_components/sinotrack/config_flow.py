@@ -155,6 +155,8 @@ class SinotrackConfigFlow(LocationFlowMixin, ConfigFlow, domain=DOMAIN):
         self._tracker_chosen = False
         """The user step's menu was answered (or not shown): the user step is the form."""
         self._sms_options: dict[str, Any] = {}
+        self._sms_password: str | None = None
+        """The SMS password entered in an earlier attempt (never shown back, kept)."""
         """The SMS settings entered to set the tracker up by SMS (the new entry's options)."""
 
     @staticmethod
@@ -309,6 +311,11 @@ class SinotrackConfigFlow(LocationFlowMixin, ConfigFlow, domain=DOMAIN):
         """Send the tracker its server, APN and GPRS commands by SMS, then wait for it."""
         errors: dict[str, str] = {}
         if user_input is not None:
+            entered = str(user_input.get(CONF_SMS_PASSWORD) or "")
+            if entered:
+                self._sms_password = entered
+            elif self._sms_password is not None:  # not shown back: the one entered before
+                user_input = {**user_input, CONF_SMS_PASSWORD: self._sms_password}
             ident = self._pending[CONF_TRACKER_ID]
             sms = await async_flow_setup(self.hass, ident, user_input, errors)
             if not errors:

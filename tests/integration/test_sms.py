@@ -9,7 +9,7 @@ import json
 import logging
 from typing import Any
 
-from homeassistant.config_entries import ConfigEntryState
+from homeassistant.config_entries import ConfigEntryState, ConfigFlowResult
 from homeassistant.const import CONF_NAME, CONF_PORT
 from homeassistant.core import HomeAssistant, ServiceCall
 from homeassistant.data_entry_flow import FlowResultType
@@ -400,11 +400,8 @@ async def test_diagnostics_redact_number_and_password(
     assert diagnostics["entry"]["options"][CONF_SMS_NOTIFY] == "notify.sms"
 
 
-@pytest.mark.usefixtures("source_ip")
-async def test_flow_sets_the_tracker_up_by_sms(hass: HomeAssistant, outbox: Outbox) -> None:
-    """With a notify action in Home Assistant, the connect menu offers the set-up by SMS:
-    its form sends the commands, then the flow waits; the entry keeps the SMS settings."""
-    port = free_port()
+async def sms_setup_form(hass: HomeAssistant, port: int) -> ConfigFlowResult:
+    """A tracker flow at its set-up by SMS form (the connect menu offers it)."""
     flow = await start_tracker_flow(hass)
     flow = await hass.config_entries.flow.async_configure(
         flow["flow_id"],
@@ -417,9 +414,17 @@ async def test_flow_sets_the_tracker_up_by_sms(hass: HomeAssistant, outbox: Outb
     )
     assert flow["menu_options"] == ["wait", "sms_setup", "finish"]
     assert_translated(flow)
-    form = await hass.config_entries.flow.async_configure(
+    return await hass.config_entries.flow.async_configure(
         flow["flow_id"], {"next_step_id": "sms_setup"}
     )
+
+
+@pytest.mark.usefixtures("source_ip")
+async def test_flow_sets_the_tracker_up_by_sms(hass: HomeAssistant, outbox: Outbox) -> None:
+    """With a notify action in Home Assistant, the connect menu offers the set-up by SMS:
+    its form sends the commands, then the flow waits; the entry keeps the SMS settings."""
+    port = free_port()
+    flow = form = await sms_setup_form(hass, port)
     assert form["type"] is FlowResultType.FORM
     assert_translated(form)
     form = await hass.config_entries.flow.async_configure(
@@ -483,3 +488,25 @@ async def test_reply_window_ends(hass: HomeAssistant, outbox: Outbox) -> None:
     incoming(hass, NUMBER, "too late", seconds_ago=-60)  # stamped a minute after the window
     incoming(hass, NUMBER, "in time")
     assert (await result(task))["reply"] == "in time"
+
+
+@pytest.mark.usefixtures("source_ip")
+async def test_flow_keeps_the_password_entered_before_an_error(
+    hass: HomeAssistant, outbox: Outbox
+) -> None:
+    """The password is never shown back: sent again empty after an error, the one entered
+    first is used (not the default, which the tracker would ignore)."""
+    port = free_port()
+    form = await sms_setup_form(hass, port)
+    sent = {CONF_SMS_NUMBER: NUMBER, CONF_SMS_NOTIFY: "notify.sms", CONF_PORT: 15013}
+    form = await hass.config_entries.flow.async_configure(
+        form["flow_id"], {**sent, CONF_SMS_PASSWORD: "4321", CONF_SMS_HOST: "my.host"}
+    )
+    assert form["errors"] == {CONF_SMS_HOST: "invalid_server"}
+    wait = await hass.config_entries.flow.async_configure(
+        form["flow_id"], {**sent, CONF_SMS_HOST: "203.0.113.7"}
+    )
+    assert wait["type"] is FlowResultType.SHOW_PROGRESS
+    assert outbox.texts == ["8044321 203.0.113.7 15013", "7104321"]
+    hass.config_entries.flow.async_abort(wait["flow_id"])  # no tracker will come
+    await hass.async_block_till_done()

@@ -145,7 +145,7 @@ async def host_name_refused(user: UserPage, instance: Instance) -> None:
     assert await user.field_value("Tracker's phone number") == NUMBER
     assert await page.locator("input[name=sms_apn]").input_value() == APN
     assert not await user.field_value("SMS password"), "the password is never shown back"
-    assert "enter it again when the form comes back" in await user.text()
+    assert "when the form comes back with an error, the one entered is kept" in await user.text()
     await host.fill(PUBLIC_IP)
     await page.locator("input[name=sms_password]").fill(PASSWORD)
 

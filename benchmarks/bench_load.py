@@ -69,12 +69,12 @@ from homeassistant.config_entries import ConfigEntryState
 from homeassistant.const import EVENT_STATE_CHANGED
 from homeassistant.core import Event, EventStateChangedData, HomeAssistant, callback
 from homeassistant.helpers import entity_registry as er, frame
-from homeassistant.runner import create_event_loop
 from homeassistant.setup import async_setup_component
 from pytest_homeassistant_custom_component.common import (
     async_test_home_assistant,
 )
 
+from benchmarks._hass import run_on_hass_loop
 from benchmarks._loadsim import SOURCE_BLOCK, tracker_id
 from benchmarks._measure import (
     GcMonitor,
@@ -784,11 +784,7 @@ def main() -> None:
     wanted = min(hard, max(soft, 4 * args.trackers + 256))
     resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
     pinned = pin(0)
-    loop = create_event_loop()
-    try:
-        results = loop.run_until_complete(run(args, pinned))
-    finally:
-        loop.close()
+    results = run_on_hass_loop(run(args, pinned))
     met = report(results, args, pinned)
     if args.check and not met:
         raise SystemExit(1)

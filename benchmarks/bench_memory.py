@@ -35,10 +35,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from homeassistant import loader
 from homeassistant.helpers import entity_registry as er, frame
-from homeassistant.runner import create_event_loop
 from homeassistant.setup import async_setup_component
 from pytest_homeassistant_custom_component.common import MockConfigEntry, async_test_home_assistant
 
+from benchmarks._hass import run_on_hass_loop
 from benchmarks._loadsim import tracker_id
 from benchmarks.bench_load import Simulator
 from benchmarks.bench_trips import days
@@ -219,11 +219,7 @@ def main() -> None:
     args = parser.parse_args()
     global DETAIL  # noqa: PLW0603
     DETAIL = args.detail
-    loop = create_event_loop()
-    try:
-        loop.run_until_complete(run(args))
-    finally:
-        loop.close()
+    run_on_hass_loop(run(args))
 
 
 if __name__ == "__main__":

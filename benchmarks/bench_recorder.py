@@ -58,7 +58,6 @@ from homeassistant.const import CONF_PORT
 from homeassistant.helpers import entity_registry as er, frame
 from homeassistant.helpers.entity_platform import DATA_ENTITY_PLATFORM
 from homeassistant.helpers.recorder import async_initialize_recorder
-from homeassistant.runner import create_event_loop
 from homeassistant.setup import async_setup_component
 from homeassistant.util import dt as dt_util
 from pytest_homeassistant_custom_component.common import (
@@ -69,6 +68,7 @@ from pytest_homeassistant_custom_component.components.recorder.common import (
     async_wait_recording_done,
 )
 
+from benchmarks._hass import run_on_hass_loop
 from benchmarks.bench_trips import START, Vehicle, messages_of
 from custom_components.sinotrack.const import CONF_BIND_ADDRESS, CONF_TRACKER_ID, DOMAIN
 from custom_components.sinotrack.entity import SinotrackEntity
@@ -377,11 +377,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--quick", action="store_true", help="two hours of each day")
     args = parser.parse_args()
-    loop = create_event_loop()
-    try:
-        loop.run_until_complete(run(args))
-    finally:
-        loop.close()
+    run_on_hass_loop(run(args))
 
 
 if __name__ == "__main__":

@@ -40,13 +40,13 @@ from homeassistant import loader
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import frame
-from homeassistant.runner import create_event_loop
 from homeassistant.setup import async_setup_component
 from pytest_homeassistant_custom_component.common import (
     MockConfigEntry,
     async_test_home_assistant,
 )
 
+from benchmarks._hass import run_on_hass_loop
 from benchmarks._loadsim import tracker_id
 from benchmarks.bench_trips import messages_of
 from custom_components.sinotrack.const import DOMAIN
@@ -175,11 +175,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.quick:
         args.sizes = [size for size in args.sizes if size <= 100]
-    loop = create_event_loop()
-    try:
-        loop.run_until_complete(run(args))
-    finally:
-        loop.close()
+    run_on_hass_loop(run(args))
 
 
 if __name__ == "__main__":

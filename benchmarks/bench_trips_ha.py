@@ -44,13 +44,13 @@ from homeassistant.const import CONF_PORT
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import frame
 from homeassistant.helpers.entity_platform import DATA_ENTITY_PLATFORM
-from homeassistant.runner import create_event_loop
 from homeassistant.util import dt as dt_util
 from pytest_homeassistant_custom_component.common import (
     MockConfigEntry,
     async_test_home_assistant,
 )
 
+from benchmarks._hass import run_on_hass_loop
 from benchmarks.bench_trips import START, Vehicle, messages_of
 from custom_components.sinotrack.const import CONF_BIND_ADDRESS, CONF_TRACKER_ID, DOMAIN
 from custom_components.sinotrack.model.trip_data import Fix
@@ -256,11 +256,7 @@ def main() -> None:
         "--scenario", action="append", choices=list(SCENARIOS), help="only these (repeatable)"
     )
     args = parser.parse_args()
-    loop = create_event_loop()
-    try:
-        loop.run_until_complete(run(args))
-    finally:
-        loop.close()
+    run_on_hass_loop(run(args))
 
 
 if __name__ == "__main__":

@@ -42,7 +42,7 @@ from .const import (
     LOGGER,
 )
 from .listener import DEFAULT_COMMAND_TIMEOUT, CommandResult
-from .model import FUTURE_TOLERANCE, KEY_ALARM, AlarmEvent, Update, storable_message
+from .model import KEY_ALARM, AlarmEvent, Update
 from .model.engine_stop import (
     REFUSE,
     SEND,
@@ -122,8 +122,6 @@ class GuardRuntime:
         """The tracker's latest valid report with a speed (the engine stop's)."""
         self._unsub_delay: CALLBACK_TYPE | None = None
         """The timer that ends the exit or entry delay on time (not at the minute tick)."""
-        self._newest = float("-inf")
-        """The newest device time seen (older messages do not reach the guard)."""
 
     # -- state and options ---------------------------------------------------------------
 
@@ -133,9 +131,6 @@ class GuardRuntime:
         self.guard = Guard.from_dict(data, self.guard.options)
         if self.guard.last_report is not None:
             self.guard.last_report = max(self.guard.last_report, dt_util.utcnow())
-        newest = self._runtime.state.newest
-        if newest is not None:
-            self._newest = float(newest)
 
     def as_dict(self) -> dict[str, Any]:
         """The guard's stored form."""
@@ -170,15 +165,10 @@ class GuardRuntime:
     # -- the tracker's frames and the clock ------------------------------------------------
 
     def frame(self, messages: Iterable[Message], now: datetime) -> None:
-        """The messages of one frame, after the tracker model took them."""
+        """The messages of one frame the tracker model applied (``Update.applied``: as
+        stored, older ones left out, so a blind-area upload triggers nothing now)."""
         self.guard.frame(now)
-        for raw in messages:
-            message, _ = storable_message(raw)  # what the model keeps (no infinite speed)
-            timestamp = message.get(p.TIMESTAMP)
-            if timestamp is not None:
-                if timestamp < self._newest:
-                    continue  # older than one seen (a blind-area upload): no trigger now
-                self._newest = min(timestamp, now.timestamp() + FUTURE_TOLERANCE)
+        for message in messages:
             report = speed_report(message, now)
             if report is not None and (self.report is None or report.time >= self.report.time):
                 self.report = report

@@ -473,8 +473,9 @@ class SinotrackRuntime:
     def handle_messages(self, messages: list[Message]) -> None:
         """The messages of one decoded frame."""
         now = dt_util.utcnow()
-        self._publish(self.tracker.apply(messages, now))
-        self.guard.frame(messages, now)
+        update = self.tracker.apply(messages, now)
+        self._publish(update)
+        self.guard.frame(update.applied, now)
         self.trips.feed(messages, now)  # every fix, the late ones the model ignores too
         if self.tracker.use_cell_position:
             async_follow_cell(self)

@@ -67,6 +67,9 @@ class Update:
     """Names of values dropped because the store could not keep them."""
     stale: int = 0
     """Messages ignored because they were older than the newest one."""
+    applied: tuple[Message, ...] = ()
+    """The messages applied, as the store keeps them (stale ones left out), in order: what
+    rules beside the model (the guard) read, so that they apply the same ordering."""
 
 
 def is_online(
@@ -117,6 +120,7 @@ class Tracker:
         alarms: list[AlarmEvent] = []
         suppressed: list[str] = []
         dropped: list[str] = []
+        applied: list[Message] = []
         stale = 0
         for message in messages:
             kept, refused = storable_message(message)
@@ -126,6 +130,7 @@ class Tracker:
             if not self._apply_message(kept, now, changed):
                 stale += 1
                 continue
+            applied.append(kept)
             for event_type in rising_alarms(state.alarms, kept):
                 if self.alarm_limit.allow(event_type, now.timestamp()):
                     alarms.append(AlarmEvent(event_type, alarm_data(kept, now)))
@@ -139,7 +144,14 @@ class Tracker:
         changed |= self._online_changes(now)
         if alarms:
             changed.add(KEY_ALARM)
-        return Update(frozenset(changed), tuple(alarms), tuple(suppressed), tuple(dropped), stale)
+        return Update(
+            frozenset(changed),
+            tuple(alarms),
+            tuple(suppressed),
+            tuple(dropped),
+            stale,
+            tuple(applied),
+        )
 
     def _apply_message(self, message: Message, now: datetime, changed: set[str]) -> bool:
         """Apply one storable message; False if it was older than the newest one."""

@@ -122,6 +122,21 @@ async def pick_sinotrack(user: UserPage) -> None:
     await page.locator("dialog-add-integration").get_by_text("Sinotrack", exact=True).first.click()
 
 
+async def fill_tracker_form(user: UserPage, name: str, tracker_id: str, port: int) -> None:
+    """The "Add a tracker" form filled in: name, ID, port and, where the form still offers
+    it (the port's first tracker), the bind address."""
+    page = user.page
+    await page.locator("input[name=name]").fill(name)
+    await page.locator("input[name=tracker_id]").fill(tracker_id)
+    await page.locator("input[type=number]").fill(str(port))
+    bind = page.locator("input[name=bind_address]")
+    if await bind.count():
+        if not await bind.is_visible():
+            await page.get_by_text("Advanced", exact=True).click()
+        if await bind.is_editable():
+            await bind.fill(BIND)
+
+
 async def add_tracker(user: UserPage, name: str, tracker_id: str, port: int) -> str:
     """Settings > Devices & services > Add integration > Sinotrack, the form filled in as a
     person would; the final step's text (the setup instructions)."""
@@ -133,15 +148,7 @@ async def add_tracker(user: UserPage, name: str, tracker_id: str, port: int) -> 
     await user.wait_for_text("Add a tracker")
     await page.get_by_text("Add a tracker", exact=True).click()
     await user.check(f"{name}-form", "Tracker ID", "Port")
-    await page.locator("input[name=name]").fill(name)
-    await page.locator("input[name=tracker_id]").fill(tracker_id)
-    await page.locator("input[type=number]").fill(str(port))
-    bind = page.locator("input[name=bind_address]")
-    if await bind.count():  # the port's bind address, where the form still offers it
-        if not await bind.is_visible():
-            await page.get_by_text("Advanced", exact=True).click()
-        if await bind.is_editable():
-            await bind.fill(BIND)
+    await fill_tracker_form(user, name, tracker_id, port)
     await user.screenshot(f"{name}-form-filled")
     await page.get_by_role("button", name="Submit").click()
     # The setup steps, then "Wait for the tracker" or "Finish now".

@@ -29,7 +29,7 @@ from tools.devhass import DEV_NAME, DEV_PASSWORD, DEV_USERNAME, TRACKER_ID
 
 from .browser import ARTIFACTS, VIEWPORT, UserPage, chromium
 from .harness import WAIT, Instance, integration_warnings, running_instance, unexpected_errors
-from .test_browser import BIND, log_in, pick_sinotrack, simulated
+from .test_browser import fill_tracker_form, log_in, pick_sinotrack, simulated
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser, pytest.mark.timeout(300)]
 
@@ -184,15 +184,7 @@ async def test_a_person_sets_a_tracker_up_by_sms(instance: Instance, user: UserP
     await user.wait_for_text("Add a tracker")
     await page.get_by_text("Add a tracker", exact=True).click()
     await user.check("tracker-form", "Tracker ID", "Port")
-    await page.locator("input[name=name]").fill(CAR)
-    await page.locator("input[name=tracker_id]").fill(TRACKER_ID)
-    await page.locator("input[type=number]").fill(str(port))
-    bind = page.locator("input[name=bind_address]")
-    if await bind.count():  # the port's bind address, where the form still offers it
-        if not await bind.is_visible():
-            await page.get_by_text("Advanced", exact=True).click()
-        if await bind.is_editable():
-            await bind.fill(BIND)
+    await fill_tracker_form(user, CAR, TRACKER_ID, port)
     await page.get_by_role("button", name="Submit").click()
     await user.check("connect", "Send the SMS commands from Home Assistant", "Finish now")
     await page.get_by_text("Send the SMS commands from Home Assistant", exact=True).click()

@@ -13,16 +13,19 @@ Its own rules:
   bookkeeping changed); a tick without an event changes nothing to save; at the stop, now.
 * Zones are looked up when a trip is shown (calendar, action, event): a zone created or
   moved later applies to the trips before it too.
-* Listeners are told of trip events (and once, when "parked since" becomes known); only
-  those that show the trip in progress ("distance today", "current trip distance") are
-  told of every fix during a trip. A parked tracker's fixes, and messages without a
-  position, tell nobody.
+* Listeners are told of trip events (and once, when "parked since" becomes known). Those
+  that show the trip in progress ("distance today", "current trip distance") are also told
+  of its progress: at most once every ``PROGRESS_INTERVAL`` seconds of server time, when
+  it went at least ``PROGRESS_STEP_KM`` further since they were last told (the recorder
+  keeps every write; the sensors show 0.1 km). A parked tracker's fixes, other fixes of a
+  trip, and messages without a position tell nobody.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from datetime import datetime, tzinfo
+import math
 from typing import Any, Final
 
 from homeassistant.components.zone import async_active_zone
@@ -46,6 +49,10 @@ loses at most this much of the trip's way (it goes on, straight across the gap, 
 it was saved; a clean stop saves everything)."""
 QUIET_SAVE_DELAY: Final = 600.0
 """The same while parked: a parked tracker's fixes change only the detector's bookkeeping."""
+PROGRESS_INTERVAL: Final = 60.0
+"""Seconds (server time) between two progress reports of the trip in progress."""
+PROGRESS_STEP_KM: Final = 0.1
+"""Km the trip in progress goes further before its progress is reported again."""
 DEFAULT_STOP_TIME_MIN: Final = 5
 """Minutes standing still that end a trip (the "stop time" option's default)."""
 
@@ -86,6 +93,9 @@ class TripLog:
         """(local midnight, start of the trip in progress, its km before midnight)."""
         self._parked_since_told: float | None = None
         """``parked_since`` when the listeners were last called."""
+        self._progress_told = (0.0, -math.inf)
+        """(km of the trip in progress, server time) when the progress listeners were last
+        called."""
         self._frame: tuple[datetime, float] | None = None
         """The receive time of the frame being fed (and its epoch seconds): the clock its
         listeners read, once per frame."""
@@ -152,11 +162,17 @@ class TripLog:
             self._schedule_save(now=bool(events))
         detector = self.detector
         if not events:
+            km = detector.current_km
+            if km is not None:  # a trip in progress went on
+                told_km, told_at = self._progress_told
+                now = self._timestamp()
+                if now - told_at >= PROGRESS_INTERVAL and abs(km - told_km) >= PROGRESS_STEP_KM:
+                    self._progress_told = (km, now)
+                    self._tell(self._progress_listeners, events)
+                return
             parked_since = detector.parked_since
-            if parked_since is None:  # a trip in progress went on
-                self._tell(self._progress_listeners, events)
-            elif parked_since != self._parked_since_told:  # known from the first fix on
-                self._parked_since_told = parked_since
+            if parked_since is not None and parked_since != self._parked_since_told:
+                self._parked_since_told = parked_since  # known from the first fix on
                 self._tell(self._listeners, events)
             return
         self._finished_today = self._before_midnight = None
@@ -175,6 +191,7 @@ class TripLog:
                     event.trip.distance_km,
                 )
         self._parked_since_told = detector.parked_since
+        self._progress_told = (detector.current_km or 0.0, self._timestamp())
         self._tell(self._listeners, events)
 
     def _tell(self, listeners: dict[int, TripListener], events: list[TripEvent]) -> None:
@@ -219,8 +236,9 @@ class TripLog:
     @callback
     def subscribe(self, listener: TripListener, *, progress: bool = False) -> CALLBACK_TYPE:
         """Call ``listener(events)`` after every frame or tick with a trip event, and when
-        "parked since" becomes known (the first fix); with ``progress`` also after every
-        fix of a trip in progress (with no events). Returns the unsubscribe."""
+        "parked since" becomes known (the first fix); with ``progress`` also with the
+        progress of a trip in progress (no events; see the module's rules). Returns the
+        unsubscribe."""
         number = self._next_listener
         self._next_listener += 1
         self._listeners[number] = listener

@@ -1,17 +1,17 @@
 """Trip sensors: distance and trips today, the last trip, parked since, the current trip.
 
 Written when a trip starts, ends or is corrected. "Distance today" and "current trip
-distance" change with every fix of a trip: they are written at most once a minute or per
-``WRITE_STEP_KM``, whichever comes first (the recorder keeps every write). A sensor is
-written only when its figure changed (a parked tracker's fixes write none). The "today"
-sensors start again at local midnight.
+distance" change with every fix of a trip: they are written with the trip log's progress
+reports, at most once a minute and only when the trip went 0.1 km further (the recorder
+keeps every write). A sensor is written only when its figure changed (a parked tracker's
+fixes write none). The "today" sensors start again at local midnight.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Final
 
 from homeassistant.components.sensor import (
@@ -29,9 +29,6 @@ from .model.trip_data import TripEvent
 from .runtime import SinotrackRuntime
 from .trip_log import TripLog
 
-WRITE_STEP_KM: Final = 0.1
-WRITE_INTERVAL: Final = timedelta(minutes=1)
-
 type TripValue = float | int | datetime | None
 
 
@@ -41,7 +38,7 @@ class TripSensorDescription(SensorEntityDescription):
 
     value_fn: Callable[[TripLog], TripValue]
     throttled: bool = False
-    """Changes with every fix: written at most once a minute or per ``WRITE_STEP_KM``."""
+    """Changes with every fix of a trip: written with the trip log's progress reports."""
     daily: bool = False
     """Starts again at local midnight (written then; ``last_reset`` for statistics)."""
     events_only: bool = True
@@ -144,14 +141,12 @@ class TripSensor(SinotrackEntity, SensorEntity):
         super().__init__(runtime, description, name, ())
         self._value: TripValue = description.value_fn(runtime.trips)
         self._written: TripValue = None
-        self._written_at: datetime | None = None
-        self._progress: float | None = None
-        """The distance of the trip in progress at the last write."""
 
     async def async_added_to_hass(self) -> None:
         """Follow the trip log (and local midnight for the daily ones)."""
         self._read()
         await super().async_added_to_hass()
+        self._written = self._value  # as Home Assistant wrote it when the entity was added
         self.async_on_remove(
             self.runtime.trips.subscribe(
                 self._trips_changed, progress=self.entity_description.throttled
@@ -169,31 +164,19 @@ class TripSensor(SinotrackEntity, SensorEntity):
 
     @callback
     def _trips_changed(self, events: list[TripEvent]) -> None:
-        """Write on a trip event; a throttled figure also when the trip in progress went
-        ``WRITE_STEP_KM`` further or a minute passed since the last write."""
+        """Write on a trip event or a progress report of the trip in progress, when the
+        figure changed."""
         description = self.entity_description
-        if events or not description.throttled:
+        if not (
+            events
+            or description.throttled
+            or (not description.events_only and self._written is None)
+        ):
             # Without an event, only a value still unknown can change (parked since,
             # from the first fix on): no need to read the others.
-            due = events or (not description.events_only and self._written is None)
-            if due and self._read() != self._written:
-                self._write()
-            return
-        progress = self.runtime.trips.detector.current_km
-        if progress == self._progress:
-            return
-        if not (
-            progress is None
-            or self._progress is None
-            or abs(progress - self._progress) >= WRITE_STEP_KM
-            or self._written_at is None
-            or self.runtime.trips.utcnow() - self._written_at >= WRITE_INTERVAL
-        ):
             return
         if self._read() != self._written:
             self._write(read=False)
-        else:  # the same figure: nothing to write, the throttle starts again from here
-            self._progress = progress
 
     @callback
     def _read(self) -> TripValue:
@@ -202,11 +185,8 @@ class TripSensor(SinotrackEntity, SensorEntity):
         return self._value
 
     def _write(self, *, read: bool = True) -> None:
-        """Write the figure now (``read``: read it first), and remember what was written
-        and when."""
+        """Write the figure now (``read``: read it first), and remember what was written."""
         self._written = self._read() if read else self._value
-        self._written_at = self.runtime.trips.utcnow()
-        self._progress = self.runtime.trips.detector.current_km
         super().async_write_ha_state()
 
     @property

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime, timedelta
+import itertools
 import json
 from typing import Any
 from xml.etree import ElementTree as ET
@@ -199,8 +200,8 @@ async def test_a_drive_with_a_red_light_is_one_trip_everywhere(
 async def test_the_trip_in_progress(
     hass: HomeAssistant, freezer: FrozenDateTimeFactory, connect: TrackerFactory
 ) -> None:
-    """While driving: the calendar's current event, current trip distance written per
-    0.1 km (not per report of a slow car), parked since unknown."""
+    """While driving: the calendar's current event, current trip distance written at most
+    once a minute and only after 0.1 km more (not per report), parked since unknown."""
     entry, car = await start(hass, freezer)
     car.tracker = await connect(entry)
     await car.park(3)
@@ -211,7 +212,7 @@ async def test_the_trip_in_progress(
     assert calendar.attributes["message"].startswith(f"{state(hass, 'zone.home').name} -> ")
     assert state(hass, "sensor.car_parked_since").state == "unknown"
     current = float(state(hass, "sensor.car_current_trip_distance").state)
-    assert current == pytest.approx(10 * 0.1389, abs=0.15)
+    assert 0.5 < current <= 10 * 0.1389 + 0.15  # written when the trip started, not since
 
     writes: list[str] = []
 
@@ -221,10 +222,20 @@ async def test_the_trip_in_progress(
             writes.append(event.data["new_state"].state)
 
     hass.bus.async_listen("state_changed", written)
+    for _ in range(12):  # 2 minutes crawling in a queue at 1 km/h: 3 m per report
+        await car.fix(0.54, acc=True)
+    assert len(writes) <= 1  # the way before the queue, once a minute had passed
+    writes.clear()
+    for _ in range(12):  # 2 more minutes in the queue
+        await car.fix(0.54, acc=True)
+    assert writes == []  # not 0.1 km further
     for _ in range(12):  # 2 minutes at 10 km/h: 28 m per report
         await car.fix(5.4, acc=True)
-    # Written on each 0.1 km or once a minute, not on each of the 12 reports.
-    assert 2 <= len(writes) <= 4, writes
+    # At most once a minute, not on each of the 12 reports; the last write is current.
+    assert 1 <= len(writes) <= 2, writes
+    assert float(writes[-1]) == pytest.approx(
+        float(state(hass, "sensor.car_current_trip_distance").state)
+    )
 
 
 TRIP_ENTITIES = (
@@ -292,9 +303,9 @@ async def test_a_parked_tracker_writes_no_trip_entity(
 async def test_a_driving_report_writes_at_most_the_two_throttled_sensors(
     hass: HomeAssistant, freezer: FrozenDateTimeFactory, connect: TrackerFactory
 ) -> None:
-    """During a trip a report writes at most "distance today" and "current trip distance"
-    (each at most once), a report at a red light none of them; the calendar rewrites its
-    current event when it ends, once a minute, not per report."""
+    """During a trip a report writes at most "distance today" and "current trip distance",
+    each at most once a minute (a report every 10 s at 50 km/h: one report in six); the
+    calendar rewrites its current event when it ends, once a minute, not per report."""
     entry, car = await start(hass, freezer)
     car.tracker = await connect(entry)
     await car.park(3)
@@ -302,23 +313,36 @@ async def test_a_driving_report_writes_at_most_the_two_throttled_sensors(
     assert state(hass, "calendar.car_trips").state == "on"
     writes = Writes(hass)
     calendar = 0
-    for _ in range(24):  # 4 minutes
-        await car.fix(KNOTS, acc=True)
-        written = writes.take()
-        calendar += written.count("calendar.car_trips")
-        written = [entity for entity in written if entity != "calendar.car_trips"]
-        assert set(written) <= THROTTLED, written
-        assert len(written) == len(set(written)), written
+    written_at: dict[str, list[datetime]] = {entity: [] for entity in THROTTLED}
+
+    async def drive(reports: int, knots: float = KNOTS) -> list[str]:
+        nonlocal calendar
+        throttled: list[str] = []
+        for _ in range(reports):
+            await car.fix(knots, acc=True)
+            written = writes.take()
+            calendar += written.count("calendar.car_trips")
+            written = [entity for entity in written if entity != "calendar.car_trips"]
+            assert set(written) <= THROTTLED, written
+            assert len(written) == len(set(written)), written
+            for entity in written:
+                written_at[entity].append(car.when)
+            throttled += written
+        return throttled
+
+    await drive(24)  # 4 minutes
     assert calendar <= 5
-    written = []
-    for _ in range(5):  # a red light, shorter than the stop time and a minute
-        await car.fix(0, acc=True)
-        written += writes.take()
-    assert set(written) <= {"calendar.car_trips"}
-    for _ in range(3):
-        await car.fix(KNOTS, acc=True)
-        written = [entity for entity in writes.take() if entity != "calendar.car_trips"]
-        assert sorted(written) == sorted(THROTTLED)  # 139 m a report: both, once
+    for times in written_at.values():
+        assert 3 <= len(times) <= 4, times
+    # A red light, shorter than the stop time and a minute: at most the way before the
+    # light, once, when a minute had passed since the last write.
+    written = await drive(5, knots=0)
+    for entity in THROTTLED:
+        assert written.count(entity) <= 1
+    await drive(12)  # 2 more minutes
+    for times in written_at.values():
+        assert 5 <= len(times) <= 7, times
+        assert all(b - a >= timedelta(minutes=1) for a, b in itertools.pairwise(times))
 
 
 async def test_get_trips_geojson_and_gpx(
@@ -460,8 +484,8 @@ async def test_today_starts_again_at_local_midnight(
 async def test_a_trip_across_midnight_counts_today_its_way_since(
     hass: HomeAssistant, freezer: FrozenDateTimeFactory, connect: TrackerFactory
 ) -> None:
-    """Driving across local midnight: distance today is the way since midnight, report
-    after report; current trip distance the whole way."""
+    """Driving across local midnight: distance today is the way since midnight (written
+    at most a minute behind), never the way before; current trip distance the whole way."""
     entry, car = await start(hass, freezer)
     midnight = dt_util.start_of_local_day(dt_util.as_local(T0) + timedelta(days=1))
     car.when = midnight - timedelta(minutes=6)
@@ -470,12 +494,14 @@ async def test_a_trip_across_midnight_counts_today_its_way_since(
     await car.drive(24)  # to midnight
     async_fire_time_changed(hass, midnight)
     await hass.async_block_till_done()
+    assert state(hass, "sensor.car_distance_today").state == "0.0"
+    minute = 6 * 0.1389
     for reports in range(1, 31):
         await car.drive(1)
         today = float(state(hass, "sensor.car_distance_today").state)
-        assert today == pytest.approx(reports * 0.1389, abs=0.02)
+        assert reports * 0.1389 - minute - 0.02 <= today <= reports * 0.1389 + 0.02
     whole = float(state(hass, "sensor.car_current_trip_distance").state)
-    assert whole == pytest.approx(54 * 0.1389, abs=0.2)
+    assert 54 * 0.1389 - minute - 0.2 <= whole <= 54 * 0.1389 + 0.2
 
 
 async def test_the_trip_log_is_saved_after_a_trip_and_seldom_while_parked(

@@ -232,13 +232,50 @@ class TripDetector(StoredDetector):
         now: float | None = None,
     ) -> list[TripEvent]:
         """``add`` for a GPS fix by its figures. A sane, valid, in-order report that leaves
-        the vehicle parked (no trip in progress or to carry on) is taken here, without a
-        ``Fix``; any other goes through every rule (``_add``)."""
+        the vehicle parked (no trip in progress or to carry on), or one at speed during a
+        confirmed trip that is not standing, is taken here, without a ``Fix``; any other
+        goes through every rule (``_add``)."""
         newest = self._newest
+        open_trip = self._open
+        if open_trip is not None:
+            last_fix = self._last_fix
+            if (
+                open_trip.confirmed
+                and speed is not None
+                and self.moving_speed <= speed < math.inf
+                and valid
+                and self._still_since is None
+                and self._ignition_off_since is None
+                and newest is not None
+                and newest < time < math.inf
+                and last_fix is not None
+                and time - last_fix < self.gap_time
+                and -90.0 <= latitude <= 90.0
+                and -180.0 <= longitude <= 180.0
+                and 0.0 <= accuracy < math.inf
+                and (mileage is None or 0.0 <= mileage < math.inf)
+                and (now is None or time <= now + MAX_AHEAD_S)
+                and len(open_trip.points) < OPEN_TRACK_LIMIT
+            ):  # the trip goes on at speed: ``_trip_fix``'s moving case, nothing to confirm
+                self._newest = time
+                if now is not None and not late and math.isfinite(now):
+                    self._skew = now - time
+                if ignition is not None:
+                    self._note_ignition(ignition, time)
+                open_trip.extend(
+                    _new_point(TrackPoint, (time, latitude, longitude, speed)), self.moving_speed
+                )
+                if mileage is not None:
+                    open_trip.mileage(time, mileage)
+                self._last_fix = time
+                return []
+            fix = Fix(
+                time, latitude, longitude, speed, ignition, valid, accuracy, mileage, late=late
+            )
+            return self._add(fix, now)
         parked = self._parked
         if not (
-            self._open is not None
-            or parked is None
+            parked is None
             or self._parked_point is None
             or newest is None
             or not newest < time < math.inf

@@ -32,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks.bench_codec import jt808_stream, run
 from custom_components.sinotrack.model import Tracker
 from custom_components.sinotrack.model.trip_data import Fix, TripEnded
-from custom_components.sinotrack.model.trip_feed import fix_values
+from custom_components.sinotrack.model.trip_feed import read_fix
 from custom_components.sinotrack.model.trips import TripDetector
 from custom_components.sinotrack.protocol import Message, message as p
 
@@ -159,9 +159,7 @@ def runtime_path(messages: list[Message], *, trips: bool) -> float:
         tracker.apply([message], now)
         if trips:
             received = now.timestamp()
-            values = fix_values(message, received)  # as the trip log does
-            if values is not None:
-                add(*values, received)
+            read_fix(message, received, add)  # as the trip log does
             _ = detector.current_km  # what the throttled trip sensors read
             if index % 6 == 0:
                 tick(received)

@@ -54,7 +54,7 @@ from benchmarks.bench_trips import START, Vehicle, messages_of
 from custom_components.sinotrack import runtime as runtime_module
 from custom_components.sinotrack.const import CONF_BIND_ADDRESS, CONF_TRACKER_ID, DOMAIN
 from custom_components.sinotrack.model.trip_data import Fix
-from custom_components.sinotrack.model.trip_feed import fix_values
+from custom_components.sinotrack.model.trip_feed import read_fix
 from custom_components.sinotrack.protocol import Message, message as p
 from custom_components.sinotrack.runtime import SinotrackRuntime
 from custom_components.sinotrack.trip_sensor import TripSensor
@@ -118,6 +118,10 @@ def nothing_at_all(**_kwargs: Any) -> None:
     """Write nothing."""
 
 
+def nothing(*_figures: Any) -> None:
+    """Take a fix's figures and do nothing with them."""
+
+
 class ServerClock:
     """``dt_util`` for the runtime, its ``utcnow`` set to when a message arrives."""
 
@@ -154,14 +158,13 @@ async def handle(hass: HomeAssistant, runtime: SinotrackRuntime, messages: list[
 def partial_feed(runtime: SinotrackRuntime, *, detector: bool) -> Callable[..., None]:
     """A trip log's feed that only reads the fixes' figures (and with ``detector`` feeds
     them to its detector): its parts' costs told apart."""
-    add = runtime.trips.detector.add_values
+    take = runtime.trips.detector.add_values if detector else nothing
 
     def feed(messages: list[Message], now: datetime) -> None:
         received = now.timestamp()
         for message in messages:
-            values = fix_values(message, received) if p.LATITUDE in message else None
-            if values is not None and detector:
-                add(*values, received)
+            if p.LATITUDE in message:
+                read_fix(message, received, take)
 
     return feed
 

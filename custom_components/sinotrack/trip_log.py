@@ -38,7 +38,7 @@ from .const import DOMAIN, LOGGER
 from .location_entry import async_place_name, place_name
 from .model.trip_data import Position, Trip, TripEnded, TripEvent, TripStarted
 from .model.trip_export import trip_dict
-from .model.trip_feed import day_window, fix_values
+from .model.trip_feed import day_window, read_fix
 from .model.trips import TripDetector
 from .protocol import Message, message as p
 
@@ -132,49 +132,54 @@ class TripLog:
                 continue
             if received is None:
                 received = now.timestamp()
-            values = fix_values(message, received)
-            if values is None:
+            found = read_fix(message, received, add)
+            if found is None:
                 continue
-            found = add(*values, received)
             if events is None:
                 events = found
             else:
                 events.extend(found)
-        if events is not None:
-            self._frame = (now, received) if received is not None else None
-            try:
-                self._changed(events, save=True)
-            finally:
-                self._frame = None
+        if events is None or received is None:
+            return
+        self._frame = (now, received)
+        try:
+            if events:
+                self._changed(events)
+            else:
+                self._went_on(received)
+        finally:
+            self._frame = None
 
     @callback
     def tick(self, now: datetime) -> None:
         """Time passed: a stop, ignition off or a coverage gap may end the trip."""
         events = self.detector.tick(now.timestamp())
         if events:  # without one, nothing to save or show changed
-            self._changed(events, save=True)
+            self._changed(events)
 
-    def _changed(self, events: list[TripEvent], *, save: bool) -> None:
-        """Save (if ``save``) and tell the listeners: all of them after a trip event or
-        when "parked since" became known, the progress listeners after a fix of a trip in
-        progress, none after a parked fix."""
-        if save:
-            self._schedule_save(now=bool(events))
+    def _went_on(self, now: float) -> None:
+        """A frame's fixes caused no trip event (server time ``now``): plan a save; tell
+        the progress listeners when a report of the trip in progress is due (see the
+        module's rules), or every listener when "parked since" became known."""
         detector = self.detector
-        if not events:
-            km = detector.current_km
-            if km is not None:  # a trip in progress went on
-                told_km, told_at = self._progress_told
-                now = self._timestamp()
-                if now - told_at >= PROGRESS_INTERVAL and abs(km - told_km) >= PROGRESS_STEP_KM:
-                    self._progress_told = (km, now)
-                    self._tell(self._progress_listeners, events)
-                return
-            parked_since = detector.parked_since
-            if parked_since is not None and parked_since != self._parked_since_told:
-                self._parked_since_told = parked_since  # known from the first fix on
-                self._tell(self._listeners, events)
+        km = detector.current_km
+        self._plan_save(SAVE_DELAY if km is not None else QUIET_SAVE_DELAY, now)
+        if km is not None:  # a trip in progress went on
+            told_km, told_at = self._progress_told
+            if now - told_at >= PROGRESS_INTERVAL and abs(km - told_km) >= PROGRESS_STEP_KM:
+                self._progress_told = (km, now)
+                self._tell(self._progress_listeners, [])
             return
+        parked_since = detector.parked_since
+        if parked_since is not None and parked_since != self._parked_since_told:
+            self._parked_since_told = parked_since  # known from the first fix on
+            self._tell(self._listeners, [])
+
+    def _changed(self, events: list[TripEvent]) -> None:
+        """Trips started, ended or changed: save now and tell every listener."""
+        self._cancel_save()
+        self._store.async_delay_save(self.detector.as_dict, 0)
+        detector = self.detector
         self._finished_today = self._before_midnight = None
         for event in events:
             if isinstance(event, TripStarted | TripEnded):
@@ -202,18 +207,12 @@ class TripLog:
             except Exception:  # noqa: BLE001 - one failing entity does not stop the others
                 LOGGER.exception("%s: a trip listener failed", self.ident)
 
-    def _schedule_save(self, *, now: bool) -> None:
-        """Save at once after an event, else within ``SAVE_DELAY`` while driving or
-        ``QUIET_SAVE_DELAY`` while parked (a planned save is brought forward, never
-        postponed)."""
-        if now:
-            self._cancel_save()
-            self._store.async_delay_save(self.detector.as_dict, 0)
-            return
-        delay = SAVE_DELAY if self.detector.current_km is not None else QUIET_SAVE_DELAY
+    def _plan_save(self, delay: float, now: float) -> None:
+        """Save within ``delay`` seconds of server time ``now`` (a planned save is brought
+        forward, never postponed)."""
         if self._unsub_save is not None and delay >= self._save_delay:
             return  # planned already, no later than this fix would plan it
-        due = self._timestamp() + delay
+        due = now + delay
         if self._unsub_save is not None and due < self._save_due:
             self._cancel_save()
         if self._unsub_save is None:

@@ -7,8 +7,9 @@ tracker model ignores those for the position shown, trip detection places them i
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
+from typing import Any, cast
 
 from custom_components.sinotrack.protocol import Message, message as p
 
@@ -22,10 +23,11 @@ type FixValues = tuple[
 speed, ignition, valid, accuracy, mileage, late."""
 
 
-def fix_values(message: Message, received: float) -> FixValues | None:
-    """The figures of ``message``'s fix (server receive time ``received``, epoch), None
-    without a position. A message without a time of its own is taken as a fix at
-    ``received``."""
+def read_fix[T](message: Message, received: float, take: Callable[..., T]) -> T | None:
+    """``take(*figures, received)`` with the figures of ``message``'s fix (``FixValues``'s
+    order; ``received`` is the server receive time, epoch), None without a position. A
+    message without a time of its own is taken as a fix at ``received``. The trip log hands
+    ``TripDetector.add_values`` here: no tuple between (it runs for every report)."""
     latitude = message.get(p.LATITUDE)
     longitude = message.get(p.LONGITUDE)
     if latitude is None or longitude is None:
@@ -35,7 +37,7 @@ def fix_values(message: Message, received: float) -> FixValues | None:
     ignition = message.get(p.IGNITION)
     mileage = message.get(p.MILEAGE)
     hdop = message.get(p.HDOP)
-    return (
+    return take(
         float(timestamp) if timestamp is not None else received,
         float(latitude),
         float(longitude),
@@ -45,7 +47,18 @@ def fix_values(message: Message, received: float) -> FixValues | None:
         DEFAULT_ACCURACY_M if hdop is None else fix_accuracy(hdop),
         float(mileage) if mileage is not None else None,
         bool(message.get(p.ARCHIVE, False)),
+        received,
     )
+
+
+def _figures(*values: Any) -> FixValues:
+    """The figures ``read_fix`` hands over, without the receive time."""
+    return cast(FixValues, values[:-1])
+
+
+def fix_values(message: Message, received: float) -> FixValues | None:
+    """The figures of ``message``'s fix (``read_fix``), None without a position."""
+    return read_fix(message, received, _figures)
 
 
 def trip_fix(message: Message, received: float) -> Fix | None:

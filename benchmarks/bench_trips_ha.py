@@ -20,6 +20,12 @@ clock reads the message's time (simulated time, compressed), so the rules that c
 server time (the trip sensors' once-a-minute writes, the saves) run as they would live.
 Figures are printed, never asserted (target: under 10 % more).
 
+The same reports are also sent as they arrive live, through the listener: H02 V1 frames on
+a real TCP connection to 127.0.0.1, one frame per read (the client, in its own process,
+sends the next one when the V4 answer came), this process's CPU time counted (reading,
+decoding, answering, the runtime and the entities): what a message costs Home Assistant
+from its bytes on, with trip detection and without.
+
     scripts/envrun python benchmarks/bench_trips_ha.py
     scripts/envrun python benchmarks/bench_trips_ha.py --quick
 """
@@ -27,6 +33,7 @@ Figures are printed, never asserted (target: under 10 % more).
 from __future__ import annotations
 
 import argparse
+import asyncio
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -34,7 +41,7 @@ import statistics
 import sys
 import tempfile
 import time
-from typing import Any
+from typing import Any, Final
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -51,15 +58,17 @@ from pytest_homeassistant_custom_component.common import (
 
 from benchmarks._hass import run_on_hass_loop
 from benchmarks.bench_trips import START, Vehicle, messages_of
-from custom_components.sinotrack import runtime as runtime_module
+from custom_components.sinotrack import get_pool, runtime as runtime_module
 from custom_components.sinotrack.const import CONF_BIND_ADDRESS, CONF_TRACKER_ID, DOMAIN
+from custom_components.sinotrack.listener import ListenerConfig
 from custom_components.sinotrack.model.trip_data import Fix
 from custom_components.sinotrack.model.trip_feed import read_fix
 from custom_components.sinotrack.protocol import Message, message as p
+from custom_components.sinotrack.protocol.h02_binary import KNOTS_TO_KMH
 from custom_components.sinotrack.runtime import SinotrackRuntime
 from custom_components.sinotrack.trip_sensor import TripSensor
 from tests.support.defaults import LOOPBACK as HOST
-from tests.support.frames import H02_ID
+from tests.support.frames import H02_ID, h02_status, h02_v1
 from tools.net import free_port
 
 IDENT = H02_ID
@@ -67,6 +76,8 @@ TARGET = 0.10
 INTERVAL = 10.0
 """Seconds between two reports, parked or driving."""
 OFF, FIXES, DETECTOR, UNWRITTEN, ON = "off", "fixes", "detector", "unwritten", "on"
+WIRE_OFF, WIRE_ON = "wire off", "wire on"
+"""Trip detection off and on, the reports sent through the listener."""
 MODES: tuple[str, ...] = (OFF, FIXES, DETECTOR, UNWRITTEN, ON)
 """Trip detection off; only the fixes' figures read from the messages; those through the
 detector (no listener, no save); the whole trip log with the trip sensors' writes left
@@ -155,6 +166,62 @@ async def handle(hass: HomeAssistant, runtime: SinotrackRuntime, messages: list[
         setattr(runtime_module, "dt_util", dt_util)  # noqa: B010
 
 
+def h02_frames(messages: list[Message]) -> list[bytes]:
+    """The H02 V1 frames ``messages`` arrive as (their time, position, speed, ignition)."""
+    return [
+        h02_v1(
+            datetime.fromtimestamp(message[p.TIMESTAMP], UTC),
+            latitude=message[p.LATITUDE],
+            longitude=message[p.LONGITUDE],
+            knots=message.get(p.SPEED, 0.0) / KNOTS_TO_KMH,
+            status=h02_status(acc=bool(message.get(p.IGNITION))),
+        )
+        for message in messages
+    ]
+
+
+CLIENT: Final = """
+import socket, sys
+frames = sys.stdin.buffer.read().split(b"\\n")
+with socket.create_connection((sys.argv[1], int(sys.argv[2]))) as sock:
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    for frame in frames:
+        sock.sendall(frame)
+        if not sock.recv(256):
+            sys.exit("the listener closed the connection")
+"""
+"""The tracker: sends each frame when the answer to the last came, in its own process."""
+
+
+async def send(runtime: SinotrackRuntime, port: int, frames: list[bytes]) -> float:
+    """CPU seconds of this process from the first of ``frames`` on, sent by a client
+    process to the listener on ``port`` one at a time, each when the answer to the last
+    came (the runtime's clock set to each message's own time)."""
+    clock = ServerClock()
+    handle_messages = runtime.handle_messages
+    begin: list[float] = []
+
+    def at_their_time(messages: list[Message]) -> None:
+        if not begin:
+            begin.append(time.process_time())
+        clock.now = datetime.fromtimestamp(messages[0][p.TIMESTAMP], UTC)
+        handle_messages(messages)
+
+    runtime.handle_messages = at_their_time  # type: ignore[method-assign]
+    setattr(runtime_module, "dt_util", clock)  # noqa: B010 - a module attribute, swapped
+    try:
+        client = await asyncio.create_subprocess_exec(
+            sys.executable, "-c", CLIENT, HOST, str(port), stdin=asyncio.subprocess.PIPE
+        )
+        await client.communicate(b"\n".join(frames))
+        if client.returncode:
+            raise RuntimeError(f"the client failed ({client.returncode})")
+        return time.process_time() - begin[0]
+    finally:
+        setattr(runtime_module, "dt_util", dt_util)  # noqa: B010
+        runtime.handle_messages = handle_messages  # type: ignore[method-assign]
+
+
 def partial_feed(runtime: SinotrackRuntime, *, detector: bool) -> Callable[..., None]:
     """A trip log's feed that only reads the fixes' figures (and with ``detector`` feeds
     them to its detector): its parts' costs told apart."""
@@ -176,20 +243,32 @@ async def measure(messages: list[Message], *, mode: str, config_dir: str) -> tup
         hass.data.pop(loader.DATA_CUSTOM_COMPONENTS, None)  # load custom_components/
         frame.async_setup(hass)
         try:
+            port = free_port(HOST)
+            if mode in (WIRE_OFF, WIRE_ON):
+                # Compressed time: the listener takes the reports as fast as they come (its
+                # per-tracker limits, far above a live tracker's one report in 10 s, lifted).
+                unlimited = ListenerConfig(host=HOST, port=port, max_frame_rate=0, max_read_rate=0)
+                await get_pool(hass).acquire(unlimited)
             entry = MockConfigEntry(
                 domain=DOMAIN,
                 title="Car",
                 unique_id=IDENT,
-                data={CONF_TRACKER_ID: IDENT, CONF_PORT: free_port(HOST), CONF_BIND_ADDRESS: HOST},
+                data={CONF_TRACKER_ID: IDENT, CONF_PORT: port, CONF_BIND_ADDRESS: HOST},
             )
             entry.add_to_hass(hass)
             assert await hass.config_entries.async_setup(entry.entry_id)
             await hass.async_block_till_done()
             runtime: SinotrackRuntime = entry.runtime_data
-            runtime.connection_changed(True, HOST)
-            await hass.async_block_till_done()
             messages = today(messages)
             log: Any = runtime.trips
+            if mode in (WIRE_OFF, WIRE_ON):
+                if mode == WIRE_OFF:
+                    log.tick = log.feed = lambda *_args: None
+                frames = h02_frames(messages)
+                seconds = await send(runtime, entry.data[CONF_PORT], frames)
+                return seconds / len(messages), 0
+            runtime.connection_changed(True, HOST)
+            await hass.async_block_till_done()
             if mode in (OFF, FIXES, DETECTOR):
                 log.tick = lambda *_args: None
                 log.feed = (
@@ -220,10 +299,10 @@ async def measure(messages: list[Message], *, mode: str, config_dir: str) -> tup
 async def scenario(name: str, fixes: list[Fix], repeat: int) -> None:
     """Run one scenario's modes interleaved ``repeat`` times and print its figures."""
     messages = messages_of(fixes)
-    results: dict[str, list[float]] = {mode: [] for mode in MODES}
+    results: dict[str, list[float]] = {mode: [] for mode in (*MODES, WIRE_OFF, WIRE_ON)}
     writes: dict[str, int] = {}
     for _ in range(repeat):
-        for mode in MODES:
+        for mode in (*MODES, WIRE_OFF, WIRE_ON):
             with tempfile.TemporaryDirectory(prefix="sinotrack-bench-") as config_dir:
                 per_message, writes[mode] = await measure(
                     messages, mode=mode, config_dir=config_dir
@@ -238,6 +317,12 @@ async def scenario(name: str, fixes: list[Fix], repeat: int) -> None:
         f"with it: {on / off - 1:+.1%} best of {repeat} (medians {median[OFF] * 1e6:.1f} / "
         f"{median[ON] * 1e6:.1f} us: {median[ON] / median[OFF] - 1:+.1%}; target under "
         f"{TARGET:.0%})"
+    )
+    wire_off, wire_on = best[WIRE_OFF], best[WIRE_ON]
+    print(
+        f"  through the listener: {wire_off * 1e6:.1f} us without, {wire_on * 1e6:.1f} us "
+        f"with it: {wire_on / wire_off - 1:+.1%} (medians {median[WIRE_OFF] * 1e6:.1f} / "
+        f"{median[WIRE_ON] * 1e6:.1f} us: {median[WIRE_ON] / median[WIRE_OFF] - 1:+.1%})"
     )
     unwritten = best[UNWRITTEN]
     print(

@@ -31,7 +31,6 @@ Its own rules:
 from __future__ import annotations
 
 import asyncio
-import bisect
 from collections.abc import Callable, Coroutine, Iterable
 from datetime import datetime, tzinfo
 from typing import Any, Final
@@ -44,7 +43,14 @@ from homeassistant.util import dt as dt_util
 
 from .const import DOMAIN, LOGGER
 from .location_entry import async_place_name, place_name
-from .model.trip_archive import ArchiveIndex, part_data, part_key, part_trips, window
+from .model.trip_archive import (
+    ArchiveIndex,
+    correct_late,
+    part_data,
+    part_key,
+    part_trips,
+    window,
+)
 from .model.trip_data import (
     Position,
     Stop,
@@ -56,7 +62,6 @@ from .model.trip_data import (
 )
 from .model.trip_export import trip_dict
 from .model.trip_feed import day_window, fix_values
-from .model.trip_late import corrected
 from .model.trips import TripDetector
 from .protocol import Message, message as p
 
@@ -210,20 +215,18 @@ class TripLog:
                     continue  # within a stop
                 if key not in parts:
                     parts[key] = part_trips(await self._part(key).async_load())
-                trips = parts[key]
-                number = bisect.bisect_right(trips, fix.time, key=lambda t: t.start) - 1
-                if number < 0:
-                    continue
-                following = (
-                    trips[number + 1].start if number + 1 < len(trips) else index.first_after(key)
-                )
-                if following is None:
-                    following = detector.next_start_after(trips[number].start)
-                updated = corrected(
-                    trips[number], fix, detector.moving_speed, detector.gap_time, following
+                last = parts[key][-1] if parts[key] else None
+                following = index.first_after(key)
+                if following is None and last is not None:
+                    following = detector.next_start_after(last.start)
+                updated = correct_late(
+                    parts[key],
+                    fix,
+                    following=following,
+                    threshold=detector.moving_speed,
+                    gap_time=detector.gap_time,
                 )
                 if updated is not None:
-                    trips[number] = updated
                     changed.add(key)
                     events.append(TripUpdated(updated))
             for key in sorted(changed):

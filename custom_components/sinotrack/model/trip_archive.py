@@ -18,13 +18,15 @@ keeps, and the stops between trips.
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 import math
 from typing import Any, Final
 
-from .trip_data import Position, Stop, Trip
+from .trip_data import Fix, Position, Stop, Trip
+from .trip_late import corrected
 
 PART_VERSION: Final = 1
 
@@ -122,14 +124,15 @@ class ArchiveIndex:
 
     def keys_between(self, start: float, end: float) -> list[str]:
         """The parts a read of [start, end) needs, oldest first: those with a trip in it,
-        and the last one with a trip before it (the stop before the window's first trip)."""
+        the last one with a trip before it and the first with a trip after it (the stops
+        around the window's trips)."""
         keys = sorted(self.parts)
         before = [key for key in keys if self.parts[key].first < start]
+        after = [key for key in keys if self.parts[key].first >= end]
         wanted = {
             key for key in keys if self.parts[key].first < end and self.parts[key].last > start
         }
-        if before:
-            wanted.add(before[-1])
+        wanted.update(before[-1:], after[:1])
         return [key for key in keys if key in wanted]
 
     def key_for_late(self, time: float, gap_time: float) -> str | None:
@@ -236,6 +239,27 @@ def stops_between(
         for trip, stop_end in zip(trips, ends[1:], strict=True)
     )
     return [s for s in every if s.start < end and (s.end is None or s.end > start)]
+
+
+def correct_late(
+    trips: list[Trip],
+    fix: Fix,
+    *,
+    following: float | None,
+    threshold: float,
+    gap_time: float,
+) -> Trip | None:
+    """Correct, in ``trips`` (an archive part), the trip the late ``fix`` belongs to, with
+    the rule the detector applies to the trips it holds (``trip_late.corrected``); the
+    corrected trip, or None. ``following``: the next trip's start after the part's last."""
+    number = bisect.bisect_right(trips, fix.time, key=lambda trip: trip.start) - 1
+    if number < 0:
+        return None
+    after = trips[number + 1].start if number + 1 < len(trips) else following
+    updated = corrected(trips[number], fix, threshold, gap_time, after)
+    if updated is not None:
+        trips[number] = updated
+    return updated
 
 
 def window(

@@ -320,3 +320,12 @@ def test_a_broken_part_reads_as_empty() -> None:
     assert part_trips({"version": 99, "trips": []}) == []
     assert part_trips({"version": 1, "trips": [{}]}) == []
     assert part_key(math.inf) == "0000-00"
+
+
+def test_memory_holds_at_most_its_budget_of_track_points() -> None:
+    route = ArchivedRoute(TripDetector(memory_points=7))
+    commute(route, 2)  # four straight trips of a few points each
+    held = route.detector.trips(*EVERYTHING)
+    assert 1 <= len(held) < 4
+    assert sum(len(trip.track) for trip in held) <= 7
+    same(route.storage.read(*EVERYTHING)[0], route.of(TripEnded))

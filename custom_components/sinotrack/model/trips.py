@@ -32,9 +32,11 @@ Pure code (no Home Assistant import), driven by the caller: ``add`` for every fi
   outbox (``archive_due``), which the trip log writes to the archive (``trip_archive``)
   and empties (``archived``). A late fix older than every trip it holds is kept for the
   trip log (``take_unplaced``, ``on_unplaced``), which corrects the archived trip with the
-  same rule (``trip_late.corrected``). Held: typically a few dozen KiB (two days of trips);
-  at most ``MEMORY_TRIPS`` trips of at most ``MAX_TRACK_POINTS`` points each, plus the trip
-  in progress (at most ``OPEN_TRACK_LIMIT`` points), whatever the history's length.
+  same rule (``trip_late.corrected``). Held, whatever the history's length: typically about
+  110 KiB (two days of eight city trips); at most ``MEMORY_TRIPS`` trips and
+  ``MEMORY_POINTS`` track points (about 2.8 MiB; the last trip is kept whatever its size,
+  at most ``MAX_TRACK_POINTS`` points) and the trip in progress (at most
+  ``OPEN_TRACK_LIMIT`` points, about 0.4 MiB).
 * History (archive and memory): the last ``MAX_TRIPS`` trips, none older than
   ``MAX_TRIP_AGE_S`` (``ArchiveIndex.bound``).
 """
@@ -92,6 +94,9 @@ MEMORY_S: Final = 2 * 86400.0
 time zone, and the late fixes of a blind-area upload)."""
 MEMORY_TRIPS: Final = 100
 """At most this many finished trips stay in memory (and at least the last one)."""
+MEMORY_POINTS: Final = 15_000
+"""At most this many track points over the finished trips in memory (the last trip's
+whatever its size): about 190 bytes each."""
 MAX_UNPLACED: Final = 1000
 """Late fixes kept for the trip log at most (the oldest go first)."""
 MAX_AHEAD_S: Final = 86400.0
@@ -119,6 +124,7 @@ class TripDetector(StoredDetector):
         max_age_s: float = MAX_TRIP_AGE_S,
         memory_trips: int = MEMORY_TRIPS,
         memory_s: float = MEMORY_S,
+        memory_points: int = MEMORY_POINTS,
     ) -> None:
         self.moving_speed = moving_speed
         self.stop_time = stop_time
@@ -127,6 +133,7 @@ class TripDetector(StoredDetector):
         self.max_age_s = max_age_s
         self.memory_trips = max(1, memory_trips)
         self.memory_s = memory_s
+        self.memory_points = memory_points
         self.wired = False
         """True once the tracker reported ignition on: its ignition then counts."""
         self.archive = ArchiveIndex()
@@ -529,13 +536,18 @@ class TripDetector(StoredDetector):
 
     def _prune(self) -> None:
         """Keep in memory the trips that ended within ``memory_s`` of the newest fix (at
-        most ``memory_trips``, at least the last); the others go to the outbox."""
+        most ``memory_trips`` and ``memory_points`` track points, at least the last); the
+        others go to the outbox."""
         trips = self._trips
         if not trips:
             return
         newest = self._newest if self._newest is not None else trips[-1].end
         first = max(0, len(trips) - self.memory_trips)
         while first < len(trips) - 1 and trips[first].end < newest - self.memory_s:
+            first += 1
+        points = sum(len(trip.track) for trip in trips[first:])
+        while first < len(trips) - 1 and points > self.memory_points:
+            points -= len(trips[first].track)
             first += 1
         if first == 0:
             return

@@ -1,6 +1,7 @@
 """The trip calendar: one event per trip, the trip in progress as the current event.
 
-The calendar panel and calendar cards read the events of a window on demand; the entity's
+The calendar panel and calendar cards read the events of a window on demand (the archived
+trips from storage, kept no longer than the read); the entity's
 state (on while a trip is in progress) is written when a trip starts, ends or is corrected.
 """
 
@@ -102,10 +103,9 @@ class SinotrackTripCalendar(SinotrackEntity, CalendarEntity):
     async def async_get_events(
         self, hass: HomeAssistant, start_date: datetime, end_date: datetime
     ) -> list[CalendarEvent]:
-        """The trips overlapping the window, the one in progress included."""
-        trips = self.runtime.trips.detector.trips(
-            start_date.timestamp(),
-            (end_date + timedelta(microseconds=1)).timestamp(),
-            include_current=True,
+        """The trips overlapping the window, the one in progress included (the archived
+        ones read from storage for this call)."""
+        trips, _stops = await self.runtime.trips.async_history(
+            start_date.timestamp(), (end_date + timedelta(microseconds=1)).timestamp()
         )
         return [self._event(trip) for trip in trips]

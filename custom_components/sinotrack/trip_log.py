@@ -6,11 +6,20 @@ started, ended or were corrected. The trip log keeps the detector in its own sto
 (``sinotrack.<entry id>.trips``), tells its listeners (the calendar, the trip event, the
 trip sensors) and maps positions to Home Assistant zones when they are shown.
 
+The detector holds only the recent trips (``model.trips``: two days, at most
+``MEMORY_TRIPS``); the older ones are in the archive, one store per calendar month
+(``sinotrack.<entry id>.trips.<YYYY-MM>``, ``model.trip_archive``), its index in the main
+store. The calendar and ``get_trips`` read the parts a window needs on demand and keep
+nothing; a save rewrites the main store (the recent trips) and, when trips leave memory,
+the part of their month. A late fix for an archived trip corrects it there.
+
 Its own rules:
 
 * The detector is saved at once after a trip event, and otherwise at most ``SAVE_DELAY``
   seconds after a fix of a trip in progress (``QUIET_SAVE_DELAY`` while parked: only its
   bookkeeping changed); a tick without an event changes nothing to save; at the stop, now.
+* Archive writes and late corrections run one at a time (``_archive_lock``); a part is
+  saved before the main store stops holding its trips, so a crash loses none.
 * Zones are looked up when a trip is shown (calendar, action, event): a zone created or
   moved later applies to the trips before it too.
 * Listeners are told of trip events (and once, when "parked since" becomes known). Those
@@ -23,7 +32,8 @@ Its own rules:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+import asyncio
+from collections.abc import Callable, Coroutine, Iterable
 from datetime import datetime, tzinfo
 import math
 from typing import Any, Final
@@ -36,7 +46,23 @@ from homeassistant.util import dt as dt_util
 
 from .const import DOMAIN, LOGGER
 from .location_entry import async_place_name, place_name
-from .model.trip_data import Position, Trip, TripEnded, TripEvent, TripStarted
+from .model.trip_archive import (
+    ArchiveIndex,
+    correct_late,
+    part_data,
+    part_key,
+    part_trips,
+    window,
+)
+from .model.trip_data import (
+    Position,
+    Stop,
+    Trip,
+    TripEnded,
+    TripEvent,
+    TripStarted,
+    TripUpdated,
+)
 from .model.trip_export import trip_dict
 from .model.trip_feed import day_window, read_fix
 from .model.trips import TripDetector
@@ -65,9 +91,19 @@ def _trip_store(hass: HomeAssistant, entry_id: str) -> Store[dict[str, Any]]:
     return Store(hass, STORAGE_VERSION, f"{DOMAIN}.{entry_id}.trips")
 
 
+def _part_store(hass: HomeAssistant, entry_id: str, key: str) -> Store[dict[str, Any]]:
+    """The store of one part (calendar month ``key``) of an entry's trip archive."""
+    return Store(hass, STORAGE_VERSION, f"{DOMAIN}.{entry_id}.trips.{key}")
+
+
 async def async_remove_trip_store(hass: HomeAssistant, entry_id: str) -> None:
-    """Delete the stored trips of an entry (the entry is deleted)."""
-    await _trip_store(hass, entry_id).async_remove()
+    """Delete the stored trips of an entry, every archive part too (the entry is deleted)."""
+    store = _trip_store(hass, entry_id)
+    data = await store.async_load()
+    index = ArchiveIndex.from_dict(data.get("archive") if isinstance(data, dict) else None)
+    for key in index.parts:
+        await _part_store(hass, entry_id, key).async_remove()
+    await store.async_remove()
 
 
 class TripLog:
@@ -76,8 +112,14 @@ class TripLog:
     def __init__(self, hass: HomeAssistant, entry_id: str, ident: str) -> None:
         self.hass = hass
         self.ident = ident
+        self._entry_id = entry_id
         self.detector = TripDetector()
         self._store = _trip_store(hass, entry_id)
+        self._archive_lock = asyncio.Lock()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._pending: set[str] = set()
+        """The archive jobs planned and not started ("archive", "late")."""
+        self._attach()
         self._listeners: dict[int, TripListener] = {}
         self._progress_listeners: dict[int, TripListener] = {}
         """The listeners also called after every fix of a trip in progress."""
@@ -112,11 +154,125 @@ class TripLog:
         if data:
             stop_time = self.detector.stop_time
             self.detector = TripDetector.from_dict(data, stop_time=stop_time)
+            self._attach()
+            if self.detector.archive_due():  # a version-1 store: its older trips move out
+                await self._async_archive()
 
     async def async_stop(self) -> None:
-        """Save now (Home Assistant stops or the entry unloads)."""
+        """Save now (Home Assistant stops or the entry unloads), archive jobs done first."""
+        while self._tasks:
+            await asyncio.gather(*self._tasks)
         self._cancel_save()
         await self._store.async_save(self.detector.as_dict())
+
+    # -- the archive ----------------------------------------------------------------------
+
+    def _attach(self) -> None:
+        """Let the detector hand over what it does not keep in memory."""
+        self.detector.on_archive = lambda: self._plan("archive", self._async_archive)
+        self.detector.on_unplaced = lambda: self._plan("late", self._async_place_late)
+
+    def _plan(self, job: str, run: Callable[[], Coroutine[Any, Any, None]]) -> None:
+        """Run an archive job soon (once, however often it is asked for before it starts)."""
+        if job in self._pending:
+            return
+        self._pending.add(job)
+
+        async def started() -> None:
+            self._pending.discard(job)
+            await run()
+
+        task = self.hass.async_create_task(started(), f"{DOMAIN} {self.ident} trip {job}")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def _part(self, key: str) -> Store[dict[str, Any]]:
+        """The store of archive part ``key``."""
+        return _part_store(self.hass, self._entry_id, key)
+
+    async def _async_archive(self) -> None:
+        """Write the trips that left memory to their parts, then drop the parts beyond the
+        bound, then save the main store without them."""
+        async with self._archive_lock:
+            detector = self.detector
+            due = detector.archive_due()
+            if not due:
+                return
+            index = detector.archive
+            keys = {part_key(trip.start) for trip in due}
+            stored = {key: part_trips(await self._part(key).async_load()) for key in keys}
+            for key, trips in index.written(due, stored).items():
+                await self._part(key).async_save(part_data(trips))
+            detector.archived(due)
+            bound = index.bound(
+                detector.newest, detector.held, detector.max_trips, detector.max_age_s
+            )
+            for key in index.apply(bound):
+                await self._part(key).async_remove()
+            self._store.async_delay_save(detector.as_dict, 0)
+
+    async def _async_place_late(self) -> None:
+        """Correct the archived trips that late fixes older than memory belong to."""
+        async with self._archive_lock:
+            detector = self.detector
+            index = detector.archive
+            events: list[TripEvent] = []
+            parts: dict[str, list[Trip]] = {}
+            changed: set[str] = set()
+            for fix in detector.take_unplaced():
+                key = index.key_for_late(fix.time, detector.gap_time)
+                if key is None:
+                    continue  # within a stop
+                if key not in parts:
+                    parts[key] = part_trips(await self._part(key).async_load())
+                last = parts[key][-1] if parts[key] else None
+                following = index.first_after(key)
+                if following is None and last is not None:
+                    following = detector.next_start_after(last.start)
+                updated = correct_late(
+                    parts[key],
+                    fix,
+                    following=following,
+                    threshold=detector.moving_speed,
+                    gap_time=detector.gap_time,
+                )
+                if updated is not None:
+                    changed.add(key)
+                    events.append(TripUpdated(updated))
+            for key in sorted(changed):
+                await self._part(key).async_save(part_data(parts[key]))
+                index.note(key, parts[key])
+            if events:
+                self._store.async_delay_save(detector.as_dict, 0)
+                self._tell(self._listeners, events)
+
+    async def async_history(
+        self, start: float, end: float, *, include_current: bool = True
+    ) -> tuple[list[Trip], list[Stop]]:
+        """The trips (and the one in progress) and the stops overlapping [start, end),
+        archived ones read from their parts (kept no longer than this call)."""
+        detector = self.detector
+        index = detector.archive
+        bound = index.bound(detector.newest, detector.held, detector.max_trips, detector.max_age_s)
+        parts = {
+            key: part_trips(await self._part(key).async_load())
+            for key in index.keys_between(start, end)
+        }
+        detector = self.detector  # the same, unless it was reloaded meanwhile
+        trips, stops = window(
+            index,
+            parts,
+            detector.recent(),
+            bound,
+            origin=detector.origin,
+            current_start=detector.current_start,
+            start=start,
+            end=end,
+        )
+        current = detector.current if include_current else None
+        if current is not None and current.start < end and current.end >= start:
+            trips.append(current)
+        return trips, stops
 
     # -- input ----------------------------------------------------------------------------
 

@@ -1,7 +1,7 @@
 """The ``get_trips`` action: a tracker's trips and stops of a time range, as data.
 
 It sends nothing to the tracker and changes nothing: unlike the command actions, any user
-may call it. The response is GeoJSON-style data (the default) or one GPX 1.1 document.
+may call it. Archived trips are read from storage for the call (``TripLog.async_history``). The response is GeoJSON-style data (the default) or one GPX 1.1 document.
 """
 
 from __future__ import annotations
@@ -91,13 +91,11 @@ def async_setup_trip_services(
         start, end = trip_range(data, dt_util.utcnow())
         runtime = runtime_of(hass, call)
         log = runtime.trips
-        detector = log.detector
-        first, last = start.timestamp(), end.timestamp()
-        trips = detector.trips(first, last, include_current=True)
+        trips, stops = await log.async_history(start.timestamp(), end.timestamp())
         tz = dt_util.get_default_time_zone()
         if kind == FORMAT_GPX:
             return {"gpx": trips_gpx(trips, tz=tz, name=f"{runtime.entry.title} trips")}
-        return trips_geojson(trips, detector.stops(first, last), tz=tz, zone=log.zone)
+        return trips_geojson(trips, stops, tz=tz, zone=log.zone)
 
     hass.services.async_register(
         DOMAIN,

@@ -4,9 +4,10 @@ shows in the calendar, the trip event, the trip sensors and the ``get_trips`` ac
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 import itertools
 import json
+import math
 from typing import Any
 from xml.etree import ElementTree as ET
 
@@ -24,8 +25,10 @@ from pytest_homeassistant_custom_component.common import (
 )
 
 from custom_components.sinotrack.const import CONF_NOMINATIM_URL, DOMAIN
+from custom_components.sinotrack.model.track import TrackPoint
+from custom_components.sinotrack.model.trip_archive import part_key
 from custom_components.sinotrack.model.trip_data import Position, Trip
-from custom_components.sinotrack.model.trips import MAX_TRIPS
+from custom_components.sinotrack.model.trips import MAX_TRIPS, MEMORY_TRIPS
 from tests.location.helpers import ANYWHERE, FakeService
 from tests.support.client import Client
 from tests.support.frames import T0, h02_status, h02_v1
@@ -536,35 +539,31 @@ async def test_the_trip_log_is_saved_after_a_trip_and_seldom_while_parked(
     assert hass_storage[key]["data"]["newest"] > saved["newest"]  # written 10 min after
 
 
-def _old_trip(number: int) -> dict[str, Any]:
-    """A stored 10-minute trip, ``number`` times 8 hours before T0."""
+def _old_trip(number: int, *, km: float = 1.1) -> Trip:
+    """A stored 10-minute trip north, ``number`` times 8 hours before T0."""
     begin = T0.timestamp() - number * 28_800.0
-    trip = Trip(
+    north = 32.87 + km / 111.195
+    return Trip(
         uid=f"old-{number}",
         start=begin,
         end=begin + 600,
         start_position=Position(32.87, -117.22),
-        end_position=Position(32.88, -117.22),
-        distance_km=1.1,
+        end_position=Position(north, -117.22),
+        distance_km=km,
         moving_s=600,
         max_speed_kmh=30,
         mileage_start_km=None,
         mileage_end_km=None,
-        track=(),
+        track=(
+            TrackPoint(begin, 32.87, -117.22, 30.0),
+            TrackPoint(begin + 600, north, -117.22, 30.0),
+        ),
         end_reason="stopped",
     )
-    return trip.as_dict()
 
 
-async def test_the_store_keeps_the_last_thousand_trips(
-    hass: HomeAssistant,
-    hass_storage: dict[str, Any],
-    freezer: FrozenDateTimeFactory,
-    connect: TrackerFactory,
-) -> None:
-    """A store holding 1,000 trips gets a new one: the oldest goes, 1,000 stay (none
-    older than a year)."""
-    entry = make_entry()
+def _version_1_store(hass_storage: dict[str, Any], entry: MockConfigEntry, count: int) -> str:
+    """The version-1 trip store (every trip in it) holding ``count`` trips up to T0."""
     key = f"{DOMAIN}.{entry.entry_id}.trips"
     hass_storage[key] = {
         "version": 1,
@@ -572,19 +571,124 @@ async def test_the_store_keeps_the_last_thousand_trips(
         "key": key,
         "data": {
             "version": 1,
-            "trips": [_old_trip(number) for number in range(MAX_TRIPS, 0, -1)],
+            "newest": T0.timestamp(),
+            "trips": [_old_trip(number).as_dict() for number in range(count, 0, -1)],
         },
     }
-    entry, car = await start(hass, freezer, entry)
-    await one_trip(car, connect, entry)
-    assert await hass.config_entries.async_unload(entry.entry_id)
+    return key
 
-    stored = hass_storage[key]["data"]["trips"]
-    assert len(stored) == MAX_TRIPS
-    assert stored[0]["id"] == f"old-{MAX_TRIPS - 1}"  # the oldest was dropped
-    assert stored[-1]["start"] == (T0 + timedelta(minutes=3)).timestamp()
-    size = len(json.dumps(hass_storage[key]["data"]))
-    assert size < 1_000 * MAX_TRIPS  # short trips without tracks: well under 1 kB each
+
+def _local(epoch: float) -> str:
+    """An epoch time as the calendar and ``get_trips`` write it (local, ISO)."""
+    return dt_util.as_local(datetime.fromtimestamp(epoch, UTC)).isoformat()
+
+
+def _parts(hass_storage: dict[str, Any], key: str) -> dict[str, Any]:
+    """The archive parts in the store: part key -> its stored dict."""
+    return {name: value for name, value in hass_storage.items() if name.startswith(f"{key}.")}
+
+
+async def test_a_full_history_is_archived_and_read_on_demand(
+    hass: HomeAssistant,
+    hass_storage: dict[str, Any],
+    freezer: FrozenDateTimeFactory,
+    connect: TrackerFactory,
+) -> None:
+    """A version-1 store with 1,000 trips loads: the older trips move to monthly parts and
+    leave memory, yet the calendar and ``get_trips`` show them; a new trip keeps the last
+    1,000 (the oldest goes), and only its month's part is rewritten."""
+    entry = make_entry()
+    key = _version_1_store(hass_storage, entry, MAX_TRIPS)
+    entry, car = await start(hass, freezer, entry)
+    async_fire_time_changed(hass)  # the main store's write, due now
+    await hass.async_block_till_done()
+
+    log = entry.runtime_data.trips
+    assert len(log.detector.trips(-math.inf, math.inf)) <= MEMORY_TRIPS
+    main = hass_storage[key]["data"]
+    assert len(main["trips"]) == 6  # the last two days
+    parts = _parts(hass_storage, key)
+    archived = [_old_trip(number) for number in range(MAX_TRIPS, 6, -1)]
+    assert sorted(parts) == sorted({f"{key}.{part_key(trip.start)}" for trip in archived})
+    assert sum(len(part["data"]["trips"]) for part in parts.values()) == MAX_TRIPS - 6
+    sizes = [len(json.dumps(part["data"])) for part in parts.values()]
+    assert max(sizes) < sum(sizes) / 8  # a save rewrites a month, not the history
+
+    month_ago = T0 - timedelta(days=30, hours=1)
+    events = await calendar_events(hass, month_ago, month_ago + timedelta(days=1))
+    first, last = month_ago.timestamp(), (month_ago + timedelta(days=1)).timestamp()
+    expected = [
+        _local(trip.start)
+        for trip in map(_old_trip, range(MAX_TRIPS, 0, -1))
+        if trip.start < last and trip.end > first
+    ]
+    assert len(expected) == 3
+    assert [event["start"] for event in events] == expected
+    assert events[0]["summary"].endswith(", 1.1 km")
+    response = await get_trips(
+        hass,
+        entry,
+        {"start": month_ago.isoformat(), "end": (month_ago + timedelta(days=1)).isoformat()},
+    )
+    assert [trip["start"] for trip in response["trips"]] == expected
+    assert len(response["stops"]) == 4  # across the window's edges too
+    assert len(log.detector.trips(-math.inf, math.inf)) <= MEMORY_TRIPS  # nothing kept
+
+    before = {name: id(value) for name, value in _parts(hass_storage, key).items()}
+    await one_trip(car, connect, entry)
+    await hass.async_block_till_done()
+    after = _parts(hass_storage, key)
+    rewritten = [name for name in after if before.get(name) != id(after[name])]
+    oldest = f"{key}.{part_key(_old_trip(MAX_TRIPS).start)}"
+    assert rewritten == [f"{key}.{part_key(_old_trip(6).start)}"]  # one trip left memory
+    assert oldest in after  # passed over by reads until the whole month goes
+
+    year = await get_trips(
+        hass, entry, {"start": (T0 - timedelta(days=366)).isoformat(), "end": T0.isoformat()}
+    )
+    assert len(year["trips"]) == MAX_TRIPS - 1  # the oldest gone, the new one after T0
+    whole = await calendar_events(hass, T0 - timedelta(days=366), T0 + timedelta(hours=1))
+    assert len(whole) == MAX_TRIPS
+    assert whole[0]["start"] == _local(_old_trip(MAX_TRIPS - 1).start)
+
+    assert await hass.config_entries.async_remove(entry.entry_id)
+    await hass.async_block_till_done()
+    assert key not in hass_storage
+    assert _parts(hass_storage, key) == {}  # every part deleted with the entry
+
+
+async def test_a_late_fix_corrects_an_archived_trip_in_the_calendar(
+    hass: HomeAssistant,
+    hass_storage: dict[str, Any],
+    freezer: FrozenDateTimeFactory,
+    connect: TrackerFactory,
+) -> None:
+    """A blind-area fix for a trip three days ago (archived, not in memory) corrects it:
+    the calendar shows the corrected distance and the calendar entity is written."""
+    entry = make_entry()
+    _version_1_store(hass_storage, entry, 12)
+    entry, car = await start(hass, freezer, entry)
+    old = _old_trip(9)  # three days before T0
+    assert old not in entry.runtime_data.trips.detector.trips(-math.inf, math.inf)
+    window = (
+        datetime.fromtimestamp(old.start - 60, UTC),
+        datetime.fromtimestamp(old.end + 60, UTC),
+    )
+    [event] = await calendar_events(hass, *window)
+    assert event["summary"].endswith(", 1.1 km")
+
+    car.tracker = await connect(entry)
+    await car.park(1)
+    writes = Writes(hass)
+    middle = datetime.fromtimestamp(old.start + 300, UTC)
+    late = h02_v1(middle, latitude=32.875, longitude=-117.21, knots=16, status=h02_status(acc=True))
+    await report(car.tracker, late)
+    await hass.async_block_till_done()
+
+    [event] = await calendar_events(hass, *window)
+    assert event["start"] == _local(old.start)
+    assert event["summary"].endswith(", 2.2 km")  # by way of the late fix, 0.9 km east
+    assert "calendar.car_trips" in writes.take()
 
 
 @pytest.mark.usefixtures("config_dir")

@@ -19,7 +19,7 @@ from custom_components.sinotrack.model.trip_data import (
     TripStarted,
     TripUpdated,
 )
-from custom_components.sinotrack.model.trips import MAX_TRIPS, TripDetector
+from custom_components.sinotrack.model.trips import TripDetector
 
 T0 = 1_790_000_000.0
 HOME = (22.5431, 114.0579)
@@ -436,34 +436,6 @@ def test_distance_today_across_local_midnight() -> None:
     assert yesterday + today == pytest.approx(trip.distance_km)
     assert detector.distance_between(midnight + day, midnight + 2 * day) == 0.0
     assert detector.trips(midnight, midnight + day) == [trip]
-
-
-def test_storage_keeps_the_last_thousand_trips() -> None:
-    route = Route(TripDetector())
-    route.park(60)
-    for _ in range(MAX_TRIPS + 5):
-        route.drive(60, speed=60, interval=20)
-        route.park(90, ignition=False)
-    assert len(route.of(TripEnded)) == MAX_TRIPS + 5
-    kept = everything(route.detector)
-    assert len(kept) == MAX_TRIPS
-    assert kept == route.of(TripEnded)[5:]
-    assert len(TripDetector.from_dict(route.detector.as_dict()).trips(0, 1e12)) == MAX_TRIPS
-
-
-def test_storage_keeps_a_year_of_trips() -> None:
-    route = Route(TripDetector())
-    route.park(60)
-    route.drive(600)
-    route.park(600)
-    [old] = everything(route.detector)
-    route.time += 366 * 86400
-    route.park(60)
-    route.drive(600)
-    route.park(600)
-    kept = everything(route.detector)
-    assert len(kept) == 1
-    assert kept[0].start > old.end + 365 * 86400
 
 
 def test_a_long_winding_trip_keeps_at_most_500_track_points() -> None:

@@ -25,6 +25,8 @@ KM_PER_DEGREE: Final = EARTH_RADIUS_KM * _RADIANS
 """Km per degree of a great circle."""
 DEFAULT_ACCURACY_M: Final = 15.0
 """The accuracy (m) taken for a fix that has none that makes sense."""
+STILL_RADIUS_M: Final = 50.0
+"""Metres (or twice the accuracy) within which a vehicle stands still."""
 
 
 def km_between(a: TrackPoint | Position, b: TrackPoint | Position) -> float:

@@ -1,6 +1,8 @@
 """The stored form of a trip detector: what ``TripDetector.as_dict`` writes and reads back.
 
-Pure code (no Home Assistant import).
+Pure code (no Home Assistant import). Version 2 holds the trips in memory, those waiting
+for the archive and the archive's index; version 1 held every trip (read alike: the
+older trips then go to the archive).
 """
 
 from __future__ import annotations
@@ -8,17 +10,22 @@ from __future__ import annotations
 from typing import Any, Final
 
 from .track import TrackPoint
+from .trip_archive import ArchiveIndex
 from .trip_data import Position, Trip
 from .trip_parts import OpenTrip, track_point
 
-STORAGE_VERSION: Final = 1
+STORAGE_VERSION: Final = 2
+STORAGE_VERSIONS: Final = (1, 2)
+"""The versions ``from_dict`` reads."""
 
 
 class StoredDetector:
     """The detector's state and its JSON-able form (``TripDetector`` is built on it)."""
 
     wired: bool
+    archive: ArchiveIndex
     _trips: list[Trip]
+    _outbox: list[Trip]
     _open: OpenTrip | None
     _newest: float | None
     _skew: float
@@ -56,7 +63,8 @@ class StoredDetector:
             "still": still,
             "ignition_on_in_trip": self._ignition_on_in_trip,
             "ignition_off_since": self._ignition_off_since,
-            "trips": [trip.as_dict() for trip in self._trips],
+            "trips": [trip.as_dict() for trip in (*self._outbox, *self._trips)],
+            "archive": self.archive.as_dict(),
         }
 
     def _restore_state(self, data: dict[str, Any]) -> None:

@@ -26,18 +26,32 @@ Pure code (no Home Assistant import), driven by the caller: ``add`` for every fi
 * Out-of-order fixes (older than the newest one) go where they belong in time: into the
   trip in progress or a finished trip whose track spans them (``TripUpdated`` for a
   finished one); a late fix inside a stop changes nothing.
-* Bounded: the last ``MAX_TRIPS`` trips, none older than ``MAX_TRIP_AGE_S``.
+* Memory: the detector holds the trip in progress and the trips that ended within
+  ``MEMORY_S`` of the newest fix, at most ``MEMORY_TRIPS`` of them and at least the last
+  one (what "today", the trip sensors and most late fixes need); older trips go to its
+  outbox (``archive_due``), which the trip log writes to the archive (``trip_archive``)
+  and empties (``archived``). A late fix older than every trip it holds is kept for the
+  trip log (``take_unplaced``, ``on_unplaced``), which corrects the archived trip with the
+  same rule (``trip_late.corrected``). Held, whatever the history's length: typically about
+  110 KiB (two days of eight city trips); at most ``MEMORY_TRIPS`` trips and
+  ``MEMORY_POINTS`` track points (about 2.8 MiB; the last trip is kept whatever its size,
+  at most ``MAX_TRACK_POINTS`` points) and the trip in progress (at most
+  ``OPEN_TRACK_LIMIT`` points, about 0.4 MiB).
+* History (archive and memory): the last ``MAX_TRIPS`` trips, none older than
+  ``MAX_TRIP_AGE_S`` (``ArchiveIndex.bound``).
 """
 
 from __future__ import annotations
 
 import bisect
+from collections.abc import Callable
 from dataclasses import replace
 import math
 from typing import Any, Final
 
 from .state import MOVING_SPEED
-from .track import MAX_TRACK_POINTS, TrackPoint, path_km, simplify_track
+from .track import TrackPoint, path_km, simplify_track
+from .trip_archive import ArchiveIndex, stops_between
 from .trip_data import (
     EndReason,
     Fix,
@@ -49,20 +63,20 @@ from .trip_data import (
     TripStarted,
     TripUpdated,
 )
+from .trip_late import corrected, gap_extended
 from .trip_parts import (
     DEFAULT_ACCURACY_M,
     KM_PER_DEGREE,
+    STILL_RADIUS_M,
     OpenTrip,
     clipped,
     degrees_km,
     inserted,
     km_between,
-    mileage_fields,
     sane_fix,
-    segment,
     to_point,
 )
-from .trip_store import STORAGE_VERSION, StoredDetector
+from .trip_store import STORAGE_VERSIONS, StoredDetector
 
 DEFAULT_STOP_TIME: Final = 300.0
 """Seconds standing still that end a trip (a red light is shorter)."""
@@ -71,11 +85,20 @@ IGNITION_OFF_S: Final = 60.0
 DEFAULT_GAP_TIME: Final = 900.0
 """Seconds without a fix during a trip after which it ends where it was last seen."""
 START_RADIUS_M: Final = 100.0
-STILL_RADIUS_M: Final = 50.0
 MIN_TRIP_KM: Final = 0.2
 MIN_TRIP_S: Final = 60.0
 MAX_TRIPS: Final = 1000
 MAX_TRIP_AGE_S: Final = 365 * 86400.0
+MEMORY_S: Final = 2 * 86400.0
+"""Trips that ended within this of the newest fix stay in memory (today, whatever the
+time zone, and the late fixes of a blind-area upload)."""
+MEMORY_TRIPS: Final = 100
+"""At most this many finished trips stay in memory (and at least the last one)."""
+MEMORY_POINTS: Final = 15_000
+"""At most this many track points over the finished trips in memory (the last trip's
+whatever its size): about 190 bytes each."""
+MAX_UNPLACED: Final = 1000
+"""Late fixes kept for the trip log at most (the oldest go first)."""
 MAX_AHEAD_S: Final = 86400.0
 """A fix dated more than this after the server's clock has a broken time: it is ignored
 (taken as the newest, it would make every later fix look late)."""
@@ -99,15 +122,29 @@ class TripDetector(StoredDetector):
         gap_time: float = DEFAULT_GAP_TIME,
         max_trips: int = MAX_TRIPS,
         max_age_s: float = MAX_TRIP_AGE_S,
+        memory_trips: int = MEMORY_TRIPS,
+        memory_s: float = MEMORY_S,
+        memory_points: int = MEMORY_POINTS,
     ) -> None:
         self.moving_speed = moving_speed
         self.stop_time = stop_time
         self.gap_time = gap_time
         self.max_trips = max_trips
         self.max_age_s = max_age_s
+        self.memory_trips = max(1, memory_trips)
+        self.memory_s = memory_s
+        self.memory_points = memory_points
         self.wired = False
         """True once the tracker reported ignition on: its ignition then counts."""
+        self.archive = ArchiveIndex()
+        """The archived trips' index (the trip log keeps it up to date; stored here)."""
+        self.on_archive: Callable[[], None] | None = None
+        """Called when trips left memory for the outbox (``archive_due``)."""
+        self.on_unplaced: Callable[[], None] | None = None
+        """Called when a late fix is older than every trip in memory (``take_unplaced``)."""
         self._trips: list[Trip] = []
+        self._outbox: list[Trip] = []
+        self._unplaced: list[Fix] = []
         self._open: OpenTrip | None = None
         self._newest: float | None = None
         self._skew = 0.0
@@ -172,18 +209,55 @@ class TripDetector(StoredDetector):
         return found
 
     def stops(self, start: float, end: float) -> list[Stop]:
-        """Stops overlapping [start, end), oldest first; the last has no end while parked."""
-        current = self._open if self._open is not None and self._open.confirmed else None
-        ends: list[float | None] = [trip.start for trip in self._trips]
-        ends.append(current.start if current is not None else None)
-        every: list[Stop] = []
-        if self._origin is not None:
-            every.append(Stop(self._origin[0], ends[0], self._origin[1]))
-        every.extend(
-            Stop(trip.end, stop_end, trip.end_position)
-            for trip, stop_end in zip(self._trips, ends[1:], strict=True)
-        )
-        return [s for s in every if s.start < end and (s.end is None or s.end > start)]
+        """Stops overlapping [start, end) around the trips held (outbox included), oldest
+        first; the last has no end while parked. The trip log adds the archived trips."""
+        trips = [*self._outbox, *self._trips]
+        origin = self.origin if not self.archive.parts else None
+        return stops_between(trips, origin, self.current_start, start, end)
+
+    @property
+    def origin(self) -> tuple[float, Position] | None:
+        """When and where the vehicle was first seen (the start of the first stop), until
+        the history's bound drops a trip."""
+        return None if self.archive.dropped else self._origin
+
+    @property
+    def newest(self) -> float | None:
+        """The newest fix's time."""
+        return self._newest
+
+    @property
+    def held(self) -> int:
+        """Finished trips held in memory (the outbox included)."""
+        return len(self._trips) + len(self._outbox)
+
+    def recent(self) -> list[Trip]:
+        """Every finished trip held (the outbox included), oldest first."""
+        return [*self._outbox, *self._trips]
+
+    def next_start_after(self, time: float) -> float | None:
+        """The first start of a trip held (or in progress) after ``time``, if any."""
+        starts = [trip.start for trip in (*self._outbox, *self._trips) if trip.start > time]
+        if self._open is not None and self._open.start > time:
+            starts.append(self._open.start)
+        return min(starts) if starts else None
+
+    # Archive hand-off
+
+    def archive_due(self) -> list[Trip]:
+        """The trips that left memory and wait to be written to the archive (they stay in
+        the stored form until ``archived``)."""
+        return list(self._outbox)
+
+    def archived(self, trips: list[Trip]) -> None:
+        """``trips`` (from ``archive_due``) are in the archive now: forget them."""
+        written = {id(trip) for trip in trips}
+        self._outbox = [trip for trip in self._outbox if id(trip) not in written]
+
+    def take_unplaced(self) -> list[Fix]:
+        """The late fixes older than every trip in memory since the last call."""
+        fixes, self._unplaced = self._unplaced, []
+        return fixes
 
     def distance_between(self, start: float, end: float) -> float:
         """Km driven in [start, end) (e.g. local midnight to midnight for "distance today"),
@@ -498,14 +572,28 @@ class TripDetector(StoredDetector):
         return events
 
     def _prune(self) -> None:
-        """Keep the last ``max_trips`` trips, none older than ``max_age_s``."""
-        newest = self._newest if self._newest is not None else self._trips[-1].end
-        kept = [
-            trip for trip in self._trips[-self.max_trips :] if trip.end >= newest - self.max_age_s
-        ]
-        if len(kept) != len(self._trips):
-            self._trips = kept
-            self._origin = None
+        """Keep in memory the trips that ended within ``memory_s`` of the newest fix (at
+        most ``memory_trips`` and ``memory_points`` track points, at least the last); the
+        others go to the outbox."""
+        trips = self._trips
+        if not trips:
+            return
+        newest = self._newest if self._newest is not None else trips[-1].end
+        first = max(0, len(trips) - self.memory_trips)
+        while first < len(trips) - 1 and trips[first].end < newest - self.memory_s:
+            first += 1
+        points = sum(len(trip.track) for trip in trips[first:])
+        while first < len(trips) - 1 and points > self.memory_points:
+            points -= len(trips[first].track)
+            first += 1
+        if first == 0:
+            return
+        self._outbox.extend(trips[:first])
+        del trips[:first]
+        if len(self._outbox) > self.max_trips:  # nobody empties it: beyond the bound anyway
+            del self._outbox[: len(self._outbox) - self.max_trips]
+        if self.on_archive is not None:
+            self.on_archive()
 
     def _uid(self, start: float) -> str:
         """A stable id for the trip that started at ``start``."""
@@ -530,28 +618,19 @@ class TripDetector(StoredDetector):
             return []
         index = bisect.bisect_right(self._trips, fix.time, key=lambda t: t.start) - 1
         if index < 0:
+            if self._outbox or self.archive.parts:  # it may belong to an archived trip
+                self._unplaced.append(fix)
+                del self._unplaced[:-MAX_UNPLACED]
+                if self.on_unplaced is not None:
+                    self.on_unplaced()
             return []
-        done = self._trips[index]
-        points = list(done.track)
-        added = inserted(points, point, self.moving_speed)
-        if added is not None:
-            if len(points) > MAX_TRACK_POINTS:
-                points = simplify_track(points)
-            mileage = mileage_fields(done, fix)
-            updated = replace(
-                done,
-                distance_km=done.distance_km + added[0],
-                # Around a simplified track's neighbours the correction is an estimate.
-                moving_s=min(max(0.0, done.moving_s + added[1]), done.duration_s),
-                max_speed_kmh=max(done.max_speed_kmh, added[2]),
-                track=tuple(points),
-                mileage_start_km=mileage[0],
-                mileage_end_km=mileage[1],
-            )
-            self._trips[index] = updated
-            return [TripUpdated(updated)]
-        extended = self._extend_gap_trip(fix, index)
-        return [extended] if extended is not None else []
+        updated = corrected(
+            self._trips[index], fix, self.moving_speed, self.gap_time, self._following(index)
+        )
+        if updated is None:
+            return []
+        self._trips[index] = updated
+        return [TripUpdated(updated)]
 
     def _uploading_gap(self) -> bool:
         """True while every fix since the last trip ended by a gap carried it on (the
@@ -562,44 +641,21 @@ class TripDetector(StoredDetector):
             and (self._last_fix is None or self._last_fix <= self._trips[-1].end)
         )
 
+    def _following(self, index: int) -> float | None:
+        """The start of the trip after ``self._trips[index]`` (held or in progress)."""
+        if 0 <= index < len(self._trips) - 1:
+            return self._trips[index + 1].start
+        return self._open.start if self._open is not None else None
+
     def _extend_gap_trip(self, fix: Fix, index: int = -1) -> TripUpdated | None:
         """Carry a gap-ended trip on to ``fix`` if it belongs to its gap, else None."""
         if not self._trips:
             return None
-        done = self._trips[index]
-        following = (
-            self._trips[index + 1].start if index + 1 < len(self._trips) and index >= 0 else None
+        updated = gap_extended(
+            self._trips[index], fix, self.moving_speed, self.gap_time, self._following(index)
         )
-        if following is None and self._open is not None:
-            following = self._open.start
-        if (
-            done.end_reason != "gap"
-            or not 0 < fix.time - done.end < self.gap_time
-            or (following is not None and fix.time >= following)
-        ):
+        if updated is None:
             return None
-        point = to_point(fix)
-        fast = fix.speed_kmh is not None and fix.speed_kmh >= self.moving_speed
-        radius = max(STILL_RADIUS_M, 2 * fix.accuracy_m)
-        if not fast and km_between(done.end_position, point) * 1000 <= radius:
-            return None
-        km, moving, implied = segment(done.track[-1], point, self.moving_speed)
-        speed = fix.speed_kmh if fix.speed_kmh is not None else implied
-        track = [*done.track, point]
-        if len(track) > MAX_TRACK_POINTS:
-            track = simplify_track(track)
-        mileage = mileage_fields(done, fix)
-        updated = replace(
-            done,
-            end=fix.time,
-            end_position=fix.position,
-            distance_km=done.distance_km + km,
-            moving_s=done.moving_s + moving,
-            max_speed_kmh=max(done.max_speed_kmh, speed),
-            track=tuple(track),
-            mileage_start_km=mileage[0],
-            mileage_end_km=mileage[1],
-        )
         self._trips[index] = updated
         return TripUpdated(updated)
 
@@ -608,7 +664,7 @@ class TripDetector(StoredDetector):
         """The detector stored by :meth:`as_dict` (``options`` as for the constructor); a
         fresh one for data of another version. Broken parts are dropped, not fatal."""
         detector = cls(**options)
-        if not isinstance(data, dict) or data.get("version") != STORAGE_VERSION:
+        if not isinstance(data, dict) or data.get("version") not in STORAGE_VERSIONS:
             return detector
         for raw in data.get("trips") or []:
             try:
@@ -616,9 +672,11 @@ class TripDetector(StoredDetector):
             except ValueError, TypeError, KeyError, IndexError:
                 continue
         detector._trips.sort(key=lambda trip: trip.start)
+        detector.archive = ArchiveIndex.from_dict(data.get("archive"))
         try:
             detector._restore_state(data)
         except ValueError, TypeError, KeyError, IndexError:
             detector._open = None
             detector._still_since = detector._still_at = detector._last_still = None
+        detector._prune()  # a version-1 store held every trip: the older ones go out
         return detector

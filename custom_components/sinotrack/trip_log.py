@@ -19,7 +19,10 @@ Its own rules:
   seconds after a fix of a trip in progress (``QUIET_SAVE_DELAY`` while parked: only its
   bookkeeping changed); a tick without an event changes nothing to save; at the stop, now.
 * Archive writes and late corrections run one at a time (``_archive_lock``); a part is
-  saved before the main store stops holding its trips, so a crash loses none.
+  saved before the main store stops holding its trips, so a crash loses none. Late
+  corrections start at most once every ``LATE_INTERVAL`` seconds (the fixes wait for the
+  next one): a tracker that keeps sending fixes older than memory costs at most one part
+  read and write per interval.
 * Zones are looked up when a trip is shown (calendar, action, event): a zone created or
   moved later applies to the trips before it too.
 * Listeners are told of trip events (and once, when "parked since" becomes known). Those
@@ -75,6 +78,8 @@ loses at most this much of the trip's way (it goes on, straight across the gap, 
 it was saved; a clean stop saves everything)."""
 QUIET_SAVE_DELAY: Final = 600.0
 """The same while parked: a parked tracker's fixes change only the detector's bookkeeping."""
+LATE_INTERVAL: Final = 30.0
+"""Seconds between the starts of two corrections of archived trips."""
 PROGRESS_INTERVAL: Final = 60.0
 """Seconds (server time) between two progress reports of the trip in progress."""
 PROGRESS_STEP_KM: Final = 0.1
@@ -119,6 +124,9 @@ class TripLog:
         self._tasks: set[asyncio.Task[None]] = set()
         self._pending: set[str] = set()
         """The archive jobs planned and not started ("archive", "late")."""
+        self._late_after = -math.inf
+        """Time (epoch) before which no late correction starts."""
+        self._unsub_late: CALLBACK_TYPE | None = None
         self._attach()
         self._listeners: dict[int, TripListener] = {}
         self._progress_listeners: dict[int, TripListener] = {}
@@ -160,6 +168,10 @@ class TripLog:
 
     async def async_stop(self) -> None:
         """Save now (Home Assistant stops or the entry unloads), archive jobs done first."""
+        if self._unsub_late is not None:
+            self._unsub_late()
+            self._unsub_late = None
+            self._plan("late", self._async_place_late)  # the fixes waiting: placed now
         while self._tasks:
             await asyncio.gather(*self._tasks)
         self._cancel_save()
@@ -170,7 +182,23 @@ class TripLog:
     def _attach(self) -> None:
         """Let the detector hand over what it does not keep in memory."""
         self.detector.on_archive = lambda: self._plan("archive", self._async_archive)
-        self.detector.on_unplaced = lambda: self._plan("late", self._async_place_late)
+        self.detector.on_unplaced = self._late_due
+
+    @callback
+    def _late_due(self, now: datetime | None = None) -> None:
+        """Late fixes wait for an archived trip: correct it now, or once ``LATE_INTERVAL``
+        has passed since the last correction started (``now``: the wait is over)."""
+        clock = dt_util.utcnow().timestamp()
+        if now is not None:
+            self._unsub_late = None
+        elif self._unsub_late is not None:
+            return  # a correction is planned already
+        elif clock < self._late_after:
+            wait = self._late_after - clock
+            self._unsub_late = async_call_later(self.hass, wait, self._late_due)
+            return
+        self._late_after = clock + LATE_INTERVAL
+        self._plan("late", self._async_place_late)
 
     def _plan(self, job: str, run: Callable[[], Coroutine[Any, Any, None]]) -> None:
         """Run an archive job soon (once, however often it is asked for before it starts)."""

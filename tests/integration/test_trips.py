@@ -29,6 +29,7 @@ from custom_components.sinotrack.model.track import TrackPoint
 from custom_components.sinotrack.model.trip_archive import part_key
 from custom_components.sinotrack.model.trip_data import Position, Trip
 from custom_components.sinotrack.model.trips import MAX_TRIPS, MEMORY_TRIPS
+from custom_components.sinotrack.trip_log import LATE_INTERVAL
 from tests.location.helpers import ANYWHERE, FakeService
 from tests.support.client import Client
 from tests.support.frames import T0, h02_status, h02_v1
@@ -689,6 +690,27 @@ async def test_a_late_fix_corrects_an_archived_trip_in_the_calendar(
     assert event["start"] == _local(old.start)
     assert event["summary"].endswith(", 2.2 km")  # by way of the late fix, 0.9 km east
     assert "calendar.car_trips" in writes.take()
+
+    # More fixes that old wait for the next correction, LATE_INTERVAL after this one: a
+    # tracker that keeps sending them costs one part read and write per interval.
+    older = _old_trip(10)
+    older_window = (
+        datetime.fromtimestamp(older.start - 60, UTC),
+        datetime.fromtimestamp(older.end + 60, UTC),
+    )
+    for minutes in (3, 5):
+        middle = datetime.fromtimestamp(older.start + minutes * 60, UTC)
+        late = h02_v1(
+            middle, latitude=32.875, longitude=-117.21, knots=16, status=h02_status(acc=True)
+        )
+        await report(car.tracker, late)
+    await hass.async_block_till_done()
+    [event] = await calendar_events(hass, *older_window)
+    assert event["summary"].endswith(", 1.1 km")  # not yet
+    async_fire_time_changed(hass, dt_util.utcnow() + timedelta(seconds=LATE_INTERVAL))
+    await hass.async_block_till_done()
+    [event] = await calendar_events(hass, *older_window)
+    assert event["summary"].endswith(", 2.2 km")  # both fixes, 0.9 km east, in one go
 
 
 @pytest.mark.usefixtures("config_dir")

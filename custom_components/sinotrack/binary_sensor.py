@@ -6,14 +6,17 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from homeassistant.components.binary_sensor import (
+    DOMAIN as BINARY_SENSOR_DOMAIN,
     BinarySensorDeviceClass,
     BinarySensorEntity,
     BinarySensorEntityDescription,
 )
 from homeassistant.const import EntityCategory
 from homeassistant.core import HomeAssistant, callback
+from homeassistant.helpers import entity_registry as er
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
+from .const import CONF_ALLOW_ENGINE_COMMANDS, DOMAIN
 from .entity import SinotrackEntity
 from .guard_runtime import KEY_ENGINE_HELD
 from .model import KEY_MOVING, KEY_ONLINE, TrackerState, Update
@@ -79,6 +82,9 @@ BINARY_SENSORS: tuple[SinotrackBinarySensorDescription, ...] = (
         p.VALID,
         None,
         entity_category=EntityCategory.DIAGNOSTIC,
+        # The tracker entity shows only valid fixes (or says it shows an older one): the
+        # validity of each report is for diagnosing a tracker.
+        entity_registry_enabled_default=False,
     ),
     SinotrackBinarySensorDescription(
         key="moving",
@@ -117,11 +123,46 @@ async def async_setup_entry(
                 SinotrackBinarySensor(runtime, description, entry.title) for description in ready
             )
 
-    async_add_entities([EngineStopPending(runtime, ENGINE_STOP_PENDING, entry.title)])
     add_existing()
     if pending:
         keys = {key for description in pending for key in description.keys}
         entry.async_on_unload(runtime.subscribe(add_existing, keys))
+    _setup_engine_stop_pending(hass, entry, async_add_entities)
+
+
+@callback
+def _setup_engine_stop_pending(
+    hass: HomeAssistant,
+    entry: SinotrackConfigEntry,
+    async_add_entities: AddConfigEntryEntitiesCallback,
+) -> None:
+    """The "engine stop pending" sensor, while engine commands are allowed (without them no
+    engine command is ever held: the sensor would stay off). An entity registered before
+    is removed while they are not (Home Assistant keeps its settings for its return)."""
+    runtime = entry.runtime_data
+    added = False
+
+    def allowed() -> bool:
+        return bool(entry.options.get(CONF_ALLOW_ENGINE_COMMANDS, False))
+
+    @callback
+    def add_if_allowed() -> None:
+        nonlocal added
+        if not added and allowed():
+            added = True
+            async_add_entities([EngineStopPending(runtime, ENGINE_STOP_PENDING, entry.title)])
+
+    if not allowed():
+        registry = er.async_get(hass)
+        unique_id = f"{runtime.ident}_{ENGINE_STOP_PENDING.key}"
+        if entity_id := registry.async_get_entity_id(BINARY_SENSOR_DOMAIN, DOMAIN, unique_id):
+            registry.async_remove(entity_id)
+    add_if_allowed()
+
+    async def options_changed(_hass: HomeAssistant, _entry: SinotrackConfigEntry) -> None:
+        add_if_allowed()
+
+    entry.async_on_unload(entry.add_update_listener(options_changed))
 
 
 class SinotrackBinarySensor(SinotrackEntity, BinarySensorEntity):

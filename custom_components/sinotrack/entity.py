@@ -8,7 +8,6 @@ and the entities of one kind one set of keys (a tracker has dozens of entities).
 from __future__ import annotations
 
 from collections.abc import Iterable
-from functools import cache
 from weakref import WeakKeyDictionary
 
 from homeassistant.core import callback
@@ -18,7 +17,7 @@ from homeassistant.helpers.entity import Entity, EntityDescription
 from .const import DOMAIN, MANUFACTURER
 from .model import Update
 from .protocol.message import DEVICE_MODEL
-from .runtime import SinotrackRuntime
+from .runtime import SinotrackRuntime, shared_keys
 
 _DEVICE_INFOS: WeakKeyDictionary[SinotrackRuntime, dict[tuple[str, str | None], DeviceInfo]] = (
     WeakKeyDictionary()
@@ -45,12 +44,6 @@ def _device_info(runtime: SinotrackRuntime, name: str) -> DeviceInfo:
     return info
 
 
-@cache
-def _keys(keys: tuple[str, ...]) -> frozenset[str]:
-    """One set per distinct tuple of keys."""
-    return frozenset(keys)
-
-
 class SinotrackEntity(Entity):
     """An entity of one tracker."""
 
@@ -70,8 +63,8 @@ class SinotrackEntity(Entity):
         self.runtime = runtime
         self._attr_unique_id = f"{runtime.ident}_{description.key}"
         # Descriptions of value entities name the runtime keys they are made of.
-        self.watched_keys = _keys(
-            tuple(keys if keys is not None else getattr(description, "keys", ()))
+        self.watched_keys = shared_keys(
+            keys if keys is not None else getattr(description, "keys", ())
         )
         self._attr_device_info = _device_info(runtime, name)
 

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Coroutine, Iterable, Mapping
 from datetime import datetime, timedelta
-import itertools
+from functools import cache, partial
 import logging
 from typing import Any, Final
 
@@ -81,11 +81,23 @@ KEY_GUARD_STATE: Final = "guard"
 
 _BOOKKEEPING: Final = frozenset({p.TIMESTAMP, KEY_LAST_SEEN})
 """Keys that change with every frame of a parked tracker, and with nothing else."""
-_ANY: Final = ""
-"""The subscription key of subscribers that watch every change."""
+_ALL: Final[frozenset[str]] = frozenset({""})
+"""The keys of subscribers that watch every change."""
 
 type Subscriber = Callable[[Update], None]
 """Called with the update of the tracker's state (its ``changed`` keys, its ``alarms``)."""
+type _Subscription = tuple[frozenset[str], Subscriber]
+
+
+@cache
+def _frozen(keys: tuple[str, ...]) -> frozenset[str]:
+    """One set per distinct tuple of keys (the entities of one kind share theirs)."""
+    return frozenset(keys)
+
+
+def shared_keys(keys: Iterable[str]) -> frozenset[str]:
+    """``keys`` as a set shared with every subscriber that watches the same keys."""
+    return keys if isinstance(keys, frozenset) else _frozen(tuple(sorted(keys)))
 
 
 def auth_refused_issue_id(entry_id: str) -> str:
@@ -140,8 +152,9 @@ class SinotrackRuntime:
         self.guard = GuardRuntime(self)
         """The parked-car guard and the held engine command."""
         self._store = _state_store(hass, entry.entry_id)
-        self._subscribers: dict[str, dict[int, Subscriber]] = {}
-        self._next_subscription = itertools.count()
+        self._subscriptions: list[_Subscription] = []
+        """Who watches which keys, in the order they subscribed (one small tuple each: a
+        tracker has dozens of entities)."""
         self._unsub_tick: CALLBACK_TYPE | None = None
         self._unsub_stop: CALLBACK_TYPE | None = None
         self._unregister: Callable[[], None] | None = None
@@ -321,21 +334,17 @@ class SinotrackRuntime:
         """Call ``subscriber(update)`` after every update that changes one of ``keys``
         (change keys: ``model.keys`` and message parameter names; None: any change).
         Subscribers are called in the order they subscribed. Returns the unsubscribe."""
-        number = next(self._next_subscription)
-        watched = frozenset(keys) if keys is not None else frozenset({_ANY})
-        for key in watched:
-            self._subscribers.setdefault(key, {})[number] = subscriber
+        subscription = (_ALL if keys is None else shared_keys(keys), subscriber)
+        self._subscriptions.append(subscription)
+        return partial(self._unsubscribe, subscription)
 
-        @callback
-        def unsubscribe() -> None:
-            for key in watched:
-                by_number = self._subscribers.get(key)
-                if by_number is not None:
-                    by_number.pop(number, None)
-                    if not by_number:
-                        del self._subscribers[key]
-
-        return unsubscribe
+    def _unsubscribe(self, subscription: _Subscription) -> None:
+        """End one subscription (once; a second call does nothing)."""
+        subscriptions = self._subscriptions
+        for index, other in enumerate(subscriptions):
+            if other is subscription:
+                del subscriptions[index]
+                return
 
     @callback
     def _publish(self, update: Update) -> None:
@@ -345,13 +354,13 @@ class SinotrackRuntime:
         if not changed:
             return
         self._schedule_save(changed)
-        subscribers = self._subscribers
-        due: dict[int, Subscriber] = dict(subscribers.get(_ANY, {}))
-        for key in changed:
-            if (watching := subscribers.get(key)) is not None:
-                due.update(watching)
-        for number in sorted(due):
-            self._call_subscriber(due[number], update)
+        due = [
+            subscriber
+            for keys, subscriber in self._subscriptions
+            if keys is _ALL or not keys.isdisjoint(changed)
+        ]
+        for subscriber in due:
+            self._call_subscriber(subscriber, update)
 
     def _log(self, update: Update) -> None:
         """What an update says that is worth a log line."""

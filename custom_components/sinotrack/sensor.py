@@ -66,6 +66,11 @@ def _value(name: str) -> Callable[[TrackerState], Any]:
 
 
 def _parameter(key: str, name: str, **kwargs: Any) -> SinotrackSensorDescription:
+    """A value the tracker reports. One disabled by default is created once the tracker
+    first reports it: a registry entry costs memory for every tracker, and many trackers
+    never report an altitude, a voltage or a cell."""
+    if kwargs.get("entity_registry_enabled_default") is False:
+        kwargs["exists_fn"] = lambda state: name in state.values
     return SinotrackSensorDescription(
         key=key, translation_key=key, value_fn=_value(name), keys=(name,), **kwargs
     )

@@ -92,6 +92,8 @@ BINARY_SENSORS: tuple[SinotrackBinarySensorDescription, ...] = (
         device_class=BinarySensorDeviceClass.MOVING,
         value_fn=lambda state: state.moving,
         keys=(KEY_MOVING,),
+        # The vehicle state sensor says it (moving or towing) beside idling and parked.
+        entity_registry_enabled_default=False,
     ),
     SinotrackBinarySensorDescription(
         key="connected",

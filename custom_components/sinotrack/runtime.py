@@ -22,8 +22,9 @@ Its own rules:
 from __future__ import annotations
 
 from collections.abc import Callable, Coroutine, Iterable, Mapping
+from contextlib import suppress
 from datetime import datetime, timedelta
-from functools import cache, partial
+from functools import cache
 import logging
 from typing import Any, Final
 
@@ -86,7 +87,25 @@ _ALL: Final[frozenset[str]] = frozenset({""})
 
 type Subscriber = Callable[[Update], None]
 """Called with the update of the tracker's state (its ``changed`` keys, its ``alarms``)."""
-type _Subscription = tuple[frozenset[str], Subscriber]
+
+
+class _Subscription:
+    """One subscriber and the keys it watches; calling it unsubscribes (one small object
+    per subscription: a tracker has dozens of entities)."""
+
+    __slots__ = ("keys", "subscriber", "subscriptions")
+
+    def __init__(
+        self, keys: frozenset[str], subscriber: Subscriber, subscriptions: list[_Subscription]
+    ) -> None:
+        self.keys = keys
+        self.subscriber = subscriber
+        self.subscriptions = subscriptions
+
+    def __call__(self) -> None:
+        """End the subscription (once; a second call does nothing)."""
+        with suppress(ValueError):
+            self.subscriptions.remove(self)
 
 
 @cache
@@ -153,8 +172,7 @@ class SinotrackRuntime:
         """The parked-car guard and the held engine command."""
         self._store = _state_store(hass, entry.entry_id)
         self._subscriptions: list[_Subscription] = []
-        """Who watches which keys, in the order they subscribed (one small tuple each: a
-        tracker has dozens of entities)."""
+        """Who watches which keys, in the order they subscribed."""
         self._unsub_tick: CALLBACK_TYPE | None = None
         self._unsub_stop: CALLBACK_TYPE | None = None
         self._unregister: Callable[[], None] | None = None
@@ -334,17 +352,11 @@ class SinotrackRuntime:
         """Call ``subscriber(update)`` after every update that changes one of ``keys``
         (change keys: ``model.keys`` and message parameter names; None: any change).
         Subscribers are called in the order they subscribed. Returns the unsubscribe."""
-        subscription = (_ALL if keys is None else shared_keys(keys), subscriber)
+        subscription = _Subscription(
+            _ALL if keys is None else shared_keys(keys), subscriber, self._subscriptions
+        )
         self._subscriptions.append(subscription)
-        return partial(self._unsubscribe, subscription)
-
-    def _unsubscribe(self, subscription: _Subscription) -> None:
-        """End one subscription (once; a second call does nothing)."""
-        subscriptions = self._subscriptions
-        for index, other in enumerate(subscriptions):
-            if other is subscription:
-                del subscriptions[index]
-                return
+        return subscription
 
     @callback
     def _publish(self, update: Update) -> None:
@@ -355,9 +367,9 @@ class SinotrackRuntime:
             return
         self._schedule_save(changed)
         due = [
-            subscriber
-            for keys, subscriber in self._subscriptions
-            if keys is _ALL or not keys.isdisjoint(changed)
+            subscription.subscriber
+            for subscription in self._subscriptions
+            if subscription.keys is _ALL or not subscription.keys.isdisjoint(changed)
         ]
         for subscriber in due:
             self._call_subscriber(subscriber, update)

@@ -203,6 +203,8 @@ SENSORS: tuple[SinotrackSensorDescription, ...] = (
         entity_category=EntityCategory.DIAGNOSTIC,
         value_fn=lambda state: state.last_seen,
         keys=(KEY_LAST_SEEN,),
+        # For diagnosing a tracker: whether it is connected is the "connected" sensor.
+        entity_registry_enabled_default=False,
     ),
 )
 REMOVED: tuple[str, ...] = ("last_fix",)

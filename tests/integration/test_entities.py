@@ -29,6 +29,7 @@ from tests.support.frames import (
 )
 from tests.support.hass import (
     enable_all,
+    enable_before_setup,
     make_entry,
     report,
     state,
@@ -91,7 +92,11 @@ REPORTED_VALUES = (
 )
 """Disabled by default, and created (registered) once the tracker first reports the value."""
 VALUE_SENSORS = tuple(e for e in SENSORS if e not in REPORTED_VALUES)
-DISABLED_BY_DEFAULT = {"binary_sensor.car_position_valid"}
+DISABLED_BY_DEFAULT = {
+    "binary_sensor.car_position_valid",
+    "binary_sensor.car_moving",
+    "sensor.car_last_seen",
+}
 """Registered before the tracker reports anything, disabled (besides ``REPORTED_VALUES``)."""
 DIAGNOSTIC = {
     "sensor.car_last_seen",
@@ -274,15 +279,14 @@ async def test_jt808_location(hass: HomeAssistant, connect: TrackerFactory) -> N
 )
 async def test_vehicle_state(
     hass: HomeAssistant,
-    loaded_entry: MockConfigEntry,
     connect: TrackerFactory,
     knots: float,
     acc: bool,
     vehicle_state: str,
     moving: str,
 ) -> None:
-    """Vehicle state from speed and ignition."""
-    tracker = await connect(loaded_entry)
+    """Vehicle state from speed and ignition ("moving", disabled by default, enabled)."""
+    tracker = await connect(await setup_all_enabled(hass, make_entry()))
     await tracker.send(h02_v1(knots=knots, status=h02_status(acc=acc)))
     await wait_state(hass, "sensor.car_vehicle_state", vehicle_state)
     assert state(hass, "binary_sensor.car_moving").state == moving
@@ -380,17 +384,18 @@ async def test_two_trackers_one_port(hass: HomeAssistant, connect: TrackerFactor
 
 
 async def test_last_seen(
-    hass: HomeAssistant,
-    loaded_entry: MockConfigEntry,
-    connect: TrackerFactory,
-    freezer: FrozenDateTimeFactory,
+    hass: HomeAssistant, connect: TrackerFactory, freezer: FrozenDateTimeFactory
 ) -> None:
-    """ "Last seen" is exact when the tracker comes online and when it goes offline; while
-    it keeps reporting (which "Connected" says), it is written at most every 15 minutes."""
+    """ "Last seen" (disabled by default, enabled) is exact when the tracker comes online and
+    when it goes offline; while it keeps reporting (which "Connected" says), it is written
+    at most every 15 minutes."""
     start = dt_util.parse_datetime("2026-03-01T10:00:00+00:00")
     assert start is not None
     freezer.move_to(start)
-    tracker = await connect(loaded_entry)
+    entry = make_entry()
+    enable_before_setup(hass, entry, "sensor.car_last_seen")
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    tracker = await connect(entry)
     await report(tracker, h02_v1(T0))
     assert state(hass, "sensor.car_last_seen").state == iso(start)
 

@@ -21,6 +21,7 @@ Its own rules:
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Coroutine, Iterable, Mapping
 from contextlib import suppress
 from datetime import datetime, timedelta
@@ -35,6 +36,7 @@ from homeassistant.helpers import device_registry as dr, issue_registry as ir
 from homeassistant.helpers.event import async_call_later, async_track_time_interval
 from homeassistant.helpers.storage import Store
 from homeassistant.util import dt as dt_util
+from homeassistant.util.hass_dict import HassKey
 
 from .cell_runtime import async_follow_cell
 from .command_store import CommandStore, EngineCommandsDisabledError, is_engine_command
@@ -80,6 +82,7 @@ KEY_AUTH_CODE: Final = "jt808_auth_code"
 KEY_GUARD_STATE: Final = "guard"
 """Store key of the guard's state (armed survives a restart)."""
 
+_CLOCK: Final[HassKey[_Clock]] = HassKey(f"{DOMAIN}_clock")
 _BOOKKEEPING: Final = frozenset({p.TIMESTAMP, KEY_LAST_SEEN})
 """Keys that change with every frame of a parked tracker, and with nothing else."""
 _ALL: Final[frozenset[str]] = frozenset({""})
@@ -140,6 +143,58 @@ def _offline_timeout(options: Mapping[str, Any]) -> timedelta:
     return timedelta(minutes=float(options.get(CONF_OFFLINE_TIMEOUT, DEFAULT_OFFLINE_TIMEOUT)))
 
 
+class _Clock:
+    """The minute tick and the stop at Home Assistant's stop of every running tracker: one
+    timer and one listener for all of them (not two per tracker)."""
+
+    def __init__(self, hass: HomeAssistant) -> None:
+        self.hass = hass
+        self.runtimes: dict[SinotrackRuntime, None] = {}
+        """The running trackers, in the order they started."""
+        self._unsub_tick = async_track_time_interval(
+            hass, self._tick, TICK, name=f"{DOMAIN} online"
+        )
+        self._unsub_stop: CALLBACK_TYPE | None = hass.bus.async_listen_once(
+            EVENT_HOMEASSISTANT_STOP, self._stop
+        )
+
+    @staticmethod
+    def of(hass: HomeAssistant) -> _Clock:
+        """The clock of ``hass``'s trackers (started with the first one)."""
+        clock = hass.data.get(_CLOCK)
+        if clock is None:
+            clock = hass.data[_CLOCK] = _Clock(hass)
+        return clock
+
+    def add(self, runtime: SinotrackRuntime) -> None:
+        """Tick ``runtime`` from now on, and stop it with Home Assistant."""
+        self.runtimes[runtime] = None
+
+    def remove(self, runtime: SinotrackRuntime) -> None:
+        """``runtime`` stopped; the last one stops the clock."""
+        self.runtimes.pop(runtime, None)
+        if not self.runtimes:
+            self._unsub_tick()
+            if self._unsub_stop is not None:
+                self._unsub_stop()
+            if self.hass.data.get(_CLOCK) is self:
+                del self.hass.data[_CLOCK]
+
+    @callback
+    def _tick(self, now: datetime) -> None:
+        """Each tracker's tick; one failing does not stop the others'."""
+        for runtime in list(self.runtimes):
+            try:
+                runtime._async_tick(now)
+            except Exception:  # noqa: BLE001 - one tracker's failure stays with it
+                LOGGER.exception("%s: the minute tick failed", runtime.ident)
+
+    async def _stop(self, _event: Event) -> None:
+        """Home Assistant stops: stop every tracker (each saves its state)."""
+        self._unsub_stop = None  # fired: gone from the bus already
+        await asyncio.gather(*(runtime.async_stop() for runtime in list(self.runtimes)))
+
+
 class SinotrackRuntime:
     """One tracker (one config entry) in Home Assistant."""
 
@@ -173,8 +228,7 @@ class SinotrackRuntime:
         self._store = _state_store(hass, entry.entry_id)
         self._subscriptions: list[_Subscription] = []
         """Who watches which keys, in the order they subscribed."""
-        self._unsub_tick: CALLBACK_TYPE | None = None
-        self._unsub_stop: CALLBACK_TYPE | None = None
+        self._started = False
         self._unregister: Callable[[], None] | None = None
         self._unsub_save: CALLBACK_TYPE | None = None
         self._save_due = 0.0
@@ -300,29 +354,19 @@ class SinotrackRuntime:
     def async_start(self) -> None:
         """Start the clock, queue again the commands stored before a restart, and stop
         with Home Assistant."""
-        self._unsub_tick = async_track_time_interval(
-            self.hass, self._async_tick, TICK, name=f"{DOMAIN} {self.ident} online"
-        )
+        _Clock.of(self.hass).add(self)
+        self._started = True
         self.guard.start()
         self.commands.resume(
             self.entry, self.listener, self.ident, allow_engine=self.allow_engine_commands
         )
 
-        async def stop(_event: Event) -> None:
-            self._unsub_stop = None  # fired: gone from the bus already
-            await self.async_stop()
-
-        self._unsub_stop = self.hass.bus.async_listen_once(EVENT_HOMEASSISTANT_STOP, stop)
-
     async def async_stop(self) -> None:
         """Unregister from the listener, stop the clock and save the state now."""
         self.async_unregister()
-        if self._unsub_stop is not None:
-            self._unsub_stop()
-            self._unsub_stop = None
-        if self._unsub_tick is not None:
-            self._unsub_tick()
-            self._unsub_tick = None
+        if self._started:
+            self._started = False
+            _Clock.of(self.hass).remove(self)
         self.guard.stop()
         if self._unsub_save is not None:
             self._unsub_save()
@@ -340,6 +384,7 @@ class SinotrackRuntime:
 
     @callback
     def _async_tick(self, _now: datetime) -> None:
+        """A minute passed: whether the tracker went offline or stopped moving."""
         now = dt_util.utcnow()
         self._publish(self.tracker.tick(now))
         self.guard.tick(now)

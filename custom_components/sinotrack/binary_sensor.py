@@ -82,8 +82,8 @@ BINARY_SENSORS: tuple[SinotrackBinarySensorDescription, ...] = (
         p.VALID,
         None,
         entity_category=EntityCategory.DIAGNOSTIC,
-        # The tracker entity shows only valid fixes (or says it shows an older one): the
-        # validity of each report is for diagnosing a tracker.
+        # Whether each report's fix is valid is for diagnosing a tracker: the tracker
+        # entity keeps the last valid position (unless invalid fixes are allowed).
         entity_registry_enabled_default=False,
     ),
     SinotrackBinarySensorDescription(

@@ -16,12 +16,12 @@ from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers import entity_registry as er
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from .const import CONF_ALLOW_ENGINE_COMMANDS, DOMAIN
+from .const import DOMAIN
 from .entity import SinotrackEntity
 from .guard_runtime import KEY_ENGINE_HELD
 from .model import KEY_MOVING, KEY_ONLINE, TrackerState, Update
 from .protocol import message as p
-from .runtime import SinotrackConfigEntry, SinotrackRuntime
+from .runtime import KEY_OPTIONS, SinotrackConfigEntry, SinotrackRuntime
 
 PARALLEL_UPDATES = 0
 
@@ -142,29 +142,21 @@ def _setup_engine_stop_pending(
     engine command is ever held: the sensor would stay off). An entity registered before
     is removed while they are not (Home Assistant keeps its settings for its return)."""
     runtime = entry.runtime_data
-    added = False
+    if runtime.allow_engine_commands:
+        async_add_entities([EngineStopPending(runtime, ENGINE_STOP_PENDING, entry.title)])
+        return
+    registry = er.async_get(hass)
+    unique_id = f"{runtime.ident}_{ENGINE_STOP_PENDING.key}"
+    if entity_id := registry.async_get_entity_id(BINARY_SENSOR_DOMAIN, DOMAIN, unique_id):
+        registry.async_remove(entity_id)
 
-    def allowed() -> bool:
-        return bool(entry.options.get(CONF_ALLOW_ENGINE_COMMANDS, False))
-
-    @callback
-    def add_if_allowed() -> None:
-        nonlocal added
-        if not added and allowed():
-            added = True
+    def add_when_allowed(_update: Update) -> None:
+        if runtime.allow_engine_commands:
+            unsubscribe()
             async_add_entities([EngineStopPending(runtime, ENGINE_STOP_PENDING, entry.title)])
 
-    if not allowed():
-        registry = er.async_get(hass)
-        unique_id = f"{runtime.ident}_{ENGINE_STOP_PENDING.key}"
-        if entity_id := registry.async_get_entity_id(BINARY_SENSOR_DOMAIN, DOMAIN, unique_id):
-            registry.async_remove(entity_id)
-    add_if_allowed()
-
-    async def options_changed(_hass: HomeAssistant, _entry: SinotrackConfigEntry) -> None:
-        add_if_allowed()
-
-    entry.async_on_unload(entry.add_update_listener(options_changed))
+    unsubscribe = runtime.subscribe(add_when_allowed, (KEY_OPTIONS,))
+    entry.async_on_unload(unsubscribe)
 
 
 class SinotrackBinarySensor(SinotrackEntity, BinarySensorEntity):

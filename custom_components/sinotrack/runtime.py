@@ -79,6 +79,8 @@ stopped moving."""
 
 KEY_AUTH_CODE: Final = "jt808_auth_code"
 """Store key of the JT/T 808 auth code issued to the tracker (beside the state's keys)."""
+KEY_OPTIONS: Final = "options"
+"""Change key: the entry's options changed (for entities that exist with some options)."""
 KEY_GUARD_STATE: Final = "guard"
 """Store key of the guard's state (armed survives a restart)."""
 
@@ -318,6 +320,7 @@ class SinotrackRuntime:
             self.guard.apply_options(entry.options)
             self.listener.sink_changed(self.ident)
             self._publish(self.tracker.refresh_online(dt_util.utcnow()))
+            self._publish(Update(frozenset({KEY_OPTIONS})))
 
     # -- lifecycle ------------------------------------------------------------------------
 

@@ -17,7 +17,7 @@ from homeassistant.helpers import entity_registry as er
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .const import DOMAIN
-from .entity import SinotrackEntity
+from .entity import SinotrackEntity, add_once_they_exist
 from .guard_runtime import KEY_ENGINE_HELD
 from .model import KEY_MOVING, KEY_ONLINE, TrackerState, Update
 from .protocol import message as p
@@ -113,22 +113,12 @@ async def async_setup_entry(
 ) -> None:
     """Add the binary sensors (each once it exists for the tracker)."""
     runtime = entry.runtime_data
-    pending = list(BINARY_SENSORS)
-
-    @callback
-    def add_existing(_update: Update | None = None) -> None:
-        ready = [description for description in pending if description.exists_fn(runtime.state)]
-        if ready:
-            for description in ready:
-                pending.remove(description)
-            async_add_entities(
-                SinotrackBinarySensor(runtime, description, entry.title) for description in ready
-            )
-
-    add_existing()
-    if pending:
-        keys = {key for description in pending for key in description.keys}
-        entry.async_on_unload(runtime.subscribe(add_existing, keys))
+    add_once_they_exist(
+        entry,
+        BINARY_SENSORS,
+        lambda description: SinotrackBinarySensor(runtime, description, entry.title),
+        async_add_entities,
+    )
     _setup_engine_stop_pending(hass, entry, async_add_entities)
 
 

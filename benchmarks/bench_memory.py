@@ -11,6 +11,12 @@ trackers: the config entry, its device and entity registry entries, its entities
 their states, the runtime, the trip log and the connection with its buffers. Run once for
 H02 trackers and once for JT/T 808 trackers.
 
+The figure is broken down by who allocated each block (its traceback, ``FRAMES`` deep):
+the innermost frame in this integration or in Home Assistant says whose code did. Home
+Assistant's part is shown per registered entity (registry entry and its stored JSON: an
+entity disabled by default costs that much) and per enabled entity (entity object, state,
+registry and device listeners); ours by part (entities, runtime and model, connection).
+
 The trip log keeps its detector (the last ``MAX_TRIPS`` trips, each with its simplified
 track) in memory; what that costs is measured on its own: a detector fed simulated days of
 eight city trips until it holds ``MAX_TRIPS`` trips. Figures are printed, never asserted.

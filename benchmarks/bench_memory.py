@@ -11,6 +11,12 @@ trackers: the config entry, its device and entity registry entries, its entities
 their states, the runtime, the trip log and the connection with its buffers. Run once for
 H02 trackers and once for JT/T 808 trackers.
 
+The figure is broken down by who allocated each block (its traceback, ``FRAMES`` deep):
+the innermost frame in this integration or in Home Assistant says whose code did. Home
+Assistant's part is shown per registered entity (registry entry and its stored JSON: an
+entity disabled by default costs that much) and per enabled entity (entity object, state,
+registry and device listeners); ours by part (entities, runtime and model, connection).
+
 The trip log keeps in memory only its detector's recent trips (two days), the others in
 its archive on disk; what that costs is measured on its own: a stored history of
 ``MAX_TRIPS`` trips (simulated days of eight city trips) loaded, its older trips written
@@ -24,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+from dataclasses import dataclass
 import gc
 import json
 from pathlib import Path
@@ -35,6 +42,7 @@ from typing import Final
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+import homeassistant
 from homeassistant import loader
 from homeassistant.helpers import entity_registry as er, frame
 from homeassistant.setup import async_setup_component
@@ -44,6 +52,7 @@ from benchmarks._hass import run_on_hass_loop
 from benchmarks._loadsim import tracker_id
 from benchmarks.bench_load import Simulator
 from benchmarks.bench_trips import days
+from custom_components import sinotrack
 from custom_components.sinotrack.const import DOMAIN
 from custom_components.sinotrack.model.trip_archive import part_data, part_key
 from custom_components.sinotrack.model.trips import MAX_TRIPS, TripDetector
@@ -62,6 +71,11 @@ REGISTRY_SAVE_DELAY: Final = 12.0
 TARGET_KIB: Final = 250.0
 TODAY_CONNECTION_KIB: Final = {"h02": 19.4, "jt808": 57.7}
 """The connection-only figures of an earlier measurement, for comparison."""
+FRAMES: Final = 40
+"""Frames kept per allocation: enough to reach the code that caused it."""
+PACKAGE: Final = f"{Path(sinotrack.__file__).parent}/"
+"""Where this integration's modules are, as their code names them."""
+HA_PACKAGE: Final = f"{Path(homeassistant.__file__).parent}/"
 FILTERS: Final = (
     tracemalloc.Filter(inclusive=False, filename_pattern=__file__),
     tracemalloc.Filter(inclusive=False, filename_pattern=tracemalloc.__file__),
@@ -104,9 +118,85 @@ async def until(condition: object, timeout: float) -> None:  # noqa: ASYNC109
         await asyncio.sleep(0.2)
 
 
-async def per_tracker(protocol: str, count: int) -> tuple[float, float, str]:
-    """KiB per tracker: configured (before it connects) and configured and connected; what
-    grew most and how many entities a tracker has."""
+@dataclass(frozen=True, slots=True)
+class Figures:
+    """What one protocol's trackers cost, per tracker."""
+
+    configured: float
+    """KiB before the tracker connects."""
+    connected: float
+    """KiB configured and connected, after a minute of reports."""
+    registered: int
+    """Entities in the entity registry."""
+    enabled: int
+    """Entities enabled (with a state)."""
+    parts: dict[str, float]
+    """KiB of ``connected`` by who allocated it (see :func:`part`)."""
+    grew_most: str
+
+
+PARTS: Final = (
+    HA_REGISTRIES := "Home Assistant's registries (entries and their stored JSON)",
+    HA_LISTENERS := "Home Assistant's listeners (helpers/event.py)",
+    HA_ENTITIES := "Home Assistant's entity objects, states and the rest",
+    OUR_ENTITIES := "our entities",
+    OUR_RUNTIME := "our runtime, tracker model, trip log, entry",
+    OUR_CONNECTION := "our connection (listener, codec)",
+    OTHER := "other (Python, libraries)",
+)
+ENTITY_MODULES: Final = frozenset(
+    {
+        "entity.py",
+        "sensor.py",
+        "binary_sensor.py",
+        "device_tracker.py",
+        "event.py",
+        "alarm_control_panel.py",
+        "location_sensor.py",
+        "trip_sensor.py",
+        "calendar.py",
+    }
+)
+REGISTRY_MODULES: Final = frozenset(
+    {"helpers/entity_registry.py", "helpers/device_registry.py", "helpers/registry.py"}
+)
+
+
+def part(traceback: tracemalloc.Traceback) -> str:
+    """Who allocated a block: the innermost frame in this integration or in Home Assistant
+    (Python's and the libraries' frames skipped) says whose code did; Home Assistant's
+    allocations on the way of a registry are the registries'."""
+    for inner in reversed(traceback):
+        filename = inner.filename
+        if filename.startswith(PACKAGE):
+            module = filename.removeprefix(PACKAGE)
+            if module.startswith(("listener/", "protocol/")):
+                return OUR_CONNECTION
+            return OUR_ENTITIES if module in ENTITY_MODULES else OUR_RUNTIME
+        if filename.startswith(HA_PACKAGE):
+            if any(
+                outer.filename.removeprefix(HA_PACKAGE) in REGISTRY_MODULES for outer in traceback
+            ):
+                return HA_REGISTRIES
+            if filename.removeprefix(HA_PACKAGE) == "helpers/event.py":
+                return HA_LISTENERS
+            return HA_ENTITIES
+    return OTHER
+
+
+def parts(
+    before: tracemalloc.Snapshot, after: tracemalloc.Snapshot, count: int
+) -> dict[str, float]:
+    """KiB per tracker grown between two snapshots, by :func:`part`."""
+    grown_by: dict[str, float] = dict.fromkeys(PARTS, 0.0)
+    for stat in after.compare_to(before, "traceback"):
+        grown_by[part(stat.traceback)] += stat.size_diff / count / KIB
+    return grown_by
+
+
+async def per_tracker(protocol: str, count: int) -> Figures:
+    """What a tracker costs: configured (before it connects) and configured and connected,
+    by who allocated it; its entities; what grew most."""
     with tempfile.TemporaryDirectory(prefix="sinotrack-bench-") as config_dir:
         async with async_test_home_assistant(config_dir=config_dir) as hass:
             hass.data.pop(loader.DATA_CUSTOM_COMPONENTS, None)  # load custom_components/
@@ -120,7 +210,7 @@ async def per_tracker(protocol: str, count: int) -> tuple[float, float, str]:
                 first.add_to_hass(hass)
                 assert await async_setup_component(hass, DOMAIN, {})
                 await hass.async_block_till_done()
-                tracemalloc.start()
+                tracemalloc.start(FRAMES)
                 before = heap()
                 entries: list[MockConfigEntry] = [
                     make_entry(tracker_id(index), port, title=f"Tracker {index}")
@@ -148,17 +238,13 @@ async def per_tracker(protocol: str, count: int) -> tuple[float, float, str]:
                 registered = er.async_entries_for_config_entry(
                     er.async_get(hass), entries[0].entry_id
                 )
-                enabled = sum(1 for item in registered if item.disabled_by is None)
-                entities = (
-                    f"{len(registered)} entities registered per tracker, {enabled} enabled "
-                    f"(with a state)"
-                )
-                return (
-                    grown(before, configured) / count / KIB,
-                    grown(before, connected) / count / KIB,
-                    entities
-                    + "\n  grew most (KiB per tracker): "
-                    + top(before, connected, count)
+                return Figures(
+                    configured=grown(before, configured) / count / KIB,
+                    connected=grown(before, connected) / count / KIB,
+                    registered=len(registered),
+                    enabled=sum(1 for item in registered if item.disabled_by is None),
+                    parts=parts(before, connected, count),
+                    grew_most=top(before, connected, count)
                     + ("\n  " + top(before, connected, count, "lineno") if DETAIL else ""),
                 )
             finally:
@@ -206,6 +292,27 @@ def trip_log_kib() -> tuple[int, int, float, float]:
     return len(stored["trips"]), len(detector.trips(0, float("inf"))), kib, every_kib
 
 
+def breakdown(figures: Figures) -> str:
+    """Where a connected tracker's KiB go: Home Assistant per entity, and ours."""
+    kib = figures.parts
+    registries = kib[HA_REGISTRIES]
+    entities = kib[HA_LISTENERS] + kib[HA_ENTITIES]
+    ours = kib[OUR_ENTITIES] + kib[OUR_RUNTIME] + kib[OUR_CONNECTION]
+    lines = [
+        f"  {figures.registered} entities registered per tracker, {figures.enabled} enabled "
+        f"(with a state)",
+        f"  Home Assistant {registries + entities:.0f} KiB: "
+        f"{registries / max(figures.registered, 1):.1f} KiB per registered entity (registry "
+        f"entry, its stored JSON, the device), "
+        f"{entities / max(figures.enabled, 1):.1f} KiB per enabled entity (entity object, "
+        f"state, registry and device listeners)",
+        f"  ours {ours:.0f} KiB; other {kib[OTHER]:.0f} KiB",
+        *(f"    {name}: {kib[name]:.1f} KiB" for name in PARTS),
+        f"  grew most (KiB per tracker): {figures.grew_most}",
+    ]
+    return "\n".join(lines)
+
+
 async def run(args: argparse.Namespace) -> None:
     """Print the figures."""
     print(
@@ -213,15 +320,16 @@ async def run(args: argparse.Namespace) -> None:
         f"reporting every {INTERVAL:g} s for {REPORTING:g} s before the heap is measured"
     )
     for protocol in ("h02", "jt808"):
-        configured, connected, where = await per_tracker(protocol, args.trackers)
+        figures = await per_tracker(protocol, args.trackers)
+        connected = figures.connected
         print(
-            f"{protocol}: {configured:.0f} KiB per configured tracker before it connects, "
-            f"{connected:.0f} KiB configured and connected, everything counted (its "
-            f"connection and first minute: {connected - configured:.0f} KiB; connection only, "
-            f"measured before: {TODAY_CONNECTION_KIB[protocol]:g} KiB); target under "
-            f"{TARGET_KIB:g} KiB: {'PASS' if connected < TARGET_KIB else 'MISS'}"
+            f"{protocol}: {figures.configured:.0f} KiB per configured tracker before it "
+            f"connects, {connected:.0f} KiB configured and connected, everything counted (its "
+            f"connection and first minute: {connected - figures.configured:.0f} KiB; "
+            f"connection only, measured before: {TODAY_CONNECTION_KIB[protocol]:g} KiB); "
+            f"target under {TARGET_KIB:g} KiB: {'PASS' if connected < TARGET_KIB else 'MISS'}"
         )
-        print(f"  {where}")
+        print(breakdown(figures))
     if not args.quick:
         stored, held, kib, every_kib = trip_log_kib()
         print(

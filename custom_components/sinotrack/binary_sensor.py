@@ -6,19 +6,22 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from homeassistant.components.binary_sensor import (
+    DOMAIN as BINARY_SENSOR_DOMAIN,
     BinarySensorDeviceClass,
     BinarySensorEntity,
     BinarySensorEntityDescription,
 )
 from homeassistant.const import EntityCategory
 from homeassistant.core import HomeAssistant, callback
+from homeassistant.helpers import entity_registry as er
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from .entity import SinotrackEntity
+from .const import DOMAIN
+from .entity import SinotrackEntity, add_once_they_exist
 from .guard_runtime import KEY_ENGINE_HELD
 from .model import KEY_MOVING, KEY_ONLINE, TrackerState, Update
 from .protocol import message as p
-from .runtime import SinotrackConfigEntry, SinotrackRuntime
+from .runtime import KEY_OPTIONS, SinotrackConfigEntry, SinotrackRuntime
 
 PARALLEL_UPDATES = 0
 
@@ -79,6 +82,9 @@ BINARY_SENSORS: tuple[SinotrackBinarySensorDescription, ...] = (
         p.VALID,
         None,
         entity_category=EntityCategory.DIAGNOSTIC,
+        # Whether each report's fix is valid is for diagnosing a tracker: the tracker
+        # entity keeps the last valid position (unless invalid fixes are allowed).
+        entity_registry_enabled_default=False,
     ),
     SinotrackBinarySensorDescription(
         key="moving",
@@ -86,6 +92,8 @@ BINARY_SENSORS: tuple[SinotrackBinarySensorDescription, ...] = (
         device_class=BinarySensorDeviceClass.MOVING,
         value_fn=lambda state: state.moving,
         keys=(KEY_MOVING,),
+        # The vehicle state sensor says it (moving or towing) beside idling and parked.
+        entity_registry_enabled_default=False,
     ),
     SinotrackBinarySensorDescription(
         key="connected",
@@ -105,23 +113,40 @@ async def async_setup_entry(
 ) -> None:
     """Add the binary sensors (each once it exists for the tracker)."""
     runtime = entry.runtime_data
-    pending = list(BINARY_SENSORS)
+    add_once_they_exist(
+        entry,
+        BINARY_SENSORS,
+        lambda description: SinotrackBinarySensor(runtime, description, entry.title),
+        async_add_entities,
+    )
+    _setup_engine_stop_pending(hass, entry, async_add_entities)
 
-    @callback
-    def add_existing(_update: Update | None = None) -> None:
-        ready = [description for description in pending if description.exists_fn(runtime.state)]
-        if ready:
-            for description in ready:
-                pending.remove(description)
-            async_add_entities(
-                SinotrackBinarySensor(runtime, description, entry.title) for description in ready
-            )
 
-    async_add_entities([EngineStopPending(runtime, ENGINE_STOP_PENDING, entry.title)])
-    add_existing()
-    if pending:
-        keys = {key for description in pending for key in description.keys}
-        entry.async_on_unload(runtime.subscribe(add_existing, keys))
+@callback
+def _setup_engine_stop_pending(
+    hass: HomeAssistant,
+    entry: SinotrackConfigEntry,
+    async_add_entities: AddConfigEntryEntitiesCallback,
+) -> None:
+    """The "engine stop pending" sensor, while engine commands are allowed (without them no
+    engine command is ever held: the sensor would stay off). An entity registered before
+    is removed while they are not (Home Assistant keeps its settings for its return)."""
+    runtime = entry.runtime_data
+    if runtime.allow_engine_commands:
+        async_add_entities([EngineStopPending(runtime, ENGINE_STOP_PENDING, entry.title)])
+        return
+    registry = er.async_get(hass)
+    unique_id = f"{runtime.ident}_{ENGINE_STOP_PENDING.key}"
+    if entity_id := registry.async_get_entity_id(BINARY_SENSOR_DOMAIN, DOMAIN, unique_id):
+        registry.async_remove(entity_id)
+
+    def add_when_allowed(_update: Update) -> None:
+        if runtime.allow_engine_commands:
+            unsubscribe()
+            async_add_entities([EngineStopPending(runtime, ENGINE_STOP_PENDING, entry.title)])
+
+    unsubscribe = runtime.subscribe(add_when_allowed, (KEY_OPTIONS,))
+    entry.async_on_unload(unsubscribe)
 
 
 class SinotrackBinarySensor(SinotrackEntity, BinarySensorEntity):

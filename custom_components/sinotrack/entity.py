@@ -7,18 +7,19 @@ and the entities of one kind one set of keys (a tracker has dozens of entities).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from functools import cache
+from collections.abc import Callable, Iterable
+from typing import Protocol
 from weakref import WeakKeyDictionary
 
 from homeassistant.core import callback
 from homeassistant.helpers.device_registry import DeviceInfo
 from homeassistant.helpers.entity import Entity, EntityDescription
+from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .const import DOMAIN, MANUFACTURER
-from .model import Update
+from .model import TrackerState, Update
 from .protocol.message import DEVICE_MODEL
-from .runtime import SinotrackRuntime
+from .runtime import SinotrackConfigEntry, SinotrackRuntime, shared_keys
 
 _DEVICE_INFOS: WeakKeyDictionary[SinotrackRuntime, dict[tuple[str, str | None], DeviceInfo]] = (
     WeakKeyDictionary()
@@ -45,12 +46,6 @@ def _device_info(runtime: SinotrackRuntime, name: str) -> DeviceInfo:
     return info
 
 
-@cache
-def _keys(keys: tuple[str, ...]) -> frozenset[str]:
-    """One set per distinct tuple of keys."""
-    return frozenset(keys)
-
-
 class SinotrackEntity(Entity):
     """An entity of one tracker."""
 
@@ -70,8 +65,8 @@ class SinotrackEntity(Entity):
         self.runtime = runtime
         self._attr_unique_id = f"{runtime.ident}_{description.key}"
         # Descriptions of value entities name the runtime keys they are made of.
-        self.watched_keys = _keys(
-            tuple(keys if keys is not None else getattr(description, "keys", ()))
+        self.watched_keys = shared_keys(
+            keys if keys is not None else getattr(description, "keys", ())
         )
         self._attr_device_info = _device_info(runtime, name)
 
@@ -85,3 +80,42 @@ class SinotrackEntity(Entity):
     def _handle_update(self, update: Update) -> None:
         """A key this entity watches changed: write its state."""
         self.async_write_ha_state()
+
+
+class _Existing(Protocol):
+    """A description of an entity that exists once the tracker's state says so."""
+
+    @property
+    def keys(self) -> tuple[str, ...]:
+        """The change keys of its value."""
+
+    @property
+    def exists_fn(self) -> Callable[[TrackerState], bool]:
+        """Whether the entity exists yet."""
+
+
+def add_once_they_exist[D: _Existing](
+    entry: SinotrackConfigEntry,
+    descriptions: tuple[D, ...],
+    create: Callable[[D], Entity],
+    async_add_entities: AddConfigEntryEntitiesCallback,
+) -> None:
+    """Add the entity of each of ``descriptions`` once it exists for the tracker (checked
+    now, and again when one of the keys of those still waiting changed)."""
+    runtime = entry.runtime_data
+    waiting = descriptions
+
+    def add_existing(_update: Update | None = None) -> None:
+        nonlocal waiting
+        ready: list[D] = []
+        still: list[D] = []
+        for description in waiting:
+            (ready if description.exists_fn(runtime.state) else still).append(description)
+        if ready:
+            waiting = tuple(still)
+            async_add_entities(create(description) for description in ready)
+
+    add_existing()
+    if waiting:
+        keys = {key for description in waiting for key in description.keys}
+        entry.async_on_unload(runtime.subscribe(add_existing, keys))

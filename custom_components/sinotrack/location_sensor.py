@@ -45,7 +45,7 @@ from .model import (
     SOURCE_CELL,
     Update,
 )
-from .runtime import SinotrackConfigEntry, SinotrackRuntime
+from .runtime import KEY_OPTIONS, SinotrackConfigEntry, SinotrackRuntime
 
 CELL_DATABASE_STATES = ["importing", "ready", "failed", "no_file"]
 
@@ -158,11 +158,7 @@ def async_setup_tracker_location_sensors(
             async_add_entities(new)
 
     add_wanted()
-
-    async def options_changed(_hass: HomeAssistant, _entry: SinotrackConfigEntry) -> None:
-        add_wanted()
-
-    entry.async_on_unload(entry.add_update_listener(options_changed))
+    entry.async_on_unload(runtime.subscribe(add_wanted, (KEY_OPTIONS,)))
     entry.async_on_unload(async_dispatcher_connect(hass, SIGNAL_LOCATION_CHANGED, add_wanted))
 
 

@@ -21,9 +21,11 @@ Its own rules:
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Coroutine, Iterable, Mapping
+from contextlib import suppress
 from datetime import datetime, timedelta
-import itertools
+from functools import cache
 import logging
 from typing import Any, Final
 
@@ -34,6 +36,7 @@ from homeassistant.helpers import device_registry as dr, issue_registry as ir
 from homeassistant.helpers.event import async_call_later, async_track_time_interval
 from homeassistant.helpers.storage import Store
 from homeassistant.util import dt as dt_util
+from homeassistant.util.hass_dict import HassKey
 
 from .cell_runtime import async_follow_cell
 from .command_store import CommandStore, EngineCommandsDisabledError, is_engine_command
@@ -76,16 +79,49 @@ stopped moving."""
 
 KEY_AUTH_CODE: Final = "jt808_auth_code"
 """Store key of the JT/T 808 auth code issued to the tracker (beside the state's keys)."""
+KEY_OPTIONS: Final = "options"
+"""Change key: the entry's options changed (for entities that exist with some options)."""
 KEY_GUARD_STATE: Final = "guard"
 """Store key of the guard's state (armed survives a restart)."""
 
+_CLOCK: Final[HassKey[_Clock]] = HassKey(f"{DOMAIN}_clock")
 _BOOKKEEPING: Final = frozenset({p.TIMESTAMP, KEY_LAST_SEEN})
 """Keys that change with every frame of a parked tracker, and with nothing else."""
-_ANY: Final = ""
-"""The subscription key of subscribers that watch every change."""
+_ALL: Final[frozenset[str]] = frozenset({""})
+"""The keys of subscribers that watch every change."""
 
 type Subscriber = Callable[[Update], None]
 """Called with the update of the tracker's state (its ``changed`` keys, its ``alarms``)."""
+
+
+class _Subscription:
+    """One subscriber and the keys it watches; calling it unsubscribes (one small object
+    per subscription: a tracker has dozens of entities)."""
+
+    __slots__ = ("keys", "subscriber", "subscriptions")
+
+    def __init__(
+        self, keys: frozenset[str], subscriber: Subscriber, subscriptions: list[_Subscription]
+    ) -> None:
+        self.keys = keys
+        self.subscriber = subscriber
+        self.subscriptions = subscriptions
+
+    def __call__(self) -> None:
+        """End the subscription (once; a second call does nothing)."""
+        with suppress(ValueError):
+            self.subscriptions.remove(self)
+
+
+@cache
+def _frozen(keys: tuple[str, ...]) -> frozenset[str]:
+    """One set per distinct tuple of keys (the entities of one kind share theirs)."""
+    return frozenset(keys)
+
+
+def shared_keys(keys: Iterable[str]) -> frozenset[str]:
+    """``keys`` as a set shared with every subscriber that watches the same keys."""
+    return keys if isinstance(keys, frozenset) else _frozen(tuple(sorted(keys)))
 
 
 def auth_refused_issue_id(entry_id: str) -> str:
@@ -107,6 +143,58 @@ async def async_remove_state_store(hass: HomeAssistant, entry_id: str) -> None:
 def _offline_timeout(options: Mapping[str, Any]) -> timedelta:
     """The "offline after" option (minutes)."""
     return timedelta(minutes=float(options.get(CONF_OFFLINE_TIMEOUT, DEFAULT_OFFLINE_TIMEOUT)))
+
+
+class _Clock:
+    """The minute tick and the stop at Home Assistant's stop of every running tracker: one
+    timer and one listener for all of them (not two per tracker)."""
+
+    def __init__(self, hass: HomeAssistant) -> None:
+        self.hass = hass
+        self.runtimes: dict[SinotrackRuntime, None] = {}
+        """The running trackers, in the order they started."""
+        self._unsub_tick = async_track_time_interval(
+            hass, self._tick, TICK, name=f"{DOMAIN} online"
+        )
+        self._unsub_stop: CALLBACK_TYPE | None = hass.bus.async_listen_once(
+            EVENT_HOMEASSISTANT_STOP, self._stop
+        )
+
+    @staticmethod
+    def of(hass: HomeAssistant) -> _Clock:
+        """The clock of ``hass``'s trackers (started with the first one)."""
+        clock = hass.data.get(_CLOCK)
+        if clock is None:
+            clock = hass.data[_CLOCK] = _Clock(hass)
+        return clock
+
+    def add(self, runtime: SinotrackRuntime) -> None:
+        """Tick ``runtime`` from now on, and stop it with Home Assistant."""
+        self.runtimes[runtime] = None
+
+    def remove(self, runtime: SinotrackRuntime) -> None:
+        """``runtime`` stopped; the last one stops the clock."""
+        self.runtimes.pop(runtime, None)
+        if not self.runtimes:
+            self._unsub_tick()
+            if self._unsub_stop is not None:
+                self._unsub_stop()
+            if self.hass.data.get(_CLOCK) is self:
+                del self.hass.data[_CLOCK]
+
+    @callback
+    def _tick(self, now: datetime) -> None:
+        """Each tracker's tick; one failing does not stop the others'."""
+        for runtime in list(self.runtimes):
+            try:
+                runtime._async_tick(now)
+            except Exception:  # noqa: BLE001 - one tracker's failure stays with it
+                LOGGER.exception("%s: the minute tick failed", runtime.ident)
+
+    async def _stop(self, _event: Event) -> None:
+        """Home Assistant stops: stop every tracker (each saves its state)."""
+        self._unsub_stop = None  # fired: gone from the bus already
+        await asyncio.gather(*(runtime.async_stop() for runtime in list(self.runtimes)))
 
 
 class SinotrackRuntime:
@@ -140,10 +228,9 @@ class SinotrackRuntime:
         self.guard = GuardRuntime(self)
         """The parked-car guard and the held engine command."""
         self._store = _state_store(hass, entry.entry_id)
-        self._subscribers: dict[str, dict[int, Subscriber]] = {}
-        self._next_subscription = itertools.count()
-        self._unsub_tick: CALLBACK_TYPE | None = None
-        self._unsub_stop: CALLBACK_TYPE | None = None
+        self._subscriptions: list[_Subscription] = []
+        """Who watches which keys, in the order they subscribed."""
+        self._started = False
         self._unregister: Callable[[], None] | None = None
         self._unsub_save: CALLBACK_TYPE | None = None
         self._save_due = 0.0
@@ -233,6 +320,7 @@ class SinotrackRuntime:
             self.guard.apply_options(entry.options)
             self.listener.sink_changed(self.ident)
             self._publish(self.tracker.refresh_online(dt_util.utcnow()))
+            self._publish(Update(frozenset({KEY_OPTIONS})))
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -269,29 +357,19 @@ class SinotrackRuntime:
     def async_start(self) -> None:
         """Start the clock, queue again the commands stored before a restart, and stop
         with Home Assistant."""
-        self._unsub_tick = async_track_time_interval(
-            self.hass, self._async_tick, TICK, name=f"{DOMAIN} {self.ident} online"
-        )
+        _Clock.of(self.hass).add(self)
+        self._started = True
         self.guard.start()
         self.commands.resume(
             self.entry, self.listener, self.ident, allow_engine=self.allow_engine_commands
         )
 
-        async def stop(_event: Event) -> None:
-            self._unsub_stop = None  # fired: gone from the bus already
-            await self.async_stop()
-
-        self._unsub_stop = self.hass.bus.async_listen_once(EVENT_HOMEASSISTANT_STOP, stop)
-
     async def async_stop(self) -> None:
         """Unregister from the listener, stop the clock and save the state now."""
         self.async_unregister()
-        if self._unsub_stop is not None:
-            self._unsub_stop()
-            self._unsub_stop = None
-        if self._unsub_tick is not None:
-            self._unsub_tick()
-            self._unsub_tick = None
+        if self._started:
+            self._started = False
+            _Clock.of(self.hass).remove(self)
         self.guard.stop()
         if self._unsub_save is not None:
             self._unsub_save()
@@ -309,6 +387,7 @@ class SinotrackRuntime:
 
     @callback
     def _async_tick(self, _now: datetime) -> None:
+        """A minute passed: whether the tracker went offline or stopped moving."""
         now = dt_util.utcnow()
         self._publish(self.tracker.tick(now))
         self.guard.tick(now)
@@ -321,21 +400,11 @@ class SinotrackRuntime:
         """Call ``subscriber(update)`` after every update that changes one of ``keys``
         (change keys: ``model.keys`` and message parameter names; None: any change).
         Subscribers are called in the order they subscribed. Returns the unsubscribe."""
-        number = next(self._next_subscription)
-        watched = frozenset(keys) if keys is not None else frozenset({_ANY})
-        for key in watched:
-            self._subscribers.setdefault(key, {})[number] = subscriber
-
-        @callback
-        def unsubscribe() -> None:
-            for key in watched:
-                by_number = self._subscribers.get(key)
-                if by_number is not None:
-                    by_number.pop(number, None)
-                    if not by_number:
-                        del self._subscribers[key]
-
-        return unsubscribe
+        subscription = _Subscription(
+            _ALL if keys is None else shared_keys(keys), subscriber, self._subscriptions
+        )
+        self._subscriptions.append(subscription)
+        return subscription
 
     @callback
     def _publish(self, update: Update) -> None:
@@ -345,13 +414,13 @@ class SinotrackRuntime:
         if not changed:
             return
         self._schedule_save(changed)
-        subscribers = self._subscribers
-        due: dict[int, Subscriber] = dict(subscribers.get(_ANY, {}))
-        for key in changed:
-            if (watching := subscribers.get(key)) is not None:
-                due.update(watching)
-        for number in sorted(due):
-            self._call_subscriber(due[number], update)
+        due = [
+            subscription.subscriber
+            for subscription in self._subscriptions
+            if subscription.keys is _ALL or not subscription.keys.isdisjoint(changed)
+        ]
+        for subscriber in due:
+            self._call_subscriber(subscriber, update)
 
     def _log(self, update: Update) -> None:
         """What an update says that is worth a log line."""

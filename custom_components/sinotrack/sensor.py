@@ -26,12 +26,12 @@ from homeassistant.const import (
     UnitOfLength,
     UnitOfSpeed,
 )
-from homeassistant.core import HomeAssistant, callback
+from homeassistant.core import HomeAssistant
 from homeassistant.helpers import entity_registry as er
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .const import DOMAIN
-from .entity import SinotrackEntity
+from .entity import SinotrackEntity, add_once_they_exist
 from .location_entry import is_location_entry
 from .location_sensor import async_setup_location_sensors, async_setup_tracker_location_sensors
 from .model import (
@@ -41,7 +41,6 @@ from .model import (
     KEY_VEHICLE_STATE,
     VEHICLE_STATES,
     TrackerState,
-    Update,
 )
 from .protocol import message as p
 from .runtime import SinotrackConfigEntry, SinotrackRuntime
@@ -66,6 +65,11 @@ def _value(name: str) -> Callable[[TrackerState], Any]:
 
 
 def _parameter(key: str, name: str, **kwargs: Any) -> SinotrackSensorDescription:
+    """A value the tracker reports. One disabled by default is created once the tracker
+    first reports it: a registry entry costs memory for every tracker, and many trackers
+    never report an altitude, a voltage or a cell."""
+    if kwargs.get("entity_registry_enabled_default") is False:
+        kwargs["exists_fn"] = lambda state: name in state.values
     return SinotrackSensorDescription(
         key=key, translation_key=key, value_fn=_value(name), keys=(name,), **kwargs
     )
@@ -198,6 +202,8 @@ SENSORS: tuple[SinotrackSensorDescription, ...] = (
         entity_category=EntityCategory.DIAGNOSTIC,
         value_fn=lambda state: state.last_seen,
         keys=(KEY_LAST_SEEN,),
+        # For diagnosing a tracker: whether it is connected is the "connected" sensor.
+        entity_registry_enabled_default=False,
     ),
 )
 REMOVED: tuple[str, ...] = ("last_fix",)
@@ -217,23 +223,13 @@ async def async_setup_entry(
     async_setup_tracker_location_sensors(hass, entry, async_add_entities)
     runtime = entry.runtime_data
     _migrate_registry(hass, runtime)
-    pending = list(SENSORS)
-
-    @callback
-    def add_existing(_update: Update | None = None) -> None:
-        ready = [description for description in pending if description.exists_fn(runtime.state)]
-        if ready:
-            for description in ready:
-                pending.remove(description)
-            async_add_entities(
-                SinotrackSensor(runtime, description, entry.title) for description in ready
-            )
-
     async_add_entities(trip_sensors(runtime, entry.title))
-    add_existing()
-    if pending:
-        keys = {key for description in pending for key in description.keys}
-        entry.async_on_unload(runtime.subscribe(add_existing, keys))
+    add_once_they_exist(
+        entry,
+        SENSORS,
+        lambda description: SinotrackSensor(runtime, description, entry.title),
+        async_add_entities,
+    )
 
 
 def _migrate_registry(hass: HomeAssistant, runtime: SinotrackRuntime) -> None:

@@ -58,7 +58,8 @@ EXPECTED_ENTITIES: Final = {
     "position_valid": "binary_sensor",
     "alarm": "event",
 }
-"""Entity description keys (unique id ``<tracker id>_<key>``) -> platform; not every one."""
+"""Entity description keys (unique id ``<tracker id>_<key>``) -> platform; not every one
+("last seen", "moving" and "position valid" are registered disabled)."""
 
 
 def shows(fix: Fix) -> Callable[[dict[str, Any]], bool]:
@@ -212,7 +213,7 @@ async def drive(
     )
     assert speed["attributes"]["unit_of_measurement"] == "km/h"
     await wait_state(client, ids["ignition"], lambda state: state["state"] == "on")
-    await wait_state(client, ids["moving"], lambda state: state["state"] == "on")
+    await wait_state(client, ids["vehicle_state"], lambda state: state["state"] == "moving")
     assert (await wait_state(client, ids["tracker"], shows(fix)))["state"] == "not_home"
 
     # SOS: raised once, then held in two more reports, then cleared: one alarm event.

@@ -13,13 +13,21 @@ from freezegun.api import FrozenDateTimeFactory
 from homeassistant.const import EVENT_STATE_CHANGED
 from homeassistant.core import Event, HomeAssistant, callback
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
+from homeassistant.helpers import entity_registry as er
 from homeassistant.util import dt as dt_util
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
 
 from tests.support.client import Client
 from tests.support.frames import H02_ID, h02_status, h02_v1
-from tests.support.hass import ALARM, make_entry, report, state, wait_for
+from tests.support.hass import (
+    ALARM,
+    enable_before_setup,
+    make_entry,
+    report,
+    state,
+    wait_for,
+)
 
 from .conftest import TrackerFactory
 from .test_services import call, entry_target, error_of, result
@@ -242,3 +250,28 @@ async def test_guard_stops_the_engine_only_when_opted_in_and_standing(
     if allowed:
         await answer(tracker, STOP)
     await nothing_sent(tracker)
+
+
+async def test_pending_sensor_only_while_engine_commands_are_allowed(
+    hass: HomeAssistant, connect: TrackerFactory
+) -> None:
+    """Without engine commands no command is ever held: no "engine stop pending" entity
+    (one left by an earlier version is removed); allowing them adds it at once."""
+    entry = make_entry()
+    enable_before_setup(hass, entry, PENDING)  # registered by an earlier version
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    registry = er.async_get(hass)
+    assert not registry.async_is_registered(PENDING)
+    assert hass.states.get(PENDING) is None
+
+    hass.config_entries.async_update_entry(
+        entry, options={**entry.options, "allow_engine_commands": True}
+    )
+    await hass.async_block_till_done()
+    assert registry.async_is_registered(PENDING)
+    assert state(hass, PENDING).state == "off"
+    tracker = await connect(entry)
+    await drive(tracker, 30.0)
+    assert (await result(call(hass, "engine_stop", entry_target(entry))))["status"] == "held"
+    assert state(hass, PENDING).state == "on"

@@ -29,6 +29,7 @@ from tests.support.frames import (
 )
 from tests.support.hass import (
     enable_all,
+    enable_before_setup,
     make_entry,
     report,
     state,
@@ -77,7 +78,7 @@ REPORTED_ONLY = (
 )
 """Created once the tracker first reports them: never for an H02 tracker's frames here."""
 H02_BINARY_SENSORS = tuple(e for e in BINARY_SENSORS if e not in REPORTED_ONLY)
-DISABLED_BY_DEFAULT = {
+REPORTED_VALUES = (
     "sensor.car_direction",
     "sensor.car_altitude",
     "sensor.car_satellites",
@@ -88,21 +89,21 @@ DISABLED_BY_DEFAULT = {
     "sensor.car_cell_id",
     "sensor.car_external_voltage",
     "sensor.car_battery_voltage",
+)
+"""Disabled by default, and created (registered) once the tracker first reports the value."""
+VALUE_SENSORS = tuple(e for e in SENSORS if e not in REPORTED_VALUES)
+DISABLED_BY_DEFAULT = {
+    "binary_sensor.car_position_valid",
+    "binary_sensor.car_moving",
+    "sensor.car_last_seen",
 }
+"""Registered before the tracker reports anything, disabled (besides ``REPORTED_VALUES``)."""
 DIAGNOSTIC = {
-    "sensor.car_satellites",
-    "sensor.car_hdop",
-    "sensor.car_mobile_country_code",
-    "sensor.car_mobile_network_code",
-    "sensor.car_location_area_code",
-    "sensor.car_cell_id",
-    "sensor.car_external_voltage",
-    "sensor.car_battery_voltage",
     "sensor.car_last_seen",
     "binary_sensor.car_position_valid",
     "binary_sensor.car_connected",
-    "binary_sensor.car_engine_stop_pending",
 }
+"""Diagnostic among the entities registered before the tracker reports anything."""
 
 
 async def setup_all_enabled(hass: HomeAssistant, entry: MockConfigEntry) -> MockConfigEntry:
@@ -116,6 +117,18 @@ async def setup_all_enabled(hass: HomeAssistant, entry: MockConfigEntry) -> Mock
 
 def iso(when: datetime) -> str:
     return when.isoformat()
+
+
+async def reported_values(hass: HomeAssistant, entry: MockConfigEntry) -> dict[str, str]:
+    """The disabled-by-default value sensors the tracker's reports created, enabled (the
+    entry reloaded): their states."""
+    await enable_all(hass, entry)
+    registry = er.async_get(hass)
+    return {
+        entity_id: state(hass, entity_id).state
+        for entity_id in REPORTED_VALUES
+        if registry.async_is_registered(entity_id)
+    }
 
 
 async def test_h02_v1(hass: HomeAssistant, connect: TrackerFactory) -> None:
@@ -137,24 +150,14 @@ async def test_h02_v1(hass: HomeAssistant, connect: TrackerFactory) -> None:
     assert location.attributes["fix_time"] == iso(T0)
     assert location.attributes["source_type"] == "gps"
 
-    values = states_of(hass, SENSORS)
+    values = states_of(hass, VALUE_SENSORS)
     last_seen = dt_util.parse_datetime(values.pop("sensor.car_last_seen"))
     assert last_seen is not None
     assert before.replace(microsecond=0) <= last_seen <= dt_util.utcnow()
     assert values == {
         "sensor.car_battery": "100",  # the tail's battery scale 6
         "sensor.car_speed": "18.52",  # 10 knots
-        "sensor.car_direction": "90",
-        "sensor.car_altitude": "unknown",
-        "sensor.car_satellites": "unknown",
-        "sensor.car_hdop": "unknown",
         "sensor.car_distance_counted": "0.0",
-        "sensor.car_mobile_country_code": "712",
-        "sensor.car_mobile_network_code": "1",
-        "sensor.car_location_area_code": "0",
-        "sensor.car_cell_id": "0",
-        "sensor.car_external_voltage": "unknown",
-        "sensor.car_battery_voltage": "unknown",
         "sensor.car_vehicle_state": "towing",  # moving with the ignition off
     }
     # H02 V1 reports carry no mileage: no odometer until the tracker answers a query.
@@ -172,6 +175,14 @@ async def test_h02_v1(hass: HomeAssistant, connect: TrackerFactory) -> None:
     assert state(hass, "sensor.car_speed").attributes["unit_of_measurement"] == "km/h"
     assert state(hass, "sensor.car_distance_counted").attributes["unit_of_measurement"] == "km"
     assert state(hass, "event.car_alarm").state == "unknown"
+    # No altitude, satellites, HDOP or voltages in a V1 report: no entity for them.
+    assert await reported_values(hass, entry) == {
+        "sensor.car_direction": "90",
+        "sensor.car_mobile_country_code": "712",
+        "sensor.car_mobile_network_code": "1",
+        "sensor.car_location_area_code": "0",
+        "sensor.car_cell_id": "0",
+    }
 
 
 async def test_h02_binary(hass: HomeAssistant, connect: TrackerFactory) -> None:
@@ -184,22 +195,12 @@ async def test_h02_binary(hass: HomeAssistant, connect: TrackerFactory) -> None:
     location = state(hass, "device_tracker.car")
     assert location.attributes["latitude"] == pytest.approx(50.58855)
     assert location.attributes["longitude"] == pytest.approx(4.53035)
-    values = states_of(hass, SENSORS)
+    values = states_of(hass, VALUE_SENSORS)
     del values["sensor.car_last_seen"]
     assert values == {
         "sensor.car_battery": "100",
         "sensor.car_speed": "0.0",
-        "sensor.car_direction": "0",
-        "sensor.car_altitude": "unknown",
-        "sensor.car_satellites": "unknown",
-        "sensor.car_hdop": "unknown",
         "sensor.car_distance_counted": "0.0",
-        "sensor.car_mobile_country_code": "unknown",
-        "sensor.car_mobile_network_code": "unknown",
-        "sensor.car_location_area_code": "unknown",
-        "sensor.car_cell_id": "unknown",
-        "sensor.car_external_voltage": "unknown",
-        "sensor.car_battery_voltage": "unknown",
         "sensor.car_vehicle_state": "parked",
     }
     assert location.attributes["fix_time"] == "2016-11-13T12:45:43+00:00"
@@ -213,6 +214,7 @@ async def test_h02_binary(hass: HomeAssistant, connect: TrackerFactory) -> None:
         "binary_sensor.car_connected": "on",
     }
     assert all(hass.states.get(entity_id) is None for entity_id in REPORTED_ONLY)
+    assert await reported_values(hass, entry) == {"sensor.car_direction": "0"}
 
 
 async def test_jt808_location(hass: HomeAssistant, connect: TrackerFactory) -> None:
@@ -233,22 +235,12 @@ async def test_jt808_location(hass: HomeAssistant, connect: TrackerFactory) -> N
     location = state(hass, "device_tracker.car")
     assert location.attributes["latitude"] == pytest.approx(22.54321)
     assert location.attributes["longitude"] == pytest.approx(114.05789)
-    values = states_of(hass, SENSORS)
+    values = states_of(hass, VALUE_SENSORS)
     del values["sensor.car_last_seen"]
     assert values == {
         "sensor.car_battery": "77",
         "sensor.car_speed": "34.5",
-        "sensor.car_direction": "90",
-        "sensor.car_altitude": "12",
-        "sensor.car_satellites": "9",
-        "sensor.car_hdop": "unknown",
         "sensor.car_distance_counted": "0.0",  # one fix: nothing counted yet
-        "sensor.car_mobile_country_code": "unknown",
-        "sensor.car_mobile_network_code": "unknown",
-        "sensor.car_location_area_code": "unknown",
-        "sensor.car_cell_id": "unknown",
-        "sensor.car_external_voltage": "12.45",
-        "sensor.car_battery_voltage": "unknown",
         "sensor.car_vehicle_state": "moving",
     }
     assert state(hass, "sensor.car_odometer").state == "1234.5"  # the tracker's own mileage
@@ -267,6 +259,12 @@ async def test_jt808_location(hass: HomeAssistant, connect: TrackerFactory) -> N
         "binary_sensor.car_moving": "on",
         "binary_sensor.car_connected": "on",
     }
+    assert await reported_values(hass, entry) == {
+        "sensor.car_direction": "90",
+        "sensor.car_altitude": "12",
+        "sensor.car_satellites": "9",
+        "sensor.car_external_voltage": "12.45",
+    }
 
 
 @pytest.mark.parametrize(
@@ -281,15 +279,14 @@ async def test_jt808_location(hass: HomeAssistant, connect: TrackerFactory) -> N
 )
 async def test_vehicle_state(
     hass: HomeAssistant,
-    loaded_entry: MockConfigEntry,
     connect: TrackerFactory,
     knots: float,
     acc: bool,
     vehicle_state: str,
     moving: str,
 ) -> None:
-    """Vehicle state from speed and ignition."""
-    tracker = await connect(loaded_entry)
+    """Vehicle state from speed and ignition ("moving", disabled by default, enabled)."""
+    tracker = await connect(await setup_all_enabled(hass, make_entry()))
     await tracker.send(h02_v1(knots=knots, status=h02_status(acc=acc)))
     await wait_state(hass, "sensor.car_vehicle_state", vehicle_state)
     assert state(hass, "binary_sensor.car_moving").state == moving
@@ -298,10 +295,7 @@ async def test_vehicle_state(
 
 async def test_invalid_jt808_fix_flags(hass: HomeAssistant, connect: TrackerFactory) -> None:
     """A JT/T 808 report without the fix bit: position not valid, southern/western hemisphere."""
-    entry = make_entry(JT808_ID, allow_invalid_fix=True)
-    entry.add_to_hass(hass)
-    assert await hass.config_entries.async_setup(entry.entry_id)
-    await hass.async_block_till_done()
+    entry = await setup_all_enabled(hass, make_entry(JT808_ID, allow_invalid_fix=True))
     device = Jt808Device(await connect(entry))
     await device.login()
     await device.location(jt808_location(T0, status=0b1100))  # south, west, no fix
@@ -342,13 +336,14 @@ async def test_device_and_registry(
     by_id = {entity.entity_id: entity for entity in entities}
     # Before the tracker reports anything, the conditions only some trackers report
     # (crash, rollover, fatigue, low battery) have no entity yet.
+    # Nor the values only some trackers report (altitude, voltages...), nor the engine
+    # stop's pending command while engine commands are not allowed.
     assert set(by_id) == {
-        *SENSORS,
+        *VALUE_SENSORS,
         *H02_BINARY_SENSORS,
         "device_tracker.car",
         "event.car_alarm",
         "alarm_control_panel.car_guard",
-        "binary_sensor.car_engine_stop_pending",
         *TRIP_ENTITIES,
     }
     assert {e for e, entity in by_id.items() if entity.disabled_by is not None} == (
@@ -389,17 +384,18 @@ async def test_two_trackers_one_port(hass: HomeAssistant, connect: TrackerFactor
 
 
 async def test_last_seen(
-    hass: HomeAssistant,
-    loaded_entry: MockConfigEntry,
-    connect: TrackerFactory,
-    freezer: FrozenDateTimeFactory,
+    hass: HomeAssistant, connect: TrackerFactory, freezer: FrozenDateTimeFactory
 ) -> None:
-    """ "Last seen" is exact when the tracker comes online and when it goes offline; while
-    it keeps reporting (which "Connected" says), it is written at most every 15 minutes."""
+    """ "Last seen" (disabled by default, enabled) is exact when the tracker comes online and
+    when it goes offline; while it keeps reporting (which "Connected" says), it is written
+    at most every 15 minutes."""
     start = dt_util.parse_datetime("2026-03-01T10:00:00+00:00")
     assert start is not None
     freezer.move_to(start)
-    tracker = await connect(loaded_entry)
+    entry = make_entry()
+    enable_before_setup(hass, entry, "sensor.car_last_seen")
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    tracker = await connect(entry)
     await report(tracker, h02_v1(T0))
     assert state(hass, "sensor.car_last_seen").state == iso(start)
 

@@ -214,7 +214,6 @@ async def test_logbook_shows_what_a_person_reads(
     trip_at = T0 + 25 * REPORT_EVERY  # the trip left at report 19: a minute later
     assert sorted(lines) == [
         "binary_sensor.car_ignition: off -> on",
-        "binary_sensor.car_moving: off -> on",
         "binary_sensor.car_sos: off -> on",
         "device_tracker.car: home -> not_home",
         f"event.car_alarm: unknown -> {sos_at.isoformat(timespec='milliseconds')}",
@@ -260,18 +259,15 @@ async def test_a_traffic_light_is_no_news(
         f"event.car_trip: unknown -> {trip_at.isoformat(timespec='milliseconds')}",
         f"sensor.car_parked_since: {(T0 + REPORT_EVERY).isoformat()} -> unknown",
     ]
-    assert state(hass, "binary_sensor.car_moving").state == "on"
 
     await drive(11, 0)  # stopped, engine running: 110 s
     assert state(hass, "sensor.car_vehicle_state").state == "moving"
     await drive(2, 0)  # 130 s
     assert state(hass, "sensor.car_vehicle_state").state == "idling"
-    assert state(hass, "binary_sensor.car_moving").state == "off"
     await drive(1, 0, acc=False)
     assert state(hass, "sensor.car_vehicle_state").state == "parked"
     assert sorted(recorded.take()[1]) == [
         "binary_sensor.car_ignition: on -> off",
-        "binary_sensor.car_moving: on -> off",
         "sensor.car_vehicle_state: idling -> parked",
         "sensor.car_vehicle_state: moving -> idling",
     ]

@@ -49,6 +49,8 @@ from tests.support.frames import (
 from tests.support.hass import (
     ALARM,
     FiredEvents,
+    enable_all,
+    enable_before_setup,
     fix_time,
     make_entry,
     report,
@@ -366,7 +368,9 @@ async def test_a_date_in_the_future_does_not_hold_back_later_fixes(
 async def test_invalid_fix_keeps_the_position(
     hass: HomeAssistant, loaded_entry: MockConfigEntry, connect: TrackerFactory
 ) -> None:
-    """A fix marked invalid (V) does not move the tracker; it says the position is not valid."""
+    """A fix marked invalid (V) does not move the tracker; it says the position is not valid
+    ("position valid", disabled by default, enabled)."""
+    await enable_all(hass, loaded_entry)
     tracker = await connect(loaded_entry)
     await report(tracker, h02_v1(T0))
     await report(tracker, h02_v1(T0 + SECOND, valid=False, latitude=10.5, longitude=-85.0))
@@ -379,6 +383,7 @@ async def test_invalid_fix_keeps_the_position(
 async def test_invalid_fix_allowed(hass: HomeAssistant, connect: TrackerFactory) -> None:
     """With "allow invalid fixes" on, an invalid fix moves the tracker (not the odometer)."""
     entry = await setup(hass, make_entry(allow_invalid_fix=True))
+    await enable_all(hass, entry)
     tracker = await connect(entry)
     await report(tracker, h02_v1(T0))
     await report(tracker, h02_v1(T0 + MINUTE, valid=False, latitude=9.95, longitude=-84.11178))
@@ -413,11 +418,7 @@ async def test_only_changed_entities_are_written(
 
     await report(tracker, h02_v1(T0, knots=0))
     await hass.async_block_till_done()
-    assert writes.take() == {
-        "sensor.car_speed",
-        "sensor.car_vehicle_state",
-        "binary_sensor.car_moving",
-    }
+    assert writes.take() == {"sensor.car_speed", "sensor.car_vehicle_state"}
 
     await report(tracker, h02_v1(T0 + MINUTE, knots=0, latitude=9.95))
     await hass.async_block_till_done()
@@ -542,6 +543,7 @@ async def test_restored_at_startup(
         },
     }
     alarms = FiredEvents(hass, ALARM)
+    enable_before_setup(hass, entry, "sensor.car_last_seen")  # disabled by default
     await setup(hass, entry)
     assert_at(hass, 9.95, -84.1)
     assert state(hass, "sensor.car_battery").state == "60"

@@ -62,13 +62,14 @@ async def test_entities(
     freezer: FrozenDateTimeFactory,
     platform: Platform,
 ) -> None:
-    """Every entity of one platform, all enabled, after a V1 report with ignition on."""
+    """Every entity of one platform, all enabled (those the report created too), after a V1
+    report with ignition on."""
     freezer.move_to(T0)
     with patch("custom_components.sinotrack.entry.PLATFORMS", [platform]):
         config_entry.add_to_hass(hass)
         assert await hass.config_entries.async_setup(config_entry.entry_id)
         await hass.async_block_till_done()
-        await enable_all(hass, config_entry)
         tracker = await connect(config_entry)
         await report(tracker, h02_v1(T0, knots=10, status=h02_status(acc=True)))
+        await enable_all(hass, config_entry)
     await snapshot_platform(hass, entity_registry, snapshot, config_entry.entry_id)

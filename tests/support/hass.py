@@ -125,6 +125,21 @@ async def wait_state(hass: HomeAssistant, entity_id: str, expected: str) -> Stat
     return state(hass, entity_id)
 
 
+def enable_before_setup(hass: HomeAssistant, entry: MockConfigEntry, entity_id: str) -> None:
+    """Register ``entity_id`` (disabled by default; its unique ID the tracker ID and the
+    part after "car_") enabled, as a user who enabled it before a restart left it; the
+    entry is added to Home Assistant, not set up."""
+    entry.add_to_hass(hass)
+    domain, object_id = entity_id.split(".")
+    er.async_get(hass).async_get_or_create(
+        domain,
+        DOMAIN,
+        f"{entry.unique_id}_{object_id.removeprefix('car_')}",
+        suggested_object_id=object_id,
+        config_entry=entry,
+    )
+
+
 async def enable_all(hass: HomeAssistant, entry: MockConfigEntry) -> None:
     """Enable the entities that are disabled by default, and reload the entry."""
     registry = er.async_get(hass)

@@ -6,8 +6,8 @@ The takeover rule (when a second connection may take an ID over) lives here, in
 
 from __future__ import annotations
 
+from array import array
 import asyncio
-from collections import deque
 from dataclasses import dataclass
 import logging
 import statistics
@@ -95,7 +95,9 @@ class Route:
         self.info = TrackerInfo()
         self.lane: CommandLane | None = None
         self._last_report: float | None = None
-        self._gaps: deque[float] = deque(maxlen=_GAPS)
+        self._gaps = array("d")
+        """The last ``_GAPS`` report gaps (unboxed: a deque would hold a 64-slot block and a
+        float object per gap, for every tracker)."""
 
     @property
     def unused(self) -> bool:
@@ -125,7 +127,10 @@ class Route:
         """A frame of this tracker arrived at ``now`` (loop time)."""
         last = self._last_report
         if last is not None and now - last >= _MIN_GAP:
-            self._gaps.append(now - last)
+            gaps = self._gaps
+            gaps.append(now - last)
+            if len(gaps) > _GAPS:
+                del gaps[0]
         if last is None or now - last >= _MIN_GAP:
             self._last_report = now
 

@@ -23,7 +23,8 @@ datetimes) given by the caller. Rules:
 
 from __future__ import annotations
 
-from collections import deque
+from array import array
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 import statistics
@@ -197,8 +198,9 @@ class Guard:
         """The triggering (pending or triggered)."""
         self.last_report: datetime | None = None
         """Server time of the tracker's last frame (the silent rule)."""
-        self.gaps: deque[float] = deque(maxlen=MAX_GAPS)
-        """Seconds between the tracker's frames, the latest ones."""
+        self.gaps = array("d")
+        """Seconds between the tracker's frames, the latest ``MAX_GAPS`` (unboxed: every
+        tracker has them)."""
         self.last_fix: Report | None = None
         """The latest valid GPS fix."""
         self.active_alarms: frozenset[str] = frozenset()
@@ -249,8 +251,15 @@ class Guard:
         """The tracker sent a frame at server time ``now`` (any frame: the silent rule)."""
         last = self.last_report
         if last is not None and now > last:
-            self.gaps.append((now - last).total_seconds())
+            self._add_gaps(((now - last).total_seconds(),))
         self.last_report = now
+
+    def _add_gaps(self, gaps: Iterable[float]) -> None:
+        """Keep ``gaps`` after the others, the latest ``MAX_GAPS`` of all."""
+        kept = self.gaps
+        kept.extend(gaps)
+        if len(kept) > MAX_GAPS:
+            del kept[: len(kept) - MAX_GAPS]
 
     def observe(self, report: Report, now: datetime) -> Change:
         """A message of the tracker (after :meth:`frame` for its frame)."""
@@ -406,7 +415,7 @@ class Guard:
         guard.last_report = _when(data.get("last_report"))
         gaps = data.get("gaps")
         if isinstance(gaps, list):
-            guard.gaps.extend(float(g) for g in gaps if isinstance(g, (int, float)) and g > 0)
+            guard._add_gaps(float(g) for g in gaps if isinstance(g, (int, float)) and g > 0)
         fix = data.get("last_fix")
         if isinstance(fix, list) and len(fix) == 4 and (when := _when(fix[3])) is not None:
             latitude, longitude, accuracy = (_number(v) for v in fix[:3])

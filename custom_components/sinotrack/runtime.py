@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Coroutine, Iterable, Mapping
-from contextlib import suppress
 from datetime import datetime, timedelta
 from functools import cache
 import logging
@@ -33,7 +32,11 @@ from homeassistant.config_entries import ConfigEntry
 from homeassistant.const import EVENT_HOMEASSISTANT_STOP
 from homeassistant.core import CALLBACK_TYPE, Event, HomeAssistant, callback
 from homeassistant.helpers import device_registry as dr, issue_registry as ir
-from homeassistant.helpers.event import async_call_later, async_track_time_interval
+from homeassistant.helpers.event import (
+    async_call_later,
+    async_track_time_change,
+    async_track_time_interval,
+)
 from homeassistant.helpers.storage import Store
 from homeassistant.util import dt as dt_util
 from homeassistant.util.hass_dict import HassKey
@@ -66,6 +69,7 @@ from .model import (
     holds_counted_odometer,
 )
 from .protocol import Command, Message, TrackerSettings, message as p
+from .subscription import Subscription
 from .trip_log import DEFAULT_STOP_TIME_MIN, TripLog, async_remove_trip_store
 
 STORAGE_VERSION: Final = 1
@@ -92,25 +96,6 @@ _ALL: Final[frozenset[str]] = frozenset({""})
 
 type Subscriber = Callable[[Update], None]
 """Called with the update of the tracker's state (its ``changed`` keys, its ``alarms``)."""
-
-
-class _Subscription:
-    """One subscriber and the keys it watches; calling it unsubscribes (one small object
-    per subscription: a tracker has dozens of entities)."""
-
-    __slots__ = ("keys", "subscriber", "subscriptions")
-
-    def __init__(
-        self, keys: frozenset[str], subscriber: Subscriber, subscriptions: list[_Subscription]
-    ) -> None:
-        self.keys = keys
-        self.subscriber = subscriber
-        self.subscriptions = subscriptions
-
-    def __call__(self) -> None:
-        """End the subscription (once; a second call does nothing)."""
-        with suppress(ValueError):
-            self.subscriptions.remove(self)
 
 
 @cache
@@ -156,6 +141,9 @@ class _Clock:
         self._unsub_tick = async_track_time_interval(
             hass, self._tick, TICK, name=f"{DOMAIN} online"
         )
+        self._unsub_midnight = async_track_time_change(
+            hass, self._midnight, hour=0, minute=0, second=0
+        )
         self._unsub_stop: CALLBACK_TYPE | None = hass.bus.async_listen_once(
             EVENT_HOMEASSISTANT_STOP, self._stop
         )
@@ -177,6 +165,7 @@ class _Clock:
         self.runtimes.pop(runtime, None)
         if not self.runtimes:
             self._unsub_tick()
+            self._unsub_midnight()
             if self._unsub_stop is not None:
                 self._unsub_stop()
             if self.hass.data.get(_CLOCK) is self:
@@ -184,12 +173,21 @@ class _Clock:
 
     @callback
     def _tick(self, now: datetime) -> None:
-        """Each tracker's tick; one failing does not stop the others'."""
+        """Each tracker's tick."""
+        self._each("the minute tick", lambda runtime: runtime._async_tick(now))
+
+    @callback
+    def _midnight(self, _now: datetime) -> None:
+        """Local midnight: each tracker's trip log starts a new day."""
+        self._each("the new day", lambda runtime: runtime.trips.new_day())
+
+    def _each(self, what: str, action: Callable[[SinotrackRuntime], None]) -> None:
+        """``action`` for each tracker; one failing does not stop the others'."""
         for runtime in list(self.runtimes):
             try:
-                runtime._async_tick(now)
+                action(runtime)
             except Exception:  # noqa: BLE001 - one tracker's failure stays with it
-                LOGGER.exception("%s: the minute tick failed", runtime.ident)
+                LOGGER.exception("%s: %s failed", runtime.ident, what)
 
     async def _stop(self, _event: Event) -> None:
         """Home Assistant stops: stop every tracker (each saves its state)."""
@@ -228,7 +226,7 @@ class SinotrackRuntime:
         self.guard = GuardRuntime(self)
         """The parked-car guard and the held engine command."""
         self._store = _state_store(hass, entry.entry_id)
-        self._subscriptions: list[_Subscription] = []
+        self._subscriptions: list[Subscription[Subscriber]] = []
         """Who watches which keys, in the order they subscribed."""
         self._started = False
         self._unregister: Callable[[], None] | None = None
@@ -400,11 +398,9 @@ class SinotrackRuntime:
         """Call ``subscriber(update)`` after every update that changes one of ``keys``
         (change keys: ``model.keys`` and message parameter names; None: any change).
         Subscribers are called in the order they subscribed. Returns the unsubscribe."""
-        subscription = _Subscription(
+        return Subscription(
             _ALL if keys is None else shared_keys(keys), subscriber, self._subscriptions
         )
-        self._subscriptions.append(subscription)
-        return subscription
 
     @callback
     def _publish(self, update: Update) -> None:

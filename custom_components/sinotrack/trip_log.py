@@ -70,6 +70,7 @@ from .model.trip_export import trip_dict
 from .model.trip_feed import day_window, read_fix
 from .model.trips import TripDetector
 from .protocol import Message, message as p
+from .subscription import Subscription
 
 STORAGE_VERSION: Final = 1
 SAVE_DELAY: Final = 60.0
@@ -86,6 +87,13 @@ PROGRESS_STEP_KM: Final = 0.1
 """Km the trip in progress goes further before its progress is reported again."""
 DEFAULT_STOP_TIME_MIN: Final = 5
 """Minutes standing still that end a trip (the "stop time" option's default)."""
+
+_EVENTS: Final = "events"
+_PROGRESS: Final = "progress"
+_NEW_DAY: Final = "new day"
+_EVENTS_ONLY: Final = frozenset({_EVENTS})
+_EVENTS_AND_PROGRESS: Final = frozenset({_EVENTS, _PROGRESS})
+_NEW_DAY_ONLY: Final = frozenset({_NEW_DAY})
 
 type TripListener = Callable[[list[TripEvent]], None]
 """Called with the events a frame or tick caused, when it may change what entities show."""
@@ -128,10 +136,9 @@ class TripLog:
         """Time (epoch) before which no late correction starts."""
         self._unsub_late: CALLBACK_TYPE | None = None
         self._attach()
-        self._listeners: dict[int, TripListener] = {}
-        self._progress_listeners: dict[int, TripListener] = {}
-        """The listeners also called after every fix of a trip in progress."""
-        self._next_listener = 0
+        self._listeners: list[Subscription[TripListener]] = []
+        """Keys: ``_EVENTS`` (trip events), ``_PROGRESS`` (also the trip's progress),
+        ``_NEW_DAY`` (local midnight)."""
         self._unsub_save: CALLBACK_TYPE | None = None
         self._save_due = 0.0
         self._save_delay = 0.0
@@ -272,7 +279,7 @@ class TripLog:
                 index.note(key, parts[key])
             if events:
                 self._store.async_delay_save(detector.as_dict, 0)
-                self._tell(self._listeners, events)
+                self._tell(_EVENTS, events)
 
     async def async_history(
         self, start: float, end: float, *, include_current: bool = True
@@ -352,12 +359,12 @@ class TripLog:
             told_km, told_at = self._progress_told
             if now - told_at >= PROGRESS_INTERVAL and abs(km - told_km) >= PROGRESS_STEP_KM:
                 self._progress_told = (km, now)
-                self._tell(self._progress_listeners, [])
+                self._tell(_PROGRESS, [])
             return
         parked_since = detector.parked_since
         if parked_since is not None and parked_since != self._parked_since_told:
             self._parked_since_told = parked_since  # known from the first fix on
-            self._tell(self._listeners, [])
+            self._tell(_EVENTS, [])
 
     def _changed(self, events: list[TripEvent]) -> None:
         """Trips started, ended or changed: save now and tell every listener."""
@@ -381,15 +388,16 @@ class TripLog:
                 )
         self._parked_since_told = detector.parked_since
         self._progress_told = (detector.current_km or 0.0, self._timestamp())
-        self._tell(self._listeners, events)
+        self._tell(_EVENTS, events)
 
-    def _tell(self, listeners: dict[int, TripListener], events: list[TripEvent]) -> None:
-        """Call ``listeners`` with ``events``."""
-        for listener in list(listeners.values()):
-            try:
-                listener(events)
-            except Exception:  # noqa: BLE001 - one failing entity does not stop the others
-                LOGGER.exception("%s: a trip listener failed", self.ident)
+    def _tell(self, key: str, events: list[TripEvent]) -> None:
+        """Call the listeners subscribed to ``key`` with ``events``."""
+        for subscription in list(self._listeners):
+            if key in subscription.keys:
+                try:
+                    subscription.subscriber(events)
+                except Exception:  # noqa: BLE001 - one failing entity does not stop the others
+                    LOGGER.exception("%s: a trip listener failed", self.ident)
 
     def _plan_save(self, delay: float, now: float) -> None:
         """Save within ``delay`` seconds of server time ``now`` (a planned save is brought
@@ -422,18 +430,19 @@ class TripLog:
         "parked since" becomes known (the first fix); with ``progress`` also with the
         progress of a trip in progress (no events; see the module's rules). Returns the
         unsubscribe."""
-        number = self._next_listener
-        self._next_listener += 1
-        self._listeners[number] = listener
-        if progress:
-            self._progress_listeners[number] = listener
+        keys = _EVENTS_AND_PROGRESS if progress else _EVENTS_ONLY
+        return Subscription(keys, listener, self._listeners)
 
-        @callback
-        def unsubscribe() -> None:
-            self._listeners.pop(number, None)
-            self._progress_listeners.pop(number, None)
+    @callback
+    def subscribe_new_day(self, listener: TripListener) -> CALLBACK_TYPE:
+        """Call ``listener([])`` at local midnight (``new_day``). Returns the unsubscribe."""
+        return Subscription(_NEW_DAY_ONLY, listener, self._listeners)
 
-        return unsubscribe
+    @callback
+    def new_day(self) -> None:
+        """Local midnight: the "today" figures start again."""
+        self._finished_today = self._before_midnight = None
+        self._tell(_NEW_DAY, [])
 
     def zone(self, position: Position) -> tuple[str | None, str | None]:
         """The Home Assistant zone at ``position``: its name and entity ID (or None)."""

@@ -22,7 +22,6 @@ from homeassistant.components.sensor import (
 )
 from homeassistant.const import UnitOfLength, UnitOfTime
 from homeassistant.core import callback
-from homeassistant.helpers.event import async_track_time_change
 
 from .entity import SinotrackEntity
 from .model.trip_data import TripEvent
@@ -153,13 +152,11 @@ class TripSensor(SinotrackEntity, SensorEntity):
             )
         )
         if self.entity_description.daily:
-            self.async_on_remove(
-                async_track_time_change(self.hass, self._midnight, hour=0, minute=0, second=0)
-            )
+            self.async_on_remove(self.runtime.trips.subscribe_new_day(self._new_day))
 
     @callback
-    def _midnight(self, _now: datetime) -> None:
-        """A new day: start again."""
+    def _new_day(self, _events: list[TripEvent]) -> None:
+        """A new day (local midnight): start again."""
         self._write()
 
     @callback

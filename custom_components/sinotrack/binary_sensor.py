@@ -17,7 +17,7 @@ from homeassistant.helpers import entity_registry as er
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .const import DOMAIN
-from .entity import SinotrackEntity, add_once_they_exist
+from .entity import SinotrackEntity, add_once_they_exist, unique_id
 from .guard_runtime import KEY_ENGINE_HELD
 from .model import KEY_MOVING, KEY_ONLINE, TrackerState, Update
 from .protocol import message as p
@@ -43,11 +43,14 @@ def _flag(
     device_class: BinarySensorDeviceClass | None,
     *,
     reported_only: bool = False,
+    raised_only: bool = False,
     **kwargs: object,
 ) -> SinotrackBinarySensorDescription:
     """A flag the tracker reports; ``reported_only``: created once the tracker first
-    reports it (H02 trackers never report a crash, a rollover, fatigue or, usually, a low
-    battery, so no entity stays unknown)."""
+    reports it (H02 trackers usually never report a low battery, so no entity stays
+    unknown); ``raised_only``: created once the tracker first raises it (JT/T 808 trackers
+    report a crash, a rollover and fatigue bit in every report, and most have no sensor
+    that ever sets them; the alarm event fires for them either way)."""
 
     def value(state: TrackerState) -> bool | None:
         flag = state.values.get(name)
@@ -56,8 +59,13 @@ def _flag(
     def reported(state: TrackerState) -> bool:
         return name in state.values
 
+    def raised(state: TrackerState) -> bool:
+        return state.values.get(name) is True
+
     if reported_only:
         kwargs["exists_fn"] = reported
+    if raised_only:
+        kwargs["exists_fn"] = raised
     return SinotrackBinarySensorDescription(
         key=key,
         translation_key=key,
@@ -72,10 +80,10 @@ BINARY_SENSORS: tuple[SinotrackBinarySensorDescription, ...] = (
     _flag("ignition", p.IGNITION, BinarySensorDeviceClass.RUNNING),
     _flag("sos", p.SOS, BinarySensorDeviceClass.SAFETY),
     _flag("power_cut", p.POWER_CUT, BinarySensorDeviceClass.PROBLEM),
-    _flag("crash", p.CRASH, BinarySensorDeviceClass.SAFETY, reported_only=True),
-    _flag("rollover", p.ROLLOVER, BinarySensorDeviceClass.SAFETY, reported_only=True),
+    _flag("crash", p.CRASH, BinarySensorDeviceClass.SAFETY, raised_only=True),
+    _flag("rollover", p.ROLLOVER, BinarySensorDeviceClass.SAFETY, raised_only=True),
     _flag("overspeed", p.OVERSPEED, BinarySensorDeviceClass.PROBLEM),
-    _flag("fatigue", p.FATIGUE, BinarySensorDeviceClass.PROBLEM, reported_only=True),
+    _flag("fatigue", p.FATIGUE, BinarySensorDeviceClass.PROBLEM, raised_only=True),
     _flag("low_battery", p.LOW_BATTERY, BinarySensorDeviceClass.BATTERY, reported_only=True),
     _flag(
         "position_valid",
@@ -136,8 +144,8 @@ def _setup_engine_stop_pending(
         async_add_entities([EngineStopPending(runtime, ENGINE_STOP_PENDING, entry.title)])
         return
     registry = er.async_get(hass)
-    unique_id = f"{runtime.ident}_{ENGINE_STOP_PENDING.key}"
-    if entity_id := registry.async_get_entity_id(BINARY_SENSOR_DOMAIN, DOMAIN, unique_id):
+    known = unique_id(runtime.ident, ENGINE_STOP_PENDING.key)
+    if entity_id := registry.async_get_entity_id(BINARY_SENSOR_DOMAIN, DOMAIN, known):
         registry.async_remove(entity_id)
 
     def add_when_allowed(_update: Update) -> None:

@@ -12,6 +12,7 @@ from typing import Protocol
 from weakref import WeakKeyDictionary
 
 from homeassistant.core import callback
+from homeassistant.helpers import entity_registry as er
 from homeassistant.helpers.device_registry import DeviceInfo
 from homeassistant.helpers.entity import Entity, EntityDescription
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
@@ -46,6 +47,11 @@ def _device_info(runtime: SinotrackRuntime, name: str) -> DeviceInfo:
     return info
 
 
+def unique_id(ident: str, key: str) -> str:
+    """The unique ID of the entity ``key`` of tracker ``ident``."""
+    return f"{ident}_{key}"
+
+
 class SinotrackEntity(Entity):
     """An entity of one tracker."""
 
@@ -63,7 +69,7 @@ class SinotrackEntity(Entity):
     ) -> None:
         self.entity_description = description
         self.runtime = runtime
-        self._attr_unique_id = f"{runtime.ident}_{description.key}"
+        self._attr_unique_id = unique_id(runtime.ident, description.key)
         # Descriptions of value entities name the runtime keys they are made of.
         self.watched_keys = shared_keys(
             keys if keys is not None else getattr(description, "keys", ())
@@ -86,6 +92,10 @@ class _Existing(Protocol):
     """A description of an entity that exists once the tracker's state says so."""
 
     @property
+    def key(self) -> str:
+        """The entity's key (its unique ID's end)."""
+
+    @property
     def keys(self) -> tuple[str, ...]:
         """The change keys of its value."""
 
@@ -101,8 +111,13 @@ def add_once_they_exist[D: _Existing](
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
     """Add the entity of each of ``descriptions`` once it exists for the tracker (checked
-    now, and again when one of the keys of those still waiting changed)."""
+    now, and again when one of the keys of those still waiting changed); one created
+    before (in the entity registry) exists from the start."""
     runtime = entry.runtime_data
+    registry = er.async_get(runtime.hass)
+    registered = {
+        known.unique_id for known in er.async_entries_for_config_entry(registry, entry.entry_id)
+    }
     waiting = descriptions
 
     def add_existing(_update: Update | None = None) -> None:
@@ -110,7 +125,10 @@ def add_once_they_exist[D: _Existing](
         ready: list[D] = []
         still: list[D] = []
         for description in waiting:
-            (ready if description.exists_fn(runtime.state) else still).append(description)
+            exists = unique_id(
+                runtime.ident, description.key
+            ) in registered or description.exists_fn(runtime.state)
+            (ready if exists else still).append(description)
         if ready:
             waiting = tuple(still)
             async_add_entities(create(description) for description in ready)

@@ -31,7 +31,7 @@ from homeassistant.helpers import entity_registry as er
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .const import DOMAIN
-from .entity import SinotrackEntity, add_once_they_exist
+from .entity import SinotrackEntity, add_once_they_exist, unique_id
 from .location_entry import is_location_entry
 from .location_sensor import async_setup_location_sensors, async_setup_tracker_location_sensors
 from .model import (
@@ -244,7 +244,7 @@ def _migrate_registry(hass: HomeAssistant, runtime: SinotrackRuntime) -> None:
     registry = er.async_get(hass)
     ident = runtime.ident
     for key in REMOVED:
-        if entity_id := registry.async_get_entity_id(SENSOR_DOMAIN, DOMAIN, f"{ident}_{key}"):
+        if entity_id := registry.async_get_entity_id(SENSOR_DOMAIN, DOMAIN, unique_id(ident, key)):
             registry.async_remove(entity_id)
     if not runtime.counted_odometer_restored:
         return

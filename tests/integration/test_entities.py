@@ -77,6 +77,13 @@ REPORTED_ONLY = (
     "binary_sensor.car_low_battery",
 )
 """Created once the tracker first reports them: never for an H02 tracker's frames here."""
+RAISED_ONLY = (
+    "binary_sensor.car_crash",
+    "binary_sensor.car_rollover",
+    "binary_sensor.car_fatigue_driving",
+)
+"""Created once the tracker first raises them: a JT/T 808 tracker reports them always."""
+JT808_BINARY_SENSORS = tuple(e for e in BINARY_SENSORS if e not in RAISED_ONLY)
 H02_BINARY_SENSORS = tuple(e for e in BINARY_SENSORS if e not in REPORTED_ONLY)
 REPORTED_VALUES = (
     "sensor.car_direction",
@@ -246,14 +253,12 @@ async def test_jt808_location(hass: HomeAssistant, connect: TrackerFactory) -> N
     assert state(hass, "sensor.car_odometer").state == "1234.5"  # the tracker's own mileage
     assert location.attributes["fix_time"] == iso(T0)  # sent as GMT+8 local time
     assert location.attributes["gps_accuracy"] == 15  # no HDOP in JT/T 808 either
-    assert states_of(hass, BINARY_SENSORS) == {
+    assert all(hass.states.get(entity_id) is None for entity_id in RAISED_ONLY)
+    assert states_of(hass, JT808_BINARY_SENSORS) == {
         "binary_sensor.car_ignition": "on",
         "binary_sensor.car_sos": "off",
         "binary_sensor.car_power_cut": "off",
-        "binary_sensor.car_crash": "off",
-        "binary_sensor.car_rollover": "off",
         "binary_sensor.car_overspeeding": "off",
-        "binary_sensor.car_fatigue_driving": "off",
         "binary_sensor.car_low_battery": "off",
         "binary_sensor.car_position_valid": "on",
         "binary_sensor.car_moving": "on",

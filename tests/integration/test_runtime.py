@@ -205,6 +205,29 @@ async def test_jt808_alarm_bits(
     assert alarms.fired[0]["speed"] == 34.5
 
 
+async def test_a_crash_sensor_exists_once_raised_and_stays(
+    hass: HomeAssistant, connect: TrackerFactory
+) -> None:
+    """JT/T 808 reports the crash, rollover and fatigue bits in every report: their binary
+    sensors appear only once raised (most trackers have no such sensor), and one that
+    appeared stays after a restart, off."""
+    device = await jt808_tracker(hass, connect)
+    await device.location(jt808_location(T0))
+    await wait_state(hass, "binary_sensor.car_sos", "off")
+    for name in ("crash", "rollover", "fatigue_driving"):
+        assert hass.states.get(f"binary_sensor.car_{name}") is None
+    await device.location(jt808_location(T0 + SECOND, alarm=JT808_CRASH))
+    await wait_state(hass, "binary_sensor.car_crash", "on")
+    await device.location(jt808_location(T0 + 2 * SECOND))
+    await wait_state(hass, "binary_sensor.car_crash", "off")
+
+    (entry,) = hass.config_entries.async_entries(DOMAIN)
+    assert await hass.config_entries.async_reload(entry.entry_id)
+    await hass.async_block_till_done()
+    assert state(hass, "binary_sensor.car_crash").state == "off"
+    assert hass.states.get("binary_sensor.car_rollover") is None
+
+
 async def test_jt808_several_alarms(hass: HomeAssistant, connect: TrackerFactory) -> None:
     """A crash with a rollover and a power cut: three events from one report."""
     alarms = FiredEvents(hass, ALARM)

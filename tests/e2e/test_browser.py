@@ -51,7 +51,6 @@ DEVICE_PAGE: Final = (
     r"Vehicle state (Parked|Moving|Idle|Driving)",
     r"SOS Safe",
     r"Connected Connected",
-    r"Last seen [\w ]*(ago|now)",
 )
 """What a user reads on the tracker's device page once it has reported: entity names (after
 the device's) with their values."""

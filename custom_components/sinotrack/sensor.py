@@ -19,7 +19,6 @@ from homeassistant.components.sensor import (
     SensorStateClass,
 )
 from homeassistant.const import (
-    DEGREE,
     PERCENTAGE,
     EntityCategory,
     UnitOfElectricPotential,
@@ -90,37 +89,6 @@ SENSORS: tuple[SinotrackSensorDescription, ...] = (
         native_unit_of_measurement=UnitOfSpeed.KILOMETERS_PER_HOUR,
         state_class=SensorStateClass.MEASUREMENT,
         suggested_display_precision=0,
-    ),
-    _parameter(
-        "direction",
-        p.DIRECTION,
-        native_unit_of_measurement=DEGREE,
-        state_class=SensorStateClass.MEASUREMENT_ANGLE,
-        suggested_display_precision=0,
-        entity_registry_enabled_default=False,
-    ),
-    _parameter(
-        "altitude",
-        p.ALTITUDE,
-        device_class=SensorDeviceClass.DISTANCE,
-        native_unit_of_measurement=UnitOfLength.METERS,
-        state_class=SensorStateClass.MEASUREMENT,
-        entity_registry_enabled_default=False,
-    ),
-    _parameter(
-        "satellites",
-        p.SATELLITES,
-        state_class=SensorStateClass.MEASUREMENT,
-        entity_category=EntityCategory.DIAGNOSTIC,
-        entity_registry_enabled_default=False,
-    ),
-    _parameter(
-        "hdop",
-        p.HDOP,
-        state_class=SensorStateClass.MEASUREMENT,
-        suggested_display_precision=1,
-        entity_category=EntityCategory.DIAGNOSTIC,
-        entity_registry_enabled_default=False,
     ),
     SinotrackSensorDescription(
         key="odometer",
@@ -206,9 +174,11 @@ SENSORS: tuple[SinotrackSensorDescription, ...] = (
         entity_registry_enabled_default=False,
     ),
 )
-REMOVED: tuple[str, ...] = ("last_fix",)
+REMOVED: tuple[str, ...] = ("last_fix", "direction", "altitude", "satellites", "hdop")
 """Keys of sensors this integration no longer provides ("Last fix": now the tracker
-entity's ``fix_time`` attribute); their registry entries are removed at setup."""
+entity's ``fix_time`` attribute; direction, altitude and satellites: its ``course``,
+``altitude`` and ``satellites`` attributes; HDOP: its ``gps_accuracy``); their registry
+entries are removed at setup."""
 
 
 async def async_setup_entry(

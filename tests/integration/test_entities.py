@@ -43,10 +43,6 @@ from .conftest import TrackerFactory
 SENSORS = (
     "sensor.car_battery",
     "sensor.car_speed",
-    "sensor.car_direction",
-    "sensor.car_altitude",
-    "sensor.car_satellites",
-    "sensor.car_hdop",
     "sensor.car_distance_counted",
     "sensor.car_mobile_country_code",
     "sensor.car_mobile_network_code",
@@ -86,10 +82,6 @@ RAISED_ONLY = (
 JT808_BINARY_SENSORS = tuple(e for e in BINARY_SENSORS if e not in RAISED_ONLY)
 H02_BINARY_SENSORS = tuple(e for e in BINARY_SENSORS if e not in REPORTED_ONLY)
 REPORTED_VALUES = (
-    "sensor.car_direction",
-    "sensor.car_altitude",
-    "sensor.car_satellites",
-    "sensor.car_hdop",
     "sensor.car_mobile_country_code",
     "sensor.car_mobile_network_code",
     "sensor.car_location_area_code",
@@ -183,8 +175,9 @@ async def test_h02_v1(hass: HomeAssistant, connect: TrackerFactory) -> None:
     assert state(hass, "sensor.car_distance_counted").attributes["unit_of_measurement"] == "km"
     assert state(hass, "event.car_alarm").state == "unknown"
     # No altitude, satellites, HDOP or voltages in a V1 report: no entity for them.
+    assert location.attributes["course"] == 90  # the fix's figures: attributes
+    assert "altitude" not in location.attributes
     assert await reported_values(hass, entry) == {
-        "sensor.car_direction": "90",
         "sensor.car_mobile_country_code": "712",
         "sensor.car_mobile_network_code": "1",
         "sensor.car_location_area_code": "0",
@@ -221,7 +214,8 @@ async def test_h02_binary(hass: HomeAssistant, connect: TrackerFactory) -> None:
         "binary_sensor.car_connected": "on",
     }
     assert all(hass.states.get(entity_id) is None for entity_id in REPORTED_ONLY)
-    assert await reported_values(hass, entry) == {"sensor.car_direction": "0"}
+    assert location.attributes["course"] == 0
+    assert await reported_values(hass, entry) == {}
 
 
 async def test_jt808_location(hass: HomeAssistant, connect: TrackerFactory) -> None:
@@ -264,12 +258,11 @@ async def test_jt808_location(hass: HomeAssistant, connect: TrackerFactory) -> N
         "binary_sensor.car_moving": "on",
         "binary_sensor.car_connected": "on",
     }
-    assert await reported_values(hass, entry) == {
-        "sensor.car_direction": "90",
-        "sensor.car_altitude": "12",
-        "sensor.car_satellites": "9",
-        "sensor.car_external_voltage": "12.45",
-    }
+    assert await reported_values(hass, entry) == {"sensor.car_external_voltage": "12.45"}
+    # The fix's figures: attributes of the location, not recorded.
+    location = state(hass, "device_tracker.car")
+    assert (location.attributes["course"], location.attributes["altitude"]) == (90, 12)
+    assert location.attributes["satellites"] == 9
 
 
 @pytest.mark.parametrize(

@@ -354,7 +354,9 @@ class TripLog:
         module's rules), or every listener when "parked since" became known."""
         detector = self.detector
         km = detector.current_km
-        self._plan_save(SAVE_DELAY if km is not None else QUIET_SAVE_DELAY, now)
+        delay = SAVE_DELAY if km is not None else QUIET_SAVE_DELAY
+        if self._unsub_save is None or delay < self._save_delay:
+            self._plan_save(delay, now)  # else planned already, no later than this
         if km is not None:  # a trip in progress went on
             told_km, told_at = self._progress_told
             if now - told_at >= PROGRESS_INTERVAL and abs(km - told_km) >= PROGRESS_STEP_KM:

@@ -334,8 +334,8 @@ class TripDetector(StoredDetector):
                 self._newest = time
                 if now is not None and not late and math.isfinite(now):
                     self._skew = now - time
-                if ignition is not None:
-                    self._note_ignition(ignition, time)
+                if ignition is not None and not (ignition and self._ignition_on_in_trip):
+                    self._note_ignition(ignition, time)  # else it would change nothing
                 open_trip.extend(
                     _new_point(TrackPoint, (time, latitude, longitude, speed)), self.moving_speed
                 )

@@ -201,7 +201,7 @@ async def capture(
             tokens = json.dumps(client.frontend_tokens())
             await tab.evaluate(f"localStorage.setItem('hassTokens', {json.dumps(tokens)})")
             await navigate(tab, page)
-            await wait_for_text(tab, ["SinoTrack", "ST-903", "Odometer", "Battery"])
+            await wait_for_text(tab, ["SinoTrack", "Odometer", "Battery"])
             await asyncio.sleep(3)  # icons, fonts and the logbook settle
             shot = await tab.send("Page.captureScreenshot", format="png")
             return base64.b64decode(shot["data"])

@@ -51,11 +51,9 @@ from .const import DOMAIN, LOGGER
 from .location_entry import async_place_name, place_name
 from .model.trip_archive import (
     ArchiveIndex,
-    correct_late,
     part_data,
     part_key,
     part_trips,
-    window,
 )
 from .model.trip_data import (
     Position,
@@ -239,10 +237,7 @@ class TripLog:
             for key, trips in index.written(due, stored).items():
                 await self._part(key).async_save(part_data(trips))
             detector.archived(due)
-            bound = index.bound(
-                detector.newest, detector.held, detector.max_trips, detector.max_age_s
-            )
-            for key in index.apply(bound):
+            for key in detector.bounded():
                 await self._part(key).async_remove()
             self._store.async_delay_save(detector.as_dict, 0)
 
@@ -260,17 +255,7 @@ class TripLog:
                     continue  # within a stop
                 if key not in parts:
                     parts[key] = part_trips(await self._part(key).async_load())
-                last = parts[key][-1] if parts[key] else None
-                following = index.first_after(key)
-                if following is None and last is not None:
-                    following = detector.next_start_after(last.start)
-                updated = correct_late(
-                    parts[key],
-                    fix,
-                    following=following,
-                    threshold=detector.moving_speed,
-                    gap_time=detector.gap_time,
-                )
+                updated = detector.correct_archived(key, parts[key], fix)
                 if updated is not None:
                     changed.add(key)
                     events.append(TripUpdated(updated))
@@ -286,24 +271,12 @@ class TripLog:
     ) -> tuple[list[Trip], list[Stop]]:
         """The trips (and the one in progress) and the stops overlapping [start, end),
         archived ones read from their parts (kept no longer than this call)."""
-        detector = self.detector
-        index = detector.archive
-        bound = index.bound(detector.newest, detector.held, detector.max_trips, detector.max_age_s)
         parts = {
             key: part_trips(await self._part(key).async_load())
-            for key in index.keys_between(start, end)
+            for key in self.detector.archive.keys_between(start, end)
         }
         detector = self.detector  # the same, unless it was reloaded meanwhile
-        trips, stops = window(
-            index,
-            parts,
-            detector.recent(),
-            bound,
-            origin=detector.origin,
-            current_start=detector.current_start,
-            start=start,
-            end=end,
-        )
+        trips, stops = detector.history(parts, start, end)
         current = detector.current if include_current else None
         if current is not None and current.start < end and current.end >= start:
             trips.append(current)
@@ -354,9 +327,7 @@ class TripLog:
         module's rules), or every listener when "parked since" became known."""
         detector = self.detector
         km = detector.current_km
-        delay = SAVE_DELAY if km is not None else QUIET_SAVE_DELAY
-        if self._unsub_save is None or delay < self._save_delay:
-            self._plan_save(delay, now)  # else planned already, no later than this
+        self._plan_save(SAVE_DELAY if km is not None else QUIET_SAVE_DELAY, now)
         if km is not None:  # a trip in progress went on
             told_km, told_at = self._progress_told
             if now - told_at >= PROGRESS_INTERVAL and abs(km - told_km) >= PROGRESS_STEP_KM:

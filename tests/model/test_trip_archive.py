@@ -12,11 +12,9 @@ import pytest
 
 from custom_components.sinotrack.model.trip_archive import (
     ArchiveIndex,
-    correct_late,
     part_data,
     part_key,
     part_trips,
-    window,
 )
 from custom_components.sinotrack.model.trip_data import Stop, Trip, TripEnded, TripUpdated
 from custom_components.sinotrack.model.trips import (
@@ -74,9 +72,7 @@ class Storage:
         for key, trips in detector.archive.written(due, stored).items():
             self.save(key, trips)
         detector.archived(due)
-        index = detector.archive
-        bound = index.bound(detector.newest, detector.held, detector.max_trips, detector.max_age_s)
-        for key in index.apply(bound):
+        for key in detector.bounded():
             del self.parts[key]
 
     def place_late(self) -> list[TripUpdated]:
@@ -89,16 +85,7 @@ class Storage:
             if key is None:
                 continue
             trips = self.load(key)
-            following = index.first_after(key)
-            if following is None and trips:
-                following = detector.next_start_after(trips[-1].start)
-            updated = correct_late(
-                trips,
-                fix,
-                following=following,
-                threshold=detector.moving_speed,
-                gap_time=detector.gap_time,
-            )
+            updated = detector.correct_archived(key, trips, fix)
             if updated is not None:
                 self.save(key, trips)
                 index.note(key, trips)
@@ -108,19 +95,8 @@ class Storage:
     def read(self, start: float, end: float) -> tuple[list[Trip], list[Stop]]:
         """The trips and stops of a window, archived parts read for it (``async_history``)."""
         detector = self.detector
-        index = detector.archive
-        bound = index.bound(detector.newest, detector.held, detector.max_trips, detector.max_age_s)
-        parts = {key: self.load(key) for key in index.keys_between(start, end)}
-        return window(
-            index,
-            parts,
-            detector.recent(),
-            bound,
-            origin=detector.origin,
-            current_start=detector.current_start,
-            start=start,
-            end=end,
-        )
+        parts = {key: self.load(key) for key in detector.archive.keys_between(start, end)}
+        return detector.history(parts, start, end)
 
 
 class ArchivedRoute(Route):

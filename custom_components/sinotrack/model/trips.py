@@ -51,7 +51,7 @@ from typing import Any, Final
 
 from .state import MOVING_SPEED
 from .track import TrackPoint, path_km, simplify_track
-from .trip_archive import ArchiveIndex, stops_between
+from .trip_archive import ArchiveIndex, correct_late, stops_between, window
 from .trip_data import (
     EndReason,
     Fix,
@@ -234,6 +234,38 @@ class TripDetector(StoredDetector):
     def recent(self) -> list[Trip]:
         """Every finished trip held (the outbox included), oldest first."""
         return [*self._outbox, *self._trips]
+
+    def history(
+        self, parts: dict[str, list[Trip]], start: float, end: float
+    ) -> tuple[list[Trip], list[Stop]]:
+        """The finished trips and the stops overlapping [start, end), from memory and the
+        archived ``parts`` (those ``archive.keys_between(start, end)`` names), within the
+        history's bound."""
+        return window(
+            self.archive,
+            parts,
+            self.recent(),
+            self.archive.bound(self._newest, self.held, self.max_trips, self.max_age_s),
+            origin=self.origin,
+            current_start=self.current_start,
+            start=start,
+            end=end,
+        )
+
+    def bounded(self) -> tuple[str, ...]:
+        """Apply the history's bound to the archive's index: the parts to delete."""
+        bound = self.archive.bound(self._newest, self.held, self.max_trips, self.max_age_s)
+        return self.archive.apply(bound)
+
+    def correct_archived(self, key: str, trips: list[Trip], fix: Fix) -> Trip | None:
+        """Correct the trips of archived part ``key`` (in place) with the late ``fix``:
+        the trip it changed, if any."""
+        following = self.archive.first_after(key)
+        if following is None and trips:
+            following = self.next_start_after(trips[-1].start)
+        return correct_late(
+            trips, fix, following=following, threshold=self.moving_speed, gap_time=self.gap_time
+        )
 
     def next_start_after(self, time: float) -> float | None:
         """The first start of a trip held (or in progress) after ``time``, if any."""

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Coroutine
+import asyncio
+from collections.abc import Coroutine, Iterator
+import contextlib
+from datetime import UTC, datetime
 from typing import Any
+from unittest.mock import patch
 
+from homeassistant.helpers import event
 from homeassistant.runner import create_event_loop
+from homeassistant.util import dt as dt_util
 
 
 def run_on_hass_loop[T](main: Coroutine[Any, Any, T]) -> T:
@@ -15,3 +21,55 @@ def run_on_hass_loop[T](main: Coroutine[Any, Any, T]) -> T:
         return loop.run_until_complete(main)
     finally:
         loop.close()
+
+
+class SimulatedTime:
+    """Home Assistant's clocks in compressed time, set by a benchmark (``simulated``).
+
+    The wall clock (``dt_util.utcnow`` and the time the event helpers track) reads the
+    time set last; the event loop's clock runs on as it does and jumps ahead with every
+    step of the simulated time, so that a timer (a delayed save, the runtime's minute tick,
+    a time-out) fires when its simulated time has come and the loop takes its turn.
+    """
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, now: float) -> None:
+        self.now = now
+        self._loop_time = loop.time
+        self._ahead = 0.0
+
+    def set(self, now: float) -> None:
+        """The simulated time is ``now`` (epoch seconds); it never goes back."""
+        if now > self.now:
+            self._ahead += now - self.now
+            self.now = now
+
+    def time(self) -> float:
+        """The simulated time, epoch seconds."""
+        return self.now
+
+    def utcnow(self) -> datetime:
+        """The simulated time, in UTC."""
+        return datetime.fromtimestamp(self.now, UTC)
+
+    def loop_time(self) -> float:
+        """The event loop's clock: its own, ahead by the simulated time passed."""
+        return self._loop_time() + self._ahead
+
+
+@contextlib.contextmanager
+def simulated(loop: asyncio.AbstractEventLoop, now: float) -> Iterator[SimulatedTime]:
+    """Home Assistant's clocks (and ``loop``'s) in simulated time from ``now`` on."""
+    clock = SimulatedTime(loop, now)
+    with (
+        patch.object(dt_util, "utcnow", clock.utcnow),
+        patch.object(event, "time_tracker_utcnow", clock.utcnow),
+        patch.object(event, "time_tracker_timestamp", clock.time),
+        patch.object(loop, "time", clock.loop_time),
+    ):
+        yield clock
+
+
+def timers_due(loop: asyncio.AbstractEventLoop) -> bool:
+    """Whether a timer of ``loop`` is due (its turn runs it)."""
+    scheduled: list[asyncio.TimerHandle] = getattr(loop, "_scheduled", [])
+    return bool(scheduled) and scheduled[0].when() <= loop.time()

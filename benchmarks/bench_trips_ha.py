@@ -15,9 +15,10 @@ by nothing) and, to tell the parts apart, with only the fixes' figures read, wit
 the detector alone, and with the whole trip log but the trip sensors' writes left out.
 The modes are interleaved, each repetition in a fresh Home Assistant, and the figures are
 the best (and the median) CPU time per message. The fixes are dated today from local
-midnight on, as a live tracker's are, and each arrives at its own time: the runtime's
-clock reads the message's time (simulated time, compressed), so the rules that count
-server time (the trip sensors' once-a-minute writes, the saves) run as they would live.
+midnight on, as a live tracker's are, and each arrives at its own time: Home Assistant's
+clocks, the event loop's too, run in simulated time (compressed; ``_hass.simulated``), so
+the rules that count server time (the trip sensors' once-a-minute writes) run, and the
+timers (the trip log's and the runtime's saves, the minute tick) fire, as they would live.
 Figures are printed, never asserted (target: under 10 % more).
 
 The same reports are also sent as they arrive live, through the listener: H02 V1 frames on
@@ -56,9 +57,9 @@ from pytest_homeassistant_custom_component.common import (
     async_test_home_assistant,
 )
 
-from benchmarks._hass import run_on_hass_loop
+from benchmarks._hass import run_on_hass_loop, simulated, timers_due
 from benchmarks.bench_trips import START, Vehicle, messages_of
-from custom_components.sinotrack import get_pool, runtime as runtime_module
+from custom_components.sinotrack import get_pool
 from custom_components.sinotrack.const import CONF_BIND_ADDRESS, CONF_TRACKER_ID, DOMAIN
 from custom_components.sinotrack.listener import ListenerConfig
 from custom_components.sinotrack.model.trip_data import Fix
@@ -133,37 +134,23 @@ def nothing(*_figures: Any) -> None:
     """Take a fix's figures and do nothing with them."""
 
 
-class ServerClock:
-    """``dt_util`` for the runtime, its ``utcnow`` set to when a message arrives."""
-
-    def __init__(self) -> None:
-        self.now = dt_util.utcnow()
-
-    def utcnow(self) -> datetime:
-        """The simulated time now."""
-        return self.now
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(dt_util, name)
-
-
 async def handle(hass: HomeAssistant, runtime: SinotrackRuntime, messages: list[Message]) -> float:
     """CPU seconds for the runtime to take ``messages``, each as one frame arriving at its
-    own time (the event loop's follow-up work included)."""
-    clock = ServerClock()
-    arrivals = [datetime.fromtimestamp(message[p.TIMESTAMP], UTC) for message in messages]
-    setattr(runtime_module, "dt_util", clock)  # noqa: B010 - a module attribute, swapped
-    try:
+    own time (simulated: the timers due meanwhile, saves and ticks, run in their turn; the
+    event loop's follow-up work included)."""
+    times = [float(message[p.TIMESTAMP]) for message in messages]
+    loop = hass.loop
+    with simulated(loop, times[0]) as clock:
         begin = time.process_time()
         for index, message in enumerate(messages):
-            clock.now = arrivals[index]
+            clock.set(times[index])
             runtime.handle_messages([message])
+            if timers_due(loop):
+                await asyncio.sleep(0)
             if index % 50 == 0:
                 await hass.async_block_till_done()
         await hass.async_block_till_done()
         return time.process_time() - begin
-    finally:
-        setattr(runtime_module, "dt_util", dt_util)  # noqa: B010
 
 
 def h02_frames(messages: list[Message]) -> list[bytes]:
@@ -193,33 +180,33 @@ with socket.create_connection((sys.argv[1], int(sys.argv[2]))) as sock:
 """The tracker: sends each frame when the answer to the last came, in its own process."""
 
 
-async def send(runtime: SinotrackRuntime, port: int, frames: list[bytes]) -> float:
+async def send(runtime: SinotrackRuntime, port: int, frames: list[bytes], start: float) -> float:
     """CPU seconds of this process from the first of ``frames`` on, sent by a client
     process to the listener on ``port`` one at a time, each when the answer to the last
-    came (the runtime's clock set to each message's own time)."""
-    clock = ServerClock()
+    came (Home Assistant's clocks in simulated time from ``start`` on, set to each
+    message's own time)."""
     handle_messages = runtime.handle_messages
     begin: list[float] = []
+    loop = runtime.hass.loop
+    with simulated(loop, start) as clock:
 
-    def at_their_time(messages: list[Message]) -> None:
-        if not begin:
-            begin.append(time.process_time())
-        clock.now = datetime.fromtimestamp(messages[0][p.TIMESTAMP], UTC)
-        handle_messages(messages)
+        def at_their_time(messages: list[Message]) -> None:
+            if not begin:
+                begin.append(time.process_time())
+            clock.set(float(messages[0][p.TIMESTAMP]))
+            handle_messages(messages)
 
-    runtime.handle_messages = at_their_time  # type: ignore[method-assign]
-    setattr(runtime_module, "dt_util", clock)  # noqa: B010 - a module attribute, swapped
-    try:
-        client = await asyncio.create_subprocess_exec(
-            sys.executable, "-c", CLIENT, HOST, str(port), stdin=asyncio.subprocess.PIPE
-        )
-        await client.communicate(b"\n".join(frames))
-        if client.returncode:
-            raise RuntimeError(f"the client failed ({client.returncode})")
-        return time.process_time() - begin[0]
-    finally:
-        setattr(runtime_module, "dt_util", dt_util)  # noqa: B010
-        runtime.handle_messages = handle_messages  # type: ignore[method-assign]
+        runtime.handle_messages = at_their_time  # type: ignore[method-assign]
+        try:
+            client = await asyncio.create_subprocess_exec(
+                sys.executable, "-c", CLIENT, HOST, str(port), stdin=asyncio.subprocess.PIPE
+            )
+            await client.communicate(b"\n".join(frames))
+            if client.returncode:
+                raise RuntimeError(f"the client failed ({client.returncode})")
+            return time.process_time() - begin[0]
+        finally:
+            runtime.handle_messages = handle_messages  # type: ignore[method-assign]
 
 
 def partial_feed(runtime: SinotrackRuntime, *, detector: bool) -> Callable[..., None]:
@@ -265,7 +252,8 @@ async def measure(messages: list[Message], *, mode: str, config_dir: str) -> tup
                 if mode == WIRE_OFF:
                     log.tick = log.feed = lambda *_args: None
                 frames = h02_frames(messages)
-                seconds = await send(runtime, entry.data[CONF_PORT], frames)
+                start = float(messages[0][p.TIMESTAMP])
+                seconds = await send(runtime, entry.data[CONF_PORT], frames, start)
                 return seconds / len(messages), 0
             runtime.connection_changed(True, HOST)
             await hass.async_block_till_done()

@@ -15,9 +15,12 @@ the part of their month. A late fix for an archived trip corrects it there.
 
 Its own rules:
 
-* The detector is saved at once after a trip event, and otherwise at most ``SAVE_DELAY``
-  seconds after a fix of a trip in progress (``QUIET_SAVE_DELAY`` while parked: only its
-  bookkeeping changed); a tick without an event changes nothing to save; at the stop, now.
+* The detector is saved whole (its store) at once after a trip event and at the stop.
+  Between trip events only the trip in progress and the bookkeeping change, with every
+  fix: that part (``progress``) is saved with the runtime's state, as often as it is (the
+  tracker's state changes with the same fixes), and on loading it is put back over the
+  whole form it follows (``TripDetector.restore_progress``). A tick without an event
+  changes nothing to save.
 * Archive writes and late corrections run one at a time (``_archive_lock``); a part is
   saved before the main store stops holding its trips, so a crash loses none. Late
   corrections start at most once every ``LATE_INTERVAL`` seconds (the fixes wait for the
@@ -71,12 +74,6 @@ from .protocol import Message, message as p
 from .subscription import Subscription
 
 STORAGE_VERSION: Final = 1
-SAVE_DELAY: Final = 60.0
-"""Seconds after a fix of a trip in progress within which the detector is saved: a crash
-loses at most this much of the trip's way (it goes on, straight across the gap, from where
-it was saved; a clean stop saves everything)."""
-QUIET_SAVE_DELAY: Final = 600.0
-"""The same while parked: a parked tracker's fixes change only the detector's bookkeeping."""
 LATE_INTERVAL: Final = 30.0
 """Seconds between the starts of two corrections of archived trips."""
 PROGRESS_INTERVAL: Final = 60.0
@@ -137,10 +134,6 @@ class TripLog:
         self._listeners: list[Subscription[TripListener]] = []
         """Keys: ``_EVENTS`` (trip events), ``_PROGRESS`` (also the trip's progress),
         ``_NEW_DAY`` (local midnight)."""
-        self._unsub_save: CALLBACK_TYPE | None = None
-        self._save_due = 0.0
-        self._save_delay = 0.0
-        """The delay the planned save was planned with."""
         self._finished_today: tuple[float, float] | None = None
         """(local midnight, km of the finished trips since): read after every fix."""
         self._today: tuple[tzinfo, float, float, datetime] | None = None
@@ -161,15 +154,22 @@ class TripLog:
         """The "stop time" option: minutes standing still that end a trip."""
         self.detector.stop_time = float(minutes) * 60.0
 
-    async def async_load(self) -> None:
-        """Restore the trips and the trip in progress saved before the last stop."""
+    async def async_load(self, progress: Any = None) -> None:
+        """Restore the trips and the trip in progress saved before the last stop
+        (``progress``: what ``progress`` gave the runtime's last save, if it is newer)."""
         data = await self._store.async_load()
         if data:
             stop_time = self.detector.stop_time
             self.detector = TripDetector.from_dict(data, stop_time=stop_time)
             self._attach()
-            if self.detector.archive_due():  # a version-1 store: its older trips move out
-                await self._async_archive()
+        self.detector.restore_progress(progress)
+        if data and self.detector.archive_due():  # a version-1 store: older trips move out
+            await self._async_archive()
+
+    def progress(self) -> dict[str, Any]:
+        """The trip in progress and the detector's bookkeeping, JSON-able, for the
+        runtime's store (see the module's rules)."""
+        return self.detector.progress_dict()
 
     async def async_stop(self) -> None:
         """Save now (Home Assistant stops or the entry unloads), archive jobs done first."""
@@ -179,7 +179,6 @@ class TripLog:
             self._plan("late", self._async_place_late)  # the fixes waiting: placed now
         while self._tasks:
             await asyncio.gather(*self._tasks)
-        self._cancel_save()
         await self._store.async_save(self.detector.as_dict())
 
     # -- the archive ----------------------------------------------------------------------
@@ -322,12 +321,11 @@ class TripLog:
             self._changed(events)
 
     def _went_on(self, now: float) -> None:
-        """A frame's fixes caused no trip event (server time ``now``): plan a save; tell
-        the progress listeners when a report of the trip in progress is due (see the
-        module's rules), or every listener when "parked since" became known."""
+        """A frame's fixes caused no trip event (server time ``now``): tell the progress
+        listeners when a report of the trip in progress is due (see the module's rules),
+        or every listener when "parked since" became known."""
         detector = self.detector
         km = detector.current_km
-        self._plan_save(SAVE_DELAY if km is not None else QUIET_SAVE_DELAY, now)
         if km is not None:  # a trip in progress went on
             told_km, told_at = self._progress_told
             if now - told_at >= PROGRESS_INTERVAL and abs(km - told_km) >= PROGRESS_STEP_KM:
@@ -341,7 +339,6 @@ class TripLog:
 
     def _changed(self, events: list[TripEvent]) -> None:
         """Trips started, ended or changed: save now and tell every listener."""
-        self._cancel_save()
         self._store.async_delay_save(self.detector.as_dict, 0)
         detector = self.detector
         self._finished_today = self._before_midnight = None
@@ -371,29 +368,6 @@ class TripLog:
                     subscription.subscriber(events)
                 except Exception:  # noqa: BLE001 - one failing entity does not stop the others
                     LOGGER.exception("%s: a trip listener failed", self.ident)
-
-    def _plan_save(self, delay: float, now: float) -> None:
-        """Save within ``delay`` seconds of server time ``now`` (a planned save is brought
-        forward, never postponed)."""
-        if self._unsub_save is not None and delay >= self._save_delay:
-            return  # planned already, no later than this fix would plan it
-        due = now + delay
-        if self._unsub_save is not None and due < self._save_due:
-            self._cancel_save()
-        if self._unsub_save is None:
-            self._save_due, self._save_delay = due, delay
-            self._unsub_save = async_call_later(self.hass, delay, self._async_save)
-
-    def _cancel_save(self) -> None:
-        """Forget the planned save."""
-        if self._unsub_save is not None:
-            self._unsub_save()
-            self._unsub_save = None
-
-    @callback
-    def _async_save(self, _now: datetime) -> None:
-        self._unsub_save = None
-        self._store.async_delay_save(self.detector.as_dict, 0)
 
     # -- output ---------------------------------------------------------------------------
 

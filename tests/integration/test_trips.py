@@ -508,36 +508,78 @@ async def test_a_trip_across_midnight_counts_today_its_way_since(
     assert 54 * 0.1389 - minute - 0.2 <= whole <= 54 * 0.1389 + 0.2
 
 
-async def test_the_trip_log_is_saved_after_a_trip_and_seldom_while_parked(
+async def test_the_trip_log_is_saved_at_trip_events_and_the_trip_in_progress_with_the_state(
     hass: HomeAssistant,
     hass_storage: dict[str, Any],
     freezer: FrozenDateTimeFactory,
     connect: TrackerFactory,
 ) -> None:
-    """A trip that ended is in the store at once (no restart needed to keep it); a parked
-    tracker's reports do not rewrite the store every minute."""
+    """A trip that started or ended is in the trip log's store at once (no restart needed
+    to keep it); between trip events the trip in progress is saved with the tracker's
+    state, and a parked tracker's reports do not rewrite the trip log's store."""
     entry, car = await start(hass, freezer)
-    key = f"{DOMAIN}.{entry.entry_id}.trips"
+    key, state_key = f"{DOMAIN}.{entry.entry_id}.trips", f"{DOMAIN}.{entry.entry_id}"
     car.tracker = await connect(entry)
     await car.park(3)
     await car.drive(30)
+    async_fire_time_changed(hass)  # the store's write, due now
+    await hass.async_block_till_done()
+    at_start = hass_storage[key]["data"]
+    assert at_start["open"]["confirmed"]  # saved when the trip started
+    await car.drive(12)  # two minutes more: the state is saved every 30 s
+    progress = hass_storage[state_key]["data"]["trip_progress"]
+    assert progress["newest"] >= car.when.timestamp() - 30
+    assert len(progress["open"]["points"]) > len(at_start["open"]["points"])
+    assert hass_storage[key]["data"] == at_start  # not written between trip events
+
     await car.fix(0, acc=True)
     await car.park(2)  # the ignition off for a minute: the trip ends
     async_fire_time_changed(hass)  # the store's write, due now
     await hass.async_block_till_done()
     assert len(hass_storage[key]["data"]["trips"]) == 1
     saved = dict(hass_storage[key]["data"])
-
-    for _ in range(8):  # reports of a parked tracker, a minute apart
+    for _ in range(15):  # reports of a parked tracker, a minute apart
         await car.park(1)
         async_fire_time_changed(hass)
         await hass.async_block_till_done()
-    assert hass_storage[key]["data"] == saved  # not written again within 10 minutes
-    freezer.tick(timedelta(minutes=5))
-    for _ in range(2):  # the planned save, then the store's write
-        async_fire_time_changed(hass)
-        await hass.async_block_till_done()
-    assert hass_storage[key]["data"]["newest"] > saved["newest"]  # written 10 min after
+    assert hass_storage[key]["data"] == saved
+    assert hass_storage[state_key]["data"]["trip_progress"]["newest"] > saved["newest"]
+
+
+async def test_a_crash_during_a_trip(
+    hass: HomeAssistant,
+    hass_storage: dict[str, Any],
+    freezer: FrozenDateTimeFactory,
+    connect: TrackerFactory,
+) -> None:
+    """Home Assistant dies in the middle of a trip (nothing saved at the stop): the trip
+    goes on from the state saved last, at most 30 s before, not from its start."""
+    entry, car = await start(hass, freezer)
+    events = FiredEvents(hass, "event.car_trip")
+    car.tracker = await connect(entry)
+    await car.park(3)
+    await car.drive(30)
+    await car.red_light()
+    await car.drive(18)  # the state was saved within the last 30 s
+    keys = (f"{DOMAIN}.{entry.entry_id}.trips", f"{DOMAIN}.{entry.entry_id}")
+    stored = json.loads(json.dumps({key: hass_storage[key] for key in keys}))
+
+    assert await hass.config_entries.async_unload(entry.entry_id)
+    hass_storage.update(stored)  # what was on disk when it died
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    (current,) = (await get_trips(hass, entry, {"start": T0.isoformat()}))["trips"]
+    assert current["distance_km"] == pytest.approx(45 * 0.1389, abs=0.45)  # not 1 km
+
+    car.tracker = await connect(entry)
+    await car.fix(0, acc=True)  # stopped
+    await car.park(7)
+    assert events.types == ["started", "ended"]
+    (trip,) = (await get_trips(hass, entry, {"start": T0.isoformat()}))["trips"]
+    # The reports lost in the crash: the way to the first one after it counts as driven,
+    # so the car stood still from the report after (a minute later), not from its stop.
+    assert trip["duration_s"] == 550 + 60
+    assert trip["distance_km"] == pytest.approx(48 * 0.1389, rel=0.02)
 
 
 def _old_trip(number: int, *, km: float = 1.1) -> Trip:

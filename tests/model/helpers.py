@@ -49,3 +49,9 @@ def fix(
 def status(at: datetime = T0, **values: Any) -> Message:
     """A message without a position (a heartbeat with flags and values)."""
     return cast("Message", {p.MESSAGE_TYPE: "HTBT", p.TIMESTAMP: int(at.timestamp()), **values})
+
+
+def unnumbered(stored: Mapping[str, Any]) -> dict[str, Any]:
+    """A trip detector's stored form without its numbering (``form``, ``follows``: one more
+    with every whole form made), to compare what two forms hold."""
+    return {key: value for key, value in stored.items() if key not in ("form", "follows")}

@@ -21,6 +21,8 @@ from custom_components.sinotrack.model.trip_data import (
 )
 from custom_components.sinotrack.model.trips import TripDetector
 
+from .helpers import unnumbered
+
 T0 = 1_790_000_000.0
 HOME = (22.5431, 114.0579)
 KM_PER_DEGREE = 111.195
@@ -397,13 +399,87 @@ def test_finished_trips_survive_a_restart() -> None:
     route.park(900)
     stored = json.loads(json.dumps(route.detector.as_dict(), allow_nan=False))
     restored = TripDetector.from_dict(stored)
-    assert restored.as_dict() == stored
+    assert unnumbered(restored.as_dict()) == unnumbered(stored)
     for old, new in zip(everything(route.detector), everything(restored), strict=True):
         assert new.uid == old.uid
         assert (new.start, new.end) == (old.start, old.end)
         assert new.distance_km == pytest.approx(old.distance_km, abs=1e-3)
         assert len(new.track) == len(old.track)
     assert restored.parked_since == route.detector.parked_since
+
+
+def _saved(data: dict[str, object]) -> dict[str, object]:
+    """``data`` as a store gives it back."""
+    return dict(json.loads(json.dumps(data, allow_nan=False)))
+
+
+def test_the_progress_saved_after_the_whole_form_is_put_back_over_it() -> None:
+    """The whole form is saved when the trip starts, the progress later (with the
+    tracker's state): restored from both, the trip goes on from where the progress left it."""
+    route = Route(TripDetector())
+    route.park(300)
+    route.drive(120)
+    assert route.of(TripStarted)
+    whole = _saved(route.detector.as_dict())
+    route.drive(600)
+    progress = _saved(route.detector.progress_dict())
+
+    restored = TripDetector.from_dict(whole)
+    assert restored.restore_progress(progress)
+    assert unnumbered(restored.as_dict()) == unnumbered(route.detector.as_dict())
+    assert restored.current == route.detector.current
+
+
+def test_progress_with_a_late_fix_only_is_put_back_too() -> None:
+    """A late fix goes into the trip in progress after the whole form was saved, and no
+    newer fix came: the progress saved then is the newer save all the same."""
+    route = Route(TripDetector())
+    route.park(300)
+    fixes = route.drive(300)
+    whole = _saved(route.detector.as_dict())
+    late = replace(fixes[-1], time=fixes[-1].time - 5, latitude=fixes[-1].latitude + 0.001)
+    assert route.send(late) == []
+    progress = _saved(route.detector.progress_dict())
+
+    restored = TripDetector.from_dict(whole)
+    assert restored.restore_progress(progress)
+    assert restored.current == route.detector.current != TripDetector.from_dict(whole).current
+
+
+def test_progress_older_than_the_whole_form_or_after_other_trips_is_not_taken() -> None:
+    route = Route(TripDetector())
+    route.park(300)
+    route.drive(300)
+    early = _saved(route.detector.progress_dict())
+    route.park(600)  # the trip ended: the whole form is saved
+    whole = _saved(route.detector.as_dict())
+
+    restored = TripDetector.from_dict(whole)
+    assert not restored.restore_progress(early)  # older
+    assert unnumbered(restored.as_dict()) == unnumbered(whole)
+    assert not restored.restore_progress({**early, "newest": T0 * 2})  # before the trip
+    assert unnumbered(restored.as_dict()) == unnumbered(whole)
+    assert restored.restore_progress(_saved(route.detector.progress_dict())) is False  # same
+
+
+@pytest.mark.parametrize(
+    "broken",
+    [
+        None,
+        [],
+        {"version": 99},
+        {"version": 2, "newest": "soon"},
+        {"version": 2, "newest": T0 * 2, "after": None, "open": {"start": "x"}},
+        {"version": 2, "newest": T0 * 2, "after": None, "still": {"at": [1.0]}},
+    ],
+)
+def test_broken_progress_changes_nothing(broken: object) -> None:
+    route = Route(TripDetector())
+    route.park(300)
+    route.drive(300)
+    before = unnumbered(route.detector.as_dict())
+    assert not route.detector.restore_progress(broken)
+    assert unnumbered(route.detector.as_dict()) == before
 
 
 @pytest.mark.parametrize(

@@ -12,7 +12,7 @@ import math
 from typing import Any, Final
 
 from .geo import EARTH_RADIUS_KM, haversine_km
-from .track import TrackPoint
+from .track import TrackPoint, simplify_track
 from .trip_data import Fix, Position, Trip
 
 SHORT_STEP_DEG: Final = 0.1
@@ -86,6 +86,12 @@ class OpenTrip:
     confirmed: bool = False
     by_ignition: bool = False
     """Started by ignition and speed (not by a fix away from the parking place)."""
+    _stored: tuple[list[TrackPoint], int, str] | None = field(
+        default=None, repr=False, compare=False
+    )
+    """(``points``, how many of them, their stored text): what ``as_dict`` wrote last, so
+    that the next one encodes only the points added since (it runs every minute of a trip).
+    The points change only by ``extend``, ``insert`` and ``simplify``."""
 
     def extend(self, point: TrackPoint, threshold: float) -> None:
         """Append ``point`` (newer than the last one) and count the way to it."""
@@ -101,6 +107,23 @@ class OpenTrip:
             speed = point.speed_kmh or 0.0
         self.max_speed = max(self.max_speed, speed)
         self.points.append(point)
+
+    def insert(self, point: TrackPoint, threshold: float) -> bool:
+        """Insert ``point`` inside the track's time span and count the way through it
+        (False: outside the span, or a time already there)."""
+        added = inserted(self.points, point, threshold)
+        if added is None:
+            return False
+        self._stored = None
+        self.distance_km += added[0]
+        self.moving_s = max(0.0, self.moving_s + added[1])
+        self.max_speed = max(self.max_speed, added[2])
+        return True
+
+    def simplify(self, max_points: int) -> None:
+        """Thin the track to at most ``max_points`` (its totals stay as they are)."""
+        self.points = simplify_track(self.points, max_points=max_points)
+        self._stored = None
 
     def mileage(self, time: float, km: float | None) -> None:
         """Note the tracker's odometer ``km`` reported at ``time``."""
@@ -135,11 +158,7 @@ class OpenTrip:
         return {
             "start": self.start,
             "from": list(self.start_position),
-            "points": ";".join(
-                f"{p.time!r},{p.latitude!r},{p.longitude!r},"
-                f"{'' if p.speed_kmh is None else repr(p.speed_kmh)}"
-                for p in self.points
-            ),
+            "points": self._points_text(),
             "km": self.distance_km,
             "moving": self.moving_s,
             "vmax": self.max_speed,
@@ -148,6 +167,24 @@ class OpenTrip:
             "confirmed": self.confirmed,
             "by_ignition": self.by_ignition,
         }
+
+    def _points_text(self) -> str:
+        """The track's stored text: ``time,latitude,longitude,speed`` per point (full
+        precision), ``;`` between points; the points already written are not encoded again."""
+        points = self.points
+        stored = self._stored
+        text, done = "", 0
+        if stored is not None and stored[0] is points and stored[1] <= len(points):
+            done, text = stored[1], stored[2]
+        if done < len(points):
+            added = ";".join(
+                f"{p.time!r},{p.latitude!r},{p.longitude!r},"
+                f"{'' if p.speed_kmh is None else repr(p.speed_kmh)}"
+                for p in itertools.islice(points, done, None)
+            )
+            text = f"{text};{added}" if text else added
+        self._stored = (points, len(points), text)
+        return text
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> OpenTrip:

@@ -39,9 +39,27 @@ class StoredDetector:
     _last_still: TrackPoint | None
     _ignition_on_in_trip: bool
     _ignition_off_since: float | None
+    _forms: int
+    """How many whole forms (``as_dict``) were made: each is numbered, and the progress
+    says which one it follows."""
 
     def as_dict(self) -> dict[str, Any]:
-        """JSON-able form for the store (``from_dict`` reads it back)."""
+        """JSON-able form for the store (``from_dict`` reads it back): ``progress_dict``
+        and the finished trips held, with the archive's index; numbered (``form``: one
+        more with each call)."""
+        self._forms += 1
+        return {
+            **self.progress_dict(),
+            "form": self._forms,
+            "trips": [trip.as_dict() for trip in (*self._outbox, *self._trips)],
+            "archive": self.archive.as_dict(),
+        }
+
+    def progress_dict(self) -> dict[str, Any]:
+        """The detector without its finished trips: the trip in progress and the
+        bookkeeping, JSON-able. It changes with every fix and is saved often, the whole
+        form (``as_dict``) after trip events; ``restore_progress`` puts it back over the
+        whole form it follows (``follows``: the number of the last one made)."""
         still = None
         if self._still_since is not None and self._still_at is not None:
             still = {
@@ -63,36 +81,74 @@ class StoredDetector:
             "still": still,
             "ignition_on_in_trip": self._ignition_on_in_trip,
             "ignition_off_since": self._ignition_off_since,
-            "trips": [trip.as_dict() for trip in (*self._outbox, *self._trips)],
-            "archive": self.archive.as_dict(),
+            "after": self._last_uid(),
+            "follows": self._forms,
         }
 
+    def restore_progress(self, data: Any) -> bool:
+        """Put back the state ``progress_dict`` saved, when it was made after the whole form
+        this detector was read from (a trip event after it makes a newer whole form) and
+        follows the same finished trips (a whole form made after that one was lost).
+        False when not taken (broken data too)."""
+        if not isinstance(data, dict) or data.get("version") not in STORAGE_VERSIONS:
+            return False
+        follows = data.get("follows")
+        if type(follows) is not int or follows < self._forms:
+            return False
+        if data.get("after") != self._last_uid():
+            return False
+        try:
+            self._restore_state(data)
+        except ValueError, TypeError, KeyError, IndexError:
+            return False
+        self._forms = follows
+        return True
+
+    def _last_uid(self) -> str | None:
+        """The ID of the newest finished trip held (the last one always is), if any."""
+        newest = self._trips or self._outbox
+        return newest[-1].uid if newest else None
+
     def _restore_state(self, data: dict[str, Any]) -> None:
-        """Everything but the finished trips, from :meth:`as_dict`'s form."""
+        """Everything but the finished trips, from ``progress_dict``'s form: every field
+        is set (what the data lacks is cleared), or, when the data is broken (it raises),
+        none."""
 
         def number(key: str) -> float | None:
             value = data.get(key)
             return float(value) if isinstance(value, (int, float)) else None
 
+        def pair(raw: Any) -> tuple[float, float] | None:
+            return (float(raw[0]), float(raw[1])) if raw else None
+
+        parked = pair(data.get("parked"))
+        origin = data.get("origin")
+        still = data.get("still") or None
+        open_trip = OpenTrip.from_dict(raw) if (raw := data.get("open")) else None
+        parked_point = data.get("parked_point")
+        state = (
+            Position(*parked) if parked else None,
+            track_point(parked_point) if parked_point else None,
+            (float(origin[0]), Position(float(origin[1]), float(origin[2]))) if origin else None,
+            pair(data.get("mileage")),
+            float(still["since"]) if still else None,
+            Position(float(still["at"][0]), float(still["at"][1])) if still else None,
+            track_point(still["last"]) if still and still.get("last") else None,
+            open_trip if open_trip is not None and open_trip.points else None,
+        )
         self.wired = bool(data.get("wired"))
         self._newest = number("newest")
         self._skew = number("skew") or 0.0
         self._last_fix = number("last_fix")
         self._ignition_on_in_trip = bool(data.get("ignition_on_in_trip"))
         self._ignition_off_since = number("ignition_off_since")
-        if parked := data.get("parked"):
-            self._parked = Position(float(parked[0]), float(parked[1]))
-        if parked_point := data.get("parked_point"):
-            self._parked_point = track_point(parked_point)
-        if origin := data.get("origin"):
-            self._origin = (float(origin[0]), Position(float(origin[1]), float(origin[2])))
-        if mileage := data.get("mileage"):
-            self._last_mileage = (float(mileage[0]), float(mileage[1]))
-        if still := data.get("still"):
-            self._still_since = float(still["since"])
-            self._still_at = Position(float(still["at"][0]), float(still["at"][1]))
-            self._last_still = track_point(still["last"]) if still.get("last") else None
-        if raw := data.get("open"):
-            trip = OpenTrip.from_dict(raw)
-            if trip.points:
-                self._open = trip
+        (
+            self._parked,
+            self._parked_point,
+            self._origin,
+            self._last_mileage,
+            self._still_since,
+            self._still_at,
+            self._last_still,
+            self._open,
+        ) = state

@@ -71,7 +71,6 @@ from .trip_parts import (
     OpenTrip,
     clipped,
     degrees_km,
-    inserted,
     km_between,
     sane_fix,
     to_point,
@@ -158,6 +157,7 @@ class TripDetector(StoredDetector):
         self._last_still: TrackPoint | None = None
         self._ignition_on_in_trip = False
         self._ignition_off_since: float | None = None
+        self._forms = 0
 
     # Queries
 
@@ -552,7 +552,7 @@ class TripDetector(StoredDetector):
         if off is not None and fix.time - off >= IGNITION_OFF_S:
             return self._finish(self._stopped_at(trip), "ignition")
         if len(trip.points) > OPEN_TRACK_LIMIT:
-            trip.points = simplify_track(trip.points, max_points=OPEN_TRACK_LIMIT // 2)
+            trip.simplify(OPEN_TRACK_LIMIT // 2)
         return self._confirm()
 
     def _stopped_at(self, trip: OpenTrip) -> float:
@@ -640,11 +640,7 @@ class TripDetector(StoredDetector):
         point = to_point(fix)
         trip = self._open
         if trip is not None and trip.points and trip.points[0].time < fix.time:
-            added = inserted(trip.points, point, self.moving_speed)
-            if added is not None:
-                trip.distance_km += added[0]
-                trip.moving_s = max(0.0, trip.moving_s + added[1])
-                trip.max_speed = max(trip.max_speed, added[2])
+            if trip.insert(point, self.moving_speed):
                 trip.mileage(fix.time, fix.mileage_km)
                 return self._confirm()
             return []
@@ -705,6 +701,8 @@ class TripDetector(StoredDetector):
                 continue
         detector._trips.sort(key=lambda trip: trip.start)
         detector.archive = ArchiveIndex.from_dict(data.get("archive"))
+        form = data.get("form")
+        detector._forms = form if type(form) is int else 0
         try:
             detector._restore_state(data)
         except ValueError, TypeError, KeyError, IndexError:

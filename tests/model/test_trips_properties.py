@@ -119,6 +119,19 @@ driving_step = st.tuples(
     st.sampled_from([False] * 9 + [True]),  # tick after it
 )
 
+standing_step = st.tuples(
+    st.one_of(st.floats(5, 60), st.floats(1, 120)),  # seconds since the last fix
+    st.one_of(st.floats(0, 10), st.floats(0, 10), st.floats(0, 80)),  # metres: mostly none
+    st.floats(0, 360),  # heading
+    st.one_of(st.floats(0, 4.9), st.floats(0, 4.9), st.none(), st.floats(0, 30)),  # speed
+    st.sampled_from([True] * 12 + [None, False]),  # ignition: the engine mostly on
+    st.sampled_from(["gps"] * 18 + ["cell", "invalid"]),
+    st.sampled_from([0.0] * 9 + [30.0, 600.0]),  # how much older than "now" (late)
+    st.sampled_from([15.0] * 6 + [5.0, 40.0, math.inf]),  # accuracy
+    st.sampled_from([False] * 9 + [True]),  # tick after it
+)
+"""A vehicle standing during a trip (a red light, a queue, a stop that ends it)."""
+
 
 @settings(max_examples=200, deadline=None, database=None, print_blob=True)
 @given(
@@ -126,15 +139,16 @@ driving_step = st.tuples(
         st.one_of(
             st.lists(parked_step, min_size=5, max_size=40),
             st.lists(driving_step, min_size=5, max_size=60),
+            st.lists(standing_step, min_size=3, max_size=40),
             st.lists(step, max_size=5),
         ),
         max_size=8,
     ).map(lambda blocks: list(itertools.chain.from_iterable(blocks)))
 )
 def test_reports_taken_by_their_figures_as_by_the_full_rules(steps: list[Step]) -> None:
-    """``add`` and ``add_values`` decide a parked report, and one at speed during a trip,
-    at once; every rule applied in full to the same fixes gives the same events, trips and
-    state."""
+    """``add`` and ``add_values`` decide a parked report, and one at speed or standing on
+    during a trip, at once; every rule applied in full to the same fixes gives the same
+    events, trips and state."""
     full, by_fix, by_values = TripDetector(), TripDetector(), TripDetector()
     for fix, now, tick in fixes(steps):
         expected = full._add(fix, now)

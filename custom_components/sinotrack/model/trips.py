@@ -110,6 +110,17 @@ OPEN_TRACK_LIMIT: Final = 2000
 distance and times are running totals, so they stay exact)."""
 
 
+def _within(reference: Position, latitude: float, longitude: float, radius_m: float) -> bool:
+    """Whether the point is within ``radius_m`` of ``reference``, as ``km_between`` measures
+    (within ``bound`` degrees both ways it surely is: a step's km are at most its degrees'
+    sum times ``KM_PER_DEGREE``)."""
+    bound = radius_m * _NEAR_DEGREES_PER_M
+    dlat, dlon = latitude - reference[0], longitude - reference[1]
+    return (-bound < dlat < bound and -bound < dlon < bound) or degrees_km(
+        reference[0], reference[1], latitude, longitude
+    ) * 1000 <= radius_m
+
+
 class TripDetector(StoredDetector):
     """Trips and stops of one tracker, from its fixes (see the module's rules)."""
 
@@ -338,9 +349,9 @@ class TripDetector(StoredDetector):
         now: float | None = None,
     ) -> list[TripEvent]:
         """``add`` for a GPS fix by its figures. A sane, valid, in-order report that leaves
-        the vehicle parked (no trip in progress or to carry on), or one at speed during a
-        confirmed trip that is not standing, is taken here, without a ``Fix``; any other
-        goes through every rule (``_add``)."""
+        the vehicle parked (no trip in progress or to carry on), or one during a confirmed
+        trip at speed (not standing before it) or standing on (not yet for the stop time),
+        is taken here, without a ``Fix``; any other goes through every rule (``_add``)."""
         newest = self._newest
         open_trip = self._open
         if open_trip is not None:
@@ -348,9 +359,8 @@ class TripDetector(StoredDetector):
             if (
                 open_trip.confirmed
                 and speed is not None
-                and self.moving_speed <= speed < math.inf
+                and 0.0 <= speed < math.inf
                 and valid
-                and self._still_since is None
                 and self._ignition_off_since is None
                 and newest is not None
                 and newest < time < math.inf
@@ -361,20 +371,35 @@ class TripDetector(StoredDetector):
                 and 0.0 <= accuracy < math.inf
                 and (mileage is None or 0.0 <= mileage < math.inf)
                 and (now is None or time <= now + MAX_AHEAD_S)
-                and len(open_trip.points) < OPEN_TRACK_LIMIT
-            ):  # the trip goes on at speed: ``_trip_fix``'s moving case, nothing to confirm
-                self._newest = time
-                if now is not None and not late and math.isfinite(now):
-                    self._skew = now - time
-                if ignition is not None and not (ignition and self._ignition_on_in_trip):
-                    self._note_ignition(ignition, time)  # else it would change nothing
-                open_trip.extend(
-                    _new_point(TrackPoint, (time, latitude, longitude, speed)), self.moving_speed
-                )
-                if mileage is not None:
-                    open_trip.mileage(time, mileage)
-                self._last_fix = time
-                return []
+            ):  # ``_trip_fix``'s cases without an end, a start or a thinning to tell
+                still_since = self._still_since
+                if speed >= self.moving_speed:  # the trip goes on at speed
+                    taken = still_since is None and len(open_trip.points) < OPEN_TRACK_LIMIT
+                else:  # standing on (at a red light)
+                    still_at = self._still_at
+                    taken = (
+                        still_since is not None
+                        and still_at is not None
+                        and time - still_since < self.stop_time
+                        and _within(
+                            still_at, latitude, longitude, max(STILL_RADIUS_M, 2 * accuracy)
+                        )
+                    )
+                if taken:
+                    self._newest = time
+                    if now is not None and not late and math.isfinite(now):
+                        self._skew = now - time
+                    if ignition is not None and not (ignition and self._ignition_on_in_trip):
+                        self._note_ignition(ignition, time)  # else it would change nothing
+                    point = _new_point(TrackPoint, (time, latitude, longitude, speed))
+                    if still_since is None:
+                        open_trip.extend(point, self.moving_speed)
+                    else:
+                        self._last_still = point
+                    if mileage is not None:
+                        open_trip.mileage(time, mileage)
+                    self._last_fix = time
+                    return []
             fix = Fix(
                 time, latitude, longitude, speed, ignition, valid, accuracy, mileage, late=late
             )
@@ -394,14 +419,7 @@ class TripDetector(StoredDetector):
             or (ignition is True and speed is not None and speed >= self.moving_speed)
             or (self._trips and self._trips[-1].end_reason == "gap" and self._uploading_gap())
         ):
-            radius = max(START_RADIUS_M, 2 * accuracy)
-            # Within ``bound`` degrees both ways it is nearer than ``radius`` however it is
-            # measured (a step's km are at most its degrees' sum times ``KM_PER_DEGREE``).
-            bound = radius * _NEAR_DEGREES_PER_M
-            dlat, dlon = latitude - parked[0], longitude - parked[1]
-            if (-bound < dlat < bound and -bound < dlon < bound) or degrees_km(
-                parked[0], parked[1], latitude, longitude
-            ) * 1000 <= radius:
+            if _within(parked, latitude, longitude, max(START_RADIUS_M, 2 * accuracy)):
                 self._newest = time
                 if now is not None and not late and math.isfinite(now):
                     self._skew = now - time

@@ -418,18 +418,18 @@ class TripDetector(StoredDetector):
             or (now is not None and time > now + MAX_AHEAD_S)
             or (ignition is True and speed is not None and speed >= self.moving_speed)
             or (self._trips and self._trips[-1].end_reason == "gap" and self._uploading_gap())
+            or not _within(parked, latitude, longitude, max(START_RADIUS_M, 2 * accuracy))
         ):
-            if _within(parked, latitude, longitude, max(START_RADIUS_M, 2 * accuracy)):
-                self._newest = time
-                if now is not None and not late and math.isfinite(now):
-                    self._skew = now - time
-                if ignition or (ignition is not None and self._ignition_on_in_trip):
-                    self._note_ignition(ignition, time)  # else it would change nothing
-                self._parked_point = _new_point(TrackPoint, (time, latitude, longitude, speed))
-                if mileage is not None:
-                    self._last_mileage = (time, mileage)
-                self._last_fix = time
-                return []
+            self._newest = time
+            if now is not None and not late and math.isfinite(now):
+                self._skew = now - time
+            if ignition or (ignition is not None and self._ignition_on_in_trip):
+                self._note_ignition(ignition, time)  # else it would change nothing
+            self._parked_point = _new_point(TrackPoint, (time, latitude, longitude, speed))
+            if mileage is not None:
+                self._last_mileage = (time, mileage)
+            self._last_fix = time
+            return []
         fix = Fix(time, latitude, longitude, speed, ignition, valid, accuracy, mileage, late=late)
         return self._add(fix, now)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Coroutine, Iterator
 import contextlib
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from typing import Any
 from unittest.mock import patch
 
@@ -26,8 +26,8 @@ def run_on_hass_loop[T](main: Coroutine[Any, Any, T]) -> T:
 class SimulatedTime:
     """Home Assistant's clocks in compressed time, set by a benchmark (``simulated``).
 
-    The wall clock (``dt_util.utcnow`` and the time the event helpers track) reads the
-    time set last; the event loop's clock runs on as it does and jumps ahead with every
+    The wall clock (``dt_util.utcnow`` and ``now``, and the time the event helpers track)
+    reads the time set last; the event loop's clock runs on as it does and jumps ahead with every
     step of the simulated time, so that a timer (a delayed save, the runtime's minute tick,
     a time-out) fires when its simulated time has come and the loop takes its turn.
     """
@@ -51,6 +51,10 @@ class SimulatedTime:
         """The simulated time, in UTC."""
         return datetime.fromtimestamp(self.now, UTC)
 
+    def local_now(self, time_zone: tzinfo | None = None) -> datetime:
+        """The simulated time in ``time_zone`` (Home Assistant's, by default)."""
+        return datetime.fromtimestamp(self.now, time_zone or dt_util.get_default_time_zone())
+
     def loop_time(self) -> float:
         """The event loop's clock: its own, ahead by the simulated time passed."""
         return self._loop_time() + self._ahead
@@ -62,6 +66,7 @@ def simulated(loop: asyncio.AbstractEventLoop, now: float) -> Iterator[Simulated
     clock = SimulatedTime(loop, now)
     with (
         patch.object(dt_util, "utcnow", clock.utcnow),
+        patch.object(dt_util, "now", clock.local_now),
         patch.object(event, "time_tracker_utcnow", clock.utcnow),
         patch.object(event, "time_tracker_timestamp", clock.time),
         patch.object(loop, "time", clock.loop_time),

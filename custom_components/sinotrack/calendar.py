@@ -21,6 +21,7 @@ from homeassistant.util import dt as dt_util
 from .entity import SinotrackEntity
 from .model.trip_data import Trip, TripEvent
 from .runtime import SinotrackConfigEntry, SinotrackRuntime
+from .trip_log import trip_summary
 
 PARALLEL_UPDATES = 0
 IN_PROGRESS_AHEAD_S = 60.0
@@ -57,6 +58,9 @@ class SinotrackTripCalendar(SinotrackEntity, CalendarEntity):
 
     def __init__(self, runtime: SinotrackRuntime, name: str) -> None:
         super().__init__(runtime, TRIPS, name, ())
+        self._current: tuple[tuple[float, float | None, float | None, int], CalendarEvent] | None
+        self._current = None
+        """The current event and what it was made of (see ``event``)."""
 
     async def async_added_to_hass(self) -> None:
         """Follow the trip log: a trip event rewrites the state."""
@@ -69,36 +73,51 @@ class SinotrackTripCalendar(SinotrackEntity, CalendarEntity):
         if events:
             self.async_write_ha_state()
 
-    def _event(self, trip: Trip) -> CalendarEvent:
-        """A trip as a calendar event."""
+    def _event(self, trip: Trip, now: float | None = None) -> CalendarEvent:
+        """A trip as a calendar event (``now``: the time, for the trip in progress)."""
         log = self.runtime.trips
         end = trip.end if trip.end > trip.start else trip.start + 1
         if trip.in_progress:  # the current event: it lasts until a minute from now
-            end = max(end, dt_util.utcnow().timestamp()) + IN_PROGRESS_AHEAD_S
+            now = dt_util.utcnow().timestamp() if now is None else now
+            end = max(end, now) + IN_PROGRESS_AHEAD_S
+        origin, destination = log.place(trip.start_position), log.place(trip.end_position)
         lines = [
             f"Duration: {_duration(trip.duration_s)}",
             f"Distance: {trip.distance_km:.1f} km",
             f"Max speed: {trip.max_speed_kmh:.0f} km/h",
             f"Average speed: {trip.avg_speed_kmh:.0f} km/h",
-            f"From: {log.place(trip.start_position)}",
-            f"To: {log.place(trip.end_position)}",
+            f"From: {origin}",
+            f"To: {destination}",
         ]
         if trip.in_progress:
             lines.insert(0, "In progress")
         return CalendarEvent(
             start=_time(trip.start),
             end=_time(end),
-            summary=log.summary(trip),
+            summary=trip_summary(origin, destination, trip.distance_km),
             description="\n".join(lines),
-            location=log.place(trip.end_position),
+            location=destination,
             uid=trip.uid,
         )
 
     @property
     def event(self) -> CalendarEvent | None:
-        """The trip in progress, if any."""
-        current = self.runtime.trips.detector.current
-        return self._event(current) if current is not None else None
+        """The trip in progress, if any: made once for the same trip, way and second
+        (Home Assistant reads it three times a write, and writes once a minute during a
+        trip)."""
+        detector = self.runtime.trips.detector
+        start, km = detector.current_start, detector.current_km
+        if start is None:
+            return None
+        now = dt_util.utcnow().timestamp()
+        key = (start, km, detector.newest, int(now))
+        kept = self._current
+        if kept is None or kept[0] != key:
+            trip = detector.current_outline()
+            if trip is None:
+                return None
+            kept = self._current = (key, self._event(trip, now))
+        return kept[1]
 
     async def async_get_events(
         self, hass: HomeAssistant, start_date: datetime, end_date: datetime

@@ -114,6 +114,11 @@ async def async_remove_trip_store(hass: HomeAssistant, entry_id: str) -> None:
     await store.async_remove()
 
 
+def trip_summary(origin: str, destination: str, km: float) -> str:
+    """A trip in one line from its places and distance: "Home -> Work, 12.4 km"."""
+    return f"{origin} -> {destination}, {km:.1f} km"
+
+
 class TripLog:
     """The trips of one tracker, fed by its runtime."""
 
@@ -416,9 +421,8 @@ class TripLog:
 
     def summary(self, trip: Trip) -> str:
         """A trip in one line: "Home -> Work, 12.4 km"."""
-        return (
-            f"{self.place(trip.start_position)} -> {self.place(trip.end_position)}, "
-            f"{trip.distance_km:.1f} km"
+        return trip_summary(
+            self.place(trip.start_position), self.place(trip.end_position), trip.distance_km
         )
 
     def event_data(self, trip: Trip) -> dict[str, Any]:

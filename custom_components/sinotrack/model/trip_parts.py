@@ -134,8 +134,9 @@ class OpenTrip:
         if self.mileage_end is None or time > self.mileage_end[0]:
             self.mileage_end = (time, km)
 
-    def snapshot(self, uid: str, end: float, *, in_progress: bool) -> Trip:
-        """The trip as it stands, ending at ``end`` (its last point there or before)."""
+    def snapshot(self, uid: str, end: float, *, in_progress: bool, track: bool = True) -> Trip:
+        """The trip as it stands, ending at ``end`` (its last point there or before);
+        without ``track``, its track left empty (not copied)."""
         index = bisect.bisect_right(self.points, end, key=lambda p: p.time)
         last = self.points[max(0, index - 1)]
         return Trip(
@@ -149,7 +150,7 @@ class OpenTrip:
             max_speed_kmh=self.max_speed,
             mileage_start_km=self.mileage_start[1] if self.mileage_start else None,
             mileage_end_km=self.mileage_end[1] if self.mileage_end else None,
-            track=tuple(self.points),
+            track=tuple(self.points) if track else (),
             in_progress=in_progress,
         )
 

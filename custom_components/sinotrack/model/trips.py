@@ -182,6 +182,16 @@ class TripDetector(StoredDetector):
             self._uid(open_trip.start), open_trip.points[-1].time, in_progress=True
         )
 
+    def current_outline(self) -> Trip | None:
+        """``current`` without its track (not copied: the calendar shows the trip in
+        progress every minute)."""
+        open_trip = self._open
+        if open_trip is None or not open_trip.confirmed:
+            return None
+        return open_trip.snapshot(
+            self._uid(open_trip.start), open_trip.points[-1].time, in_progress=True, track=False
+        )
+
     @property
     def current_km(self) -> float | None:
         """The distance of the trip in progress (once confirmed), else None: ``current``'s

@@ -36,7 +36,12 @@ Pure code (no Home Assistant import), driven by the caller: ``add`` for every fi
   110 KiB (two days of eight city trips); at most ``MEMORY_TRIPS`` trips and
   ``MEMORY_POINTS`` track points (about 2.8 MiB; the last trip is kept whatever its size,
   at most ``MAX_TRACK_POINTS`` points) and the trip in progress (at most
-  ``OPEN_TRACK_LIMIT`` points, about 0.4 MiB).
+  ``OPEN_TRACK_LIMIT`` points, about 0.4 MiB, and their stored text, about 0.1 MiB, kept so
+  that a save encodes only the points added since the last one).
+* Saved in two parts: the whole detector (``as_dict``, numbered) after trip events, and
+  its progress (``progress_dict``: the trip in progress and the bookkeeping) as often as
+  the caller likes; ``restore_progress`` puts the progress back over the whole form it
+  follows.
 * History (archive and memory): the last ``MAX_TRIPS`` trips, none older than
   ``MAX_TRIP_AGE_S`` (``ArchiveIndex.bound``).
 """

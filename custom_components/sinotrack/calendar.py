@@ -24,9 +24,11 @@ from .runtime import SinotrackConfigEntry, SinotrackRuntime
 from .trip_log import trip_summary
 
 PARALLEL_UPDATES = 0
-IN_PROGRESS_AHEAD_S = 60.0
+IN_PROGRESS_AHEAD_S = 300.0
 """The trip in progress ends, for the calendar, this long after now (then again: the
-calendar entity rewrites its state when its current event ends)."""
+calendar entity rewrites its state when its current event ends). Its live figures are the
+trip sensors'; the calendar's state is rewritten every five minutes of a trip, not every
+minute (each rewrite is a state write and Home Assistant's own event handling)."""
 
 TRIPS = CalendarEntityDescription(key="trips", translation_key="trips")
 
@@ -77,7 +79,7 @@ class SinotrackTripCalendar(SinotrackEntity, CalendarEntity):
         """A trip as a calendar event (``now``: the time, for the trip in progress)."""
         log = self.runtime.trips
         end = trip.end if trip.end > trip.start else trip.start + 1
-        if trip.in_progress:  # the current event: it lasts until a minute from now
+        if trip.in_progress:  # the current event: it lasts until 5 minutes from now
             now = dt_util.utcnow().timestamp() if now is None else now
             end = max(end, now) + IN_PROGRESS_AHEAD_S
         origin, destination = log.place(trip.start_position), log.place(trip.end_position)
@@ -103,8 +105,7 @@ class SinotrackTripCalendar(SinotrackEntity, CalendarEntity):
     @property
     def event(self) -> CalendarEvent | None:
         """The trip in progress, if any: made once for the same trip, way and second
-        (Home Assistant reads it three times a write, and writes once a minute during a
-        trip)."""
+        (Home Assistant reads it three times a write)."""
         detector = self.runtime.trips.detector
         start, km = detector.current_start, detector.current_km
         if start is None:

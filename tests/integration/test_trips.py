@@ -245,28 +245,27 @@ async def test_the_trip_in_progress(
 async def test_the_calendar_follows_the_trip_in_progress(
     hass: HomeAssistant, freezer: FrozenDateTimeFactory, connect: TrackerFactory
 ) -> None:
-    """The current event is rewritten when it ends, a minute after the last write (not
-    with every report): it shows the way driven at most a minute before and lasts a
-    minute beyond now."""
+    """The current event lasts until five minutes from now and is rewritten then (not
+    with every report): it shows the way driven at most five minutes before."""
     entry, car = await start(hass, freezer)
     car.tracker = await connect(entry)
     await car.park(3)
     await car.drive(10)
-    started = state(hass, "calendar.car_trips").attributes["message"]
-    assert not started.endswith(f", {22 * 0.1389:.1f} km")
+    calendar = state(hass, "calendar.car_trips")
+    end = dt_util.parse_datetime(calendar.attributes["end_time"])
+    assert end is not None
+    ahead = end.replace(tzinfo=dt_util.get_default_time_zone()) - dt_util.as_local(car.when)
+    assert timedelta(minutes=4) < ahead <= timedelta(minutes=5)
 
-    await car.drive(12)  # two minutes more
+    await car.drive(42)  # seven minutes more
     async_fire_time_changed(hass)
     await hass.async_block_till_done()
     calendar = state(hass, "calendar.car_trips")
     assert calendar.state == "on"
     km = float(calendar.attributes["message"].rsplit(", ", 1)[1].removesuffix(" km"))
-    assert (22 - 6) * 0.1389 - 0.05 <= km <= 22 * 0.1389 + 0.05  # at most a minute old
-    end = dt_util.parse_datetime(calendar.attributes["end_time"])
-    assert end is not None
-    assert dt_util.as_local(car.when) < end.replace(tzinfo=dt_util.get_default_time_zone())
+    assert (52 - 30) * 0.1389 - 0.05 <= km <= 52 * 0.1389 + 0.05  # at most 5 minutes old
 
-    for _ in range(3):  # three minutes without a report (coverage lost): still on its way
+    for _ in range(12):  # 12 minutes without a report (coverage lost): still on its way
         freezer.tick(timedelta(minutes=1))
         async_fire_time_changed(hass)
         await hass.async_block_till_done()

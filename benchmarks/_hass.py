@@ -9,7 +9,8 @@ from datetime import UTC, datetime, tzinfo
 from typing import Any
 from unittest.mock import patch
 
-from homeassistant.helpers import event
+from homeassistant.helpers import event, json as json_helper
+from homeassistant.helpers.storage import Store
 from homeassistant.runner import create_event_loop
 from homeassistant.util import dt as dt_util
 
@@ -60,11 +61,23 @@ class SimulatedTime:
         return self._loop_time() + self._ahead
 
 
+async def _write_now(store: Store[Any], data: dict[str, Any]) -> None:
+    """``Store._async_write_data`` without the executor: the file written before anything
+    else runs (in compressed time a write in a thread would span several simulated
+    minutes, and writes asked for meanwhile would be merged or not, by chance)."""
+    if "data_func" in data:
+        data["data"] = data.pop("data_func")()
+    mode, json_data = json_helper.prepare_save_json(data, encoder=store._encoder)
+    store._write_prepared_data(mode, json_data)
+
+
 @contextlib.contextmanager
 def simulated(loop: asyncio.AbstractEventLoop, now: float) -> Iterator[SimulatedTime]:
-    """Home Assistant's clocks (and ``loop``'s) in simulated time from ``now`` on."""
+    """Home Assistant's clocks (and ``loop``'s) in simulated time from ``now`` on; stores
+    written at once (``_write_now``)."""
     clock = SimulatedTime(loop, now)
     with (
+        patch.object(Store, "_async_write_data", _write_now),
         patch.object(dt_util, "utcnow", clock.utcnow),
         patch.object(dt_util, "now", clock.local_now),
         patch.object(event, "time_tracker_utcnow", clock.utcnow),

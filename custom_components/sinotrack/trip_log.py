@@ -17,10 +17,12 @@ Its own rules:
 
 * The detector is saved whole (its store) at once after a trip event and at the stop.
   Between trip events only the trip in progress and the bookkeeping change, with every
-  fix: that part (``progress``) is saved with the runtime's state, as often as it is (the
-  tracker's state changes with the same fixes), and on loading it is put back over the
-  whole form it follows (``TripDetector.restore_progress``). A tick without an event
-  changes nothing to save.
+  fix: that part (``progress``: the trip's track points since the last whole save, not
+  its whole track) is saved with the runtime's state, as often as it is (the tracker's
+  state changes with the same fixes), and on loading it is put back over the whole form
+  it follows (``TripDetector.restore_progress``). When the trip in progress has
+  ``TAIL_POINTS`` points since the last whole save, the detector is saved whole again. A
+  tick without an event changes nothing to save.
 * Archive writes and late corrections run one at a time (``_archive_lock``); a part is
   saved before the main store stops holding its trips, so a crash loses none. Late
   corrections start at most once every ``LATE_INTERVAL`` seconds (the fixes wait for the
@@ -74,6 +76,10 @@ from .protocol import Message, message as p
 from .subscription import Subscription
 
 STORAGE_VERSION: Final = 1
+TAIL_POINTS: Final = 180
+"""Track points of the trip in progress since the last whole save (half an hour at a
+report every 10 s) after which it is saved whole again: the progress saved with the
+runtime's state stays small."""
 LATE_INTERVAL: Final = 30.0
 """Seconds between the starts of two corrections of archived trips."""
 PROGRESS_INTERVAL: Final = 60.0
@@ -149,6 +155,8 @@ class TripLog:
         self._progress_told = (0.0, -math.inf)
         """(km of the trip in progress, server time) when the progress listeners were last
         called."""
+        self._whole_planned = False
+        """A whole save is planned (the detector is read when it is written)."""
         self._frame: tuple[datetime, float] | None = None
         """The receive time of the frame being fed (and its epoch seconds): the clock its
         listeners read, once per frame."""
@@ -243,7 +251,7 @@ class TripLog:
             detector.archived(due)
             for key in detector.bounded():
                 await self._part(key).async_remove()
-            self._store.async_delay_save(detector.as_dict, 0)
+            self._save_whole()
 
     async def _async_place_late(self) -> None:
         """Correct the archived trips that late fixes older than memory belong to."""
@@ -267,7 +275,7 @@ class TripLog:
                 await self._part(key).async_save(part_data(parts[key]))
                 index.note(key, parts[key])
             if events:
-                self._store.async_delay_save(detector.as_dict, 0)
+                self._save_whole()
                 self._tell(_EVENTS, events)
 
     async def async_history(
@@ -332,6 +340,8 @@ class TripLog:
         detector = self.detector
         km = detector.current_km
         if km is not None:  # a trip in progress went on
+            if detector.tail_points >= TAIL_POINTS and not self._whole_planned:
+                self._save_whole()
             told_km, told_at = self._progress_told
             if now - told_at >= PROGRESS_INTERVAL and abs(km - told_km) >= PROGRESS_STEP_KM:
                 self._progress_told = (km, now)
@@ -344,7 +354,7 @@ class TripLog:
 
     def _changed(self, events: list[TripEvent]) -> None:
         """Trips started, ended or changed: save now and tell every listener."""
-        self._store.async_delay_save(self.detector.as_dict, 0)
+        self._save_whole()
         detector = self.detector
         self._finished_today = self._before_midnight = None
         for event in events:
@@ -364,6 +374,16 @@ class TripLog:
         self._parked_since_told = detector.parked_since
         self._progress_told = (detector.current_km or 0.0, self._timestamp())
         self._tell(_EVENTS, events)
+
+    def _save_whole(self) -> None:
+        """Save the whole detector soon (read when it is written)."""
+        self._whole_planned = True
+        self._store.async_delay_save(self._whole, 0)
+
+    def _whole(self) -> dict[str, Any]:
+        """The whole detector, for its store."""
+        self._whole_planned = False
+        return self.detector.as_dict()
 
     def _tell(self, key: str, events: list[TripEvent]) -> None:
         """Call the listeners subscribed to ``key`` with ``events``."""

@@ -29,7 +29,7 @@ from custom_components.sinotrack.model.track import TrackPoint
 from custom_components.sinotrack.model.trip_archive import part_key
 from custom_components.sinotrack.model.trip_data import Position, Trip
 from custom_components.sinotrack.model.trips import MAX_TRIPS, MEMORY_TRIPS
-from custom_components.sinotrack.trip_log import LATE_INTERVAL
+from custom_components.sinotrack.trip_log import LATE_INTERVAL, TAIL_POINTS
 from tests.location.helpers import ANYWHERE, FakeService
 from tests.support.client import Client
 from tests.support.frames import T0, h02_status, h02_v1
@@ -559,7 +559,9 @@ async def test_the_trip_log_is_saved_at_trip_events_and_the_trip_in_progress_wit
     await car.drive(12)  # two minutes more: the state is saved every 30 s
     progress = hass_storage[state_key]["data"]["trip_progress"]
     assert progress["newest"] >= car.when.timestamp() - 30
-    assert len(progress["open"]["points"]) > len(at_start["open"]["points"])
+    # The track's points since the trip log's store was written, not its whole track.
+    assert progress["open"]["base"] == len(at_start["open"]["points"].split(";"))
+    assert 12 <= len(progress["open"]["tail"].split(";")) <= 42
     assert hass_storage[key]["data"] == at_start  # not written between trip events
 
     await car.fix(0, acc=True)
@@ -574,6 +576,32 @@ async def test_the_trip_log_is_saved_at_trip_events_and_the_trip_in_progress_wit
         await hass.async_block_till_done()
     assert hass_storage[key]["data"] == saved
     assert hass_storage[state_key]["data"]["trip_progress"]["newest"] > saved["newest"]
+
+
+async def test_a_long_trip_is_saved_whole_every_half_hour(
+    hass: HomeAssistant,
+    hass_storage: dict[str, Any],
+    freezer: FrozenDateTimeFactory,
+    connect: TrackerFactory,
+) -> None:
+    """The trip in progress's points since the trip log's store was written stay few: once
+    there are ``TAIL_POINTS`` of them, the store is written again with the whole track."""
+    entry, car = await start(hass, freezer)
+    key, state_key = f"{DOMAIN}.{entry.entry_id}.trips", f"{DOMAIN}.{entry.entry_id}"
+    car.tracker = await connect(entry)
+    await car.park(3)
+    await car.drive(12)
+    async_fire_time_changed(hass)
+    await hass.async_block_till_done()
+    at_start = len(hass_storage[key]["data"]["open"]["points"].split(";"))
+    await car.drive(TAIL_POINTS + 20)
+    async_fire_time_changed(hass)
+    await hass.async_block_till_done()
+    whole = len(hass_storage[key]["data"]["open"]["points"].split(";"))
+    assert whole >= at_start + TAIL_POINTS
+    progress = hass_storage[state_key]["data"]["trip_progress"]["open"]
+    assert progress["base"] == whole
+    assert len(progress["tail"].split(";")) < 30
 
 
 async def test_a_crash_during_a_trip(

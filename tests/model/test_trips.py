@@ -430,6 +430,27 @@ def test_the_progress_saved_after_the_whole_form_is_put_back_over_it() -> None:
     assert restored.current == route.detector.current
 
 
+def test_the_progress_holds_the_points_after_the_whole_form() -> None:
+    """Saved every 30 s, the progress holds only the track points since the whole form
+    was saved (the track of a long trip is not rewritten each time), every point once the
+    track changed otherwise (a late fix)."""
+    route = Route(TripDetector())
+    route.park(300)
+    fixes = route.drive(600)
+    assert route.detector.tail_points == len(route.detector.as_dict()["open"]["points"].split(";"))
+    assert route.detector.tail_points == 0  # the whole form was made
+    route.drive(60)
+    progress = route.detector.progress_dict()["open"]
+    assert "points" not in progress
+    assert len(progress["tail"].split(";")) == route.detector.tail_points == 6
+
+    late = replace(fixes[-3], time=fixes[-3].time + 5)
+    route.send(late)  # into the track: the progress holds every point again
+    progress = route.detector.progress_dict()["open"]
+    assert "tail" not in progress
+    assert len(progress["points"].split(";")) == route.detector.tail_points > 60
+
+
 def test_progress_with_a_late_fix_only_is_put_back_too() -> None:
     """A late fix goes into the trip in progress after the whole form was saved, and no
     newer fix came: the progress saved then is the newer save all the same."""

@@ -6,6 +6,7 @@ Pure code (no Home Assistant import); ``trips.TripDetector`` is the public face.
 from __future__ import annotations
 
 import bisect
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 import itertools
 import math
@@ -90,8 +91,11 @@ class OpenTrip:
         default=None, repr=False, compare=False
     )
     """(``points``, how many of them, their stored text): what ``as_dict`` wrote last, so
-    that the next one encodes only the points added since (it runs every minute of a trip).
-    The points change only by ``extend``, ``insert`` and ``simplify``."""
+    that the next one encodes only the points added since. The points change only by
+    ``extend``, ``insert`` and ``simplify``."""
+    _base: tuple[list[TrackPoint], int] | None = field(default=None, repr=False, compare=False)
+    """(``points``, how many of them) in the last whole form (``as_dict``): the progress
+    form holds only the points after them (``tail_points``)."""
 
     def extend(self, point: TrackPoint, threshold: float) -> None:
         """Append ``point`` (newer than the last one) and count the way to it."""
@@ -114,7 +118,7 @@ class OpenTrip:
         added = inserted(self.points, point, threshold)
         if added is None:
             return False
-        self._stored = None
+        self._stored = self._base = None
         self.distance_km += added[0]
         self.moving_s = max(0.0, self.moving_s + added[1])
         self.max_speed = max(self.max_speed, added[2])
@@ -123,7 +127,7 @@ class OpenTrip:
     def simplify(self, max_points: int) -> None:
         """Thin the track to at most ``max_points`` (its totals stay as they are)."""
         self.points = simplify_track(self.points, max_points=max_points)
-        self._stored = None
+        self._stored = self._base = None
 
     def mileage(self, time: float, km: float | None) -> None:
         """Note the tracker's odometer ``km`` reported at ``time``."""
@@ -154,12 +158,25 @@ class OpenTrip:
             in_progress=in_progress,
         )
 
-    def as_dict(self) -> dict[str, Any]:
-        """JSON-able form (full precision: the trip goes on after a restart)."""
+    def as_dict(self, *, whole: bool = True) -> dict[str, Any]:
+        """JSON-able form (full precision: the trip goes on after a restart). Without
+        ``whole``, the progress form: the points after those of the last whole form
+        (``base``: how many those were; ``from_dict`` needs that whole form's trip), or
+        every point when the track changed otherwise since (a late point, a thinning)."""
+        points = self.points
+        track: dict[str, Any]
+        base = self._base
+        if whole:
+            track = {"points": self._points_text()}
+            self._base = (points, len(points))
+        elif base is not None and base[0] is points and base[1] <= len(points):
+            track = {"base": base[1], "tail": _text(itertools.islice(points, base[1], None))}
+        else:
+            track = {"points": self._points_text()}
         return {
             "start": self.start,
             "from": list(self.start_position),
-            "points": self._points_text(),
+            **track,
             "km": self.distance_km,
             "moving": self.moving_s,
             "vmax": self.max_speed,
@@ -178,26 +195,39 @@ class OpenTrip:
         if stored is not None and stored[0] is points and stored[1] <= len(points):
             done, text = stored[1], stored[2]
         if done < len(points):
-            added = ";".join(
-                f"{p.time!r},{p.latitude!r},{p.longitude!r},"
-                f"{'' if p.speed_kmh is None else repr(p.speed_kmh)}"
-                for p in itertools.islice(points, done, None)
-            )
+            added = _text(itertools.islice(points, done, None))
             text = f"{text};{added}" if text else added
         self._stored = (points, len(points), text)
         return text
 
+    @property
+    def tail_points(self) -> int:
+        """How many points the progress form holds: those after the last whole form's."""
+        base = self._base
+        if base is not None and base[0] is self.points and base[1] <= len(self.points):
+            return len(self.points) - base[1]
+        return len(self.points)
+
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> OpenTrip:
-        """The open trip stored by :meth:`as_dict`."""
+    def from_dict(cls, data: dict[str, Any], follows: OpenTrip | None = None) -> OpenTrip:
+        """The open trip stored by :meth:`as_dict`; a progress form goes on from the trip
+        of the whole form it follows (``follows``, as read from it: ValueError when that
+        is not the one)."""
 
         def pair(raw: Any) -> tuple[float, float] | None:
             return (float(raw[0]), float(raw[1])) if raw else None
 
+        start = float(data["start"])
+        if "tail" in data:
+            if follows is None or follows.start != start or len(follows.points) != data["base"]:
+                raise ValueError("not the track this progress follows")
+            points = [*follows.points, *_points(data["tail"])]
+        else:
+            points = _points(data["points"])
         return cls(
-            start=float(data["start"]),
+            start=start,
             start_position=Position(float(data["from"][0]), float(data["from"][1])),
-            points=[track_point(row.split(",")) for row in str(data["points"]).split(";") if row],
+            points=points,
             distance_km=float(data["km"]),
             moving_s=float(data["moving"]),
             max_speed=float(data["vmax"]),
@@ -206,6 +236,21 @@ class OpenTrip:
             confirmed=bool(data.get("confirmed")),
             by_ignition=bool(data.get("by_ignition")),
         )
+
+
+def _text(points: Iterable[TrackPoint]) -> str:
+    """Points as stored: ``time,latitude,longitude,speed`` each (full precision), ``;``
+    between them."""
+    return ";".join(
+        f"{p.time!r},{p.latitude!r},{p.longitude!r},"
+        f"{'' if p.speed_kmh is None else repr(p.speed_kmh)}"
+        for p in points
+    )
+
+
+def _points(text: Any) -> list[TrackPoint]:
+    """The points of a stored text (``_text``)."""
+    return [track_point(row.split(",")) for row in str(text).split(";") if row]
 
 
 def track_point(row: Any) -> TrackPoint:

@@ -42,24 +42,54 @@ class StoredDetector:
     _forms: int
     """How many whole forms (``as_dict``) were made: each is numbered, and the progress
     says which one it follows."""
+    _stored_trips: dict[int, tuple[Trip, dict[str, Any]]]
+    """The finished trips' stored forms by the trip's ``id`` (see ``_trip_forms``)."""
 
     def as_dict(self) -> dict[str, Any]:
-        """JSON-able form for the store (``from_dict`` reads it back): ``progress_dict``
-        and the finished trips held, with the archive's index; numbered (``form``: one
-        more with each call)."""
+        """JSON-able form for the store (``from_dict`` reads it back): the state with the
+        whole track of the trip in progress, and the finished trips held, with the
+        archive's index; numbered (``form``: one more with each call). It is the form
+        saved: the next ``progress_dict`` holds only what came after it."""
         self._forms += 1
         return {
-            **self.progress_dict(),
+            **self._state_dict(whole=True),
             "form": self._forms,
-            "trips": [trip.as_dict() for trip in (*self._outbox, *self._trips)],
+            "trips": self._trip_forms(),
             "archive": self.archive.as_dict(),
         }
 
     def progress_dict(self) -> dict[str, Any]:
-        """The detector without its finished trips: the trip in progress and the
-        bookkeeping, JSON-able. It changes with every fix and is saved often, the whole
-        form (``as_dict``) after trip events; ``restore_progress`` puts it back over the
-        whole form it follows (``follows``: the number of the last one made)."""
+        """The detector without its finished trips: the trip in progress (its points
+        after those of the last whole form) and the bookkeeping, JSON-able. It changes
+        with every fix and is saved often, the whole form (``as_dict``) after trip events
+        and when the points after it become many (``tail_points``); ``restore_progress``
+        puts it back over the whole form it follows (``follows``: the number of the last
+        one made)."""
+        return self._state_dict(whole=False)
+
+    @property
+    def tail_points(self) -> int:
+        """How many track points the progress form holds (0 without a trip in progress)."""
+        return self._open.tail_points if self._open is not None else 0
+
+    def _trip_forms(self) -> list[dict[str, Any]]:
+        """The stored forms of the finished trips held, each made once (a finished trip
+        never changes: a correction replaces it), and kept while the trip is held."""
+        kept = self._stored_trips  # each entry holds its trip: no other object takes its id
+        forms: dict[int, tuple[Trip, dict[str, Any]]] = {}
+        stored: list[dict[str, Any]] = []
+        for trip in (*self._outbox, *self._trips):
+            form = kept.get(id(trip))
+            if form is None:
+                form = (trip, trip.as_dict())
+            forms[id(trip)] = form
+            stored.append(dict(form[1]))
+        self._stored_trips = forms
+        return stored
+
+    def _state_dict(self, *, whole: bool) -> dict[str, Any]:
+        """Everything but the finished trips (``whole``: the trip in progress with every
+        point, else the progress form)."""
         still = None
         if self._still_since is not None and self._still_at is not None:
             still = {
@@ -77,7 +107,7 @@ class StoredDetector:
             "parked_point": list(self._parked_point) if self._parked_point else None,
             "origin": [self._origin[0], *self._origin[1]] if self._origin else None,
             "mileage": list(self._last_mileage) if self._last_mileage else None,
-            "open": self._open.as_dict() if self._open else None,
+            "open": self._open.as_dict(whole=whole) if self._open else None,
             "still": still,
             "ignition_on_in_trip": self._ignition_on_in_trip,
             "ignition_off_since": self._ignition_off_since,
@@ -124,7 +154,7 @@ class StoredDetector:
         parked = pair(data.get("parked"))
         origin = data.get("origin")
         still = data.get("still") or None
-        open_trip = OpenTrip.from_dict(raw) if (raw := data.get("open")) else None
+        open_trip = OpenTrip.from_dict(raw, self._open) if (raw := data.get("open")) else None
         parked_point = data.get("parked_point")
         state = (
             Position(*parked) if parked else None,

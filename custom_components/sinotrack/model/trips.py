@@ -174,6 +174,7 @@ class TripDetector(StoredDetector):
         self._ignition_on_in_trip = False
         self._ignition_off_since: float | None = None
         self._forms = 0
+        self._stored_trips: dict[int, tuple[Trip, dict[str, Any]]] = {}
 
     # Queries
 

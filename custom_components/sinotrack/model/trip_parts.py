@@ -93,9 +93,11 @@ class OpenTrip:
     """(``points``, how many of them, their stored text): what ``as_dict`` wrote last, so
     that the next one encodes only the points added since. The points change only by
     ``extend``, ``insert`` and ``simplify``."""
-    _base: tuple[list[TrackPoint], int] | None = field(default=None, repr=False, compare=False)
-    """(``points``, how many of them) in the last whole form (``as_dict``): the progress
-    form holds only the points after them (``tail_points``)."""
+    _base: tuple[list[TrackPoint], int, int] | None = field(
+        default=None, repr=False, compare=False
+    )
+    """(``points``, how many of them, the length of their text) in the last whole form
+    (``as_dict``): the progress form holds only the points after them (``tail_points``)."""
 
     def extend(self, point: TrackPoint, threshold: float) -> None:
         """Append ``point`` (newer than the last one) and count the way to it."""
@@ -164,15 +166,13 @@ class OpenTrip:
         (``base``: how many those were; ``from_dict`` needs that whole form's trip), or
         every point when the track changed otherwise since (a late point, a thinning)."""
         points = self.points
-        track: dict[str, Any]
+        text = self._points_text()
+        track: dict[str, Any] = {"points": text}
         base = self._base
         if whole:
-            track = {"points": self._points_text()}
-            self._base = (points, len(points))
+            self._base = (points, len(points), len(text))
         elif base is not None and base[0] is points and base[1] <= len(points):
-            track = {"base": base[1], "tail": _text(itertools.islice(points, base[1], None))}
-        else:
-            track = {"points": self._points_text()}
+            track = {"base": base[1], "tail": text[base[2] + 1 :] if base[2] else text}
         return {
             "start": self.start,
             "from": list(self.start_position),

@@ -93,9 +93,7 @@ class OpenTrip:
     """(``points``, how many of them, their stored text): what ``as_dict`` wrote last, so
     that the next one encodes only the points added since. The points change only by
     ``extend``, ``insert`` and ``simplify``."""
-    _base: tuple[list[TrackPoint], int, int] | None = field(
-        default=None, repr=False, compare=False
-    )
+    _base: tuple[list[TrackPoint], int, int] | None = field(default=None, repr=False, compare=False)
     """(``points``, how many of them, the length of their text) in the last whole form
     (``as_dict``): the progress form holds only the points after them (``tail_points``)."""
 

@@ -37,11 +37,13 @@ Pure code (no Home Assistant import), driven by the caller: ``add`` for every fi
   ``MEMORY_POINTS`` track points (about 2.8 MiB; the last trip is kept whatever its size,
   at most ``MAX_TRACK_POINTS`` points) and the trip in progress (at most
   ``OPEN_TRACK_LIMIT`` points, about 0.4 MiB, and their stored text, about 0.1 MiB, kept so
-  that a save encodes only the points added since the last one).
-* Saved in two parts: the whole detector (``as_dict``, numbered) after trip events, and
-  its progress (``progress_dict``: the trip in progress and the bookkeeping) as often as
-  the caller likes; ``restore_progress`` puts the progress back over the whole form it
-  follows.
+  that a save encodes only the points added since the last one); the finished trips'
+  stored forms (about 30 bytes a point), made once.
+* Saved in two parts: the whole detector (``as_dict``, numbered) after trip events and
+  when the trip in progress has many points since (``tail_points``), and its progress
+  (``progress_dict``: the bookkeeping, and the trip in progress with its points since the
+  last whole form) as often as the caller likes; ``restore_progress`` puts the progress
+  back over the whole form it follows.
 * History (archive and memory): the last ``MAX_TRIPS`` trips, none older than
   ``MAX_TRIP_AGE_S`` (``ArchiveIndex.bound``).
 """

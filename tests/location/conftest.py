@@ -6,12 +6,15 @@ sockets) every test here requests ``socket_enabled``; plain pytest needs nothing
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 import importlib
+from pathlib import Path
 
 import aiohttp
 from aiohttp.test_utils import TestServer
 import pytest
+
+from custom_components.sinotrack.location.celldb import CellDatabase
 
 from .helpers import FakeService
 
@@ -28,6 +31,23 @@ def _allow_sockets(request: pytest.FixtureRequest) -> None:
     except ImportError:  # pragma: no cover - socket_enabled comes from pytest-socket
         return
     pytest_socket.socket_allow_hosts(["127.0.0.1"], allow_unix_socket=True)
+
+
+@pytest.fixture(autouse=True)
+def _close_cell_databases(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Every cell database a test opens is closed after it, as the integration closes its
+    own (no connection left for the garbage collector)."""
+    opened: list[CellDatabase] = []
+    original = CellDatabase.__init__
+
+    def tracked(self: CellDatabase, database: Path) -> None:
+        original(self, database)
+        opened.append(self)
+
+    monkeypatch.setattr(CellDatabase, "__init__", tracked)
+    yield
+    for database in opened:
+        database.close()
 
 
 @pytest.fixture

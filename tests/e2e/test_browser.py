@@ -277,6 +277,7 @@ async def test_a_person_sets_up_trackers_in_the_browser(instance: Instance, user
             car.send_position()
         await wait_state(client, ids["battery"], has_value(BATTERY))
         await device_page(user, device_id)
+        await tracker_attributes(user, ids["tracker"])
         await send_command_help(user)
         await action_form(user, "get_trips", "Get trips", "Start", "End", "Format")
         await action_form(user, "engine_stop", "Engine stop", "When the vehicle stands still")
@@ -300,6 +301,24 @@ async def device_page(user: UserPage, device_id: str) -> None:
     await user.check("device-page", CAR, "SinoTrack", "Serial number: " + TRACKER_ID)
     for pattern in DEVICE_PAGE:
         await user.wait_for_pattern(pattern)
+
+
+async def tracker_attributes(user: UserPage, entity_id: str) -> None:
+    """The location's more-info dialog, and its Details (the dialog's menu): the position's
+    attributes by their translated names (an H02 tracker reports its course, not its
+    altitude or satellites)."""
+    page = user.page
+    await page.evaluate(
+        """(entityId) => document.querySelector("home-assistant").dispatchEvent(
+            new CustomEvent("hass-more-info", {detail: {entityId}, bubbles: true, composed: true}))""",
+        entity_id,
+    )
+    await user.check("tracker-more-info", CAR, "History")
+    await page.locator("ha-more-info-dialog").get_by_role("button", name="Menu").click()
+    await user.check("tracker-more-info-menu", "Details")
+    await page.get_by_text("Details", exact=True).first.click()
+    await user.check("tracker-attributes", "Attributes", "Course", "Fix time", "GPS accuracy")
+    await page.keyboard.press("Escape")
 
 
 async def send_command_help(user: UserPage) -> None:

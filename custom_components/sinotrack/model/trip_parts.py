@@ -163,13 +163,12 @@ class OpenTrip:
         ``whole``, the progress form: the points after those of the last whole form
         (``base``: how many those were; ``from_dict`` needs that whole form's trip), or
         every point when the track changed otherwise since (a late point, a thinning)."""
-        points = self.points
         text = self._points_text()
         track: dict[str, Any] = {"points": text}
-        base = self._base
+        base = self._valid_base()
         if whole:
-            self._base = (points, len(points), len(text))
-        elif base is not None and base[0] is points and base[1] <= len(points):
+            self._base = (self.points, len(self.points), len(text))
+        elif base is not None:
             track = {"base": base[1], "tail": text[base[2] + 1 :] if base[2] else text}
         return {
             "start": self.start,
@@ -201,10 +200,15 @@ class OpenTrip:
     @property
     def tail_points(self) -> int:
         """How many points the progress form holds: those after the last whole form's."""
+        base = self._valid_base()
+        return len(self.points) - (base[1] if base is not None else 0)
+
+    def _valid_base(self) -> tuple[list[TrackPoint], int, int] | None:
+        """``_base`` while the track is still the one it counts (only points added)."""
         base = self._base
         if base is not None and base[0] is self.points and base[1] <= len(self.points):
-            return len(self.points) - base[1]
-        return len(self.points)
+            return base
+        return None
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], follows: OpenTrip | None = None) -> OpenTrip:

@@ -404,9 +404,7 @@ class TripDetector(StoredDetector):
                         )
                     )
                 if taken:
-                    self._newest = time
-                    if now is not None and not late and math.isfinite(now):
-                        self._skew = now - time
+                    self._in_order(time, now, late)
                     if ignition is not None and not (ignition and self._ignition_on_in_trip):
                         self._note_ignition(ignition, time)  # else it would change nothing
                     point = _new_point(TrackPoint, (time, latitude, longitude, speed))
@@ -416,15 +414,9 @@ class TripDetector(StoredDetector):
                         self._last_still = point
                     if mileage is not None:
                         open_trip.mileage(time, mileage)
-                    self._last_fix = time
                     return []
-            fix = Fix(
-                time, latitude, longitude, speed, ignition, valid, accuracy, mileage, late=late
-            )
-            return self._add(fix, now)
-        parked = self._parked
-        if not (
-            parked is None
+        elif not (
+            (parked := self._parked) is None
             or self._parked_point is None
             or newest is None
             or not newest < time < math.inf
@@ -438,18 +430,22 @@ class TripDetector(StoredDetector):
             or (self._trips and self._trips[-1].end_reason == "gap" and self._uploading_gap())
             or not _within(parked, latitude, longitude, max(START_RADIUS_M, 2 * accuracy))
         ):
-            self._newest = time
-            if now is not None and not late and math.isfinite(now):
-                self._skew = now - time
+            self._in_order(time, now, late)
             if ignition or (ignition is not None and self._ignition_on_in_trip):
                 self._note_ignition(ignition, time)  # else it would change nothing
             self._parked_point = _new_point(TrackPoint, (time, latitude, longitude, speed))
             if mileage is not None:
                 self._last_mileage = (time, mileage)
-            self._last_fix = time
             return []
         fix = Fix(time, latitude, longitude, speed, ignition, valid, accuracy, mileage, late=late)
         return self._add(fix, now)
+
+    def _in_order(self, time: float, now: float | None, late: bool) -> None:
+        """A sane fix taken by its figures, newer than every other (``add_values``): the
+        newest, the last fix and the clock's skew (``now``: when it arrived)."""
+        self._newest = self._last_fix = time
+        if now is not None and not late and math.isfinite(now):
+            self._skew = now - time
 
     def _add(self, fix: Fix, now: float | None) -> list[TripEvent]:
         """``add`` in full: every rule."""

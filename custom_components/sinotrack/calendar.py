@@ -7,6 +7,7 @@ state (on while a trip is in progress) is written when a trip starts, ends or is
 
 from __future__ import annotations
 
+import copy
 from datetime import UTC, datetime, timedelta
 
 from homeassistant.components.calendar import (
@@ -75,8 +76,13 @@ class SinotrackTripCalendar(SinotrackEntity, CalendarEntity):
         if events:
             self.async_write_ha_state()
 
-    def _event(self, trip: Trip, now: float | None = None) -> CalendarEvent:
-        """A trip as a calendar event (``now``: the time, for the trip in progress)."""
+    def _event(
+        self, trip: Trip, now: float | None = None, like: CalendarEvent | None = None
+    ) -> CalendarEvent:
+        """A trip as a calendar event (``now``: the time, for the trip in progress). With
+        ``like``, an event of the same trip made before, a copy of it with the new figures
+        (its fields of the same kinds, the end after the start: what Home Assistant's
+        validation, the costly part of a new event, checked on it already)."""
         log = self.runtime.trips
         end = trip.end if trip.end > trip.start else trip.start + 1
         if trip.in_progress:  # the current event: it lasts until 5 minutes from now
@@ -93,10 +99,17 @@ class SinotrackTripCalendar(SinotrackEntity, CalendarEntity):
         ]
         if trip.in_progress:
             lines.insert(0, "In progress")
+        summary = trip_summary(origin, destination, trip.distance_km)
+        start = _time(trip.start)
+        if like is not None and like.uid == trip.uid and like.start == start:
+            event = copy.copy(like)
+            event.end, event.summary = _time(end), summary
+            event.description, event.location = "\n".join(lines), destination
+            return event
         return CalendarEvent(
-            start=_time(trip.start),
+            start=start,
             end=_time(end),
-            summary=trip_summary(origin, destination, trip.distance_km),
+            summary=summary,
             description="\n".join(lines),
             location=destination,
             uid=trip.uid,
@@ -117,7 +130,8 @@ class SinotrackTripCalendar(SinotrackEntity, CalendarEntity):
             trip = detector.current_outline()
             if trip is None:
                 return None
-            kept = self._current = (key, self._event(trip, now))
+            like = kept[1] if kept is not None else None
+            kept = self._current = (key, self._event(trip, now, like))
         return kept[1]
 
     async def async_get_events(

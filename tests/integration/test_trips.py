@@ -264,6 +264,10 @@ async def test_the_calendar_follows_the_trip_in_progress(
     assert calendar.state == "on"
     km = float(calendar.attributes["message"].rsplit(", ", 1)[1].removesuffix(" km"))
     assert (52 - 30) * 0.1389 - 0.05 <= km <= 52 * 0.1389 + 0.05  # at most 5 minutes old
+    assert f"Distance: {km:.1f} km" in calendar.attributes["description"]  # both rewritten
+    later = dt_util.parse_datetime(calendar.attributes["end_time"])
+    assert later is not None
+    assert later - end >= timedelta(minutes=5)
 
     for _ in range(12):  # 12 minutes without a report (coverage lost): still on its way
         freezer.tick(timedelta(minutes=1))

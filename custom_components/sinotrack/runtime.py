@@ -12,8 +12,7 @@ Its own rules:
 * The state is saved at most ``SAVE_DELAY`` seconds after a change, even while frames keep
   coming, so an unclean restart loses little (the odometer never goes backwards by more);
   when only the time of the newest frame changed, ``QUIET_SAVE_DELAY`` after. The trip
-  in progress is saved with it (``KEY_TRIP_PROGRESS``; the trip log's store is written at
-  trip events).
+  log keeps its own stores (``trip_log``).
 * A subscriber is called only when a key it watches changed. One subscriber failing (an
   entity whose write raises) does not stop the others: each is called on its own, its
   error logged and counted.
@@ -89,9 +88,6 @@ KEY_OPTIONS: Final = "options"
 """Change key: the entry's options changed (for entities that exist with some options)."""
 KEY_GUARD_STATE: Final = "guard"
 """Store key of the guard's state (armed survives a restart)."""
-KEY_TRIP_PROGRESS: Final = "trip_progress"
-"""Store key of the trip in progress and the trip detector's bookkeeping (they change
-with the same fixes as the state, and are saved as often)."""
 
 _CLOCK: Final[HassKey[_Clock]] = HassKey(f"{DOMAIN}_clock")
 _BOOKKEEPING: Final = frozenset({p.TIMESTAMP, KEY_LAST_SEEN})
@@ -330,7 +326,7 @@ class SinotrackRuntime:
     async def async_load(self) -> None:
         """Restore the state saved before the last stop."""
         data = await self._store.async_load()
-        await self.trips.async_load(data.get(KEY_TRIP_PROGRESS) if data else None)
+        await self.trips.async_load()
         if data:
             self.tracker = Tracker(
                 TrackerState.from_dict(data),
@@ -381,13 +377,11 @@ class SinotrackRuntime:
         await self.trips.async_stop()
 
     def _data(self) -> dict[str, Any]:
-        """What the store keeps: the state, the JT/T 808 auth code, the guard's state and
-        the trip in progress."""
+        """What the store keeps: the state, the JT/T 808 auth code and the guard's state."""
         return {
             **self.state.as_dict(),
             KEY_AUTH_CODE: self.jt808_auth_code,
             KEY_GUARD_STATE: self.guard.as_dict(),
-            KEY_TRIP_PROGRESS: self.trips.progress(),
         }
 
     @callback

@@ -18,11 +18,12 @@ Its own rules:
 * The detector is saved whole (its store) at once after a trip event and at the stop.
   Between trip events only the trip in progress and the bookkeeping change, with every
   fix: that part (``progress``: the trip's track points since the last whole save, not
-  its whole track) is saved with the runtime's state, as often as it is (the tracker's
-  state changes with the same fixes), and on loading it is put back over the whole form
-  it follows (``TripDetector.restore_progress``). When the trip in progress has
-  ``TAIL_POINTS`` points since the last whole save, the detector is saved whole again. A
-  tick without an event changes nothing to save.
+  its whole track) is saved in a store of its own (``sinotrack.<entry id>.trip_progress``)
+  ``PROGRESS_SAVE_S`` after a fix (not postponed by the next ones), and on loading it is
+  put back over the whole form it follows (``TripDetector.restore_progress``): a crash
+  loses at most that much of the way, and the trip goes on from there. When the trip in
+  progress has ``TAIL_POINTS`` points since the last whole save, the detector is saved
+  whole again. A tick without an event changes nothing to save.
 * Archive writes and late corrections run one at a time (``_archive_lock``); a part is
   saved before the main store stops holding its trips, so a crash loses none. Late
   corrections start at most once every ``LATE_INTERVAL`` seconds (the fixes wait for the
@@ -80,6 +81,10 @@ TAIL_POINTS: Final = 180
 """Track points of the trip in progress since the last whole save (half an hour at a
 report every 10 s) after which it is saved whole again: the progress saved with the
 runtime's state stays small."""
+PROGRESS_SAVE_S: Final = 300.0
+"""Seconds after a fix within which the trip in progress and the bookkeeping are saved
+(each save encodes and writes the points since the last whole save: once every five
+minutes, not with every state save, keeps that cheap while driving)."""
 LATE_INTERVAL: Final = 30.0
 """Seconds between the starts of two corrections of archived trips."""
 PROGRESS_INTERVAL: Final = 60.0
@@ -105,13 +110,20 @@ def _trip_store(hass: HomeAssistant, entry_id: str) -> Store[dict[str, Any]]:
     return Store(hass, STORAGE_VERSION, f"{DOMAIN}.{entry_id}.trips")
 
 
+def _progress_store(hass: HomeAssistant, entry_id: str) -> Store[dict[str, Any]]:
+    """The store of an entry's trip in progress (the detector's ``progress_dict``)."""
+    return Store(hass, STORAGE_VERSION, f"{DOMAIN}.{entry_id}.trip_progress")
+
+
 def _part_store(hass: HomeAssistant, entry_id: str, key: str) -> Store[dict[str, Any]]:
     """The store of one part (calendar month ``key``) of an entry's trip archive."""
     return Store(hass, STORAGE_VERSION, f"{DOMAIN}.{entry_id}.trips.{key}")
 
 
 async def async_remove_trip_store(hass: HomeAssistant, entry_id: str) -> None:
-    """Delete the stored trips of an entry, every archive part too (the entry is deleted)."""
+    """Delete the stored trips of an entry, every archive part and the trip in progress
+    too (the entry is deleted)."""
+    await _progress_store(hass, entry_id).async_remove()
     store = _trip_store(hass, entry_id)
     data = await store.async_load()
     index = ArchiveIndex.from_dict(data.get("archive") if isinstance(data, dict) else None)
@@ -134,6 +146,9 @@ class TripLog:
         self._entry_id = entry_id
         self.detector = TripDetector()
         self._store = _trip_store(hass, entry_id)
+        self._progress_store = _progress_store(hass, entry_id)
+        self._unsub_progress: CALLBACK_TYPE | None = None
+        """The planned save of the progress, if any."""
         self._archive_lock = asyncio.Lock()
         self._tasks: set[asyncio.Task[None]] = set()
         self._pending: set[str] = set()
@@ -167,10 +182,11 @@ class TripLog:
         """The "stop time" option: minutes standing still that end a trip."""
         self.detector.stop_time = float(minutes) * 60.0
 
-    async def async_load(self, progress: Any = None) -> None:
-        """Restore the trips and the trip in progress saved before the last stop
-        (``progress``: what ``progress`` gave the runtime's last save, if it is newer)."""
+    async def async_load(self) -> None:
+        """Restore the trips and the trip in progress saved before the last stop (or
+        before a crash: the last progress saved, when it is newer than the whole form)."""
         data = await self._store.async_load()
+        progress = await self._progress_store.async_load()
         if data:
             stop_time = self.detector.stop_time
             self.detector = TripDetector.from_dict(data, stop_time=stop_time)
@@ -180,12 +196,21 @@ class TripLog:
             await self._async_archive()
 
     def progress(self) -> dict[str, Any]:
-        """The trip in progress and the detector's bookkeeping, JSON-able, for the
-        runtime's store (see the module's rules)."""
+        """The trip in progress and the detector's bookkeeping, JSON-able, for its store
+        (see the module's rules)."""
         return self.detector.progress_dict()
+
+    @callback
+    def _save_progress(self, _now: datetime) -> None:
+        """The planned save of the progress is due."""
+        self._unsub_progress = None
+        self._progress_store.async_delay_save(self.progress, 0)
 
     async def async_stop(self) -> None:
         """Save now (Home Assistant stops or the entry unloads), archive jobs done first."""
+        if self._unsub_progress is not None:  # the whole form saved now holds it
+            self._unsub_progress()
+            self._unsub_progress = None
         if self._unsub_late is not None:
             self._unsub_late()
             self._unsub_late = None
@@ -317,6 +342,8 @@ class TripLog:
                 events.extend(found)
         if events is None or received is None:
             return
+        if self._unsub_progress is None:
+            self._unsub_progress = async_call_later(self.hass, PROGRESS_SAVE_S, self._save_progress)
         self._frame = (now, received)
         try:
             if events:

@@ -29,7 +29,7 @@ from custom_components.sinotrack.model.track import TrackPoint
 from custom_components.sinotrack.model.trip_archive import part_key
 from custom_components.sinotrack.model.trip_data import Position, Trip
 from custom_components.sinotrack.model.trips import MAX_TRIPS, MEMORY_TRIPS
-from custom_components.sinotrack.trip_log import LATE_INTERVAL, TAIL_POINTS
+from custom_components.sinotrack.trip_log import LATE_INTERVAL, PROGRESS_SAVE_S, TAIL_POINTS
 from tests.location.helpers import ANYWHERE, FakeService
 from tests.support.client import Client
 from tests.support.frames import T0, h02_status, h02_v1
@@ -542,17 +542,29 @@ async def test_a_trip_across_midnight_counts_today_its_way_since(
     assert 54 * 0.1389 - minute - 0.2 <= whole <= 54 * 0.1389 + 0.2
 
 
-async def test_the_trip_log_is_saved_at_trip_events_and_the_trip_in_progress_with_the_state(
+async def _progress_saved(hass: HomeAssistant, when: datetime) -> None:
+    """Let the progress's planned save (``PROGRESS_SAVE_S`` after a report at ``when`` or
+    before) and its store's write run."""
+    for _ in range(2):
+        async_fire_time_changed(hass, when + timedelta(seconds=PROGRESS_SAVE_S))
+        await hass.async_block_till_done()
+
+
+async def test_the_trip_log_is_saved_at_trip_events_and_the_trip_in_progress_apart(
     hass: HomeAssistant,
     hass_storage: dict[str, Any],
     freezer: FrozenDateTimeFactory,
     connect: TrackerFactory,
 ) -> None:
     """A trip that started or ended is in the trip log's store at once (no restart needed
-    to keep it); between trip events the trip in progress is saved with the tracker's
-    state, and a parked tracker's reports do not rewrite the trip log's store."""
+    to keep it); between trip events the trip in progress is saved in its own store,
+    ``PROGRESS_SAVE_S`` after a report, and a parked tracker's reports do not rewrite the
+    trip log's store."""
     entry, car = await start(hass, freezer)
-    key, state_key = f"{DOMAIN}.{entry.entry_id}.trips", f"{DOMAIN}.{entry.entry_id}"
+    key, progress_key = (
+        f"{DOMAIN}.{entry.entry_id}.trips",
+        f"{DOMAIN}.{entry.entry_id}.trip_progress",
+    )
     car.tracker = await connect(entry)
     await car.park(3)
     await car.drive(30)
@@ -560,9 +572,10 @@ async def test_the_trip_log_is_saved_at_trip_events_and_the_trip_in_progress_wit
     await hass.async_block_till_done()
     at_start = hass_storage[key]["data"]
     assert at_start["open"]["confirmed"]  # saved when the trip started
-    await car.drive(12)  # two minutes more: the state is saved every 30 s
-    progress = hass_storage[state_key]["data"]["trip_progress"]
-    assert progress["newest"] >= car.when.timestamp() - 30
+    await car.drive(12)  # two minutes more
+    await _progress_saved(hass, car.when)
+    progress = hass_storage[progress_key]["data"]
+    assert progress["newest"] == car.when.timestamp()
     # The track's points since the trip log's store was written, not its whole track.
     assert progress["open"]["base"] == len(at_start["open"]["points"].split(";"))
     assert 12 <= len(progress["open"]["tail"].split(";")) <= 42
@@ -579,7 +592,7 @@ async def test_the_trip_log_is_saved_at_trip_events_and_the_trip_in_progress_wit
         async_fire_time_changed(hass)
         await hass.async_block_till_done()
     assert hass_storage[key]["data"] == saved
-    assert hass_storage[state_key]["data"]["trip_progress"]["newest"] > saved["newest"]
+    assert hass_storage[progress_key]["data"]["newest"] > saved["newest"]
 
 
 async def test_a_long_trip_is_saved_whole_every_half_hour(
@@ -591,7 +604,10 @@ async def test_a_long_trip_is_saved_whole_every_half_hour(
     """The trip in progress's points since the trip log's store was written stay few: once
     there are ``TAIL_POINTS`` of them, the store is written again with the whole track."""
     entry, car = await start(hass, freezer)
-    key, state_key = f"{DOMAIN}.{entry.entry_id}.trips", f"{DOMAIN}.{entry.entry_id}"
+    key, progress_key = (
+        f"{DOMAIN}.{entry.entry_id}.trips",
+        f"{DOMAIN}.{entry.entry_id}.trip_progress",
+    )
     car.tracker = await connect(entry)
     await car.park(3)
     await car.drive(12)
@@ -603,7 +619,8 @@ async def test_a_long_trip_is_saved_whole_every_half_hour(
     await hass.async_block_till_done()
     whole = len(hass_storage[key]["data"]["open"]["points"].split(";"))
     assert whole >= at_start + TAIL_POINTS
-    progress = hass_storage[state_key]["data"]["trip_progress"]["open"]
+    await _progress_saved(hass, car.when)
+    progress = hass_storage[progress_key]["data"]["open"]
     assert progress["base"] == whole
     assert len(progress["tail"].split(";")) < 30
 
@@ -615,15 +632,22 @@ async def test_a_crash_during_a_trip(
     connect: TrackerFactory,
 ) -> None:
     """Home Assistant dies in the middle of a trip (nothing saved at the stop): the trip
-    goes on from the state saved last, at most 30 s before, not from its start."""
+    goes on from the progress saved last (at most ``PROGRESS_SAVE_S`` before), not from
+    its start."""
     entry, car = await start(hass, freezer)
     events = FiredEvents(hass, "event.car_trip")
     car.tracker = await connect(entry)
     await car.park(3)
     await car.drive(30)
     await car.red_light()
-    await car.drive(18)  # the state was saved within the last 30 s
-    keys = (f"{DOMAIN}.{entry.entry_id}.trips", f"{DOMAIN}.{entry.entry_id}")
+    await car.drive(9)
+    await _progress_saved(hass, car.when)  # the progress, 39 reports into the drive
+    await car.drive(9)  # a minute and a half lost
+    keys = (
+        f"{DOMAIN}.{entry.entry_id}.trips",
+        f"{DOMAIN}.{entry.entry_id}.trip_progress",
+        f"{DOMAIN}.{entry.entry_id}",
+    )
     stored = json.loads(json.dumps({key: hass_storage[key] for key in keys}))
 
     assert await hass.config_entries.async_unload(entry.entry_id)
@@ -631,7 +655,7 @@ async def test_a_crash_during_a_trip(
     assert await hass.config_entries.async_setup(entry.entry_id)
     await hass.async_block_till_done()
     (current,) = (await get_trips(hass, entry, {"start": T0.isoformat()}))["trips"]
-    assert current["distance_km"] == pytest.approx(45 * 0.1389, abs=0.45)  # not 1 km
+    assert current["distance_km"] == pytest.approx(39 * 0.1389, abs=0.2)  # not 1 km
 
     car.tracker = await connect(entry)
     await car.fix(0, acc=True)  # stopped
@@ -756,10 +780,14 @@ async def test_a_full_history_is_archived_and_read_on_demand(
     assert len(whole) == MAX_TRIPS
     assert whole[0]["start"] == _local(_old_trip(MAX_TRIPS - 1).start)
 
+    await _progress_saved(hass, car.when)
+    progress_key = f"{DOMAIN}.{entry.entry_id}.trip_progress"
+    assert progress_key in hass_storage
     assert await hass.config_entries.async_remove(entry.entry_id)
     await hass.async_block_till_done()
     assert key not in hass_storage
     assert _parts(hass_storage, key) == {}  # every part deleted with the entry
+    assert progress_key not in hass_storage
 
 
 async def test_a_late_fix_corrects_an_archived_trip_in_the_calendar(

@@ -79,8 +79,8 @@ from .subscription import Subscription
 STORAGE_VERSION: Final = 1
 TAIL_POINTS: Final = 180
 """Track points of the trip in progress since the last whole save (half an hour at a
-report every 10 s) after which it is saved whole again: the progress saved with the
-runtime's state stays small."""
+report every 10 s) after which it is saved whole again: the progress saved between
+stays small."""
 PROGRESS_SAVE_S: Final = 300.0
 """Seconds after a fix within which the trip in progress and the bookkeeping are saved
 (each save encodes and writes the points since the last whole save: once every five

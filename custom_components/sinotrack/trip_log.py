@@ -19,7 +19,9 @@ Its own rules:
   Between trip events only the trip in progress and the bookkeeping change, with every
   fix: that part (``progress``: the trip's track points since the last whole save, not
   its whole track) is saved in a store of its own (``sinotrack.<entry id>.trip_progress``)
-  ``PROGRESS_SAVE_S`` after a fix (not postponed by the next ones), and on loading it is
+  ``PROGRESS_SAVE_S`` after a fix of a trip (not postponed by the next ones; a parked
+  tracker's fixes change nothing worth a write: the whole form of the trip's end, or of
+  the stop, holds the place), and on loading it is
   put back over the whole form it follows (``TripDetector.restore_progress``): a crash
   loses at most that much of the way, and the trip goes on from there. When the trip in
   progress has ``TAIL_POINTS`` points since the last whole save, the detector is saved
@@ -342,7 +344,7 @@ class TripLog:
                 events.extend(found)
         if events is None or received is None:
             return
-        if self._unsub_progress is None:
+        if self._unsub_progress is None and self.detector.current_km is not None:
             self._unsub_progress = async_call_later(self.hass, PROGRESS_SAVE_S, self._save_progress)
         self._frame = (now, received)
         try:

@@ -28,8 +28,17 @@ sends the next one when the V4 answer came), this process's CPU time counted (re
 decoding, answering, the runtime and the entities): what a message costs Home Assistant
 from its bytes on, with trip detection and without.
 
+With ``--instructions`` each scenario runs once more per mode (trip detection off and on,
+the runtime alone and from the bytes on) under valgrind's callgrind, which counts the
+instructions this process runs while it takes the messages (counting is switched on at the
+first message and off after the last; the client process is not counted). Instructions
+do not drift with the machine's load as seconds do: the same run repeats to about 0.1 %,
+so the ratio is the figure to trust to a percent (it leaves out the kernel's time, the
+store's file writes, and the cost of cache misses). ``make setup`` installs valgrind.
+
     scripts/envrun python benchmarks/bench_trips_ha.py
     scripts/envrun python benchmarks/bench_trips_ha.py --quick
+    scripts/envrun python benchmarks/bench_trips_ha.py --instructions
 """
 
 from __future__ import annotations
@@ -38,8 +47,11 @@ import argparse
 import asyncio
 from collections.abc import Callable
 from datetime import UTC, datetime
+import os
 from pathlib import Path
+import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -127,6 +139,21 @@ def today(messages: list[Message]) -> list[Message]:
     return [{**message, p.TIMESTAMP: int(message[p.TIMESTAMP] + shift)} for message in messages]
 
 
+COUNTED: list[bool] = [False]
+"""Whether this process runs under callgrind, counting only what ``counting`` switches on."""
+
+
+def counting(on: bool) -> None:
+    """Switch callgrind's counting of this process on or off (nothing outside callgrind)."""
+    if COUNTED[0]:
+        control = shutil.which("callgrind_control") or "callgrind_control"
+        subprocess.run(  # noqa: S603 - valgrind's own tool, fixed arguments
+            [control, "--instr", "on" if on else "off", str(os.getpid())],
+            check=True,
+            capture_output=True,
+        )
+
+
 def nothing_at_all(**_kwargs: Any) -> None:
     """Write nothing."""
 
@@ -142,6 +169,7 @@ async def handle(hass: HomeAssistant, runtime: SinotrackRuntime, messages: list[
     times = [float(message[p.TIMESTAMP]) for message in messages]
     loop = hass.loop
     with simulated(loop, times[0]) as clock:
+        counting(True)
         begin = time.process_time()
         for index, message in enumerate(messages):
             clock.set(times[index])
@@ -151,7 +179,9 @@ async def handle(hass: HomeAssistant, runtime: SinotrackRuntime, messages: list[
             if index % 50 == 0:
                 await hass.async_block_till_done()
         await hass.async_block_till_done()
-        return time.process_time() - begin
+        seconds = time.process_time() - begin
+        counting(False)
+        return seconds
 
 
 def h02_frames(messages: list[Message]) -> list[bytes]:
@@ -193,6 +223,7 @@ async def send(runtime: SinotrackRuntime, port: int, frames: list[bytes], start:
 
         def at_their_time(messages: list[Message]) -> None:
             if not begin:
+                counting(True)
                 begin.append(time.process_time())
             clock.set(float(messages[0][p.TIMESTAMP]))
             handle_messages(messages)
@@ -203,9 +234,11 @@ async def send(runtime: SinotrackRuntime, port: int, frames: list[bytes], start:
                 sys.executable, "-c", CLIENT, HOST, str(port), stdin=asyncio.subprocess.PIPE
             )
             await client.communicate(b"\n".join(frames))
+            seconds = time.process_time() - begin[0]
+            counting(False)
             if client.returncode:
                 raise RuntimeError(f"the client failed ({client.returncode})")
-            return time.process_time() - begin[0]
+            return seconds
         finally:
             runtime.handle_messages = handle_messages  # type: ignore[method-assign]
 
@@ -346,13 +379,75 @@ async def run(args: argparse.Namespace) -> None:
     """Print the figures."""
     repeat = 1 if args.quick else args.repeat
     print(f"Python {sys.version.split()[0]}, one core")
+    for name, fixes in chosen(args).items():
+        await scenario(name, fixes, repeat)
+
+
+def chosen(args: argparse.Namespace) -> dict[str, list[Fix]]:
+    """The fixes of the scenarios asked for (thinned with ``--quick``)."""
+    found: dict[str, list[Fix]] = {}
     for name, make in SCENARIOS.items():
         if args.scenario and name not in args.scenario:
             continue
         fixes = make()
-        if args.quick:
-            fixes = fixes[:: max(1, len(fixes) // 600)]
-        await scenario(name, fixes, repeat)
+        found[name] = fixes[:: max(1, len(fixes) // 600)] if args.quick else fixes
+    return found
+
+
+async def counted_run(args: argparse.Namespace) -> None:
+    """One mode of one scenario, in this process run by callgrind (``--counted``)."""
+    COUNTED[0] = True
+    (fixes,) = chosen(args).values()
+    with tempfile.TemporaryDirectory(prefix="sinotrack-bench-") as config_dir:
+        await measure(messages_of(fixes), mode=args.counted, config_dir=config_dir)
+
+
+def instructions(args: argparse.Namespace) -> None:
+    """Print each scenario's instructions per message, trip detection off and on, the
+    runtime alone and from the bytes on: each mode run once under callgrind."""
+    if shutil.which("valgrind") is None or shutil.which("callgrind_control") is None:
+        sys.exit("valgrind is not installed: make setup installs it")
+    print(f"Python {sys.version.split()[0]}, instructions counted by valgrind's callgrind")
+    for name, fixes in chosen(args).items():
+        counts: dict[str, float] = {}
+        for mode in (OFF, ON, WIRE_OFF, WIRE_ON):
+            with tempfile.TemporaryDirectory(prefix="sinotrack-callgrind-") as work:
+                out = Path(work) / "callgrind.out"
+                command = [
+                    shutil.which("valgrind") or "valgrind",
+                    "--tool=callgrind",
+                    "--instr-atstart=no",
+                    f"--callgrind-out-file={out}",
+                    sys.executable,
+                    __file__,
+                    "--counted",
+                    mode,
+                    "--scenario",
+                    name,
+                    *(["--quick"] if args.quick else []),
+                ]
+                env = {**os.environ, "PYTHONHASHSEED": "0"}
+                done = subprocess.run(  # noqa: S603 - valgrind running this script, fixed arguments
+                    command, env=env, capture_output=True, text=True, check=False
+                )
+                totals = (
+                    [line for line in out.read_text().splitlines() if line.startswith("totals:")]
+                    if out.exists()
+                    else []
+                )
+                if done.returncode or not totals:
+                    sys.exit(f"{name}, {mode}: callgrind failed\n{done.stderr[-2000:]}")
+                counts[mode] = int(totals[0].split()[1]) / len(fixes)
+        print(f"{name}: {len(fixes):,} messages, a report every {INTERVAL:.0f} s")
+        for label, off, on in (
+            ("the runtime alone", OFF, ON),
+            ("from the bytes on", WIRE_OFF, WIRE_ON),
+        ):
+            print(
+                f"  {label}: {counts[off] / 1000:,.0f}k instructions per message without trip "
+                f"detection, {counts[on] / 1000:,.0f}k with it: "
+                f"{counts[on] / counts[off] - 1:+.1%} (target under {TARGET:.0%})"
+            )
 
 
 def main() -> None:
@@ -363,8 +458,19 @@ def main() -> None:
     parser.add_argument(
         "--scenario", action="append", choices=list(SCENARIOS), help="only these (repeatable)"
     )
+    parser.add_argument(
+        "--instructions",
+        action="store_true",
+        help="count instructions with valgrind's callgrind instead of CPU seconds",
+    )
+    parser.add_argument("--counted", choices=(*MODES, WIRE_OFF, WIRE_ON), help=argparse.SUPPRESS)
     args = parser.parse_args()
-    run_on_hass_loop(run(args))
+    if args.counted:
+        run_on_hass_loop(counted_run(args))
+    elif args.instructions:
+        instructions(args)
+    else:
+        run_on_hass_loop(run(args))
 
 
 if __name__ == "__main__":

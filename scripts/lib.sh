@@ -63,8 +63,9 @@ snt_e2e_run_env() {
 }
 # Debian packages the tests need inside the env (the chroot, or the host when it has Python
 # 3.14): chromium for the browser tests, node and npm for the translation check (the npm
-# packages of tools/icu/package-lock.json, installed with `npm ci`).
-SNT_ENV_DEBS=(chromium nodejs npm)
+# packages of tools/icu/package-lock.json, installed with `npm ci`), valgrind for the trip
+# benchmark's instruction counts (benchmarks/bench_trips_ha.py --instructions).
+SNT_ENV_DEBS=(chromium nodejs npm valgrind)
 SNT_NPM_PROJECT=tools/icu
 # The official GPX 1.1 schema (Topografix's gpx.xsd), which the tests check every GPX export
 # against (tests/support/gpx.py). Debian ships it in pytrainer: the env's apt-get (the

@@ -276,6 +276,29 @@ async def test_the_calendar_follows_the_trip_in_progress(
         assert state(hass, "calendar.car_trips").state == "on"
 
 
+async def test_the_next_trip_is_the_calendars_own_event(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory, connect: TrackerFactory
+) -> None:
+    """The current event of the trip after another is that trip's: its own start and
+    figures, not the last trip's event carried on."""
+    entry, car = await start(hass, freezer)
+    await one_trip(car, connect, entry)
+    first = state(hass, "calendar.car_trips")
+    assert first.state == "off"
+    await car.drive(12)  # the next trip, from where the first ended
+    calendar = state(hass, "calendar.car_trips")
+    assert calendar.state == "on"
+    (second, _first) = (await get_trips(hass, entry, {"start": T0.isoformat()}))["trips"][::-1]
+    begin = dt_util.parse_datetime(calendar.attributes["start_time"])
+    assert begin is not None
+    assert begin.replace(tzinfo=dt_util.get_default_time_zone()) == dt_util.parse_datetime(
+        second["start"]
+    )
+    km = float(calendar.attributes["message"].rsplit(", ", 1)[1].removesuffix(" km"))
+    assert 0.2 <= km <= second["distance_km"]  # as it stood when written, not 6.7 km
+    assert calendar.attributes["description"].startswith("In progress\n")
+
+
 TRIP_ENTITIES = (
     "calendar.car_trips",
     "event.car_trip",

@@ -100,17 +100,17 @@ class SinotrackTripCalendar(SinotrackEntity, CalendarEntity):
         if trip.in_progress:
             lines.insert(0, "In progress")
         summary = trip_summary(origin, destination, trip.distance_km)
-        start = _time(trip.start)
+        start, description = _time(trip.start), "\n".join(lines)
         if like is not None and like.uid == trip.uid and like.start == start:
             event = copy.copy(like)
             event.end, event.summary = _time(end), summary
-            event.description, event.location = "\n".join(lines), destination
+            event.description, event.location = description, destination
             return event
         return CalendarEvent(
             start=start,
             end=_time(end),
             summary=summary,
-            description="\n".join(lines),
+            description=description,
             location=destination,
             uid=trip.uid,
         )

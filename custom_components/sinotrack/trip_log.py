@@ -344,8 +344,6 @@ class TripLog:
                 events.extend(found)
         if events is None or received is None:
             return
-        if self._unsub_progress is None and self.detector.current_km is not None:
-            self._unsub_progress = async_call_later(self.hass, PROGRESS_SAVE_S, self._save_progress)
         self._frame = (now, received)
         try:
             if events:
@@ -369,6 +367,7 @@ class TripLog:
         detector = self.detector
         km = detector.current_km
         if km is not None:  # a trip in progress went on
+            self._plan_progress_save()
             if detector.tail_points >= TAIL_POINTS and not self._whole_planned:
                 self._save_whole()
             told_km, told_at = self._progress_told
@@ -401,8 +400,17 @@ class TripLog:
                     event.trip.distance_km,
                 )
         self._parked_since_told = detector.parked_since
-        self._progress_told = (detector.current_km or 0.0, self._timestamp())
+        km = detector.current_km
+        if km is not None:
+            self._plan_progress_save()
+        self._progress_told = (km or 0.0, self._timestamp())
         self._tell(_EVENTS, events)
+
+    def _plan_progress_save(self) -> None:
+        """A fix of the trip in progress: its progress is saved ``PROGRESS_SAVE_S`` from
+        now, unless a save is planned already (the next fixes do not postpone it)."""
+        if self._unsub_progress is None:
+            self._unsub_progress = async_call_later(self.hass, PROGRESS_SAVE_S, self._save_progress)
 
     def _save_whole(self) -> None:
         """Save the whole detector soon (read when it is written)."""

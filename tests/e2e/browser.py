@@ -19,6 +19,7 @@ from pathlib import Path
 import re
 import shutil
 from typing import Final
+from urllib.parse import urlsplit
 
 from playwright.async_api import Browser, Error as PlaywrightError, Page, async_playwright
 import pytest
@@ -155,8 +156,15 @@ class UserPage:
         return None if value is None else str(value)
 
     async def goto(self, path: str) -> None:
-        """Open ``path`` of the frontend, as a typed URL or a bookmark would."""
-        await self.page.goto(f"{self.base_url}{path}")
+        """Open ``path`` of the frontend, as a typed URL or a bookmark would. A dialog
+        closed just before may still step the frontend's history back once it has loaded
+        (it leaves the page it was opened on): then the page is opened again."""
+        before = urlsplit(self.page.url).path
+        for _ in range(3):
+            await self.page.goto(f"{self.base_url}{path}")
+            await asyncio.sleep(0.5)  # a late history step lands within this
+            if before == urlsplit(path).path or urlsplit(self.page.url).path != before:
+                return  # not stepped back (a redirect of its own, as "/" has, stays)
 
 
 FIELD_VALUE_JS: Final = """(label) => {
